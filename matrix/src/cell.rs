@@ -1,0 +1,319 @@
+//! One cell of the matrix and its parts.
+
+use crate::{Cause, Libc, Target};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A Go toolchain as the planner sees it: discovered by the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Toolchain {
+    /// The name used in cell ids, e.g. `go1.24` (or the full version when two share a minor).
+    pub name: String,
+    /// The exact version, e.g. `go1.24.4`.
+    pub version: String,
+    pub goroot: PathBuf,
+    /// `goos/goarch` pairs this toolchain can build (`go tool dist list`); empty when unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<String>,
+}
+
+impl Toolchain {
+    /// Whether this toolchain can build `target` (unknown port lists allow everything).
+    pub fn supports(&self, target: &Target) -> bool {
+        self.ports.is_empty()
+            || self
+                .ports
+                .iter()
+                .any(|p| *p == format!("{}/{}", target.goos, target.goarch))
+    }
+}
+
+/// Where a program's source comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "path")]
+pub enum ProgramSource {
+    /// crossmatrix's own embedded probe program.
+    Probe,
+    /// A Go package directory (with or without go.mod).
+    Dir(PathBuf),
+    /// A single `.go` file.
+    File(PathBuf),
+}
+
+/// What a successful run of a program looks like.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Expectation {
+    pub exit_code: i32,
+    /// Exact expected stdout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<String>,
+    /// A regex stdout must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout_regex: Option<String>,
+}
+
+impl Default for Expectation {
+    fn default() -> Self {
+        Expectation {
+            exit_code: 0,
+            stdout: None,
+            stdout_regex: None,
+        }
+    }
+}
+
+/// A Go program to build and run in every cell.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Program {
+    pub name: String,
+    pub source: ProgramSource,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub expect: Expectation,
+}
+
+impl Program {
+    pub fn probe() -> Self {
+        Program {
+            name: "probe".into(),
+            source: ProgramSource::Probe,
+            args: vec![],
+            expect: Expectation::default(),
+        }
+    }
+    pub fn is_probe(&self) -> bool {
+        self.source == ProgramSource::Probe
+    }
+}
+
+/// The root filesystem a binary runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RootfsSpec {
+    /// Empty: only the binary (like `FROM scratch`).
+    Scratch,
+    /// Debian-like: the target's glibc loader and libc.
+    Glibc,
+    /// Alpine-like: the target's musl loader and libc.
+    Musl,
+    /// A user directory, e.g. an unpacked image.
+    Dir(PathBuf),
+}
+
+impl RootfsSpec {
+    /// The rootfs that matches a build: static builds run on scratch, cgo builds on their libc.
+    pub fn matching(cgo: bool, libc: Option<Libc>) -> RootfsSpec {
+        match (cgo, libc) {
+            (true, Some(Libc::Gnu)) => RootfsSpec::Glibc,
+            (true, Some(Libc::Musl)) => RootfsSpec::Musl,
+            _ => RootfsSpec::Scratch,
+        }
+    }
+    pub fn label(&self) -> String {
+        match self {
+            RootfsSpec::Scratch => "scratch".into(),
+            RootfsSpec::Glibc => "glibc".into(),
+            RootfsSpec::Musl => "musl".into(),
+            RootfsSpec::Dir(p) => p.display().to_string(),
+        }
+    }
+    fn id_part(&self) -> String {
+        match self {
+            RootfsSpec::Dir(p) => {
+                let base = p
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "dir".into());
+                format!("dir-{}", sanitize(&base))
+            }
+            other => other.label(),
+        }
+    }
+}
+
+impl fmt::Display for RootfsSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+/// A stable, readable cell id: `go1.24/linux-arm64/cgo1-musl/rootfs-musl/probe`.
+/// The same on every machine for the same matrix; globbed by `--filter`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CellId(pub String);
+
+impl CellId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// A file-system-safe form for directory names.
+    pub fn to_path_component(&self) -> String {
+        self.0.replace('/', "__")
+    }
+}
+
+impl fmt::Display for CellId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Why a planned cell will not be built.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Skip {
+    pub cause: Cause,
+    pub reason: String,
+}
+
+/// One cell: a program built by a toolchain for a target and mode, run on a rootfs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cell {
+    pub id: CellId,
+    pub toolchain: Arc<Toolchain>,
+    pub target: Target,
+    pub cgo: bool,
+    pub libc: Option<Libc>,
+    pub rootfs: RootfsSpec,
+    pub program: Arc<Program>,
+    /// Set when the planner already knows the cell cannot be built.
+    pub skip: Option<Skip>,
+}
+
+impl Cell {
+    pub fn new(
+        toolchain: Arc<Toolchain>,
+        target: Target,
+        cgo: bool,
+        libc: Option<Libc>,
+        rootfs: RootfsSpec,
+        program: Arc<Program>,
+    ) -> Cell {
+        let id = Cell::make_id(&toolchain, &target, cgo, libc, &rootfs, &program);
+        Cell {
+            id,
+            toolchain,
+            target,
+            cgo,
+            libc,
+            rootfs,
+            program,
+            skip: None,
+        }
+    }
+
+    pub fn make_id(
+        toolchain: &Toolchain,
+        target: &Target,
+        cgo: bool,
+        libc: Option<Libc>,
+        rootfs: &RootfsSpec,
+        program: &Program,
+    ) -> CellId {
+        let mode = match (cgo, libc) {
+            (false, _) => "cgo0".to_string(),
+            (true, None) => "cgo1".to_string(),
+            (true, Some(l)) => format!("cgo1-{l}"),
+        };
+        CellId(format!(
+            "{}/{}/{}/rootfs-{}/{}",
+            sanitize(&toolchain.name),
+            target.slug(),
+            mode,
+            rootfs.id_part(),
+            sanitize(&program.name)
+        ))
+    }
+
+    /// `cgo0`, `cgo1-gnu`, `cgo1-musl`: the build mode column of reports.
+    pub fn mode(&self) -> String {
+        match (self.cgo, self.libc) {
+            (false, _) => "cgo0".into(),
+            (true, None) => "cgo1".into(),
+            (true, Some(l)) => format!("cgo1-{l}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tc() -> Arc<Toolchain> {
+        Arc::new(Toolchain {
+            name: "go1.24".into(),
+            version: "go1.24.4".into(),
+            goroot: "/usr/lib/go-1.24".into(),
+            ports: vec![],
+        })
+    }
+
+    #[test]
+    fn ids_are_readable_and_stable() {
+        let c = Cell::new(
+            tc(),
+            Target::linux("arm64"),
+            true,
+            Some(Libc::Musl),
+            RootfsSpec::Musl,
+            Arc::new(Program::probe()),
+        );
+        assert_eq!(
+            c.id.as_str(),
+            "go1.24/linux-arm64/cgo1-musl/rootfs-musl/probe"
+        );
+        assert_eq!(
+            c.id.to_path_component(),
+            "go1.24__linux-arm64__cgo1-musl__rootfs-musl__probe"
+        );
+        let d = Cell::new(
+            tc(),
+            Target::linux("amd64"),
+            false,
+            None,
+            RootfsSpec::Dir("/srv/my image".into()),
+            Arc::new(Program::probe()),
+        );
+        assert_eq!(
+            d.id.as_str(),
+            "go1.24/linux-amd64/cgo0/rootfs-dir-my_image/probe"
+        );
+    }
+
+    #[test]
+    fn matching_rootfs() {
+        assert_eq!(RootfsSpec::matching(false, None), RootfsSpec::Scratch);
+        assert_eq!(
+            RootfsSpec::matching(true, Some(Libc::Gnu)),
+            RootfsSpec::Glibc
+        );
+        assert_eq!(
+            RootfsSpec::matching(true, Some(Libc::Musl)),
+            RootfsSpec::Musl
+        );
+    }
+
+    #[test]
+    fn port_lists_gate_support() {
+        let mut t = (*tc()).clone();
+        assert!(t.supports(&Target::new("wasip1", "wasm")));
+        t.ports = vec!["linux/amd64".into()];
+        assert!(t.supports(&Target::linux("amd64")));
+        assert!(!t.supports(&Target::new("wasip1", "wasm")));
+    }
+}

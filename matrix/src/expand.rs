@@ -1,0 +1,459 @@
+//! Expansion of axes into a `Plan` of cells, and the two ways to narrow a plan: `--filter`
+//! and `--shard K/N`.
+
+use crate::cell::Skip;
+use crate::{Cause, Cell, Libc, Program, RootfsSpec, Target, Toolchain};
+use globset::{Glob, GlobMatcher};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// The build mode of a cell: cgo off, or cgo on against a libc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum CgoMode {
+    Off,
+    On(Libc),
+}
+
+impl CgoMode {
+    pub fn cgo(self) -> bool {
+        matches!(self, CgoMode::On(_))
+    }
+    pub fn libc(self) -> Option<Libc> {
+        match self {
+            CgoMode::Off => None,
+            CgoMode::On(l) => Some(l),
+        }
+    }
+}
+
+/// One block of axes whose product is a set of cells. A matrix is one or more blocks
+/// (the default matrix is a cgo=0 block over every arch plus a cgo=1 block over a few).
+#[derive(Debug, Clone, Default)]
+pub struct Axes {
+    pub toolchains: Vec<Arc<Toolchain>>,
+    pub targets: Vec<Target>,
+    pub modes: Vec<CgoMode>,
+    /// `None`: each cell runs on the rootfs that matches its build.
+    pub rootfs: Option<Vec<RootfsSpec>>,
+    pub programs: Vec<Arc<Program>>,
+}
+
+/// The expanded, ordered list of cells. Ids are unique.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub cells: Vec<Cell>,
+}
+
+impl Plan {
+    /// Expands every block and concatenates them, keeping the first cell for a repeated id.
+    /// Meaningless combinations become skipped cells with a reason, never errors.
+    pub fn expand(blocks: &[Axes]) -> Plan {
+        let mut seen = BTreeSet::new();
+        let mut cells = Vec::new();
+        for axes in blocks {
+            for tc in &axes.toolchains {
+                for target in &axes.targets {
+                    for mode in &axes.modes {
+                        let rootfs = match &axes.rootfs {
+                            Some(list) => list.clone(),
+                            None => vec![RootfsSpec::matching(mode.cgo(), mode.libc())],
+                        };
+                        for rfs in rootfs {
+                            for program in &axes.programs {
+                                let mut cell = Cell::new(
+                                    tc.clone(),
+                                    target.clone(),
+                                    mode.cgo(),
+                                    mode.libc(),
+                                    rfs.clone(),
+                                    program.clone(),
+                                );
+                                cell.skip = skip_reason(&cell);
+                                if seen.insert(cell.id.clone()) {
+                                    cells.push(cell);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Plan { cells }
+    }
+
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Keeps the cells every filter group accepts (see [`Filter`]).
+    pub fn filter(self, filter: &Filter) -> Plan {
+        Plan {
+            cells: self
+                .cells
+                .into_iter()
+                .filter(|c| filter.matches(c))
+                .collect(),
+        }
+    }
+
+    /// Keeps shard `k` of `n`: cells are dealt round-robin in id order, so shards differ in
+    /// size by at most one and their union is the whole plan.
+    pub fn shard(self, shard: Shard) -> Plan {
+        let mut order: Vec<usize> = (0..self.cells.len()).collect();
+        order.sort_by(|a, b| self.cells[*a].id.cmp(&self.cells[*b].id));
+        let keep: BTreeSet<usize> = order
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % shard.count == shard.index - 1)
+            .map(|(_, c)| c)
+            .collect();
+        Plan {
+            cells: self
+                .cells
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep.contains(i))
+                .map(|(_, c)| c)
+                .collect(),
+        }
+    }
+}
+
+fn skip_reason(cell: &Cell) -> Option<Skip> {
+    if !cell.toolchain.supports(&cell.target) {
+        return Some(Skip {
+            cause: Cause::UnsupportedTarget,
+            reason: format!(
+                "{} cannot build {} (not in `go tool dist list`)",
+                cell.toolchain.version, cell.target
+            ),
+        });
+    }
+    if cell.cgo && cell.target.is_wasip1() {
+        return Some(Skip {
+            cause: Cause::UnsupportedTarget,
+            reason: "cgo is not available on wasip1/wasm".into(),
+        });
+    }
+    if cell.target.is_wasip1() && cell.rootfs != RootfsSpec::Scratch {
+        return Some(Skip {
+            cause: Cause::UnsupportedTarget,
+            reason: format!(
+                "wasip1 modules run in wasmtime, not on a `{}` rootfs",
+                cell.rootfs
+            ),
+        });
+    }
+    if cell.cgo
+        && cell.libc == Some(Libc::Gnu)
+        && matches!(cell.rootfs, RootfsSpec::Scratch | RootfsSpec::Musl)
+    {
+        // Kept on purpose: it is the seeds' Alpine trap and fails at run time with a clear cause.
+        return None;
+    }
+    None
+}
+
+/// `--shard K/N` (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ShardError {
+    #[error("shard `{0}` is not of the form K/N (e.g. 2/4)")]
+    Malformed(String),
+    #[error("shard {index}/{count} is out of range: K must be between 1 and N")]
+    OutOfRange { index: usize, count: usize },
+}
+
+impl FromStr for Shard {
+    type Err = ShardError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| ShardError::Malformed(s.into()))?;
+        let index: usize = k
+            .trim()
+            .parse()
+            .map_err(|_| ShardError::Malformed(s.into()))?;
+        let count: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| ShardError::Malformed(s.into()))?;
+        if index == 0 || count == 0 || index > count {
+            return Err(ShardError::OutOfRange { index, count });
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// `--filter` terms: globs on the cell id, or `axis=value` on `toolchain`, `target`, `cgo`,
+/// `libc`, `rootfs`, `program`. Terms on different axes must all hold; terms on the same axis
+/// (and several globs) are alternatives.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    globs: Vec<GlobMatcher>,
+    terms: Vec<(Axis, Vec<String>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Axis {
+    Toolchain,
+    Target,
+    Cgo,
+    Libc,
+    Rootfs,
+    Program,
+}
+
+const AXES: &[(&str, Axis)] = &[
+    ("toolchain", Axis::Toolchain),
+    ("target", Axis::Target),
+    ("cgo", Axis::Cgo),
+    ("libc", Axis::Libc),
+    ("rootfs", Axis::Rootfs),
+    ("program", Axis::Program),
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FilterError {
+    #[error(
+        "filter `{term}`: unknown axis `{axis}` (expected one of toolchain, target, cgo, libc, rootfs, program)"
+    )]
+    UnknownAxis { term: String, axis: String },
+    #[error("filter `{term}`: invalid glob: {message}")]
+    BadGlob { term: String, message: String },
+}
+
+impl Filter {
+    pub fn parse<S: AsRef<str>>(terms: &[S]) -> Result<Filter, FilterError> {
+        let mut f = Filter::default();
+        for term in terms {
+            let term = term.as_ref();
+            match term.split_once('=') {
+                Some((axis, value)) if !axis.contains('*') && !axis.contains('/') => {
+                    let axis_name = axis.trim();
+                    let Some((_, ax)) = AXES.iter().find(|(n, _)| *n == axis_name) else {
+                        return Err(FilterError::UnknownAxis {
+                            term: term.into(),
+                            axis: axis_name.into(),
+                        });
+                    };
+                    match f.terms.iter_mut().find(|(a, _)| a == ax) {
+                        Some((_, vals)) => vals.push(value.trim().into()),
+                        None => f.terms.push((*ax, vec![value.trim().into()])),
+                    }
+                }
+                _ => {
+                    let g = Glob::new(term).map_err(|e| FilterError::BadGlob {
+                        term: term.into(),
+                        message: e.to_string(),
+                    })?;
+                    f.globs.push(g.compile_matcher());
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.globs.is_empty() && self.terms.is_empty()
+    }
+
+    pub fn matches(&self, cell: &Cell) -> bool {
+        if !self.globs.is_empty() && !self.globs.iter().any(|g| g.is_match(cell.id.as_str())) {
+            return false;
+        }
+        self.terms
+            .iter()
+            .all(|(axis, values)| values.iter().any(|v| axis_matches(*axis, v, cell)))
+    }
+}
+
+fn axis_matches(axis: Axis, value: &str, cell: &Cell) -> bool {
+    match axis {
+        Axis::Toolchain => {
+            version_prefix(&cell.toolchain.version, value)
+                || version_prefix(&cell.toolchain.name, value)
+        }
+        Axis::Target => {
+            let t = format!("{}/{}", cell.target.goos, cell.target.goarch);
+            t == value || cell.target.slug() == value || cell.target.goarch == value
+        }
+        Axis::Cgo => value == if cell.cgo { "1" } else { "0" },
+        Axis::Libc => cell
+            .libc
+            .map(|l| l.as_str() == value)
+            .unwrap_or(value == "none"),
+        Axis::Rootfs => cell.rootfs.label() == value,
+        Axis::Program => cell.program.name == value,
+    }
+}
+
+/// `go1.22` matches `go1.22` and `go1.22.12` but not `go1.2` nor `go1.220`.
+fn version_prefix(version: &str, want: &str) -> bool {
+    version == want || (version.starts_with(want) && version[want.len()..].starts_with('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toolchain(name: &str, version: &str) -> Arc<Toolchain> {
+        Arc::new(Toolchain {
+            name: name.into(),
+            version: version.into(),
+            goroot: "/x".into(),
+            ports: vec![],
+        })
+    }
+
+    fn sample() -> Plan {
+        let tcs = vec![
+            toolchain("go1.22", "go1.22.12"),
+            toolchain("go1.24", "go1.24.4"),
+        ];
+        let progs = vec![Arc::new(Program::probe())];
+        Plan::expand(&[
+            Axes {
+                toolchains: tcs.clone(),
+                targets: ["amd64", "arm64", "riscv64"]
+                    .iter()
+                    .map(|a| Target::linux(a))
+                    .chain([Target::new("wasip1", "wasm")])
+                    .collect(),
+                modes: vec![CgoMode::Off],
+                rootfs: None,
+                programs: progs.clone(),
+            },
+            Axes {
+                toolchains: tcs,
+                targets: vec![Target::linux("arm64"), Target::new("wasip1", "wasm")],
+                modes: vec![CgoMode::On(Libc::Musl), CgoMode::Off],
+                rootfs: None,
+                programs: progs,
+            },
+        ])
+    }
+
+    #[test]
+    fn expands_blocks_without_duplicates() {
+        let plan = sample();
+        // 2 × 4 cgo0 cells + 2 × 2 cgo1 cells (cgo0 repeats dropped).
+        assert_eq!(plan.len(), 12);
+        let ids: BTreeSet<_> = plan.cells.iter().map(|c| c.id.clone()).collect();
+        assert_eq!(ids.len(), plan.len());
+        let wasm_cgo = plan
+            .cells
+            .iter()
+            .find(|c| c.id.as_str() == "go1.24/wasip1-wasm/cgo1-musl/rootfs-musl/probe")
+            .unwrap();
+        assert_eq!(
+            wasm_cgo.skip.as_ref().unwrap().cause,
+            Cause::UnsupportedTarget
+        );
+        let arm = plan
+            .cells
+            .iter()
+            .find(|c| c.id.as_str() == "go1.24/linux-arm64/cgo1-musl/rootfs-musl/probe")
+            .unwrap();
+        assert!(arm.skip.is_none());
+    }
+
+    #[test]
+    fn unknown_ports_are_skipped_not_dropped() {
+        let mut old = (*toolchain("go1.19", "go1.19.8")).clone();
+        old.ports = vec!["linux/amd64".into()];
+        let plan = Plan::expand(&[Axes {
+            toolchains: vec![Arc::new(old)],
+            targets: vec![Target::linux("amd64"), Target::new("wasip1", "wasm")],
+            modes: vec![CgoMode::Off],
+            rootfs: None,
+            programs: vec![Arc::new(Program::probe())],
+        }]);
+        assert_eq!(plan.len(), 2);
+        assert!(plan.cells[0].skip.is_none());
+        assert_eq!(
+            plan.cells[1].skip.as_ref().unwrap().cause,
+            Cause::UnsupportedTarget
+        );
+    }
+
+    #[test]
+    fn filters_by_glob_and_axis_terms() {
+        let f = Filter::parse(&["*linux-arm64*"]).unwrap();
+        assert!(
+            sample()
+                .filter(&f)
+                .cells
+                .iter()
+                .all(|c| c.target.goarch == "arm64")
+        );
+        let f = Filter::parse(&[
+            "target=linux/amd64",
+            "target=linux/arm64",
+            "cgo=0",
+            "toolchain=go1.22",
+        ])
+        .unwrap();
+        let p = sample().filter(&f);
+        assert_eq!(p.len(), 2);
+        assert!(
+            p.cells
+                .iter()
+                .all(|c| c.toolchain.name == "go1.22" && !c.cgo)
+        );
+        let f = Filter::parse(&["toolchain=go1.2"]).unwrap();
+        assert!(sample().filter(&f).is_empty());
+        assert!(matches!(
+            Filter::parse(&["arch=arm64"]),
+            Err(FilterError::UnknownAxis { .. })
+        ));
+        assert!(matches!(
+            Filter::parse(&["[bad"]),
+            Err(FilterError::BadGlob { .. })
+        ));
+    }
+
+    #[test]
+    fn shards_partition_the_plan() {
+        for n in 1..=5 {
+            let mut all = Vec::new();
+            for k in 1..=n {
+                let part = sample().shard(Shard { index: k, count: n });
+                let len = part.len();
+                assert!(
+                    len >= 12 / n && len <= 12 / n + 1,
+                    "shard {k}/{n} has {len}"
+                );
+                all.extend(part.cells.into_iter().map(|c| c.id));
+            }
+            all.sort();
+            let mut full: Vec<_> = sample().cells.into_iter().map(|c| c.id).collect();
+            full.sort();
+            assert_eq!(all, full);
+        }
+        assert!("0/3".parse::<Shard>().is_err());
+        assert!("4/3".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().is_err());
+        assert_eq!(
+            "2/3".parse::<Shard>().unwrap(),
+            Shard { index: 2, count: 3 }
+        );
+    }
+}

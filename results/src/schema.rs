@@ -1,0 +1,275 @@
+//! The result schema (DESIGN.md, "Results"). Bump `SCHEMA_VERSION` on any incompatible change.
+
+use crossmatrix_matrix::Cause;
+use serde::{Deserialize, Serialize};
+
+/// Version of the `cells.jsonl` / `run.json` format.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Outcome of a whole cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CellStatus {
+    Pass,
+    Fail,
+    Skipped,
+    /// Built and inspected; no executor on this host can run it.
+    Built,
+}
+
+impl CellStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CellStatus::Pass => "pass",
+            CellStatus::Fail => "fail",
+            CellStatus::Skipped => "skipped",
+            CellStatus::Built => "built",
+        }
+    }
+}
+
+/// Outcome of one step (build or run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    Ok,
+    Fail,
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolchainInfo {
+    pub name: String,
+    pub version: String,
+    pub goroot: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    pub goos: String,
+    pub goarch: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildRecord {
+    pub status: StepStatus,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub cause: Option<Cause>,
+    #[serde(default)]
+    pub hint: Option<String>,
+    /// The last lines of the build's output (capped).
+    #[serde(default)]
+    pub log_tail: String,
+    /// The C compiler used for cgo builds (`zig cc -target aarch64-linux-musl`), and why.
+    #[serde(default)]
+    pub cc: Option<String>,
+}
+
+/// How a binary links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Linkage {
+    Static,
+    /// Static-PIE: has no interpreter but is position independent.
+    StaticPie,
+    Dynamic,
+    /// Not an ELF file (wasm, Mach-O, PE).
+    NotElf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinaryRecord {
+    pub path: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub linkage: Linkage,
+    #[serde(default)]
+    pub interpreter: Option<String>,
+    #[serde(default)]
+    pub needed: Vec<String>,
+    /// The Go version embedded in the binary's build info (`go1.24.4`).
+    #[serde(default)]
+    pub go_version: Option<String>,
+    /// `elf`, `wasm`, `macho`, `pe`.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// ELF machine, e.g. `aarch64`.
+    #[serde(default)]
+    pub machine: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub status: StepStatus,
+    /// `native`, `qemu-binfmt`, `qemu-direct`, `wasmtime`.
+    pub executor: String,
+    #[serde(default)]
+    pub executor_version: Option<String>,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// Signal name when the program died from one (`SIGSEGV`).
+    #[serde(default)]
+    pub signal: Option<String>,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub cause: Option<Cause>,
+    #[serde(default)]
+    pub hint: Option<String>,
+    #[serde(default)]
+    pub stdout_tail: String,
+    #[serde(default)]
+    pub stderr_tail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartupRecord {
+    pub reps: u32,
+    pub median_ms: f64,
+    pub min_ms: f64,
+    pub mad_ms: f64,
+    /// Every repetition, in run order (for significance tests and benchstat).
+    #[serde(default)]
+    pub samples_ms: Vec<f64>,
+}
+
+/// One line of `cells.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellRecord {
+    pub schema: u32,
+    pub id: String,
+    pub toolchain: ToolchainInfo,
+    pub target: TargetInfo,
+    /// 0 or 1.
+    pub cgo: u8,
+    #[serde(default)]
+    pub libc: Option<String>,
+    pub rootfs: String,
+    pub program: String,
+    pub build: BuildRecord,
+    #[serde(default)]
+    pub binary: Option<BinaryRecord>,
+    #[serde(default)]
+    pub run: Option<RunRecord>,
+    #[serde(default)]
+    pub startup: Option<StartupRecord>,
+    pub status: CellStatus,
+    /// The cell's cause (the failing step's, or the skip's).
+    #[serde(default)]
+    pub cause: Option<Cause>,
+    #[serde(default)]
+    pub hint: Option<String>,
+    /// Hash of everything that determines the cell's outcome (for `--resume`).
+    #[serde(default)]
+    pub inputs_hash: String,
+    /// RFC 3339 UTC.
+    #[serde(default)]
+    pub finished_at: String,
+}
+
+/// Counts of cells by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub cells: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub skipped: usize,
+    pub built: usize,
+}
+
+impl Totals {
+    pub fn add(&mut self, status: CellStatus) {
+        self.cells += 1;
+        match status {
+            CellStatus::Pass => self.pass += 1,
+            CellStatus::Fail => self.fail += 1,
+            CellStatus::Skipped => self.skipped += 1,
+            CellStatus::Built => self.built += 1,
+        }
+    }
+    pub fn from_records<'a>(records: impl IntoIterator<Item = &'a CellRecord>) -> Totals {
+        let mut t = Totals::default();
+        for r in records {
+            t.add(r.status);
+        }
+        t
+    }
+}
+
+/// A tool crossmatrix used, with its version (`bwrap`, `qemu-aarch64`, `zig`, `wasmtime`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolVersion {
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub hostname: String,
+    pub os: String,
+    pub kernel: String,
+    pub arch: String,
+    pub cores: usize,
+    pub user: String,
+    pub binfmt: bool,
+}
+
+/// `run.json`: the run's metadata, written atomically at the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    pub schema: u32,
+    pub crossmatrix_version: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub wall_ms: u64,
+    pub host: HostInfo,
+    pub tools: Vec<ToolVersion>,
+    pub toolchains: Vec<ToolchainInfo>,
+    /// Hash of the expanded matrix (cell ids and inputs), so shards of one matrix can be merged.
+    pub matrix_hash: String,
+    /// Every planned cell id, in plan order.
+    pub planned: Vec<String>,
+    #[serde(default)]
+    pub shard: Option<String>,
+    pub jobs: usize,
+    pub reps: u32,
+    pub totals: Totals,
+    /// True when the run was interrupted before every planned cell finished.
+    #[serde(default)]
+    pub interrupted: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_and_linkage_codes() {
+        assert_eq!(
+            serde_json::to_string(&CellStatus::Built).unwrap(),
+            "\"built\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Linkage::StaticPie).unwrap(),
+            "\"static-pie\""
+        );
+        assert_eq!(serde_json::to_string(&StepStatus::Ok).unwrap(), "\"ok\"");
+        let mut t = Totals::default();
+        for s in [
+            CellStatus::Pass,
+            CellStatus::Fail,
+            CellStatus::Built,
+            CellStatus::Pass,
+        ] {
+            t.add(s);
+        }
+        assert_eq!(
+            (t.cells, t.pass, t.fail, t.built, t.skipped),
+            (4, 2, 1, 1, 0)
+        );
+    }
+}
