@@ -169,6 +169,44 @@ pub struct CellRecord {
     pub finished_at: String,
 }
 
+impl CellRecord {
+    /// `cgo0`, `cgo1-gnu`, `cgo1-musl`: the build mode, as in cell ids.
+    pub fn mode(&self) -> String {
+        match (self.cgo, &self.libc) {
+            (0, _) => "cgo0".into(),
+            (_, None) => "cgo1".into(),
+            (_, Some(libc)) => format!("cgo1-{libc}"),
+        }
+    }
+
+    /// `linux/arm64`, or `linux/arm-GOARM7` with a sub-arch variant.
+    pub fn target_label(&self) -> String {
+        match &self.target.variant {
+            None => format!("{}/{}", self.target.goos, self.target.goarch),
+            Some(v) => format!(
+                "{}/{}-{}",
+                self.target.goos,
+                self.target.goarch,
+                v.replace('=', "")
+            ),
+        }
+    }
+
+    /// `qemu-binfmt 7.2.22`, `native`, or `None` when nothing ran.
+    pub fn executor_label(&self) -> Option<String> {
+        let run = self.run.as_ref()?;
+        Some(match &run.executor_version {
+            Some(v) if !v.is_empty() => format!("{} {v}", run.executor),
+            _ => run.executor.clone(),
+        })
+    }
+
+    /// Build plus run time, in milliseconds.
+    pub fn duration_ms(&self) -> u64 {
+        self.build.duration_ms + self.run.as_ref().map_or(0, |r| r.duration_ms)
+    }
+}
+
 /// Counts of cells by status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {

@@ -1,0 +1,121 @@
+//! `junit`: JUnit XML for CI test tabs. One testsuite per toolchain, one testcase per cell
+//! (`classname` = `goos/goarch/mode`, name = `program on rootfs`); a failure's type is its
+//! cause code and its message the hint.
+
+use super::{RenderOptions, ReportError, Reporter};
+use crate::schema::{CellRecord, CellStatus, RunMeta, StepStatus};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use std::time::Duration;
+
+pub(super) struct JunitReporter;
+
+impl Reporter for JunitReporter {
+    fn render(
+        &self,
+        records: &[CellRecord],
+        meta: Option<&RunMeta>,
+        _opts: &RenderOptions,
+    ) -> Result<String, ReportError> {
+        let mut report = Report::new("crossmatrix");
+        if let Some(meta) = meta {
+            report.set_time(Duration::from_millis(meta.wall_ms));
+            if let Ok(ts) = chrono::DateTime::parse_from_rfc3339(&meta.started_at) {
+                report.set_timestamp(ts);
+            }
+        }
+
+        // Suites in the order their toolchain first appears, cells in record order.
+        let mut suites: Vec<(String, TestSuite, Duration)> = Vec::new();
+        for rec in records {
+            let idx = match suites.iter().position(|(n, _, _)| *n == rec.toolchain.name) {
+                Some(i) => i,
+                None => {
+                    let mut suite = TestSuite::new(rec.toolchain.name.as_str());
+                    suite.add_property(Property::new("go.version", rec.toolchain.version.as_str()));
+                    suites.push((rec.toolchain.name.clone(), suite, Duration::ZERO));
+                    suites.len() - 1
+                }
+            };
+            let (_, suite, time) = &mut suites[idx];
+            let case = test_case(rec);
+            *time += Duration::from_millis(rec.duration_ms());
+            suite.add_test_case(case);
+        }
+        for (_, mut suite, time) in suites {
+            suite.set_time(time);
+            report.add_test_suite(suite);
+        }
+        Ok(report.to_string()?)
+    }
+}
+
+fn test_case(rec: &CellRecord) -> TestCase {
+    let status = match rec.status {
+        CellStatus::Pass | CellStatus::Built => TestCaseStatus::success(),
+        CellStatus::Fail => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            if let Some(cause) = rec.cause {
+                s.set_type(cause.code());
+            }
+            if let Some(hint) = &rec.hint {
+                s.set_message(hint.as_str());
+            }
+            let text = failure_text(rec);
+            if !text.is_empty() {
+                s.set_description(text);
+            }
+            s
+        }
+        CellStatus::Skipped => {
+            let mut s = TestCaseStatus::skipped();
+            if let Some(cause) = rec.cause {
+                s.set_type(cause.code());
+            }
+            if let Some(hint) = &rec.hint {
+                s.set_message(hint.as_str());
+            }
+            s
+        }
+    };
+    let name = format!("{} on {}", rec.program, rec.rootfs);
+    let mut case = TestCase::new(name, status);
+    case.set_classname(format!("{}/{}", rec.target_label(), rec.mode()));
+    case.set_time(Duration::from_millis(rec.duration_ms()));
+    case.add_property(Property::new("cell", rec.id.as_str()));
+    if rec.status == CellStatus::Built {
+        let mut note = String::from("built, not run");
+        if let Some(hint) = &rec.hint {
+            note.push_str(": ");
+            note.push_str(hint);
+        }
+        case.set_system_out(note);
+    }
+    case
+}
+
+/// What a reader needs to see: the build log when the build failed, otherwise the program's
+/// output tails.
+fn failure_text(rec: &CellRecord) -> String {
+    if rec.build.status == StepStatus::Fail {
+        return rec.build.log_tail.clone();
+    }
+    let Some(run) = &rec.run else {
+        return String::new();
+    };
+    let mut text = String::new();
+    if let Some(code) = run.exit_code {
+        text.push_str(&format!("exit code {code}\n"));
+    }
+    if let Some(sig) = &run.signal {
+        text.push_str(&format!("killed by {sig}\n"));
+    }
+    for (label, tail) in [("stdout", &run.stdout_tail), ("stderr", &run.stderr_tail)] {
+        if !tail.is_empty() {
+            text.push_str(&format!("--- {label} ---\n{tail}"));
+            if !tail.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+    }
+    text
+}

@@ -1,0 +1,82 @@
+//! `md`: a GitHub-flavoured Markdown summary for `$GITHUB_STEP_SUMMARY`: totals, the
+//! failures with their hints, then every cell.
+
+use super::{
+    RenderOptions, ReportError, Reporter, format_ms, size_label, totals_line, wall_time_note,
+};
+use crate::schema::{CellRecord, CellStatus, RunMeta};
+use std::fmt::Write as _;
+
+pub(super) struct MarkdownReporter;
+
+impl Reporter for MarkdownReporter {
+    fn render(
+        &self,
+        records: &[CellRecord],
+        meta: Option<&RunMeta>,
+        _opts: &RenderOptions,
+    ) -> Result<String, ReportError> {
+        let mut out = String::from("## crossmatrix\n\n");
+        out.push_str(&format!("**{}**", totals_line(records)));
+        if let Some(meta) = meta {
+            out.push_str(&format!(" · {}", wall_time_note(meta)));
+        }
+        out.push_str("\n\n");
+
+        let failures: Vec<&CellRecord> = records
+            .iter()
+            .filter(|r| r.status == CellStatus::Fail)
+            .collect();
+        out.push_str("### Failures\n\n");
+        if failures.is_empty() {
+            out.push_str("None.\n\n");
+        } else {
+            out.push_str("| cell | cause | hint |\n|---|---|---|\n");
+            for r in &failures {
+                let cause = r
+                    .cause
+                    .map_or_else(|| "-".to_string(), |c| format!("`{}`", c.code()));
+                let hint = r.hint.as_deref().map_or_else(|| "-".to_string(), escape);
+                // Writing to a String cannot fail.
+                let _ = writeln!(out, "| `{}` | {cause} | {hint} |", code_span_safe(&r.id));
+            }
+            out.push('\n');
+        }
+
+        if !records.is_empty() {
+            out.push_str("### All cells\n\n");
+            out.push_str(
+                "| cell | status | executor | size | startup |\n|---|---|---|---:|---:|\n",
+            );
+            for r in records {
+                let startup = r
+                    .startup
+                    .as_ref()
+                    .map_or_else(|| "-".to_string(), |s| format_ms(s.median_ms));
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} | {} |",
+                    code_span_safe(&r.id),
+                    r.status.as_str(),
+                    escape(&r.executor_label().unwrap_or_else(|| "-".into())),
+                    size_label(r),
+                    startup,
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Keeps free text inside one table cell: no line breaks, no bare pipes.
+fn escape(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('|', "\\|")
+}
+
+/// Cell ids go in code spans, where a backtick or pipe would end the span or the cell.
+fn code_span_safe(s: &str) -> String {
+    s.replace('`', "'").replace('|', "\\|")
+}

@@ -1,0 +1,163 @@
+//! Report writers: every format is rendered from the same records by one small module
+//! behind [`Reporter`], so adding a format touches nothing else.
+
+mod json;
+mod junit;
+mod markdown;
+mod table;
+mod units;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+use crate::schema::{CellRecord, RunMeta};
+use std::fmt;
+use std::str::FromStr;
+
+pub use units::{format_ms, human_size};
+
+/// The formats `render` can produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReportFormat {
+    /// Aligned plain text for terminals and CI logs.
+    Table,
+    /// GitHub-flavoured Markdown for `$GITHUB_STEP_SUMMARY`.
+    Markdown,
+    /// The records as a pretty JSON array.
+    Json,
+    /// JUnit XML for CI test reporting.
+    Junit,
+}
+
+impl ReportFormat {
+    pub const ALL: &'static [ReportFormat] = &[
+        ReportFormat::Table,
+        ReportFormat::Markdown,
+        ReportFormat::Json,
+        ReportFormat::Junit,
+    ];
+
+    /// The name accepted by `FromStr` (`table`, `md`, `json`, `junit`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportFormat::Table => "table",
+            ReportFormat::Markdown => "md",
+            ReportFormat::Json => "json",
+            ReportFormat::Junit => "junit",
+        }
+    }
+
+    /// The usual file extension for this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ReportFormat::Table => "txt",
+            ReportFormat::Markdown => "md",
+            ReportFormat::Json => "json",
+            ReportFormat::Junit => "xml",
+        }
+    }
+
+    fn reporter(self) -> &'static dyn Reporter {
+        match self {
+            ReportFormat::Table => &table::TableReporter,
+            ReportFormat::Markdown => &markdown::MarkdownReporter,
+            ReportFormat::Json => &json::JsonReporter,
+            ReportFormat::Junit => &junit::JunitReporter,
+        }
+    }
+}
+
+impl fmt::Display for ReportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ReportFormat {
+    type Err = ReportError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "table" => Ok(ReportFormat::Table),
+            "md" | "markdown" => Ok(ReportFormat::Markdown),
+            "json" => Ok(ReportFormat::Json),
+            "junit" => Ok(ReportFormat::Junit),
+            _ => Err(ReportError::UnknownFormat(s.to_string())),
+        }
+    }
+}
+
+/// How to render.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Use ANSI colours (only the table uses them). The caller decides: TTY and no `NO_COLOR`.
+    pub color: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("unknown report format `{0}`: expected one of table, md, json, junit")]
+    UnknownFormat(String),
+    #[error("cannot write the JSON report: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot write the JUnit report: {0}")]
+    Junit(#[from] quick_junit::SerializeError),
+}
+
+/// One report format.
+trait Reporter {
+    fn render(
+        &self,
+        records: &[CellRecord],
+        meta: Option<&RunMeta>,
+        opts: &RenderOptions,
+    ) -> Result<String, ReportError>;
+}
+
+/// Renders `records` (in the order given) as `format`. `meta`, when known, adds the wall
+/// time and run timestamps.
+pub fn render(
+    format: ReportFormat,
+    records: &[CellRecord],
+    meta: Option<&RunMeta>,
+    opts: &RenderOptions,
+) -> Result<String, ReportError> {
+    format.reporter().render(records, meta, opts)
+}
+
+/// The one-line totals every human format starts or ends with:
+/// `6 cells: 2 passed, 2 failed, 1 skipped, 1 built (not run)`.
+fn totals_line(records: &[CellRecord]) -> String {
+    let t = crate::schema::Totals::from_records(records);
+    format!(
+        "{} {}: {} passed, {} failed, {} skipped, {} built (not run)",
+        t.cells,
+        if t.cells == 1 { "cell" } else { "cells" },
+        t.pass,
+        t.fail,
+        t.skipped,
+        t.built
+    )
+}
+
+/// `wall time 2m 05s`, plus `(interrupted)` when the run did not finish.
+fn wall_time_note(meta: &RunMeta) -> String {
+    let mut s = format!("wall time {}", format_ms(meta.wall_ms as f64));
+    if meta.interrupted {
+        s.push_str(" (interrupted)");
+    }
+    s
+}
+
+/// `1.23 ms ± 0.05 ms`, or `-` when the cell has no startup timing.
+fn startup_label(rec: &CellRecord) -> String {
+    match &rec.startup {
+        Some(s) => format!("{} ± {}", format_ms(s.median_ms), format_ms(s.mad_ms)),
+        None => "-".into(),
+    }
+}
+
+fn size_label(rec: &CellRecord) -> String {
+    rec.binary
+        .as_ref()
+        .map_or_else(|| "-".into(), |b| human_size(b.size_bytes))
+}

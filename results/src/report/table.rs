@@ -1,0 +1,168 @@
+//! `table`: one aligned row per cell for terminals and CI logs, the failure's hint on an
+//! indented line under it, then the totals.
+
+use super::{
+    RenderOptions, ReportError, Reporter, size_label, startup_label, totals_line, wall_time_note,
+};
+use crate::schema::{CellRecord, CellStatus, RunMeta};
+use unicode_width::UnicodeWidthStr;
+
+pub(super) struct TableReporter;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Align {
+    Left,
+    Right,
+}
+
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const CYAN: &str = "\x1b[36m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+fn status_label(status: CellStatus) -> (&'static str, &'static str) {
+    match status {
+        CellStatus::Pass => ("pass", GREEN),
+        CellStatus::Fail => ("FAIL", RED),
+        CellStatus::Skipped => ("skip", YELLOW),
+        CellStatus::Built => ("built", CYAN),
+    }
+}
+
+struct Row {
+    cells: Vec<String>,
+    /// Colour of the STATUS cell.
+    color: &'static str,
+    hint: Option<String>,
+}
+
+impl Reporter for TableReporter {
+    fn render(
+        &self,
+        records: &[CellRecord],
+        meta: Option<&RunMeta>,
+        opts: &RenderOptions,
+    ) -> Result<String, ReportError> {
+        let with_cause = records.iter().any(|r| r.status != CellStatus::Pass);
+        let mut header = vec!["STATUS", "CELL", "EXECUTOR", "SIZE", "STARTUP"];
+        let mut aligns = vec![
+            Align::Left,
+            Align::Left,
+            Align::Left,
+            Align::Right,
+            Align::Right,
+        ];
+        if with_cause {
+            header.push("CAUSE");
+            aligns.push(Align::Left);
+        }
+
+        let rows: Vec<Row> = records
+            .iter()
+            .map(|r| {
+                let (label, color) = status_label(r.status);
+                let mut cells = vec![
+                    label.to_string(),
+                    r.id.clone(),
+                    r.executor_label().unwrap_or_else(|| "-".into()),
+                    size_label(r),
+                    startup_label(r),
+                ];
+                let failed = r.status != CellStatus::Pass;
+                if with_cause {
+                    let cause = match (failed, r.cause) {
+                        (true, Some(c)) => c.code().to_string(),
+                        _ => String::new(),
+                    };
+                    cells.push(cause);
+                }
+                let hint = r
+                    .hint
+                    .as_deref()
+                    .filter(|h| failed && !h.trim().is_empty())
+                    .map(one_line);
+                Row { cells, color, hint }
+            })
+            .collect();
+
+        let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(&row.cells) {
+                *w = (*w).max(cell.width());
+            }
+        }
+
+        let mut out = String::new();
+        if !rows.is_empty() {
+            let header_cells: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+            push_line(&mut out, &header_cells, &widths, &aligns, |_| {
+                opts.color.then_some(BOLD)
+            });
+            for row in &rows {
+                push_line(&mut out, &row.cells, &widths, &aligns, |col| {
+                    (opts.color && col == 0).then_some(row.color)
+                });
+                if let Some(hint) = &row.hint {
+                    if opts.color {
+                        out.push_str(&format!("  {DIM}↳ {hint}{RESET}\n"));
+                    } else {
+                        out.push_str(&format!("  ↳ {hint}\n"));
+                    }
+                }
+            }
+            out.push('\n');
+        }
+        out.push_str(&totals_line(records));
+        if let Some(meta) = meta {
+            out.push_str("; ");
+            out.push_str(&wall_time_note(meta));
+        }
+        out.push('\n');
+        Ok(out)
+    }
+}
+
+/// Appends one aligned line; `color(col)` gives the ANSI style for a column, applied to the
+/// text only so padding stays plain and widths stay right.
+fn push_line(
+    out: &mut String,
+    cells: &[String],
+    widths: &[usize],
+    aligns: &[Align],
+    color: impl Fn(usize) -> Option<&'static str>,
+) {
+    let mut line = String::new();
+    let last = cells.len().saturating_sub(1);
+    for (col, cell) in cells.iter().enumerate() {
+        if col > 0 {
+            line.push_str("  ");
+        }
+        let pad = widths[col].saturating_sub(cell.width());
+        let text = match color(col) {
+            Some(c) => format!("{c}{cell}{RESET}"),
+            None => cell.clone(),
+        };
+        match aligns[col] {
+            Align::Right => {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(&text);
+            }
+            Align::Left => {
+                line.push_str(&text);
+                if col != last {
+                    line.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+}
+
+/// Hints and causes are shown on one line whatever the runner wrote.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

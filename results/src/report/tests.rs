@@ -1,0 +1,418 @@
+//! Golden-file tests for every report format, on one fixed fixture that covers every status.
+//! `UPDATE_GOLDEN=1 cargo test -p crossmatrix-results` rewrites the files under
+//! `results/tests/golden/`; review the diff before committing it.
+
+use super::*;
+use crate::Cause;
+use crate::schema::*;
+use std::path::PathBuf;
+
+fn toolchain(name: &str, version: &str) -> ToolchainInfo {
+    ToolchainInfo {
+        name: name.into(),
+        version: version.into(),
+        goroot: format!("/opt/go/{version}"),
+    }
+}
+
+fn target(goos: &str, goarch: &str) -> TargetInfo {
+    TargetInfo {
+        goos: goos.into(),
+        goarch: goarch.into(),
+        variant: None,
+    }
+}
+
+fn build_ok(ms: u64) -> BuildRecord {
+    BuildRecord {
+        status: StepStatus::Ok,
+        duration_ms: ms,
+        cause: None,
+        hint: None,
+        log_tail: String::new(),
+        cc: None,
+    }
+}
+
+fn binary(size: u64, linkage: Linkage, machine: &str) -> BinaryRecord {
+    BinaryRecord {
+        path: "bin/probe".into(),
+        size_bytes: size,
+        sha256: "0".repeat(64),
+        linkage,
+        interpreter: None,
+        needed: vec![],
+        go_version: Some("go1.24.4".into()),
+        format: Some("elf".into()),
+        machine: Some(machine.into()),
+    }
+}
+
+fn run_ok(executor: &str, version: Option<&str>, ms: u64) -> RunRecord {
+    RunRecord {
+        status: StepStatus::Ok,
+        executor: executor.into(),
+        executor_version: version.map(String::from),
+        exit_code: Some(0),
+        signal: None,
+        duration_ms: ms,
+        cause: None,
+        hint: None,
+        stdout_tail: "ok\n".into(),
+        stderr_tail: String::new(),
+    }
+}
+
+fn startup(median: f64, mad: f64) -> StartupRecord {
+    StartupRecord {
+        reps: 5,
+        median_ms: median,
+        min_ms: median - mad,
+        mad_ms: mad,
+        samples_ms: vec![
+            median - mad,
+            median,
+            median,
+            median + mad,
+            median + 2.0 * mad,
+        ],
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    tc: ToolchainInfo,
+    tgt: TargetInfo,
+    cgo: u8,
+    libc: Option<&str>,
+    rootfs: &str,
+    build: BuildRecord,
+    status: CellStatus,
+) -> CellRecord {
+    let mode = match (cgo, libc) {
+        (0, _) => "cgo0".to_string(),
+        (_, None) => "cgo1".to_string(),
+        (_, Some(l)) => format!("cgo1-{l}"),
+    };
+    CellRecord {
+        schema: SCHEMA_VERSION,
+        id: format!(
+            "{}/{}-{}/{mode}/rootfs-{rootfs}/probe",
+            tc.name, tgt.goos, tgt.goarch
+        ),
+        toolchain: tc,
+        target: tgt,
+        cgo,
+        libc: libc.map(String::from),
+        rootfs: rootfs.into(),
+        program: "probe".into(),
+        build,
+        binary: None,
+        run: None,
+        startup: None,
+        status,
+        cause: None,
+        hint: None,
+        inputs_hash: "h".into(),
+        finished_at: "2025-01-02T03:05:00Z".into(),
+    }
+}
+
+/// Six cells: pass native, pass under qemu-binfmt, a missing ELF interpreter, a build
+/// error, a planner skip and a built-not-run.
+pub(crate) fn fixture_records() -> Vec<CellRecord> {
+    let go124 = || toolchain("go1.24", "go1.24.4");
+    let go122 = || toolchain("go1.22", "go1.22.12");
+
+    let mut native = record(
+        go124(),
+        target("linux", "amd64"),
+        0,
+        None,
+        "scratch",
+        build_ok(2100),
+        CellStatus::Pass,
+    );
+    native.binary = Some(binary(1_572_864, Linkage::Static, "x86_64"));
+    native.run = Some(run_ok("native", None, 14));
+    native.startup = Some(startup(1.234, 0.05));
+
+    let mut qemu = record(
+        go124(),
+        target("linux", "arm64"),
+        1,
+        Some("musl"),
+        "musl",
+        build_ok(5400),
+        CellStatus::Pass,
+    );
+    qemu.build.cc = Some("zig cc -target aarch64-linux-musl".into());
+    qemu.binary = Some(binary(2_400_000, Linkage::Static, "aarch64"));
+    qemu.run = Some(run_ok("qemu-binfmt", Some("7.2.22"), 180));
+    qemu.startup = Some(startup(12.5, 0.8));
+
+    let mut no_interp = record(
+        go124(),
+        target("linux", "arm64"),
+        1,
+        Some("gnu"),
+        "musl",
+        build_ok(5100),
+        CellStatus::Fail,
+    );
+    let mut bin = binary(2_500_000, Linkage::Dynamic, "aarch64");
+    bin.interpreter = Some("/lib/ld-linux-aarch64.so.1".into());
+    bin.needed = vec!["libc.so.6".into()];
+    no_interp.binary = Some(bin);
+    no_interp.run = Some(RunRecord {
+        status: StepStatus::Fail,
+        exit_code: Some(255),
+        cause: Some(Cause::MissingInterpreter),
+        hint: Some(Cause::MissingInterpreter.default_hint().into()),
+        stdout_tail: String::new(),
+        stderr_tail:
+            "qemu-aarch64: Could not open '/lib/ld-linux-aarch64.so.1': No such file or directory\n"
+                .into(),
+        ..run_ok("qemu-binfmt", Some("7.2.22"), 40)
+    });
+    no_interp.cause = Some(Cause::MissingInterpreter);
+    no_interp.hint = Some(Cause::MissingInterpreter.default_hint().into());
+
+    let mut build_err = record(
+        go122(),
+        target("linux", "riscv64"),
+        0,
+        None,
+        "scratch",
+        BuildRecord {
+            status: StepStatus::Fail,
+            duration_ms: 900,
+            cause: Some(Cause::BuildError),
+            hint: Some("fix the compile error shown in build.log_tail".into()),
+            log_tail: "# example.com/probe\n./main.go:9:14: undefined: iter.Seq\nnote: module requires go >= 1.23 (running go 1.22.12; GOTOOLCHAIN=local) & more\n".into(),
+            cc: None,
+        },
+        CellStatus::Fail,
+    );
+    build_err.cause = Some(Cause::BuildError);
+    build_err.hint =
+        Some("fix the compile error shown in build.log_tail | iter needs go1.23".into());
+
+    let mut skipped = record(
+        go122(),
+        target("wasip1", "wasm"),
+        1,
+        None,
+        "scratch",
+        BuildRecord {
+            status: StepStatus::Skipped,
+            ..build_ok(0)
+        },
+        CellStatus::Skipped,
+    );
+    skipped.cause = Some(Cause::UnsupportedTarget);
+    skipped.hint = Some("cgo is not available on wasip1/wasm".into());
+
+    let mut built = record(
+        go124(),
+        target("linux", "s390x"),
+        0,
+        None,
+        "scratch",
+        build_ok(2600),
+        CellStatus::Built,
+    );
+    built.binary = Some(binary(1_700_000, Linkage::Static, "s390x"));
+    built.cause = Some(Cause::NoExecutor);
+    built.hint = Some(Cause::NoExecutor.default_hint().into());
+
+    vec![native, qemu, no_interp, build_err, skipped, built]
+}
+
+pub(crate) fn fixture_meta() -> RunMeta {
+    RunMeta {
+        schema: SCHEMA_VERSION,
+        crossmatrix_version: "0.1.0".into(),
+        started_at: "2025-01-02T03:04:05Z".into(),
+        finished_at: "2025-01-02T03:06:10Z".into(),
+        wall_ms: 125_000,
+        host: HostInfo {
+            hostname: "ci-1".into(),
+            os: "Debian GNU/Linux 12".into(),
+            kernel: "6.1.0".into(),
+            arch: "x86_64".into(),
+            cores: 2,
+            user: "runner".into(),
+            binfmt: true,
+        },
+        tools: vec![],
+        toolchains: vec![],
+        matrix_hash: "abc123".into(),
+        planned: vec![],
+        shard: None,
+        jobs: 2,
+        reps: 5,
+        totals: Totals::default(),
+        interrupted: false,
+    }
+}
+
+fn golden_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+/// Compares `actual` with the golden file, or rewrites it under `UPDATE_GOLDEN=1`.
+fn check_golden(name: &str, actual: &str) {
+    let path = golden_path(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read golden file {}: {e}; run with UPDATE_GOLDEN=1 to create it",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "{} differs from the output (UPDATE_GOLDEN=1 rewrites it)\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
+}
+
+fn rendered(format: ReportFormat, color: bool) -> String {
+    let meta = fixture_meta();
+    render(
+        format,
+        &fixture_records(),
+        Some(&meta),
+        &RenderOptions { color },
+    )
+    .unwrap()
+}
+
+#[test]
+fn table_golden() {
+    check_golden("table.txt", &rendered(ReportFormat::Table, false));
+}
+
+#[test]
+fn table_color_golden() {
+    let out = rendered(ReportFormat::Table, true);
+    assert!(out.contains("\x1b[32mpass\x1b[0m"));
+    assert!(out.contains("\x1b[31mFAIL\x1b[0m"));
+    check_golden("table-color.txt", &out);
+    // Colour changes nothing but the escapes.
+    let plain: String = strip_ansi(&out);
+    assert_eq!(plain, rendered(ReportFormat::Table, false));
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn table_without_meta_or_records() {
+    let records = fixture_records();
+    let out = render(
+        ReportFormat::Table,
+        &records,
+        None,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        out.ends_with("6 cells: 2 passed, 2 failed, 1 skipped, 1 built (not run)\n"),
+        "{out}"
+    );
+    let only_pass = render(
+        ReportFormat::Table,
+        &records[..1],
+        None,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    assert!(!only_pass.contains("CAUSE"), "{only_pass}");
+    let empty = render(ReportFormat::Table, &[], None, &RenderOptions::default()).unwrap();
+    assert_eq!(
+        empty,
+        "0 cells: 0 passed, 0 failed, 0 skipped, 0 built (not run)\n"
+    );
+}
+
+#[test]
+fn markdown_golden() {
+    check_golden("report.md", &rendered(ReportFormat::Markdown, false));
+}
+
+#[test]
+fn json_golden_round_trips() {
+    let out = rendered(ReportFormat::Json, false);
+    check_golden("cells.json", &out);
+    let back: Vec<CellRecord> = serde_json::from_str(&out).unwrap();
+    assert_eq!(back, fixture_records());
+}
+
+#[test]
+fn junit_golden_is_well_formed() {
+    let out = rendered(ReportFormat::Junit, false);
+    check_golden("junit.xml", &out);
+    let report = quick_junit::Report::deserialize_from_str(&out).unwrap();
+    assert_eq!((report.tests, report.failures, report.skipped), (6, 2, 1));
+    let suites: Vec<&str> = report.test_suites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(suites, ["go1.24", "go1.22"]);
+    let case = &report.test_suites[0].test_cases[2];
+    assert_eq!(case.name.as_str(), "probe on musl");
+    assert_eq!(
+        case.classname.as_ref().map(|c| c.as_str()),
+        Some("linux/arm64/cgo1-gnu")
+    );
+    match &case.status {
+        quick_junit::TestCaseStatus::NonSuccess { ty, .. } => {
+            assert_eq!(ty.as_ref().map(|t| t.as_str()), Some("missing-interpreter"))
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_format_renders_no_records() {
+    for &format in ReportFormat::ALL {
+        render(format, &[], None, &RenderOptions::default()).unwrap();
+    }
+}
+
+#[test]
+fn format_names_parse() {
+    for (name, format) in [
+        ("table", ReportFormat::Table),
+        ("md", ReportFormat::Markdown),
+        ("markdown", ReportFormat::Markdown),
+        ("json", ReportFormat::Json),
+        ("JUnit", ReportFormat::Junit),
+    ] {
+        assert_eq!(name.parse::<ReportFormat>().unwrap(), format);
+    }
+    for &format in ReportFormat::ALL {
+        assert_eq!(format.name().parse::<ReportFormat>().unwrap(), format);
+    }
+    let err = "html".parse::<ReportFormat>().unwrap_err();
+    assert!(err.to_string().contains("table, md, json, junit"), "{err}");
+}
