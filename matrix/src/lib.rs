@@ -4,10 +4,12 @@
 
 mod cause;
 mod cell;
+mod defaults;
 mod expand;
 mod target;
 
 pub use cause::Cause;
 pub use cell::{Cell, CellId, Expectation, Program, ProgramSource, RootfsSpec, Skip, Toolchain};
+pub use defaults::{DEFAULT_CGO_ARCHES, default_matrix};
 pub use expand::{Axes, CgoMode, Filter, FilterError, Plan, Shard, ShardError};
 pub use target::{LINUX_ARCHES, Libc, Target, TargetError};

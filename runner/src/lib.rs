@@ -1,5 +1,14 @@
 //! crossmatrix's runner: builds, inspects and runs one cell inside a bubblewrap sandbox, times
 //! its startup and classifies every failure into a `Cause` with a hint.
 
+pub mod cell;
+pub mod classify;
+pub mod dispatch;
 pub mod inspect;
+pub mod process;
+pub mod sandbox;
+pub mod stats;
 pub mod wasm;
+
+pub use cell::{Runner, RunnerConfig, RunnerError};
+pub use dispatch::{Event, run_cells};

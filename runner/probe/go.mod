@@ -1,0 +1,3 @@
+module crossmatrix.invalid/probe
+
+go 1.18

@@ -1,0 +1,501 @@
+//! One cell from source to record: build in a sandbox, inspect the binary, run it in a sandbox
+//! with the right executor, time its startup, classify any failure.
+
+use crate::classify::{Failure, RunContext, classify_build, classify_run};
+use crate::inspect::{BinaryFormat, BinaryInfo, inspect_binary};
+use crate::process::{Finished, run_captured, run_timed, signal_name};
+use crate::sandbox::Sandbox;
+use crate::stats::summarize;
+use crate::wasm;
+use crossmatrix_matrix::{Cause, Cell, Libc, ProgramSource, RootfsSpec};
+use crossmatrix_results::{
+    BuildRecord, CellRecord, CellStatus, RunRecord, SCHEMA_VERSION, StartupRecord, StepStatus, TargetInfo,
+    ToolchainInfo,
+};
+use crossmatrix_toolchains::cc::{CCompiler, pick_c_compiler};
+use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference, Host};
+use crossmatrix_toolchains::rootfs::{RootfsFlavor, RootfsStore};
+use sha2::{Digest, Sha256};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The embedded probe program, written to the cache on first use.
+const PROBE_FILES: &[(&str, &str)] = &[
+    ("go.mod", include_str!("../probe/go.mod")),
+    ("main.go", include_str!("../probe/main.go")),
+    ("cgo.go", include_str!("../probe/cgo.go")),
+    ("nocgo.go", include_str!("../probe/nocgo.go")),
+];
+
+/// Where a sandboxed step sees its inputs.
+const IN_SRC: &str = "/src";
+const IN_OUT: &str = "/out";
+const IN_GOCACHE: &str = "/cache/go";
+const IN_ZIGCACHE: &str = "/cache/zig";
+const IN_TOOLS: &str = "/.crossmatrix";
+
+/// Settings shared by every cell of a run.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// `OUT/bin/<cell>/` holds each cell's binary.
+    pub out_dir: PathBuf,
+    /// Caches that outlive runs: GOCACHE per toolchain, zig's cache, rootfs, precompiled wasm.
+    pub cache_dir: PathBuf,
+    pub bwrap: PathBuf,
+    /// The crossmatrix binary, bound into wasm sandboxes to run the embedded wasmtime.
+    pub self_exe: PathBuf,
+    pub reps: u32,
+    pub build_timeout: Duration,
+    pub run_timeout: Duration,
+    pub executor: ExecutorPreference,
+}
+
+/// Runs cells. Shared by the worker threads of a run.
+pub struct Runner {
+    cfg: RunnerConfig,
+    host: Host,
+    rootfs: RootfsStore,
+    probe_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("cannot prepare {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+impl Runner {
+    pub fn new(cfg: RunnerConfig, host: Host) -> Result<Runner, RunnerError> {
+        let probe_dir = write_probe(&cfg.cache_dir)?;
+        for d in [cfg.out_dir.join("bin"), cfg.cache_dir.join("go"), cfg.cache_dir.join("zig"), cfg.cache_dir.join("wasm")] {
+            std::fs::create_dir_all(&d).map_err(|source| RunnerError::Io { path: d.clone(), source })?;
+        }
+        let rootfs = RootfsStore::new(&cfg.cache_dir.join("rootfs"));
+        Ok(Runner { cfg, host, rootfs, probe_dir })
+    }
+
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// Builds, inspects and runs one cell. Never panics on cell failures: every outcome is a
+    /// record.
+    pub fn run_cell(&self, cell: &Cell) -> CellRecord {
+        let mut rec = skeleton(cell);
+        if let Some(skip) = &cell.skip {
+            rec.build.status = StepStatus::Skipped;
+            return finish(rec, CellStatus::Skipped, Some(Failure::new(skip.cause, skip.reason.clone())));
+        }
+
+        // C compiler for cgo cells.
+        let cc = if cell.cgo {
+            match pick_c_compiler(&cell.target.goarch, cell.libc.unwrap_or(Libc::Gnu)) {
+                Ok(cc) => Some(cc),
+                Err(e) => {
+                    rec.build.status = StepStatus::Skipped;
+                    return finish(rec, CellStatus::Skipped, Some(Failure::new(Cause::NoCCompiler, e.hint.clone())));
+                }
+            }
+        } else {
+            None
+        };
+        rec.build.cc = cc.as_ref().map(|c| format!("{} ({})", c.cc, c.why));
+
+        // Build.
+        let (binary, build_fail) = self.build(cell, cc.as_ref(), &mut rec.build);
+        let Some(binary) = binary else {
+            return finish(rec, CellStatus::Fail, build_fail);
+        };
+
+        // Inspect.
+        let info = match inspect_binary(&binary) {
+            Ok(i) => i,
+            Err(e) => {
+                rec.build.status = StepStatus::Fail;
+                return finish(rec, CellStatus::Fail, Some(Failure::new(Cause::BuildError, format!("the built binary cannot be read: {e}"))));
+            }
+        };
+        rec.binary = Some(info.to_record(&binary));
+        if let Some(v) = &info.go_version {
+            if *v != cell.toolchain.version {
+                return finish(
+                    rec,
+                    CellStatus::Fail,
+                    Some(Failure::new(
+                        Cause::GoVersionMismatch,
+                        format!("the binary embeds {v} but the toolchain is {}: GOROOT/go mismatch", cell.toolchain.version),
+                    )),
+                );
+            }
+        }
+
+        // Run.
+        let choice = self.host.pick_executor(&cell.target.goos, &cell.target.goarch, Some(&info.elf_header), self.cfg.executor);
+        if let ExecutorChoice::None { hint } = &choice {
+            return finish(rec, CellStatus::Built, Some(Failure::new(Cause::NoExecutor, hint.clone())));
+        }
+        let (run, startup, fail) = self.run(cell, &binary, &info, &choice);
+        rec.run = Some(run);
+        rec.startup = startup;
+        match fail {
+            None => finish(rec, CellStatus::Pass, None),
+            Some(f) => finish(rec, CellStatus::Fail, Some(f)),
+        }
+    }
+
+    fn gocache(&self, cell: &Cell) -> PathBuf {
+        self.cfg.cache_dir.join("go").join(&cell.toolchain.version)
+    }
+
+    /// Runs `go build` in a sandbox. Returns the binary, or the failure.
+    fn build(&self, cell: &Cell, cc: Option<&CCompiler>, rec: &mut BuildRecord) -> (Option<PathBuf>, Option<Failure>) {
+        let (src_dir, pkg, has_mod) = match &cell.program.source {
+            ProgramSource::Probe => (self.probe_dir.clone(), ".".to_string(), true),
+            ProgramSource::Dir(d) => (d.clone(), ".".to_string(), d.join("go.mod").exists()),
+            ProgramSource::File(f) => (
+                f.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")),
+                f.file_name().map(|n| format!("./{}", n.to_string_lossy())).unwrap_or_default(),
+                true,
+            ),
+        };
+        let bin_dir = self.cfg.out_dir.join("bin").join(cell.id.to_path_component());
+        let gocache = self.gocache(cell);
+        for d in [&bin_dir, &gocache] {
+            if let Err(e) = std::fs::create_dir_all(d) {
+                rec.status = StepStatus::Fail;
+                return (None, Some(Failure::new(Cause::SandboxError, format!("cannot create {}: {e}", d.display()))));
+            }
+        }
+        let exe_name = if cell.target.is_wasip1() {
+            format!("{}.wasm", cell.program.name)
+        } else if cell.target.goos == "windows" {
+            format!("{}.exe", cell.program.name)
+        } else {
+            cell.program.name.clone()
+        };
+        let goroot = &cell.toolchain.goroot;
+        let mut sb = Sandbox::new(&self.cfg.bwrap)
+            .host_system()
+            .ro(goroot, goroot)
+            .ro(&src_dir, IN_SRC)
+            .rw(&bin_dir, IN_OUT)
+            .rw(&gocache, IN_GOCACHE)
+            .chdir(IN_SRC)
+            .env("PATH", format!("{}/bin:/usr/local/bin:/usr/bin:/bin", goroot.display()))
+            .env("HOME", "/tmp/home")
+            .env("GOROOT", goroot.display().to_string())
+            .env("GOCACHE", IN_GOCACHE)
+            .env("GOPATH", "/tmp/gopath")
+            .env("GOPROXY", "off")
+            .env("GOTOOLCHAIN", "local")
+            .env("GOTELEMETRY", "off")
+            .env("GOFLAGS", "-buildvcs=false")
+            .env("GOOS", &cell.target.goos)
+            .env("GOARCH", &cell.target.goarch)
+            .env("CGO_ENABLED", if cell.cgo { "1" } else { "0" })
+            .env("TMPDIR", "/tmp");
+        if !has_mod {
+            sb = sb.env("GO111MODULE", "off");
+        }
+        if let Some((k, v)) = cell.target.variant_env() {
+            sb = sb.env(k, v);
+        }
+        if let Some(cc) = cc {
+            sb = sb.env("CC", &cc.cc).env("CXX", &cc.cxx);
+            for p in &cc.bind_paths {
+                sb = sb.ro(p, p);
+            }
+            if cc.needs_zig_cache {
+                sb = sb.rw(self.cfg.cache_dir.join("zig"), IN_ZIGCACHE).env("ZIG_GLOBAL_CACHE_DIR", IN_ZIGCACHE);
+            }
+        }
+        let out_path = format!("{IN_OUT}/{exe_name}");
+        let argv: Vec<OsString> = vec![
+            goroot.join("bin/go").into(),
+            "build".into(),
+            "-o".into(),
+            out_path.into(),
+            pkg.into(),
+        ];
+        let start = Instant::now();
+        let result = run_captured(sb.command(&argv), self.cfg.build_timeout);
+        rec.duration_ms = start.elapsed().as_millis() as u64;
+        let f = match result {
+            Ok(f) => f,
+            Err(e) => {
+                rec.status = StepStatus::Fail;
+                return (None, Some(Failure::new(Cause::SandboxError, format!("cannot start bwrap ({}): {e}", self.cfg.bwrap.display()))));
+            }
+        };
+        let log = format!("{}{}", f.stdout.text(), f.stderr.text());
+        rec.log_tail = tail_lines(&log, 30);
+        if f.timed_out {
+            rec.status = StepStatus::Fail;
+            return (None, Some(Failure::new(Cause::Timeout, format!("go build ran past {:?}: raise --build-timeout", self.cfg.build_timeout))));
+        }
+        if f.code != Some(0) {
+            rec.status = StepStatus::Fail;
+            let fail = if log.contains("bwrap:") && !log.contains("go:") {
+                Failure::new(Cause::SandboxError, format!("bubblewrap failed: {}", tail_lines(&log, 1)))
+            } else {
+                classify_build(&log, &cell.target.goarch)
+            };
+            return (None, Some(fail));
+        }
+        rec.status = StepStatus::Ok;
+        (Some(bin_dir.join(exe_name)), None)
+    }
+
+    fn run(
+        &self,
+        cell: &Cell,
+        binary: &Path,
+        info: &BinaryInfo,
+        choice: &ExecutorChoice,
+    ) -> (RunRecord, Option<StartupRecord>, Option<Failure>) {
+        let (executor, executor_version) = describe(choice);
+        let mut run = RunRecord {
+            status: StepStatus::Fail,
+            executor: executor.clone(),
+            executor_version,
+            exit_code: None,
+            signal: None,
+            duration_ms: 0,
+            cause: None,
+            hint: None,
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+        };
+        let prepared = match self.prepare_run(cell, binary, info, choice) {
+            Ok(p) => p,
+            Err(f) => return (run, None, Some(f)),
+        };
+        let first = match run_captured(prepared.command(), self.cfg.run_timeout) {
+            Ok(f) => f,
+            Err(e) => {
+                let f = Failure::new(Cause::SandboxError, format!("cannot start bwrap: {e}"));
+                return (run, None, Some(f));
+            }
+        };
+        fill_run(&mut run, &first);
+        let ctx = RunContext {
+            executor,
+            interpreter: info.interpreter.clone(),
+            interpreter_present: prepared.interpreter_present,
+            rootfs: cell.rootfs.label(),
+            toolchain_version: cell.toolchain.version.clone(),
+            goos: cell.target.goos.clone(),
+            goarch: cell.target.goarch.clone(),
+            cgo: cell.cgo,
+            probe: cell.program.is_probe(),
+        };
+        if let Some(f) = classify_run(&first, &ctx, &cell.program.expect) {
+            return (run, None, Some(f));
+        }
+        run.status = StepStatus::Ok;
+
+        // Startup timing: the verification run above was the warm-up.
+        let mut samples = Vec::with_capacity(self.cfg.reps as usize);
+        for _ in 0..self.cfg.reps {
+            match run_timed(prepared.command(), self.cfg.run_timeout) {
+                Ok((d, _, false)) => samples.push(d.as_secs_f64() * 1000.0),
+                _ => break,
+            }
+        }
+        let startup = summarize(&samples).map(|s| StartupRecord {
+            reps: samples.len() as u32,
+            median_ms: round3(s.median),
+            min_ms: round3(s.min),
+            mad_ms: round3(s.mad),
+            samples_ms: samples.iter().map(|x| round3(*x)).collect(),
+        });
+        (run, startup, None)
+    }
+
+    fn prepare_run(&self, cell: &Cell, binary: &Path, info: &BinaryInfo, choice: &ExecutorChoice) -> Result<Prepared, Failure> {
+        let prog_in = format!("{IN_TOOLS}/{}", binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        let mut argv: Vec<OsString> = Vec::new();
+        let mut sb = Sandbox::new(&self.cfg.bwrap);
+        let mut interpreter_present = None;
+        if let ExecutorChoice::Wasmtime = choice {
+            let sha = rec_sha(binary, info);
+            let cwasm = wasm::precompiled_path(&self.cfg.cache_dir.join("wasm"), &sha);
+            if !cwasm.exists() {
+                wasm::precompile(binary, &cwasm).map_err(|e| Failure::new(Cause::EmulatorCrash, format!("wasmtime could not compile the module: {e}")))?;
+            }
+            sb = sb
+                .host_system()
+                .ro(&self.cfg.self_exe, format!("{IN_TOOLS}/crossmatrix"))
+                .ro(&cwasm, format!("{IN_TOOLS}/module.cwasm"))
+                .dir("/scratch")
+                .chdir("/scratch");
+            argv.push(format!("{IN_TOOLS}/crossmatrix").into());
+            argv.push("__wasm-exec".into());
+            argv.push("--timeout-ms".into());
+            argv.push(self.cfg.run_timeout.as_millis().to_string().into());
+            argv.push(format!("{IN_TOOLS}/module.cwasm").into());
+            argv.push("--".into());
+            argv.push(cell.program.name.clone().into());
+        } else {
+            // The rootfs is the sandbox's root; the binary (and qemu) live beside it.
+            match &cell.rootfs {
+                RootfsSpec::Scratch => {}
+                spec => {
+                    let dir = match spec {
+                        RootfsSpec::Dir(d) => d.clone(),
+                        RootfsSpec::Glibc | RootfsSpec::Musl => {
+                            let flavor = if *spec == RootfsSpec::Glibc { RootfsFlavor::Glibc } else { RootfsFlavor::Musl };
+                            self.rootfs.get(&cell.target.goarch, flavor).map_err(|e| {
+                                Failure::new(Cause::RootfsUnavailable, format!("the {} rootfs for {} could not be assembled: {e}", spec.label(), cell.target.goarch))
+                            })?
+                        }
+                        RootfsSpec::Scratch => unreachable!("handled above"),
+                    };
+                    sb = sb.root_from(&dir).map_err(|e| {
+                        Failure::new(Cause::RootfsUnavailable, format!("cannot read rootfs {}: {e}", dir.display()))
+                    })?;
+                    if let Some(interp) = &info.interpreter {
+                        interpreter_present = Some(dir.join(interp.trim_start_matches('/')).exists());
+                    }
+                }
+            }
+            if cell.rootfs == RootfsSpec::Scratch {
+                if let Some(interp) = &info.interpreter {
+                    let _ = interp;
+                    interpreter_present = Some(false);
+                }
+            }
+            sb = sb.ro(binary, &prog_in).dir("/scratch").chdir("/scratch").env("PATH", "/usr/local/bin:/usr/bin:/bin");
+            if let ExecutorChoice::QemuDirect(q) = choice {
+                sb = sb.ro(&q.path, format!("{IN_TOOLS}/qemu"));
+                argv.push(format!("{IN_TOOLS}/qemu").into());
+            }
+            argv.push(prog_in.into());
+        }
+        for a in &cell.program.args {
+            argv.push(a.into());
+        }
+        Ok(Prepared { sandbox: sb, argv, interpreter_present })
+    }
+}
+
+struct Prepared {
+    sandbox: Sandbox,
+    argv: Vec<OsString>,
+    interpreter_present: Option<bool>,
+}
+
+impl Prepared {
+    fn command(&self) -> Command {
+        self.sandbox.command(&self.argv)
+    }
+}
+
+fn rec_sha(binary: &Path, info: &BinaryInfo) -> String {
+    if !info.sha256.is_empty() {
+        return info.sha256.clone();
+    }
+    let mut h = Sha256::new();
+    h.update(binary.to_string_lossy().as_bytes());
+    format!("{:x}", h.finalize())
+}
+
+fn describe(choice: &ExecutorChoice) -> (String, Option<String>) {
+    match choice {
+        ExecutorChoice::Native => ("native".into(), None),
+        ExecutorChoice::QemuBinfmt { qemu_version, .. } => ("qemu-binfmt".into(), qemu_version.clone()),
+        ExecutorChoice::QemuDirect(q) => ("qemu-direct".into(), Some(q.version.clone())),
+        ExecutorChoice::Wasmtime => ("wasmtime".into(), Some(wasm::wasmtime_version().to_string())),
+        ExecutorChoice::None { .. } => ("none".into(), None),
+    }
+}
+
+fn fill_run(run: &mut RunRecord, f: &Finished) {
+    run.exit_code = f.code;
+    run.signal = f.signal.map(signal_name);
+    run.duration_ms = f.elapsed.as_millis() as u64;
+    run.stdout_tail = f.stdout.last_lines(20);
+    run.stderr_tail = f.stderr.last_lines(20);
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn tail_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn skeleton(cell: &Cell) -> CellRecord {
+    CellRecord {
+        schema: SCHEMA_VERSION,
+        id: cell.id.to_string(),
+        toolchain: ToolchainInfo {
+            name: cell.toolchain.name.clone(),
+            version: cell.toolchain.version.clone(),
+            goroot: cell.toolchain.goroot.display().to_string(),
+        },
+        target: TargetInfo { goos: cell.target.goos.clone(), goarch: cell.target.goarch.clone(), variant: cell.target.variant.clone() },
+        cgo: u8::from(cell.cgo),
+        libc: cell.libc.map(|l| l.to_string()),
+        rootfs: cell.rootfs.label(),
+        program: cell.program.name.clone(),
+        build: BuildRecord { status: StepStatus::Skipped, duration_ms: 0, cause: None, hint: None, log_tail: String::new(), cc: None },
+        binary: None,
+        run: None,
+        startup: None,
+        status: CellStatus::Skipped,
+        cause: None,
+        hint: None,
+        inputs_hash: String::new(),
+        finished_at: String::new(),
+    }
+}
+
+/// Sets the cell's status and cause, copying the cause onto the step that failed.
+fn finish(mut rec: CellRecord, status: CellStatus, failure: Option<Failure>) -> CellRecord {
+    rec.status = status;
+    if let Some(f) = failure {
+        if let Some(run) = rec.run.as_mut().filter(|r| r.status == StepStatus::Fail) {
+            run.cause = Some(f.cause);
+            run.hint = Some(f.hint.clone());
+        } else if rec.build.status == StepStatus::Fail {
+            rec.build.cause = Some(f.cause);
+            rec.build.hint = Some(f.hint.clone());
+        }
+        rec.cause = Some(f.cause);
+        rec.hint = Some(f.hint);
+    }
+    rec
+}
+
+fn write_probe(cache_dir: &Path) -> Result<PathBuf, RunnerError> {
+    let mut h = Sha256::new();
+    for (name, body) in PROBE_FILES {
+        h.update(name.as_bytes());
+        h.update(body.as_bytes());
+    }
+    let hash = format!("{:x}", h.finalize());
+    let dir = cache_dir.join("probe").join(&hash[..16]);
+    if dir.join("main.go").exists() {
+        return Ok(dir);
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunnerError::Io { path, source }
+    };
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    for (name, body) in PROBE_FILES {
+        let p = dir.join(name);
+        std::fs::write(&p, body).map_err(io(&p))?;
+    }
+    Ok(dir)
+}
+
+/// Which format a cell's binary is, for callers that only need to know if it ran.
+pub fn is_wasm(info: &BinaryInfo) -> bool {
+    matches!(info.format, BinaryFormat::Wasm)
+}

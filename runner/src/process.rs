@@ -1,0 +1,214 @@
+//! One child process from spawn to verdict: its own process group, a wall-clock deadline that
+//! kills the whole group, and stdout/stderr captured with a cap (head and tail kept).
+
+use std::io::{self, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Bytes of output kept per stream: the first `HEAD` and the last `TAIL`.
+const HEAD: usize = 16 * 1024;
+const TAIL: usize = 48 * 1024;
+
+/// A stream captured with a cap.
+#[derive(Debug, Clone, Default)]
+pub struct Captured {
+    pub head: Vec<u8>,
+    pub tail: Vec<u8>,
+    /// Bytes seen but kept in neither head nor tail.
+    pub dropped: u64,
+}
+
+impl Captured {
+    /// The captured text, with a marker where bytes were dropped.
+    pub fn text(&self) -> String {
+        let mut s = String::from_utf8_lossy(&self.head).into_owned();
+        if self.dropped > 0 {
+            s.push_str(&format!("\n[… {} bytes dropped …]\n", self.dropped));
+        }
+        s.push_str(&String::from_utf8_lossy(&self.tail));
+        s
+    }
+
+    /// The last `lines` lines, for records.
+    pub fn last_lines(&self, lines: usize) -> String {
+        let text = self.text();
+        let all: Vec<&str> = text.lines().collect();
+        let start = all.len().saturating_sub(lines);
+        all[start..].join("\n")
+    }
+
+    fn push(&mut self, mut chunk: &[u8]) {
+        if self.head.len() < HEAD {
+            let n = (HEAD - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..n]);
+            chunk = &chunk[n..];
+        }
+        if chunk.is_empty() {
+            return;
+        }
+        self.tail.extend_from_slice(chunk);
+        if self.tail.len() > TAIL {
+            let excess = self.tail.len() - TAIL;
+            self.tail.drain(..excess);
+            self.dropped += excess as u64;
+        }
+    }
+}
+
+/// How a child ended.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// Exit code when it exited normally.
+    pub code: Option<i32>,
+    /// Signal number when it was killed by one (from outside the sandbox).
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub elapsed: Duration,
+    pub stdout: Captured,
+    pub stderr: Captured,
+}
+
+/// Runs `cmd` to completion or until `timeout`, in a new process group that is killed whole
+/// when the deadline passes. stdin is closed.
+pub fn run_captured(mut cmd: Command, timeout: Duration) -> io::Result<Finished> {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    let start = Instant::now();
+    let mut child = cmd.spawn()?;
+    let out = child.stdout.take().map(spawn_reader);
+    let err = child.stderr.take().map(spawn_reader);
+    let (status, timed_out, ended) = wait_deadline(child, start + timeout)?;
+    let elapsed = ended - start;
+    let stdout = out.and_then(|h| h.join().ok()).unwrap_or_default();
+    let stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
+    Ok(Finished { code: status.code(), signal: status.signal(), timed_out, elapsed, stdout, stderr })
+}
+
+/// Runs `cmd` with output discarded and returns its wall time: the timing loop. Same deadline
+/// and group kill as [`run_captured`].
+pub fn run_timed(mut cmd: Command, timeout: Duration) -> io::Result<(Duration, Option<i32>, bool)> {
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
+    let start = Instant::now();
+    let child = cmd.spawn()?;
+    let (status, timed_out, ended) = wait_deadline(child, start + timeout)?;
+    Ok((ended - start, status.code(), timed_out))
+}
+
+fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<Captured> {
+    thread::spawn(move || {
+        let mut cap = Captured::default();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => cap.push(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        cap
+    })
+}
+
+/// Waits for `child` on a helper thread (so the exit is seen the moment it happens, which the
+/// startup timings depend on) and kills its process group if `deadline` passes first. Returns
+/// the status, whether it timed out, and the instant the exit was observed.
+fn wait_deadline(child: Child, deadline: Instant) -> io::Result<(std::process::ExitStatus, bool, Instant)> {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    let waiter = thread::spawn(move || {
+        let mut child = child;
+        let r = child.wait();
+        let at = Instant::now();
+        let _ = tx.send(());
+        r.map(|s| (s, at))
+    });
+    let timed_out = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(()) => false,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            kill_group(pid);
+            true
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => false,
+    };
+    let (status, at) = waiter.join().map_err(|_| io::Error::other("the process waiter thread panicked"))??;
+    Ok((status, timed_out, at))
+}
+
+/// Kills the process group led by `pid` (the child was spawned with `process_group(0)`).
+pub fn kill_group(pid: u32) {
+    // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGKILL);
+    }
+}
+
+/// Name of a signal number (`SIGSEGV`), for records.
+pub fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGSYS => "SIGSYS",
+        _ => return format!("SIG{sig}"),
+    };
+    name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_output_and_exit_code() {
+        let mut c = Command::new("sh");
+        c.args(["-c", "echo out; echo err >&2; exit 3"]);
+        let f = run_captured(c, Duration::from_secs(10)).unwrap();
+        assert_eq!(f.code, Some(3));
+        assert!(!f.timed_out);
+        assert_eq!(f.stdout.text(), "out\n");
+        assert_eq!(f.stderr.text(), "err\n");
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_group() {
+        let mut c = Command::new("sh");
+        // A grandchild that would outlive its parent if only the parent were killed.
+        c.args(["-c", "sleep 30 & sleep 30"]);
+        let f = run_captured(c, Duration::from_millis(300)).unwrap();
+        assert!(f.timed_out);
+        assert_eq!(f.signal, Some(libc::SIGKILL));
+        // The reader threads returned, so no process holds the pipes any more.
+        assert!(f.elapsed < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn caps_large_output_keeping_head_and_tail() {
+        let mut c = Command::new("sh");
+        c.args(["-c", "head -c 1000000 /dev/zero | tr '\\0' a; echo END"]);
+        let f = run_captured(c, Duration::from_secs(20)).unwrap();
+        assert_eq!(f.stdout.head.len(), HEAD);
+        assert!(f.stdout.tail.len() <= TAIL);
+        assert!(f.stdout.dropped > 0);
+        assert!(f.stdout.text().ends_with("END\n"));
+        assert!(f.stdout.text().contains("bytes dropped"));
+    }
+
+    #[test]
+    fn signal_names() {
+        assert_eq!(signal_name(libc::SIGSEGV), "SIGSEGV");
+        assert_eq!(signal_name(64), "SIG64");
+    }
+}

@@ -1,0 +1,212 @@
+//! The bubblewrap sandbox every build and run goes through: rootless, every namespace
+//! unshared (no network), an empty tmpfs root with only what the step needs bound in, a clean
+//! environment, and the whole tree dying with its parent.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What to see inside a sandbox, and how.
+#[derive(Debug, Clone)]
+enum Mount {
+    Ro(PathBuf, PathBuf),
+    Rw(PathBuf, PathBuf),
+    Symlink(PathBuf, PathBuf),
+    Tmpfs(PathBuf),
+    Dir(PathBuf),
+}
+
+/// A sandbox description; `command()` turns it into a `bwrap` invocation.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    bwrap: PathBuf,
+    mounts: Vec<Mount>,
+    env: Vec<(String, String)>,
+    chdir: Option<PathBuf>,
+    share_net: bool,
+}
+
+impl Sandbox {
+    pub fn new(bwrap: impl Into<PathBuf>) -> Sandbox {
+        Sandbox { bwrap: bwrap.into(), mounts: Vec::new(), env: Vec::new(), chdir: None, share_net: false }
+    }
+
+    /// Binds `src` read-only at `dest`.
+    pub fn ro(mut self, src: impl Into<PathBuf>, dest: impl Into<PathBuf>) -> Self {
+        self.mounts.push(Mount::Ro(src.into(), dest.into()));
+        self
+    }
+
+    /// Binds `src` read-write at `dest`.
+    pub fn rw(mut self, src: impl Into<PathBuf>, dest: impl Into<PathBuf>) -> Self {
+        self.mounts.push(Mount::Rw(src.into(), dest.into()));
+        self
+    }
+
+    pub fn symlink(mut self, target: impl Into<PathBuf>, at: impl Into<PathBuf>) -> Self {
+        self.mounts.push(Mount::Symlink(target.into(), at.into()));
+        self
+    }
+
+    pub fn tmpfs(mut self, at: impl Into<PathBuf>) -> Self {
+        self.mounts.push(Mount::Tmpfs(at.into()));
+        self
+    }
+
+    pub fn dir(mut self, at: impl Into<PathBuf>) -> Self {
+        self.mounts.push(Mount::Dir(at.into()));
+        self
+    }
+
+    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn chdir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.chdir = Some(dir.into());
+        self
+    }
+
+    /// Binds the host's system directories (`/usr`, `/bin`, `/lib*`, `/sbin`) read-only,
+    /// keeping usr-merge symlinks as symlinks, so host programs (go, zig, crossmatrix) run.
+    pub fn host_system(mut self) -> Self {
+        for top in ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
+            self = self.mirror(Path::new(top), Path::new(top));
+        }
+        // The dynamic linker cache, so host programs find their libraries fast.
+        if Path::new("/etc/ld.so.cache").exists() {
+            self = self.ro("/etc/ld.so.cache", "/etc/ld.so.cache");
+        }
+        self
+    }
+
+    /// Makes the top level of `root` the top level of the sandbox: every entry is bound
+    /// read-only (symlinks recreated), so further mounts can still be added beside them.
+    pub fn root_from(mut self, root: &Path) -> std::io::Result<Self> {
+        let mut entries: Vec<_> = std::fs::read_dir(root)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name();
+            if name == "proc" || name == "dev" || name == "tmp" {
+                continue;
+            }
+            self = self.mirror(&e.path(), &Path::new("/").join(&name));
+        }
+        Ok(self)
+    }
+
+    fn mirror(self, src: &Path, dest: &Path) -> Self {
+        match std::fs::symlink_metadata(src) {
+            Ok(m) if m.file_type().is_symlink() => match std::fs::read_link(src) {
+                Ok(target) => self.symlink(target, dest),
+                Err(_) => self,
+            },
+            Ok(_) => self.ro(src, dest),
+            Err(_) => self,
+        }
+    }
+
+    /// The `bwrap` command that runs `argv` in this sandbox.
+    pub fn command(&self, argv: &[OsString]) -> Command {
+        let mut c = Command::new(&self.bwrap);
+        c.args(self.args());
+        c.arg("--");
+        c.args(argv);
+        c.env_clear();
+        c
+    }
+
+    /// bwrap's arguments (without the command): public for tests and `--dry-run` style output.
+    pub fn args(&self) -> Vec<OsString> {
+        let mut a: Vec<OsString> = Vec::new();
+        let mut push = |s: &str| a.push(s.into());
+        push("--unshare-all");
+        if self.share_net {
+            push("--share-net");
+        }
+        push("--die-with-parent");
+        push("--new-session");
+        push("--cap-drop");
+        push("ALL");
+        push("--tmpfs");
+        push("/");
+        push("--proc");
+        push("/proc");
+        push("--dev");
+        push("/dev");
+        push("--tmpfs");
+        push("/tmp");
+        push("--clearenv");
+        for m in &self.mounts {
+            match m {
+                Mount::Ro(s, d) => {
+                    a.push("--ro-bind".into());
+                    a.push(s.into());
+                    a.push(d.into());
+                }
+                Mount::Rw(s, d) => {
+                    a.push("--bind".into());
+                    a.push(s.into());
+                    a.push(d.into());
+                }
+                Mount::Symlink(t, at) => {
+                    a.push("--symlink".into());
+                    a.push(t.into());
+                    a.push(at.into());
+                }
+                Mount::Tmpfs(at) => {
+                    a.push("--tmpfs".into());
+                    a.push(at.into());
+                }
+                Mount::Dir(at) => {
+                    a.push("--dir".into());
+                    a.push(at.into());
+                }
+            }
+        }
+        for (k, v) in &self.env {
+            a.push("--setenv".into());
+            a.push(k.into());
+            a.push(v.into());
+        }
+        if let Some(d) = &self.chdir {
+            a.push("--chdir".into());
+            a.push(d.into());
+        }
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_isolating_arguments() {
+        let sb = Sandbox::new("bwrap").ro("/src", "/work").rw("/c", "/cache").env("A", "1").chdir("/work");
+        let args: Vec<String> = sb.args().iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        let joined = args.join(" ");
+        assert!(joined.starts_with("--unshare-all --die-with-parent --new-session --cap-drop ALL --tmpfs /"));
+        assert!(joined.contains("--ro-bind /src /work"));
+        assert!(joined.contains("--bind /c /cache"));
+        assert!(joined.contains("--clearenv"));
+        assert!(joined.contains("--setenv A 1"));
+        assert!(joined.ends_with("--chdir /work"));
+        assert!(!joined.contains("--share-net"));
+    }
+
+    #[test]
+    fn root_from_mirrors_top_level_entries() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink("usr/lib", d.path().join("lib")).unwrap();
+        std::fs::create_dir(d.path().join("proc")).unwrap();
+        let sb = Sandbox::new("bwrap").root_from(d.path()).unwrap();
+        let joined: Vec<String> = sb.args().iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        let joined = joined.join(" ");
+        assert!(joined.contains(&format!("--ro-bind {}/etc /etc", d.path().display())));
+        assert!(joined.contains("--symlink usr/lib /lib"));
+        assert!(!joined.contains("/proc /proc --") || !joined.contains(&format!("{}/proc", d.path().display())));
+    }
+}

@@ -1,0 +1,125 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Build and run a Go program for every toolchain × GOOS/GOARCH × CGO × libc × rootfs,
+/// sandboxed and emulated, and record what each cell costs.
+#[derive(Debug, Parser)]
+#[command(name = "crossmatrix", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build, run and record every cell of the matrix.
+    Run(RunArgs),
+    /// Print the expanded cells without building anything.
+    Plan(PlanArgs),
+    /// Render a finished run (OUT dir) in another format.
+    Report(ReportArgs),
+    /// Explain what this host can and cannot do, and how to fix it.
+    Doctor(DoctorArgs),
+    /// (internal) Run a precompiled wasip1 module in the embedded wasmtime.
+    #[command(name = "__wasm-exec", hide = true)]
+    WasmExec(WasmExecArgs),
+}
+
+/// Axes and programs: shared by `run` and `plan`.
+#[derive(Debug, Args, Clone)]
+pub struct MatrixArgs {
+    /// Go programs to use instead of the embedded probe: package dirs or `.go` files.
+    pub programs: Vec<PathBuf>,
+    /// Go toolchains: a version (`go1.22`, `go1.24.4`) or a GOROOT path. Default: every one found.
+    #[arg(long = "toolchain", value_name = "VERSION|GOROOT")]
+    pub toolchains: Vec<String>,
+    /// Targets as GOOS/GOARCH (`linux/arm64`, `wasip1/wasm`). Default: every runnable linux arch + wasip1.
+    #[arg(long = "target", value_name = "GOOS/GOARCH")]
+    pub targets: Vec<String>,
+    /// CGO_ENABLED values (0, 1).
+    #[arg(long = "cgo", value_name = "0|1")]
+    pub cgo: Vec<u8>,
+    /// C libraries for cgo=1 cells (gnu, musl).
+    #[arg(long = "libc", value_name = "gnu|musl")]
+    pub libc: Vec<String>,
+    /// Where binaries run: scratch, glibc, musl or a directory. Default: the one matching the build.
+    #[arg(long = "rootfs", value_name = "scratch|glibc|musl|DIR")]
+    pub rootfs: Vec<String>,
+    /// Keep cells whose id matches a glob, or `axis=value` (toolchain, target, cgo, libc, rootfs, program).
+    #[arg(long = "filter", value_name = "GLOB|AXIS=VALUE")]
+    pub filter: Vec<String>,
+    /// Run only shard K of N (1-based), e.g. `2/4`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    /// Output directory. Default: results/<UTC timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Cells run in parallel. Default: the number of cores.
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Startup repetitions timed per passing cell.
+    #[arg(long, default_value_t = 10)]
+    pub reps: u32,
+    /// How foreign binaries run: auto, native, qemu-binfmt, qemu-direct.
+    #[arg(long, default_value = "auto")]
+    pub executor: String,
+    /// Wall-clock limit for one run of a binary, in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Wall-clock limit for one build, in seconds.
+    #[arg(long, default_value_t = 900.0, value_name = "SECONDS")]
+    pub build_timeout: f64,
+    /// Cache for GOCACHE, zig, rootfs and compiled wasm. Default: $XDG_CACHE_HOME/crossmatrix.
+    #[arg(long, env = "CROSSMATRIX_CACHE", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Print one plain line per cell even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Format of the final report on stdout: table, md, json, junit.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run's output directory.
+    pub out: PathBuf,
+    /// table, md, json, junit.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WasmExecArgs {
+    #[arg(long)]
+    pub timeout_ms: u64,
+    #[arg(long, default_value_t = 1 << 30)]
+    pub max_memory: usize,
+    pub module: PathBuf,
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}

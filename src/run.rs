@@ -1,0 +1,445 @@
+//! `run`, `plan`, `report` and the internal `__wasm-exec`: wiring only.
+
+use crate::cli::{MatrixArgs, PlanArgs, ReportArgs, RunArgs, WasmExecArgs};
+use crate::hostinfo;
+use anyhow::{Context, Result, anyhow, bail};
+use crossmatrix_matrix::{
+    Axes, CgoMode, Filter, Libc, Plan, Program, ProgramSource, RootfsSpec, Shard, Target, Toolchain, default_matrix,
+    LINUX_ARCHES,
+};
+use crossmatrix_results::report::{RenderOptions, ReportFormat, render};
+use crossmatrix_results::store::{CellWriter, read_cells, read_run_meta, write_run_meta};
+use crossmatrix_results::{CellRecord, CellStatus, RunMeta, SCHEMA_VERSION, Totals};
+use crossmatrix_runner::{Event, Runner, RunnerConfig, run_cells, wasm};
+use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference, Host};
+use crossmatrix_toolchains::go::{GoToolchain, discover_go, go_toolchain_at, short_names};
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+/// Everything a plan is made from.
+struct Planned {
+    plan: Plan,
+    toolchains: Vec<Arc<Toolchain>>,
+    host: Host,
+}
+
+fn select_toolchains(wanted: &[String]) -> Result<Vec<Arc<Toolchain>>> {
+    let found = discover_go();
+    let chosen: Vec<GoToolchain> = if wanted.is_empty() {
+        found
+    } else {
+        let mut out = Vec::new();
+        for w in wanted {
+            let p = Path::new(w);
+            if w.contains('/') && p.exists() {
+                out.push(go_toolchain_at(p).with_context(|| format!("--toolchain {w}: not a Go toolchain"))?);
+                continue;
+            }
+            let want = if w.starts_with("go") { w.clone() } else { format!("go{w}") };
+            let hit = found
+                .iter()
+                .filter(|t| t.version == want || t.version.starts_with(&format!("{want}.")) || want == "golatest" || want == "gostable")
+                .max_by(|a, b| crossmatrix_toolchains::go::compare_go_versions(&a.version, &b.version))
+                .cloned();
+            match hit {
+                Some(t) => out.push(t),
+                None => bail!(
+                    "--toolchain {w}: no such Go toolchain here (found: {}); install it (e.g. apt-get install golang-1.NN-go) or pass its GOROOT",
+                    if found.is_empty() { "none".to_string() } else { found.iter().map(|t| t.version.as_str()).collect::<Vec<_>>().join(", ") }
+                ),
+            }
+        }
+        out.sort_by(|a, b| crossmatrix_toolchains::go::compare_go_versions(&a.version, &b.version));
+        out.dedup_by(|a, b| a.goroot == b.goroot);
+        out
+    };
+    if chosen.is_empty() {
+        bail!("no Go toolchain found (looked at `go` on PATH, /usr/lib/go-1.*, $GOROOT): run ci/setup or apt-get install golang-go");
+    }
+    let names = short_names(&chosen);
+    Ok(chosen.iter().zip(names).map(|(t, n)| Arc::new(t.to_matrix(n))).collect())
+}
+
+fn programs_from(paths: &[PathBuf]) -> Result<Vec<Arc<Program>>> {
+    if paths.is_empty() {
+        return Ok(vec![Arc::new(Program::probe())]);
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let abs = std::fs::canonicalize(p).with_context(|| format!("program {}: no such file or directory", p.display()))?;
+        let (name, source) = if abs.is_dir() {
+            (abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "main".into()), ProgramSource::Dir(abs.clone()))
+        } else if abs.extension().is_some_and(|e| e == "go") {
+            (abs.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "main".into()), ProgramSource::File(abs.clone()))
+        } else {
+            bail!("program {}: expected a Go package directory or a .go file", p.display());
+        };
+        let mut prog = Program { name, source, args: vec![], expect: Default::default() };
+        // A sibling NAME.out holds the expected stdout of a single-file program.
+        if let ProgramSource::File(f) = &prog.source {
+            let golden = f.with_extension("out");
+            if golden.is_file() {
+                prog.expect.stdout = Some(std::fs::read_to_string(&golden).with_context(|| format!("reading {}", golden.display()))?);
+            }
+        }
+        out.push(Arc::new(prog));
+    }
+    Ok(out)
+}
+
+fn runnable_arches(host: &Host, pref: ExecutorPreference) -> Vec<String> {
+    LINUX_ARCHES
+        .iter()
+        .filter(|a| !matches!(host.pick_executor("linux", a, None, pref), ExecutorChoice::None { .. }))
+        .map(|a| a.to_string())
+        .collect()
+}
+
+fn make_plan(m: &MatrixArgs, pref: ExecutorPreference) -> Result<Planned> {
+    let host = Host::probe();
+    let toolchains = select_toolchains(&m.toolchains)?;
+    let programs = programs_from(&m.programs)?;
+    let custom = !(m.targets.is_empty() && m.cgo.is_empty() && m.libc.is_empty() && m.rootfs.is_empty());
+    let blocks = if !custom {
+        default_matrix(&toolchains, &runnable_arches(&host, pref), &programs)
+    } else {
+        let targets = if m.targets.is_empty() {
+            let mut t: Vec<Target> = runnable_arches(&host, pref).iter().map(|a| Target::linux(a)).collect();
+            t.push(Target::new("wasip1", "wasm"));
+            t
+        } else {
+            m.targets
+                .iter()
+                .map(|t| t.parse::<Target>().map_err(|e| anyhow!("--target {t}: {e}")))
+                .collect::<Result<Vec<_>>>()?
+        };
+        let libcs = m
+            .libc
+            .iter()
+            .map(|l| l.parse::<Libc>().map_err(|e| anyhow!("--libc: {e}")))
+            .collect::<Result<Vec<_>>>()?;
+        let cgos: Vec<u8> = if m.cgo.is_empty() { if libcs.is_empty() { vec![0] } else { vec![1] } } else { m.cgo.clone() };
+        let mut modes = Vec::new();
+        for c in cgos {
+            match c {
+                0 => modes.push(CgoMode::Off),
+                1 if libcs.is_empty() => modes.extend([CgoMode::On(Libc::Gnu), CgoMode::On(Libc::Musl)]),
+                1 => modes.extend(libcs.iter().map(|l| CgoMode::On(*l))),
+                other => bail!("--cgo {other}: expected 0 or 1"),
+            }
+        }
+        let rootfs = if m.rootfs.is_empty() {
+            None
+        } else {
+            Some(
+                m.rootfs
+                    .iter()
+                    .map(|r| match r.as_str() {
+                        "scratch" => Ok(RootfsSpec::Scratch),
+                        "glibc" | "gnu" => Ok(RootfsSpec::Glibc),
+                        "musl" => Ok(RootfsSpec::Musl),
+                        dir => {
+                            let p = PathBuf::from(dir);
+                            if p.is_dir() {
+                                Ok(RootfsSpec::Dir(std::fs::canonicalize(&p)?))
+                            } else {
+                                bail!("--rootfs {dir}: expected scratch, glibc, musl or an existing directory")
+                            }
+                        }
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            )
+        };
+        vec![Axes { toolchains: toolchains.clone(), targets, modes, rootfs, programs }]
+    };
+    let mut plan = Plan::expand(&blocks);
+    if !m.filter.is_empty() {
+        plan = plan.filter(&Filter::parse(&m.filter)?);
+    }
+    if let Some(s) = &m.shard {
+        plan = plan.shard(s.parse::<Shard>()?);
+    }
+    Ok(Planned { plan, toolchains, host })
+}
+
+fn parse_pref(s: &str) -> Result<ExecutorPreference> {
+    s.parse::<ExecutorPreference>()
+        .map_err(|_| anyhow!("--executor {s}: expected one of auto, native, qemu-binfmt, qemu-direct"))
+}
+
+pub fn plan(a: PlanArgs) -> Result<ExitCode> {
+    let p = make_plan(&a.matrix, ExecutorPreference::Auto)?;
+    match a.format.as_str() {
+        "json" => {
+            let cells: Vec<_> = p
+                .plan
+                .cells
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "id": c.id.as_str(),
+                        "toolchain": c.toolchain.version,
+                        "target": format!("{}/{}", c.target.goos, c.target.goarch),
+                        "cgo": u8::from(c.cgo),
+                        "libc": c.libc.map(|l| l.to_string()),
+                        "rootfs": c.rootfs.label(),
+                        "program": c.program.name,
+                        "skip": c.skip.as_ref().map(|s| serde_json::json!({"cause": s.cause, "reason": s.reason})),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&cells)?);
+        }
+        "table" => {
+            let w = p.plan.cells.iter().map(|c| c.id.as_str().len()).max().unwrap_or(0);
+            for c in &p.plan.cells {
+                match &c.skip {
+                    None => println!("{}", c.id),
+                    Some(s) => println!("{:<w$}  skipped: {} ({})", c.id.as_str(), s.cause, s.reason),
+                }
+            }
+            eprintln!("{} cells", p.plan.len());
+        }
+        other => bail!("--format {other}: expected table or json"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn default_cache_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("crossmatrix");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(h).join(".cache/crossmatrix");
+    }
+    std::env::temp_dir().join("crossmatrix-cache")
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+fn matrix_hash(plan: &Plan) -> String {
+    let mut h = Sha256::new();
+    for c in &plan.cells {
+        h.update(c.id.as_str().as_bytes());
+        h.update(c.toolchain.version.as_bytes());
+        h.update([0]);
+    }
+    format!("{:x}", h.finalize())[..16].to_string()
+}
+
+pub fn run(a: RunArgs) -> Result<ExitCode> {
+    let pref = parse_pref(&a.executor)?;
+    let format: ReportFormat = a.format.parse().map_err(|e| anyhow!("--format {}: {e}", a.format))?;
+    if a.timeout <= 0.0 || a.build_timeout <= 0.0 {
+        bail!("--timeout and --build-timeout must be positive numbers of seconds");
+    }
+    let Planned { plan, toolchains, host } = make_plan(&a.matrix, pref)?;
+    if plan.is_empty() {
+        bail!("the matrix is empty (check --filter, --shard and the axis flags; `crossmatrix plan` shows the cells)");
+    }
+    let bwrap = which::which("bwrap").map_err(|_| {
+        anyhow!("bubblewrap (bwrap) is not installed: apt-get install bubblewrap (or run ci/setup); `crossmatrix doctor` checks the host")
+    })?;
+    let started = now_rfc3339();
+    let out = a.out.clone().unwrap_or_else(|| {
+        let stamp = time::OffsetDateTime::now_utc()
+            .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+            .unwrap_or_else(|_| "run".into());
+        PathBuf::from("results").join(stamp)
+    });
+    let cache_dir = a.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let mut writer = CellWriter::create(&out).with_context(|| format!("creating the output directory {}", out.display()))?;
+    let self_exe = std::env::current_exe().context("locating the crossmatrix binary")?;
+    let out_abs = std::fs::canonicalize(&out).unwrap_or(out.clone());
+    let host_binfmt = host.binfmt.available;
+    let tools = hostinfo::tool_versions(&bwrap, &host);
+    let runner = Runner::new(
+        RunnerConfig {
+            out_dir: out_abs,
+            cache_dir: cache_dir.clone(),
+            bwrap,
+            self_exe,
+            reps: a.reps,
+            build_timeout: Duration::from_secs_f64(a.build_timeout),
+            run_timeout: Duration::from_secs_f64(a.timeout),
+            executor: pref,
+        },
+        host,
+    )?;
+
+    let tty = std::io::stderr().is_terminal() && !a.no_progress;
+    let total = plan.len();
+    eprintln!(
+        "crossmatrix: {total} cells, {} toolchain(s), {jobs} jobs, {} reps → {}",
+        toolchains.len(),
+        a.reps,
+        out.display()
+    );
+    let bar = if tty {
+        let b = ProgressBar::new(total as u64);
+        b.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b.enable_steady_tick(Duration::from_millis(120));
+        Some(b)
+    } else {
+        None
+    };
+    let stop = AtomicBool::new(false);
+    let t0 = Instant::now();
+    let mut records: Vec<CellRecord> = Vec::with_capacity(total);
+    let mut write_error: Option<anyhow::Error> = None;
+    let mut done = 0usize;
+    let mut running: Vec<String> = Vec::new();
+    run_cells(&runner, &plan.cells, jobs, &stop, |ev| match ev {
+        Event::Started(c) => {
+            running.push(c.id.to_string());
+            if let Some(b) = &bar {
+                b.set_message(running.join("  "));
+            }
+        }
+        Event::Finished(c, mut rec) => {
+            running.retain(|r| r != c.id.as_str());
+            done += 1;
+            rec.finished_at = now_rfc3339();
+            rec.inputs_hash = inputs_hash(c);
+            if let Err(e) = writer.append(&rec) {
+                write_error.get_or_insert(anyhow!("writing {}: {e}", out.join("cells.jsonl").display()));
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            let line = progress_line(done, total, &rec);
+            match &bar {
+                Some(b) => {
+                    b.println(line);
+                    b.inc(1);
+                    b.set_message(running.join("  "));
+                }
+                None => eprintln!("{line}"),
+            }
+            records.push(rec);
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    // Records in plan order for the report.
+    let pos: std::collections::HashMap<&str, usize> =
+        plan.cells.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
+    records.sort_by_key(|r| pos.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
+    let totals = Totals::from_records(&records);
+    let meta = RunMeta {
+        schema: SCHEMA_VERSION,
+        crossmatrix_version: env!("CARGO_PKG_VERSION").into(),
+        started_at: started,
+        finished_at: now_rfc3339(),
+        wall_ms: t0.elapsed().as_millis() as u64,
+        host: hostinfo::host_info(host_binfmt),
+        tools,
+        toolchains: toolchains
+            .iter()
+            .map(|t| crossmatrix_results::ToolchainInfo {
+                name: t.name.clone(),
+                version: t.version.clone(),
+                goroot: t.goroot.display().to_string(),
+            })
+            .collect(),
+        matrix_hash: matrix_hash(&plan),
+        planned: plan.cells.iter().map(|c| c.id.to_string()).collect(),
+        shard: a.matrix.shard.clone(),
+        jobs,
+        reps: a.reps,
+        totals: totals.clone(),
+        interrupted: records.len() < total,
+    };
+    write_run_meta(&out, &meta).with_context(|| format!("writing {}", out.join("run.json").display()))?;
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let text = render(format, &records, Some(&meta), &RenderOptions { color })?;
+    print!("{text}");
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+        let md = render(ReportFormat::Markdown, &records, Some(&meta), &RenderOptions { color: false })?;
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(&summary) {
+            let _ = f.write_all(md.as_bytes());
+        }
+    }
+    eprintln!("results: {}/cells.jsonl, {}/run.json", out.display(), out.display());
+    Ok(if totals.fail > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn inputs_hash(c: &crossmatrix_matrix::Cell) -> String {
+    let mut h = Sha256::new();
+    h.update(c.id.as_str().as_bytes());
+    h.update(c.toolchain.version.as_bytes());
+    h.update(c.toolchain.goroot.to_string_lossy().as_bytes());
+    h.update(format!("{:?}", c.program).as_bytes());
+    format!("{:x}", h.finalize())[..16].to_string()
+}
+
+fn progress_line(done: usize, total: usize, r: &CellRecord) -> String {
+    let w = total.to_string().len();
+    let status = match r.status {
+        CellStatus::Pass => "pass   ",
+        CellStatus::Fail => "FAIL   ",
+        CellStatus::Skipped => "skipped",
+        CellStatus::Built => "built  ",
+    };
+    let mut s = format!("[{done:>w$}/{total}] {status} {}", r.id);
+    if let Some(run) = &r.run {
+        s.push_str(&format!("  {}", run.executor));
+    }
+    if let Some(st) = &r.startup {
+        s.push_str(&format!("  {:.1} ms", st.median_ms));
+    }
+    if let Some(c) = r.cause {
+        s.push_str(&format!("  {c}: {}", r.hint.as_deref().unwrap_or("")));
+    }
+    s
+}
+
+pub fn report(a: ReportArgs) -> Result<ExitCode> {
+    let format: ReportFormat = a.format.parse().map_err(|e| anyhow!("--format {}: {e}", a.format))?;
+    let read = read_cells(&a.out).with_context(|| format!("reading {}", a.out.display()))?;
+    for w in &read.warnings {
+        eprintln!("warning: {w}");
+    }
+    let meta = read_run_meta(&a.out).ok();
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    print!("{}", render(format, &read.records, meta.as_ref(), &RenderOptions { color })?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs inside the wasm sandbox: prints nothing of its own on stdout.
+pub fn wasm_exec(a: WasmExecArgs) -> ExitCode {
+    let run = wasm::WasmRun {
+        args: a.args,
+        env: vec![("PWD".into(), "/".into())],
+        preopen: Some(PathBuf::from("/scratch")),
+        timeout: Duration::from_millis(a.timeout_ms),
+        max_memory_bytes: a.max_memory,
+    };
+    match wasm::exec_precompiled(&a.module, &run) {
+        Ok(code) => ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1)),
+        Err(wasm::WasmError::Timeout) => {
+            eprintln!("crossmatrix: wasm timeout after {} ms", a.timeout_ms);
+            ExitCode::from(124)
+        }
+        Err(e) => {
+            eprintln!("crossmatrix: wasm trap: {e}");
+            ExitCode::from(134)
+        }
+    }
+}
