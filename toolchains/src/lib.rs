@@ -1,1 +1,16 @@
+//! crossmatrix's view of the host: Go toolchains, C compilers for cgo, target root
+//! filesystems, and the executors (native, binfmt_misc qemu, qemu-user, wasmtime) that run
+//! foreign binaries. Every probe of the host lives here; every external command has a timeout.
 
+pub mod binfmt;
+pub mod cc;
+pub mod command;
+pub mod executor;
+pub mod go;
+pub mod rootfs;
+
+pub use binfmt::{BinfmtEntry, BinfmtStatus, read_binfmt};
+pub use cc::{CCompiler, CcKind, NoCCompiler, find_zig, pick_c_compiler};
+pub use executor::{ExecutorChoice, ExecutorKind, ExecutorPreference, Host, Qemu, find_qemu};
+pub use go::{GoSource, GoToolchain, discover_go, go_toolchain_at};
+pub use rootfs::{RootfsError, RootfsFlavor, RootfsStore};
