@@ -426,7 +426,8 @@ pub fn report(a: ReportArgs) -> Result<ExitCode> {
 pub fn wasm_exec(a: WasmExecArgs) -> ExitCode {
     let run = wasm::WasmRun {
         args: a.args,
-        env: vec![("PWD".into(), "/".into())],
+        // What Go's go_wasip1_wasm_exec passes: PWD and PATH.
+        env: vec![("PWD".into(), "/".into()), ("PATH".into(), "/usr/bin:/bin".into())],
         preopen: Some(PathBuf::from("/scratch")),
         timeout: Duration::from_millis(a.timeout_ms),
         max_memory_bytes: a.max_memory,
@@ -436,6 +437,10 @@ pub fn wasm_exec(a: WasmExecArgs) -> ExitCode {
         Err(wasm::WasmError::Timeout) => {
             eprintln!("crossmatrix: wasm timeout after {} ms", a.timeout_ms);
             ExitCode::from(124)
+        }
+        Err(e @ wasm::WasmError::MemoryLimit { .. }) => {
+            eprintln!("crossmatrix: wasm out of memory: {e}");
+            ExitCode::from(137)
         }
         Err(e) => {
             eprintln!("crossmatrix: wasm trap: {e}");

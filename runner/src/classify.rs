@@ -159,6 +159,9 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
     if stderr.contains("crossmatrix: wasm trap") {
         return Some(Failure::new(Cause::Signal, format!("the wasm module trapped: {}", last_line(&stderr))));
     }
+    if stderr.contains("crossmatrix: wasm out of memory") {
+        return Some(Failure::new(Cause::Oom, format!("the wasm module hit the memory limit: {}", last_line(&stderr))));
+    }
     if stderr.contains("crossmatrix: wasm timeout") {
         return Some(Failure::generic(Cause::Timeout));
     }
