@@ -14,8 +14,18 @@ struct Check {
     fix: String,
 }
 
-fn check(what: impl Into<String>, ok: bool, detail: impl Into<String>, fix: impl Into<String>) -> Check {
-    Check { what: what.into(), ok, detail: detail.into(), fix: fix.into() }
+fn check(
+    what: impl Into<String>,
+    ok: bool,
+    detail: impl Into<String>,
+    fix: impl Into<String>,
+) -> Check {
+    Check {
+        what: what.into(),
+        ok,
+        detail: detail.into(),
+        fix: fix.into(),
+    }
 }
 
 pub fn doctor(a: DoctorArgs) -> Result<ExitCode> {
@@ -27,7 +37,14 @@ pub fn doctor(a: DoctorArgs) -> Result<ExitCode> {
         Some(p) => {
             let ver = version_of(p, "--version").unwrap_or_default();
             let works = Command::new(p)
-                .args(["--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"])
+                .args([
+                    "--unshare-all",
+                    "--die-with-parent",
+                    "--ro-bind",
+                    "/",
+                    "/",
+                    "true",
+                ])
                 .output()
                 .map(|o| o.status.success())
                 .unwrap_or(false);
@@ -45,7 +62,12 @@ pub fn doctor(a: DoctorArgs) -> Result<ExitCode> {
         }
         None => {
             essential_ok = false;
-            checks.push(check("bubblewrap", false, "not found", "apt-get install bubblewrap"));
+            checks.push(check(
+                "bubblewrap",
+                false,
+                "not found",
+                "apt-get install bubblewrap",
+            ));
         }
     }
     checks.push(check(
@@ -58,19 +80,42 @@ pub fn doctor(a: DoctorArgs) -> Result<ExitCode> {
         let choice = host.pick_executor("linux", arch, None, ExecutorPreference::Auto);
         let (ok, detail) = match &choice {
             ExecutorChoice::Native => (true, "native".to_string()),
-            ExecutorChoice::QemuBinfmt { interpreter, qemu_version } => {
-                (true, format!("qemu-binfmt {} ({})", qemu_version.as_deref().unwrap_or("?"), interpreter.display()))
-            }
-            ExecutorChoice::QemuDirect(q) => (true, format!("qemu-direct {} ({})", q.version, q.path.display())),
+            ExecutorChoice::QemuBinfmt {
+                interpreter,
+                qemu_version,
+            } => (
+                true,
+                format!(
+                    "qemu-binfmt {} ({})",
+                    qemu_version.as_deref().unwrap_or("?"),
+                    interpreter.display()
+                ),
+            ),
+            ExecutorChoice::QemuDirect(q) => (
+                true,
+                format!("qemu-direct {} ({})", q.version, q.path.display()),
+            ),
             ExecutorChoice::Wasmtime => (true, "wasmtime".into()),
             ExecutorChoice::None { hint } => (false, hint.clone()),
         };
-        checks.push(check(format!("run linux/{arch}"), ok, detail, if ok { "" } else { "apt-get install qemu-user-static" }));
+        checks.push(check(
+            format!("run linux/{arch}"),
+            ok,
+            detail,
+            if ok {
+                ""
+            } else {
+                "apt-get install qemu-user-static"
+            },
+        ));
     }
     checks.push(check(
         "run wasip1/wasm",
         true,
-        format!("embedded wasmtime {}", crossmatrix_runner::wasm::wasmtime_version()),
+        format!(
+            "embedded wasmtime {}",
+            crossmatrix_runner::wasm::wasmtime_version()
+        ),
         "",
     ));
     let gos = crossmatrix_toolchains::go::discover_go();
@@ -84,8 +129,18 @@ pub fn doctor(a: DoctorArgs) -> Result<ExitCode> {
     for arch in DEFAULT_CGO_ARCHES {
         for libc in [Libc::Gnu, Libc::Musl] {
             match crossmatrix_toolchains::cc::pick_c_compiler(arch, libc) {
-                Ok(cc) => checks.push(check(format!("cgo linux/{arch} {libc}"), true, format!("{} ({})", cc.cc, cc.why), "")),
-                Err(e) => checks.push(check(format!("cgo linux/{arch} {libc}"), false, "no C compiler", e.hint)),
+                Ok(cc) => checks.push(check(
+                    format!("cgo linux/{arch} {libc}"),
+                    true,
+                    format!("{} ({})", cc.cc, cc.why),
+                    "",
+                )),
+                Err(e) => checks.push(check(
+                    format!("cgo linux/{arch} {libc}"),
+                    false,
+                    "no C compiler",
+                    e.hint,
+                )),
             }
         }
     }
@@ -95,12 +150,22 @@ pub fn doctor(a: DoctorArgs) -> Result<ExitCode> {
                 .iter()
                 .map(|c| serde_json::json!({"check": c.what, "ok": c.ok, "detail": c.detail, "fix": c.fix}))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"ok": essential_ok, "checks": v}))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({"ok": essential_ok, "checks": v})
+                )?
+            );
         }
         "table" => {
             let w = checks.iter().map(|c| c.what.len()).max().unwrap_or(0);
             for c in &checks {
-                println!("{}  {:<w$}  {}", if c.ok { "ok  " } else { "MISS" }, c.what, c.detail);
+                println!(
+                    "{}  {:<w$}  {}",
+                    if c.ok { "ok  " } else { "MISS" },
+                    c.what,
+                    c.detail
+                );
                 if !c.ok && !c.fix.is_empty() {
                     println!("      {:<w$}  fix: {}", "", c.fix);
                 }
@@ -108,5 +173,9 @@ pub fn doctor(a: DoctorArgs) -> Result<ExitCode> {
         }
         other => bail!("--format {other}: expected table or json"),
     }
-    Ok(if essential_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if essential_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

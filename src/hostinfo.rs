@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::Command;
 
 fn read_trim(p: &str) -> String {
-    std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string(p)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn os_release() -> String {
@@ -20,7 +22,10 @@ fn os_release() -> String {
 fn user_name() -> String {
     // SAFETY: getuid has no preconditions.
     let uid = unsafe { libc::getuid() };
-    std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| format!("uid {uid}"))
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| format!("uid {uid}"))
 }
 
 pub fn host_info(binfmt: bool) -> HostInfo {
@@ -29,7 +34,9 @@ pub fn host_info(binfmt: bool) -> HostInfo {
         os: os_release(),
         kernel: read_trim("/proc/sys/kernel/osrelease"),
         arch: std::env::consts::ARCH.into(),
-        cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         user: user_name(),
         binfmt,
     }
@@ -39,22 +46,41 @@ pub fn host_info(binfmt: bool) -> HostInfo {
 pub fn version_of(cmd: &Path, arg: &str) -> Option<String> {
     let out = Command::new(cmd).arg(arg).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    text.lines().next().map(|l| l.trim().to_string()).filter(|l| !l.is_empty())
+    text.lines()
+        .next()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
 }
 
 pub fn tool_versions(bwrap: &Path, host: &Host) -> Vec<ToolVersion> {
     let mut v = Vec::new();
     if let Some(ver) = version_of(bwrap, "--version") {
-        v.push(ToolVersion { name: "bwrap".into(), version: ver, path: Some(bwrap.display().to_string()) });
+        v.push(ToolVersion {
+            name: "bwrap".into(),
+            version: ver,
+            path: Some(bwrap.display().to_string()),
+        });
     }
     for (arch, q) in &host.qemus {
-        v.push(ToolVersion { name: format!("qemu ({arch})"), version: q.version.clone(), path: Some(q.path.display().to_string()) });
+        v.push(ToolVersion {
+            name: format!("qemu ({arch})"),
+            version: q.version.clone(),
+            path: Some(q.path.display().to_string()),
+        });
     }
     if let Some(zig) = crossmatrix_toolchains::cc::find_zig() {
         if let Some(ver) = version_of(&zig, "version") {
-            v.push(ToolVersion { name: "zig".into(), version: ver, path: Some(zig.display().to_string()) });
+            v.push(ToolVersion {
+                name: "zig".into(),
+                version: ver,
+                path: Some(zig.display().to_string()),
+            });
         }
     }
-    v.push(ToolVersion { name: "wasmtime".into(), version: crossmatrix_runner::wasm::wasmtime_version().into(), path: None });
+    v.push(ToolVersion {
+        name: "wasmtime".into(),
+        version: crossmatrix_runner::wasm::wasmtime_version().into(),
+        path: None,
+    });
     v
 }

@@ -4,8 +4,8 @@ use crate::cli::{MatrixArgs, PlanArgs, ReportArgs, RunArgs, WasmExecArgs};
 use crate::hostinfo;
 use anyhow::{Context, Result, anyhow, bail};
 use crossmatrix_matrix::{
-    Axes, CgoMode, Filter, Libc, Plan, Program, ProgramSource, RootfsSpec, Shard, Target, Toolchain, default_matrix,
-    LINUX_ARCHES,
+    Axes, CgoMode, Filter, LINUX_ARCHES, Libc, Plan, Program, ProgramSource, RootfsSpec, Shard,
+    Target, Toolchain, default_matrix,
 };
 use crossmatrix_results::report::{RenderOptions, ReportFormat, render};
 use crossmatrix_results::store::{CellWriter, read_cells, read_run_meta, write_run_meta};
@@ -38,20 +38,42 @@ fn select_toolchains(wanted: &[String]) -> Result<Vec<Arc<Toolchain>>> {
         for w in wanted {
             let p = Path::new(w);
             if w.contains('/') && p.exists() {
-                out.push(go_toolchain_at(p).with_context(|| format!("--toolchain {w}: not a Go toolchain"))?);
+                out.push(
+                    go_toolchain_at(p)
+                        .with_context(|| format!("--toolchain {w}: not a Go toolchain"))?,
+                );
                 continue;
             }
-            let want = if w.starts_with("go") { w.clone() } else { format!("go{w}") };
+            let want = if w.starts_with("go") {
+                w.clone()
+            } else {
+                format!("go{w}")
+            };
             let hit = found
                 .iter()
-                .filter(|t| t.version == want || t.version.starts_with(&format!("{want}.")) || want == "golatest" || want == "gostable")
-                .max_by(|a, b| crossmatrix_toolchains::go::compare_go_versions(&a.version, &b.version))
+                .filter(|t| {
+                    t.version == want
+                        || t.version.starts_with(&format!("{want}."))
+                        || want == "golatest"
+                        || want == "gostable"
+                })
+                .max_by(|a, b| {
+                    crossmatrix_toolchains::go::compare_go_versions(&a.version, &b.version)
+                })
                 .cloned();
             match hit {
                 Some(t) => out.push(t),
                 None => bail!(
                     "--toolchain {w}: no such Go toolchain here (found: {}); install it (e.g. apt-get install golang-1.NN-go) or pass its GOROOT",
-                    if found.is_empty() { "none".to_string() } else { found.iter().map(|t| t.version.as_str()).collect::<Vec<_>>().join(", ") }
+                    if found.is_empty() {
+                        "none".to_string()
+                    } else {
+                        found
+                            .iter()
+                            .map(|t| t.version.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
                 ),
             }
         }
@@ -60,10 +82,16 @@ fn select_toolchains(wanted: &[String]) -> Result<Vec<Arc<Toolchain>>> {
         out
     };
     if chosen.is_empty() {
-        bail!("no Go toolchain found (looked at `go` on PATH, /usr/lib/go-1.*, $GOROOT): run ci/setup or apt-get install golang-go");
+        bail!(
+            "no Go toolchain found (looked at `go` on PATH, /usr/lib/go-1.*, $GOROOT): run ci/setup or apt-get install golang-go"
+        );
     }
     let names = short_names(&chosen);
-    Ok(chosen.iter().zip(names).map(|(t, n)| Arc::new(t.to_matrix(n))).collect())
+    Ok(chosen
+        .iter()
+        .zip(names)
+        .map(|(t, n)| Arc::new(t.to_matrix(n)))
+        .collect())
 }
 
 fn programs_from(paths: &[PathBuf]) -> Result<Vec<Arc<Program>>> {
@@ -72,20 +100,42 @@ fn programs_from(paths: &[PathBuf]) -> Result<Vec<Arc<Program>>> {
     }
     let mut out = Vec::new();
     for p in paths {
-        let abs = std::fs::canonicalize(p).with_context(|| format!("program {}: no such file or directory", p.display()))?;
+        let abs = std::fs::canonicalize(p)
+            .with_context(|| format!("program {}: no such file or directory", p.display()))?;
         let (name, source) = if abs.is_dir() {
-            (abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "main".into()), ProgramSource::Dir(abs.clone()))
+            (
+                abs.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "main".into()),
+                ProgramSource::Dir(abs.clone()),
+            )
         } else if abs.extension().is_some_and(|e| e == "go") {
-            (abs.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "main".into()), ProgramSource::File(abs.clone()))
+            (
+                abs.file_stem()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "main".into()),
+                ProgramSource::File(abs.clone()),
+            )
         } else {
-            bail!("program {}: expected a Go package directory or a .go file", p.display());
+            bail!(
+                "program {}: expected a Go package directory or a .go file",
+                p.display()
+            );
         };
-        let mut prog = Program { name, source, args: vec![], expect: Default::default() };
+        let mut prog = Program {
+            name,
+            source,
+            args: vec![],
+            expect: Default::default(),
+        };
         // A sibling NAME.out holds the expected stdout of a single-file program.
         if let ProgramSource::File(f) = &prog.source {
             let golden = f.with_extension("out");
             if golden.is_file() {
-                prog.expect.stdout = Some(std::fs::read_to_string(&golden).with_context(|| format!("reading {}", golden.display()))?);
+                prog.expect.stdout = Some(
+                    std::fs::read_to_string(&golden)
+                        .with_context(|| format!("reading {}", golden.display()))?,
+                );
             }
         }
         out.push(Arc::new(prog));
@@ -96,7 +146,12 @@ fn programs_from(paths: &[PathBuf]) -> Result<Vec<Arc<Program>>> {
 fn runnable_arches(host: &Host, pref: ExecutorPreference) -> Vec<String> {
     LINUX_ARCHES
         .iter()
-        .filter(|a| !matches!(host.pick_executor("linux", a, None, pref), ExecutorChoice::None { .. }))
+        .filter(|a| {
+            !matches!(
+                host.pick_executor("linux", a, None, pref),
+                ExecutorChoice::None { .. }
+            )
+        })
         .map(|a| a.to_string())
         .collect()
 }
@@ -105,18 +160,25 @@ fn make_plan(m: &MatrixArgs, pref: ExecutorPreference) -> Result<Planned> {
     let host = Host::probe();
     let toolchains = select_toolchains(&m.toolchains)?;
     let programs = programs_from(&m.programs)?;
-    let custom = !(m.targets.is_empty() && m.cgo.is_empty() && m.libc.is_empty() && m.rootfs.is_empty());
+    let custom =
+        !(m.targets.is_empty() && m.cgo.is_empty() && m.libc.is_empty() && m.rootfs.is_empty());
     let blocks = if !custom {
         default_matrix(&toolchains, &runnable_arches(&host, pref), &programs)
     } else {
         let targets = if m.targets.is_empty() {
-            let mut t: Vec<Target> = runnable_arches(&host, pref).iter().map(|a| Target::linux(a)).collect();
+            let mut t: Vec<Target> = runnable_arches(&host, pref)
+                .iter()
+                .map(|a| Target::linux(a))
+                .collect();
             t.push(Target::new("wasip1", "wasm"));
             t
         } else {
             m.targets
                 .iter()
-                .map(|t| t.parse::<Target>().map_err(|e| anyhow!("--target {t}: {e}")))
+                .map(|t| {
+                    t.parse::<Target>()
+                        .map_err(|e| anyhow!("--target {t}: {e}"))
+                })
                 .collect::<Result<Vec<_>>>()?
         };
         let libcs = m
@@ -124,12 +186,18 @@ fn make_plan(m: &MatrixArgs, pref: ExecutorPreference) -> Result<Planned> {
             .iter()
             .map(|l| l.parse::<Libc>().map_err(|e| anyhow!("--libc: {e}")))
             .collect::<Result<Vec<_>>>()?;
-        let cgos: Vec<u8> = if m.cgo.is_empty() { if libcs.is_empty() { vec![0] } else { vec![1] } } else { m.cgo.clone() };
+        let cgos: Vec<u8> = if m.cgo.is_empty() {
+            if libcs.is_empty() { vec![0] } else { vec![1] }
+        } else {
+            m.cgo.clone()
+        };
         let mut modes = Vec::new();
         for c in cgos {
             match c {
                 0 => modes.push(CgoMode::Off),
-                1 if libcs.is_empty() => modes.extend([CgoMode::On(Libc::Gnu), CgoMode::On(Libc::Musl)]),
+                1 if libcs.is_empty() => {
+                    modes.extend([CgoMode::On(Libc::Gnu), CgoMode::On(Libc::Musl)])
+                }
                 1 => modes.extend(libcs.iter().map(|l| CgoMode::On(*l))),
                 other => bail!("--cgo {other}: expected 0 or 1"),
             }
@@ -156,7 +224,13 @@ fn make_plan(m: &MatrixArgs, pref: ExecutorPreference) -> Result<Planned> {
                     .collect::<Result<Vec<_>>>()?,
             )
         };
-        vec![Axes { toolchains: toolchains.clone(), targets, modes, rootfs, programs }]
+        vec![Axes {
+            toolchains: toolchains.clone(),
+            targets,
+            modes,
+            rootfs,
+            programs,
+        }]
     };
     let mut plan = Plan::expand(&blocks);
     if !m.filter.is_empty() {
@@ -165,12 +239,17 @@ fn make_plan(m: &MatrixArgs, pref: ExecutorPreference) -> Result<Planned> {
     if let Some(s) = &m.shard {
         plan = plan.shard(s.parse::<Shard>()?);
     }
-    Ok(Planned { plan, toolchains, host })
+    Ok(Planned {
+        plan,
+        toolchains,
+        host,
+    })
 }
 
 fn parse_pref(s: &str) -> Result<ExecutorPreference> {
-    s.parse::<ExecutorPreference>()
-        .map_err(|_| anyhow!("--executor {s}: expected one of auto, native, qemu-binfmt, qemu-direct"))
+    s.parse::<ExecutorPreference>().map_err(|_| {
+        anyhow!("--executor {s}: expected one of auto, native, qemu-binfmt, qemu-direct")
+    })
 }
 
 pub fn plan(a: PlanArgs) -> Result<ExitCode> {
@@ -197,11 +276,19 @@ pub fn plan(a: PlanArgs) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&cells)?);
         }
         "table" => {
-            let w = p.plan.cells.iter().map(|c| c.id.as_str().len()).max().unwrap_or(0);
+            let w = p
+                .plan
+                .cells
+                .iter()
+                .map(|c| c.id.as_str().len())
+                .max()
+                .unwrap_or(0);
             for c in &p.plan.cells {
                 match &c.skip {
                     None => println!("{}", c.id),
-                    Some(s) => println!("{:<w$}  skipped: {} ({})", c.id.as_str(), s.cause, s.reason),
+                    Some(s) => {
+                        println!("{:<w$}  skipped: {} ({})", c.id.as_str(), s.cause, s.reason)
+                    }
                 }
             }
             eprintln!("{} cells", p.plan.len());
@@ -239,13 +326,22 @@ fn matrix_hash(plan: &Plan) -> String {
 
 pub fn run(a: RunArgs) -> Result<ExitCode> {
     let pref = parse_pref(&a.executor)?;
-    let format: ReportFormat = a.format.parse().map_err(|e| anyhow!("--format {}: {e}", a.format))?;
+    let format: ReportFormat = a
+        .format
+        .parse()
+        .map_err(|e| anyhow!("--format {}: {e}", a.format))?;
     if a.timeout <= 0.0 || a.build_timeout <= 0.0 {
         bail!("--timeout and --build-timeout must be positive numbers of seconds");
     }
-    let Planned { plan, toolchains, host } = make_plan(&a.matrix, pref)?;
+    let Planned {
+        plan,
+        toolchains,
+        host,
+    } = make_plan(&a.matrix, pref)?;
     if plan.is_empty() {
-        bail!("the matrix is empty (check --filter, --shard and the axis flags; `crossmatrix plan` shows the cells)");
+        bail!(
+            "the matrix is empty (check --filter, --shard and the axis flags; `crossmatrix plan` shows the cells)"
+        );
     }
     let bwrap = which::which("bwrap").map_err(|_| {
         anyhow!("bubblewrap (bwrap) is not installed: apt-get install bubblewrap (or run ci/setup); `crossmatrix doctor` checks the host")
@@ -253,13 +349,23 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let started = now_rfc3339();
     let out = a.out.clone().unwrap_or_else(|| {
         let stamp = time::OffsetDateTime::now_utc()
-            .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+            .format(time::macros::format_description!(
+                "[year][month][day]T[hour][minute][second]Z"
+            ))
             .unwrap_or_else(|_| "run".into());
         PathBuf::from("results").join(stamp)
     });
     let cache_dir = a.cache_dir.clone().unwrap_or_else(default_cache_dir);
-    let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
-    let mut writer = CellWriter::create(&out).with_context(|| format!("creating the output directory {}", out.display()))?;
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+    let mut writer = CellWriter::create(&out)
+        .with_context(|| format!("creating the output directory {}", out.display()))?;
     let self_exe = std::env::current_exe().context("locating the crossmatrix binary")?;
     let out_abs = std::fs::canonicalize(&out).unwrap_or(out.clone());
     let host_binfmt = host.binfmt.available;
@@ -289,46 +395,69 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let bar = if tty {
         let b = ProgressBar::new(total as u64);
         b.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         b.enable_steady_tick(Duration::from_millis(120));
         Some(b)
     } else {
         None
     };
-    let stop = AtomicBool::new(false);
+    // First SIGINT/SIGTERM: start no new cells, let running ones finish and be recorded, then
+    // write run.json and exit 130. A second one exits at once (sandboxes die with us).
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
+            .context("installing the signal handler")?;
+    }
     let t0 = Instant::now();
     let mut records: Vec<CellRecord> = Vec::with_capacity(total);
     let mut write_error: Option<anyhow::Error> = None;
     let mut done = 0usize;
     let mut running: Vec<String> = Vec::new();
-    run_cells(&runner, &plan.cells, jobs, &stop, |ev| match ev {
-        Event::Started(c) => {
-            running.push(c.id.to_string());
-            if let Some(b) = &bar {
-                b.set_message(running.join("  "));
+    let mut interrupted_note = false;
+    run_cells(&runner, &plan.cells, jobs, &stop, |ev| {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) && !interrupted_note {
+            interrupted_note = true;
+            let msg = "interrupted: finishing the running cells (press Ctrl-C again to abort now)";
+            match &bar {
+                Some(b) => b.println(msg),
+                None => eprintln!("{msg}"),
             }
         }
-        Event::Finished(c, mut rec) => {
-            running.retain(|r| r != c.id.as_str());
-            done += 1;
-            rec.finished_at = now_rfc3339();
-            rec.inputs_hash = inputs_hash(c);
-            if let Err(e) = writer.append(&rec) {
-                write_error.get_or_insert(anyhow!("writing {}: {e}", out.join("cells.jsonl").display()));
-                stop.store(true, std::sync::atomic::Ordering::SeqCst);
-            }
-            let line = progress_line(done, total, &rec);
-            match &bar {
-                Some(b) => {
-                    b.println(line);
-                    b.inc(1);
+        match ev {
+            Event::Started(c) => {
+                running.push(c.id.to_string());
+                if let Some(b) = &bar {
                     b.set_message(running.join("  "));
                 }
-                None => eprintln!("{line}"),
             }
-            records.push(rec);
+            Event::Finished(c, mut rec) => {
+                running.retain(|r| r != c.id.as_str());
+                done += 1;
+                rec.finished_at = now_rfc3339();
+                rec.inputs_hash = inputs_hash(c);
+                if let Err(e) = writer.append(&rec) {
+                    write_error.get_or_insert(anyhow!(
+                        "writing {}: {e}",
+                        out.join("cells.jsonl").display()
+                    ));
+                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                let line = progress_line(done, total, &rec);
+                match &bar {
+                    Some(b) => {
+                        b.println(line);
+                        b.inc(1);
+                        b.set_message(running.join("  "));
+                    }
+                    None => eprintln!("{line}"),
+                }
+                records.push(rec);
+            }
         }
     });
     if let Some(b) = bar {
@@ -338,8 +467,12 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         return Err(e);
     }
     // Records in plan order for the report.
-    let pos: std::collections::HashMap<&str, usize> =
-        plan.cells.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
+    let pos: std::collections::HashMap<&str, usize> = plan
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), i))
+        .collect();
     records.sort_by_key(|r| pos.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
     let totals = Totals::from_records(&records);
     let meta = RunMeta {
@@ -366,18 +499,43 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         totals: totals.clone(),
         interrupted: records.len() < total,
     };
-    write_run_meta(&out, &meta).with_context(|| format!("writing {}", out.join("run.json").display()))?;
+    write_run_meta(&out, &meta)
+        .with_context(|| format!("writing {}", out.join("run.json").display()))?;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let text = render(format, &records, Some(&meta), &RenderOptions { color })?;
     print!("{text}");
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
-        let md = render(ReportFormat::Markdown, &records, Some(&meta), &RenderOptions { color: false })?;
-        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(&summary) {
+        let md = render(
+            ReportFormat::Markdown,
+            &records,
+            Some(&meta),
+            &RenderOptions { color: false },
+        )?;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&summary)
+        {
             let _ = f.write_all(md.as_bytes());
         }
     }
-    eprintln!("results: {}/cells.jsonl, {}/run.json", out.display(), out.display());
-    Ok(if totals.fail > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    eprintln!(
+        "results: {}/cells.jsonl, {}/run.json",
+        out.display(),
+        out.display()
+    );
+    if meta.interrupted {
+        eprintln!(
+            "interrupted: {} of {total} cells finished and are recorded",
+            records.len()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    Ok(if totals.fail > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn inputs_hash(c: &crossmatrix_matrix::Cell) -> String {
@@ -411,14 +569,25 @@ fn progress_line(done: usize, total: usize, r: &CellRecord) -> String {
 }
 
 pub fn report(a: ReportArgs) -> Result<ExitCode> {
-    let format: ReportFormat = a.format.parse().map_err(|e| anyhow!("--format {}: {e}", a.format))?;
+    let format: ReportFormat = a
+        .format
+        .parse()
+        .map_err(|e| anyhow!("--format {}: {e}", a.format))?;
     let read = read_cells(&a.out).with_context(|| format!("reading {}", a.out.display()))?;
     for w in &read.warnings {
         eprintln!("warning: {w}");
     }
     let meta = read_run_meta(&a.out).ok();
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    print!("{}", render(format, &read.records, meta.as_ref(), &RenderOptions { color })?);
+    print!(
+        "{}",
+        render(
+            format,
+            &read.records,
+            meta.as_ref(),
+            &RenderOptions { color }
+        )?
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -427,7 +596,10 @@ pub fn wasm_exec(a: WasmExecArgs) -> ExitCode {
     let run = wasm::WasmRun {
         args: a.args,
         // What Go's go_wasip1_wasm_exec passes: PWD and PATH.
-        env: vec![("PWD".into(), "/".into()), ("PATH".into(), "/usr/bin:/bin".into())],
+        env: vec![
+            ("PWD".into(), "/".into()),
+            ("PATH".into(), "/usr/bin:/bin".into()),
+        ],
         preopen: Some(PathBuf::from("/scratch")),
         timeout: Duration::from_millis(a.timeout_ms),
         max_memory_bytes: a.max_memory,

@@ -8,28 +8,67 @@ use std::path::Path;
 const TOOLCHAINS: [&str; 4] = ["--toolchain", "go1.22", "--toolchain", "go1.24"];
 
 fn versions(recs: &[serde_json::Value]) -> Vec<String> {
-    let mut v: Vec<String> = recs.iter().map(|r| r["toolchain"]["name"].as_str().unwrap_or("").to_string()).collect();
+    let mut v: Vec<String> = recs
+        .iter()
+        .map(|r| r["toolchain"]["name"].as_str().unwrap_or("").to_string())
+        .collect();
     v.sort();
     v.dedup();
     v
 }
 
 /// Two toolchains × amd64, arm64, riscv64, wasip1 × cgo0, plus cgo1 musl for arm64.
-fn small_matrix(out: &Path, cache: &Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>, i32, Vec<serde_json::Value>) {
+fn small_matrix(
+    out: &Path,
+    cache: &Path,
+    extra: &[&str],
+) -> (i32, Vec<serde_json::Value>, i32, Vec<serde_json::Value>) {
     let cache = cache.to_str().expect("utf-8 path");
     let out0 = out.join("cgo0");
-    let mut args: Vec<&str> = vec!["run", "--reps", "3", "--cache-dir", cache, "--out", out0.to_str().expect("utf-8")];
+    let mut args: Vec<&str> = vec![
+        "run",
+        "--reps",
+        "3",
+        "--cache-dir",
+        cache,
+        "--out",
+        out0.to_str().expect("utf-8"),
+    ];
     args.extend(TOOLCHAINS);
-    args.extend(["--target", "linux/amd64", "--target", "linux/arm64", "--target", "linux/riscv64", "--target", "wasip1/wasm", "--cgo", "0"]);
+    args.extend([
+        "--target",
+        "linux/amd64",
+        "--target",
+        "linux/arm64",
+        "--target",
+        "linux/riscv64",
+        "--target",
+        "wasip1/wasm",
+        "--cgo",
+        "0",
+    ]);
     args.extend(extra);
     let o = crossmatrix(&args);
     let out1 = out.join("cgo1");
-    let mut args1: Vec<&str> = vec!["run", "--reps", "3", "--cache-dir", cache, "--out", out1.to_str().expect("utf-8")];
+    let mut args1: Vec<&str> = vec![
+        "run",
+        "--reps",
+        "3",
+        "--cache-dir",
+        cache,
+        "--out",
+        out1.to_str().expect("utf-8"),
+    ];
     args1.extend(TOOLCHAINS);
     args1.extend(["--target", "linux/arm64", "--cgo", "1", "--libc", "musl"]);
     args1.extend(extra);
     let o1 = crossmatrix(&args1);
-    (o.status.code().unwrap_or(-1), records(&out0), o1.status.code().unwrap_or(-1), records(&out1))
+    (
+        o.status.code().unwrap_or(-1),
+        records(&out0),
+        o1.status.code().unwrap_or(-1),
+        records(&out1),
+    )
 }
 
 #[test]
@@ -42,28 +81,67 @@ fn small_matrix_builds_runs_and_records() {
     assert_eq!(recs.len(), 8);
     assert_eq!(versions(&recs), vec!["go1.22", "go1.24"]);
     for tc in ["go1.22", "go1.24"] {
-        assert_pass(record(&recs, &format!("{tc}/linux-amd64/cgo0/rootfs-scratch/probe")), "native", "static");
+        assert_pass(
+            record(
+                &recs,
+                &format!("{tc}/linux-amd64/cgo0/rootfs-scratch/probe"),
+            ),
+            "native",
+            "static",
+        );
         for arch in ["arm64", "riscv64"] {
-            let r = record(&recs, &format!("{tc}/linux-{arch}/cgo0/rootfs-scratch/probe"));
+            let r = record(
+                &recs,
+                &format!("{tc}/linux-{arch}/cgo0/rootfs-scratch/probe"),
+            );
             assert_pass(r, "qemu-binfmt", "static");
-            assert!(r["run"]["executor_version"].as_str().is_some_and(|v| !v.is_empty()), "qemu version recorded");
+            assert!(
+                r["run"]["executor_version"]
+                    .as_str()
+                    .is_some_and(|v| !v.is_empty()),
+                "qemu version recorded"
+            );
         }
-        let w = record(&recs, &format!("{tc}/wasip1-wasm/cgo0/rootfs-scratch/probe"));
+        let w = record(
+            &recs,
+            &format!("{tc}/wasip1-wasm/cgo0/rootfs-scratch/probe"),
+        );
         assert_pass(w, "wasmtime", "not-elf");
         assert_eq!(w["binary"]["format"], "wasm");
-        let c = record(&cgo, &format!("{tc}/linux-arm64/cgo1-musl/rootfs-musl/probe"));
+        let c = record(
+            &cgo,
+            &format!("{tc}/linux-arm64/cgo1-musl/rootfs-musl/probe"),
+        );
         assert_pass(c, "qemu-binfmt", "static");
-        assert!(c["run"]["stdout_tail"].as_str().unwrap_or("").contains("c_call=42"), "the cgo call ran");
-        assert!(c["build"]["cc"].as_str().unwrap_or("").contains("aarch64-linux-musl"), "zig cc targeted musl");
+        assert!(
+            c["run"]["stdout_tail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("c_call=42"),
+            "the cgo call ran"
+        );
+        assert!(
+            c["build"]["cc"]
+                .as_str()
+                .unwrap_or("")
+                .contains("aarch64-linux-musl"),
+            "zig cc targeted musl"
+        );
     }
     // run.json: metadata and totals, written at the end.
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("cgo0/run.json")).expect("run.json")).expect("json");
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("cgo0/run.json")).expect("run.json"),
+    )
+    .expect("json");
     assert_eq!(meta["schema"], 1);
     assert_eq!(meta["totals"]["cells"], 8);
     assert_eq!(meta["totals"]["pass"], 8);
     assert_eq!(meta["planned"].as_array().map(Vec::len), Some(8));
-    assert!(meta["tools"].as_array().is_some_and(|t| t.iter().any(|x| x["name"] == "bwrap")));
+    assert!(
+        meta["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|x| x["name"] == "bwrap"))
+    );
 }
 
 #[test]
@@ -72,9 +150,26 @@ fn direct_qemu_executor_covers_hosts_without_binfmt() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("out");
     let cache = shared_cache();
-    let mut args = vec!["run", "--executor", "qemu-direct", "--reps", "2", "--cache-dir", cache.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")];
+    let mut args = vec![
+        "run",
+        "--executor",
+        "qemu-direct",
+        "--reps",
+        "2",
+        "--cache-dir",
+        cache.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
     args.extend(TOOLCHAINS);
-    args.extend(["--target", "linux/arm64", "--target", "linux/riscv64", "--cgo", "0"]);
+    args.extend([
+        "--target",
+        "linux/arm64",
+        "--target",
+        "linux/riscv64",
+        "--cgo",
+        "0",
+    ]);
     let o = crossmatrix(&args);
     assert_eq!(o.status.code(), Some(0));
     let recs = records(&out);
@@ -91,10 +186,31 @@ fn glibc_binary_on_musl_rootfs_fails_with_missing_interpreter() {
     let out = tmp.path().join("out");
     let cache = shared_cache();
     let o = crossmatrix(&[
-        "run", "--toolchain", "go1.24", "--target", "linux/arm64", "--cgo", "1", "--libc", "gnu", "--rootfs", "musl",
-        "--rootfs", "glibc", "--reps", "1", "--cache-dir", cache.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"),
+        "run",
+        "--toolchain",
+        "go1.24",
+        "--target",
+        "linux/arm64",
+        "--cgo",
+        "1",
+        "--libc",
+        "gnu",
+        "--rootfs",
+        "musl",
+        "--rootfs",
+        "glibc",
+        "--reps",
+        "1",
+        "--cache-dir",
+        cache.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
     ]);
-    assert_eq!(o.status.code(), Some(1), "a failed cell makes the run exit 1");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a failed cell makes the run exit 1"
+    );
     let recs = records(&out);
     let bad = record(&recs, "go1.24/linux-arm64/cgo1-gnu/rootfs-musl/probe");
     assert_eq!(bad["status"], "fail");
@@ -102,11 +218,18 @@ fn glibc_binary_on_musl_rootfs_fails_with_missing_interpreter() {
     assert_eq!(bad["binary"]["linkage"], "dynamic");
     assert_eq!(bad["binary"]["interpreter"], "/lib/ld-linux-aarch64.so.1");
     let hint = bad["hint"].as_str().unwrap_or("");
-    assert!(hint.contains("/lib/ld-linux-aarch64.so.1") && hint.contains("musl"), "hint names loader and rootfs: {hint}");
+    assert!(
+        hint.contains("/lib/ld-linux-aarch64.so.1") && hint.contains("musl"),
+        "hint names loader and rootfs: {hint}"
+    );
     // The same binary on the matching glibc rootfs passes.
     let good = record(&recs, "go1.24/linux-arm64/cgo1-gnu/rootfs-glibc/probe");
     assert_pass(good, "qemu-binfmt", "dynamic");
-    assert!(good["binary"]["needed"].as_array().is_some_and(|n| n.iter().any(|x| x == "libc.so.6")));
+    assert!(
+        good["binary"]["needed"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|x| x == "libc.so.6"))
+    );
 }
 
 #[test]
@@ -117,34 +240,63 @@ fn a_program_that_exits_3_fails_with_wrong_exit_code() {
     std::fs::write(&prog, "package main\n\nimport (\"fmt\"; \"os\")\n\nfunc main() { fmt.Fprintln(os.Stderr, \"bad things\"); os.Exit(3) }\n")
         .expect("write program");
     let ok = tmp.path().join("hello.go");
-    std::fs::write(&ok, "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n").expect("write program");
+    std::fs::write(
+        &ok,
+        "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n",
+    )
+    .expect("write program");
     std::fs::write(tmp.path().join("hello.out"), "hello\n").expect("write golden");
     let out = tmp.path().join("out");
     let cache = shared_cache();
     let o = crossmatrix(&[
-        "run", prog.to_str().expect("utf-8"), ok.to_str().expect("utf-8"), "--toolchain", "go1.24", "--target", "linux/amd64",
-        "--target", "linux/arm64", "--reps", "1", "--cache-dir", cache.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"),
+        "run",
+        prog.to_str().expect("utf-8"),
+        ok.to_str().expect("utf-8"),
+        "--toolchain",
+        "go1.24",
+        "--target",
+        "linux/amd64",
+        "--target",
+        "linux/arm64",
+        "--reps",
+        "1",
+        "--cache-dir",
+        cache.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
     ]);
     assert_eq!(o.status.code(), Some(1));
     let recs = records(&out);
     for arch in ["amd64", "arm64"] {
-        let r = record(&recs, &format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/exit3"));
+        let r = record(
+            &recs,
+            &format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/exit3"),
+        );
         assert_eq!(r["status"], "fail");
         assert_eq!(r["cause"], "wrong-exit-code");
         assert_eq!(r["run"]["exit_code"], 3);
         assert!(r["hint"].as_str().unwrap_or("").contains("bad things"));
-        let h = record(&recs, &format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/hello"));
+        let h = record(
+            &recs,
+            &format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/hello"),
+        );
         assert_eq!(h["status"], "pass", "the golden hello.out matches");
     }
     let table = String::from_utf8_lossy(&o.stdout);
-    assert!(table.contains("wrong-exit-code"), "the table shows the cause");
+    assert!(
+        table.contains("wrong-exit-code"),
+        "the table shows the cause"
+    );
 }
 
 #[test]
 fn usage_errors_exit_2_with_a_clear_message() {
     for (args, needle) in [
         (vec!["run", "--target", "linuxarm64"], "GOOS/GOARCH"),
-        (vec!["run", "--executor", "magic"], "auto, native, qemu-binfmt, qemu-direct"),
+        (
+            vec!["run", "--executor", "magic"],
+            "auto, native, qemu-binfmt, qemu-direct",
+        ),
         (vec!["run", "--toolchain", "go9.99"], "no such Go toolchain"),
         (vec!["run", "--filter", "arch=arm64"], "unknown axis"),
         (vec!["run", "--shard", "3/2"], "out of range"),
@@ -166,6 +318,50 @@ fn plan_lists_cells_without_building() {
     let cells: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("plan json");
     // Every linux arch this host runs (all 13 with qemu) + wasip1, and cgo gnu/musl on 3 arches.
     assert!(cells.len() >= 14 + 6, "{}", cells.len());
-    assert!(cells.iter().any(|c| c["id"] == "go1.24/linux-s390x/cgo0/rootfs-scratch/probe"));
-    assert!(cells.iter().any(|c| c["id"] == "go1.24/linux-riscv64/cgo1-musl/rootfs-musl/probe"));
+    assert!(
+        cells
+            .iter()
+            .any(|c| c["id"] == "go1.24/linux-s390x/cgo0/rootfs-scratch/probe")
+    );
+    assert!(
+        cells
+            .iter()
+            .any(|c| c["id"] == "go1.24/linux-riscv64/cgo1-musl/rootfs-musl/probe")
+    );
+}
+
+#[test]
+fn sigint_records_finished_cells_and_exits_130() {
+    require_host!(false);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("out");
+    let cache = shared_cache();
+    let mut child = std::process::Command::new(common::BIN)
+        .args([
+            "run", "--toolchain", "go1.24", "--target", "linux/amd64", "--target", "linux/arm64", "--target", "linux/riscv64",
+            "--target", "linux/s390x", "--cgo", "0", "-j", "1", "--reps", "40", "--cache-dir", cache.to_str().expect("utf-8"),
+            "--out", out.to_str().expect("utf-8"),
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn crossmatrix");
+    // Wait for the first finished cell, then interrupt.
+    let cells = out.join("cells.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while std::fs::read_to_string(&cells).map(|t| t.lines().count()).unwrap_or(0) < 1 {
+        assert!(std::time::Instant::now() < deadline, "no cell finished in 300 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130));
+    let recs = records(&out);
+    assert!(!recs.is_empty() && recs.len() < 4, "{} cells recorded", recs.len());
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json is written")).expect("json");
+    assert_eq!(meta["interrupted"], true);
+    assert_eq!(meta["totals"]["cells"].as_u64(), Some(recs.len() as u64));
+    assert_eq!(meta["planned"].as_array().map(Vec::len), Some(4));
 }

@@ -22,7 +22,10 @@ pub fn missing_host_feature(needs_cgo: bool) -> Option<String> {
     if which::which("bwrap").is_err() {
         return Some("bubblewrap (bwrap) is not installed: run ci/setup".into());
     }
-    let gos: Vec<_> = ["/usr/lib/go-1.22", "/usr/lib/go-1.24"].iter().filter(|p| Path::new(p).join("bin/go").exists()).collect();
+    let gos: Vec<_> = ["/usr/lib/go-1.22", "/usr/lib/go-1.24"]
+        .iter()
+        .filter(|p| Path::new(p).join("bin/go").exists())
+        .collect();
     if gos.len() < 2 {
         return Some("Go 1.22 and 1.24 (/usr/lib/go-1.22, /usr/lib/go-1.24) are not both installed: run ci/setup".into());
     }
@@ -56,18 +59,35 @@ macro_rules! require_host {
 pub(crate) use require_host;
 
 pub fn crossmatrix(args: &[&str]) -> Output {
-    let out = Command::new(BIN).args(args).env("NO_COLOR", "1").env_remove("GITHUB_STEP_SUMMARY").output().expect("run crossmatrix");
-    eprintln!("$ crossmatrix {}\n--- stdout\n{}--- stderr\n{}", args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .expect("run crossmatrix");
+    eprintln!(
+        "$ crossmatrix {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
 pub fn records(out_dir: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(out_dir.join("cells.jsonl")).expect("cells.jsonl exists");
-    text.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
 }
 
 pub fn record<'a>(recs: &'a [Value], id: &str) -> &'a Value {
-    recs.iter().find(|r| r["id"] == id).unwrap_or_else(|| panic!("no record {id} in {:?}", recs.iter().map(|r| r["id"].clone()).collect::<Vec<_>>()))
+    recs.iter().find(|r| r["id"] == id).unwrap_or_else(|| {
+        panic!(
+            "no record {id} in {:?}",
+            recs.iter().map(|r| r["id"].clone()).collect::<Vec<_>>()
+        )
+    })
 }
 
 /// Asserts what every passing cell of the small matrix must show.
@@ -77,15 +97,37 @@ pub fn assert_pass(r: &Value, executor: &str, linkage: &str) {
     assert_eq!(r["schema"], 1, "{id}");
     assert_eq!(r["run"]["executor"], executor, "{id}");
     assert_eq!(r["run"]["exit_code"], 0, "{id}");
-    assert!(r["binary"]["size_bytes"].as_u64().unwrap_or(0) > 100_000, "{id}: size");
-    assert_eq!(r["binary"]["sha256"].as_str().map(str::len), Some(64), "{id}: sha256");
+    assert!(
+        r["binary"]["size_bytes"].as_u64().unwrap_or(0) > 100_000,
+        "{id}: size"
+    );
+    assert_eq!(
+        r["binary"]["sha256"].as_str().map(str::len),
+        Some(64),
+        "{id}: sha256"
+    );
     assert_eq!(r["binary"]["linkage"], linkage, "{id}: linkage");
-    assert_eq!(r["binary"]["go_version"], r["toolchain"]["version"], "{id}: embedded Go version");
+    assert_eq!(
+        r["binary"]["go_version"], r["toolchain"]["version"],
+        "{id}: embedded Go version"
+    );
     let out = r["run"]["stdout_tail"].as_str().unwrap_or("");
-    assert!(out.contains(&format!("go_version={}", r["toolchain"]["version"].as_str().unwrap_or("?"))), "{id}: probe output {out}");
+    assert!(
+        out.contains(&format!(
+            "go_version={}",
+            r["toolchain"]["version"].as_str().unwrap_or("?")
+        )),
+        "{id}: probe output {out}"
+    );
     let st = &r["startup"];
     assert!(st["reps"].as_u64().unwrap_or(0) >= 1, "{id}: startup reps");
-    assert!(st["median_ms"].as_f64().unwrap_or(0.0) > 0.0, "{id}: startup median");
-    assert!(st["min_ms"].as_f64().unwrap_or(0.0) <= st["median_ms"].as_f64().unwrap_or(0.0), "{id}: min <= median");
+    assert!(
+        st["median_ms"].as_f64().unwrap_or(0.0) > 0.0,
+        "{id}: startup median"
+    );
+    assert!(
+        st["min_ms"].as_f64().unwrap_or(0.0) <= st["median_ms"].as_f64().unwrap_or(0.0),
+        "{id}: min <= median"
+    );
     assert!(st["mad_ms"].as_f64().is_some(), "{id}: mad");
 }
