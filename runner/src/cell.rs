@@ -9,8 +9,8 @@ use crate::stats::summarize;
 use crate::wasm;
 use crossmatrix_matrix::{Cause, Cell, Libc, ProgramSource, RootfsSpec};
 use crossmatrix_results::{
-    BuildRecord, CellRecord, CellStatus, RunRecord, SCHEMA_VERSION, StartupRecord, StepStatus, TargetInfo,
-    ToolchainInfo,
+    BuildRecord, CellRecord, CellStatus, RunRecord, SCHEMA_VERSION, StartupRecord, StepStatus,
+    TargetInfo, ToolchainInfo,
 };
 use crossmatrix_toolchains::cc::{CCompiler, pick_c_compiler};
 use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference, Host};
@@ -63,17 +63,33 @@ pub struct Runner {
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
     #[error("cannot prepare {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl Runner {
     pub fn new(cfg: RunnerConfig, host: Host) -> Result<Runner, RunnerError> {
         let probe_dir = write_probe(&cfg.cache_dir)?;
-        for d in [cfg.out_dir.join("bin"), cfg.cache_dir.join("go"), cfg.cache_dir.join("zig"), cfg.cache_dir.join("wasm")] {
-            std::fs::create_dir_all(&d).map_err(|source| RunnerError::Io { path: d.clone(), source })?;
+        for d in [
+            cfg.out_dir.join("bin"),
+            cfg.cache_dir.join("go"),
+            cfg.cache_dir.join("zig"),
+            cfg.cache_dir.join("wasm"),
+        ] {
+            std::fs::create_dir_all(&d).map_err(|source| RunnerError::Io {
+                path: d.clone(),
+                source,
+            })?;
         }
         let rootfs = RootfsStore::new(&cfg.cache_dir.join("rootfs"));
-        Ok(Runner { cfg, host, rootfs, probe_dir })
+        Ok(Runner {
+            cfg,
+            host,
+            rootfs,
+            probe_dir,
+        })
     }
 
     pub fn host(&self) -> &Host {
@@ -86,7 +102,11 @@ impl Runner {
         let mut rec = skeleton(cell);
         if let Some(skip) = &cell.skip {
             rec.build.status = StepStatus::Skipped;
-            return finish(rec, CellStatus::Skipped, Some(Failure::new(skip.cause, skip.reason.clone())));
+            return finish(
+                rec,
+                CellStatus::Skipped,
+                Some(Failure::new(skip.cause, skip.reason.clone())),
+            );
         }
 
         // C compiler for cgo cells.
@@ -95,7 +115,11 @@ impl Runner {
                 Ok(cc) => Some(cc),
                 Err(e) => {
                     rec.build.status = StepStatus::Skipped;
-                    return finish(rec, CellStatus::Skipped, Some(Failure::new(Cause::NoCCompiler, e.hint.clone())));
+                    return finish(
+                        rec,
+                        CellStatus::Skipped,
+                        Some(Failure::new(Cause::NoCCompiler, e.hint.clone())),
+                    );
                 }
             }
         } else {
@@ -114,7 +138,14 @@ impl Runner {
             Ok(i) => i,
             Err(e) => {
                 rec.build.status = StepStatus::Fail;
-                return finish(rec, CellStatus::Fail, Some(Failure::new(Cause::BuildError, format!("the built binary cannot be read: {e}"))));
+                return finish(
+                    rec,
+                    CellStatus::Fail,
+                    Some(Failure::new(
+                        Cause::BuildError,
+                        format!("the built binary cannot be read: {e}"),
+                    )),
+                );
             }
         };
         rec.binary = Some(info.to_record(&binary));
@@ -125,16 +156,28 @@ impl Runner {
                     CellStatus::Fail,
                     Some(Failure::new(
                         Cause::GoVersionMismatch,
-                        format!("the binary embeds {v} but the toolchain is {}: GOROOT/go mismatch", cell.toolchain.version),
+                        format!(
+                            "the binary embeds {v} but the toolchain is {}: GOROOT/go mismatch",
+                            cell.toolchain.version
+                        ),
                     )),
                 );
             }
         }
 
         // Run.
-        let choice = self.host.pick_executor(&cell.target.goos, &cell.target.goarch, Some(&info.elf_header), self.cfg.executor);
+        let choice = self.host.pick_executor(
+            &cell.target.goos,
+            &cell.target.goarch,
+            Some(&info.elf_header),
+            self.cfg.executor,
+        );
         if let ExecutorChoice::None { hint } = &choice {
-            return finish(rec, CellStatus::Built, Some(Failure::new(Cause::NoExecutor, hint.clone())));
+            return finish(
+                rec,
+                CellStatus::Built,
+                Some(Failure::new(Cause::NoExecutor, hint.clone())),
+            );
         }
         let (run, startup, fail) = self.run(cell, &binary, &info, &choice);
         rec.run = Some(run);
@@ -150,22 +193,41 @@ impl Runner {
     }
 
     /// Runs `go build` in a sandbox. Returns the binary, or the failure.
-    fn build(&self, cell: &Cell, cc: Option<&CCompiler>, rec: &mut BuildRecord) -> (Option<PathBuf>, Option<Failure>) {
+    fn build(
+        &self,
+        cell: &Cell,
+        cc: Option<&CCompiler>,
+        rec: &mut BuildRecord,
+    ) -> (Option<PathBuf>, Option<Failure>) {
         let (src_dir, pkg, has_mod) = match &cell.program.source {
             ProgramSource::Probe => (self.probe_dir.clone(), ".".to_string(), true),
             ProgramSource::Dir(d) => (d.clone(), ".".to_string(), d.join("go.mod").exists()),
             ProgramSource::File(f) => (
-                f.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")),
-                f.file_name().map(|n| format!("./{}", n.to_string_lossy())).unwrap_or_default(),
+                f.parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from(".")),
+                f.file_name()
+                    .map(|n| format!("./{}", n.to_string_lossy()))
+                    .unwrap_or_default(),
                 true,
             ),
         };
-        let bin_dir = self.cfg.out_dir.join("bin").join(cell.id.to_path_component());
+        let bin_dir = self
+            .cfg
+            .out_dir
+            .join("bin")
+            .join(cell.id.to_path_component());
         let gocache = self.gocache(cell);
         for d in [&bin_dir, &gocache] {
             if let Err(e) = std::fs::create_dir_all(d) {
                 rec.status = StepStatus::Fail;
-                return (None, Some(Failure::new(Cause::SandboxError, format!("cannot create {}: {e}", d.display()))));
+                return (
+                    None,
+                    Some(Failure::new(
+                        Cause::SandboxError,
+                        format!("cannot create {}: {e}", d.display()),
+                    )),
+                );
             }
         }
         let exe_name = if cell.target.is_wasip1() {
@@ -183,7 +245,10 @@ impl Runner {
             .rw(&bin_dir, IN_OUT)
             .rw(&gocache, IN_GOCACHE)
             .chdir(IN_SRC)
-            .env("PATH", format!("{}/bin:/usr/local/bin:/usr/bin:/bin", goroot.display()))
+            .env(
+                "PATH",
+                format!("{}/bin:/usr/local/bin:/usr/bin:/bin", goroot.display()),
+            )
             .env("HOME", "/tmp/home")
             .env("GOROOT", goroot.display().to_string())
             .env("GOCACHE", IN_GOCACHE)
@@ -208,7 +273,9 @@ impl Runner {
                 sb = sb.ro(p, p);
             }
             if cc.needs_zig_cache {
-                sb = sb.rw(self.cfg.cache_dir.join("zig"), IN_ZIGCACHE).env("ZIG_GLOBAL_CACHE_DIR", IN_ZIGCACHE);
+                sb = sb
+                    .rw(self.cfg.cache_dir.join("zig"), IN_ZIGCACHE)
+                    .env("ZIG_GLOBAL_CACHE_DIR", IN_ZIGCACHE);
             }
         }
         let out_path = format!("{IN_OUT}/{exe_name}");
@@ -226,19 +293,37 @@ impl Runner {
             Ok(f) => f,
             Err(e) => {
                 rec.status = StepStatus::Fail;
-                return (None, Some(Failure::new(Cause::SandboxError, format!("cannot start bwrap ({}): {e}", self.cfg.bwrap.display()))));
+                return (
+                    None,
+                    Some(Failure::new(
+                        Cause::SandboxError,
+                        format!("cannot start bwrap ({}): {e}", self.cfg.bwrap.display()),
+                    )),
+                );
             }
         };
         let log = format!("{}{}", f.stdout.text(), f.stderr.text());
         rec.log_tail = tail_lines(&log, 30);
         if f.timed_out {
             rec.status = StepStatus::Fail;
-            return (None, Some(Failure::new(Cause::Timeout, format!("go build ran past {:?}: raise --build-timeout", self.cfg.build_timeout))));
+            return (
+                None,
+                Some(Failure::new(
+                    Cause::Timeout,
+                    format!(
+                        "go build ran past {:?}: raise --build-timeout",
+                        self.cfg.build_timeout
+                    ),
+                )),
+            );
         }
         if f.code != Some(0) {
             rec.status = StepStatus::Fail;
             let fail = if log.contains("bwrap:") && !log.contains("go:") {
-                Failure::new(Cause::SandboxError, format!("bubblewrap failed: {}", tail_lines(&log, 1)))
+                Failure::new(
+                    Cause::SandboxError,
+                    format!("bubblewrap failed: {}", tail_lines(&log, 1)),
+                )
             } else {
                 classify_build(&log, &cell.target.goarch)
             };
@@ -314,8 +399,20 @@ impl Runner {
         (run, startup, None)
     }
 
-    fn prepare_run(&self, cell: &Cell, binary: &Path, info: &BinaryInfo, choice: &ExecutorChoice) -> Result<Prepared, Failure> {
-        let prog_in = format!("{IN_TOOLS}/{}", binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    fn prepare_run(
+        &self,
+        cell: &Cell,
+        binary: &Path,
+        info: &BinaryInfo,
+        choice: &ExecutorChoice,
+    ) -> Result<Prepared, Failure> {
+        let prog_in = format!(
+            "{IN_TOOLS}/{}",
+            binary
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
         let mut argv: Vec<OsString> = Vec::new();
         let mut sb = Sandbox::new(&self.cfg.bwrap);
         let mut interpreter_present = None;
@@ -323,7 +420,12 @@ impl Runner {
             let sha = rec_sha(binary, info);
             let cwasm = wasm::precompiled_path(&self.cfg.cache_dir.join("wasm"), &sha);
             if !cwasm.exists() {
-                wasm::precompile(binary, &cwasm).map_err(|e| Failure::new(Cause::EmulatorCrash, format!("wasmtime could not compile the module: {e}")))?;
+                wasm::precompile(binary, &cwasm).map_err(|e| {
+                    Failure::new(
+                        Cause::EmulatorCrash,
+                        format!("wasmtime could not compile the module: {e}"),
+                    )
+                })?;
             }
             sb = sb
                 .host_system()
@@ -346,18 +448,33 @@ impl Runner {
                     let dir = match spec {
                         RootfsSpec::Dir(d) => d.clone(),
                         RootfsSpec::Glibc | RootfsSpec::Musl => {
-                            let flavor = if *spec == RootfsSpec::Glibc { RootfsFlavor::Glibc } else { RootfsFlavor::Musl };
+                            let flavor = if *spec == RootfsSpec::Glibc {
+                                RootfsFlavor::Glibc
+                            } else {
+                                RootfsFlavor::Musl
+                            };
                             self.rootfs.get(&cell.target.goarch, flavor).map_err(|e| {
-                                Failure::new(Cause::RootfsUnavailable, format!("the {} rootfs for {} could not be assembled: {e}", spec.label(), cell.target.goarch))
+                                Failure::new(
+                                    Cause::RootfsUnavailable,
+                                    format!(
+                                        "the {} rootfs for {} could not be assembled: {e}",
+                                        spec.label(),
+                                        cell.target.goarch
+                                    ),
+                                )
                             })?
                         }
                         RootfsSpec::Scratch => unreachable!("handled above"),
                     };
                     sb = sb.root_from(&dir).map_err(|e| {
-                        Failure::new(Cause::RootfsUnavailable, format!("cannot read rootfs {}: {e}", dir.display()))
+                        Failure::new(
+                            Cause::RootfsUnavailable,
+                            format!("cannot read rootfs {}: {e}", dir.display()),
+                        )
                     })?;
                     if let Some(interp) = &info.interpreter {
-                        interpreter_present = Some(dir.join(interp.trim_start_matches('/')).exists());
+                        interpreter_present =
+                            Some(dir.join(interp.trim_start_matches('/')).exists());
                     }
                 }
             }
@@ -367,7 +484,11 @@ impl Runner {
                     interpreter_present = Some(false);
                 }
             }
-            sb = sb.ro(binary, &prog_in).dir("/scratch").chdir("/scratch").env("PATH", "/usr/local/bin:/usr/bin:/bin");
+            sb = sb
+                .ro(binary, &prog_in)
+                .dir("/scratch")
+                .chdir("/scratch")
+                .env("PATH", "/usr/local/bin:/usr/bin:/bin");
             if let ExecutorChoice::QemuDirect(q) = choice {
                 sb = sb.ro(&q.path, format!("{IN_TOOLS}/qemu"));
                 argv.push(format!("{IN_TOOLS}/qemu").into());
@@ -377,7 +498,11 @@ impl Runner {
         for a in &cell.program.args {
             argv.push(a.into());
         }
-        Ok(Prepared { sandbox: sb, argv, interpreter_present })
+        Ok(Prepared {
+            sandbox: sb,
+            argv,
+            interpreter_present,
+        })
     }
 }
 
@@ -405,9 +530,14 @@ fn rec_sha(binary: &Path, info: &BinaryInfo) -> String {
 fn describe(choice: &ExecutorChoice) -> (String, Option<String>) {
     match choice {
         ExecutorChoice::Native => ("native".into(), None),
-        ExecutorChoice::QemuBinfmt { qemu_version, .. } => ("qemu-binfmt".into(), qemu_version.clone()),
+        ExecutorChoice::QemuBinfmt { qemu_version, .. } => {
+            ("qemu-binfmt".into(), qemu_version.clone())
+        }
         ExecutorChoice::QemuDirect(q) => ("qemu-direct".into(), Some(q.version.clone())),
-        ExecutorChoice::Wasmtime => ("wasmtime".into(), Some(wasm::wasmtime_version().to_string())),
+        ExecutorChoice::Wasmtime => (
+            "wasmtime".into(),
+            Some(wasm::wasmtime_version().to_string()),
+        ),
         ExecutorChoice::None { .. } => ("none".into(), None),
     }
 }
@@ -438,12 +568,23 @@ fn skeleton(cell: &Cell) -> CellRecord {
             version: cell.toolchain.version.clone(),
             goroot: cell.toolchain.goroot.display().to_string(),
         },
-        target: TargetInfo { goos: cell.target.goos.clone(), goarch: cell.target.goarch.clone(), variant: cell.target.variant.clone() },
+        target: TargetInfo {
+            goos: cell.target.goos.clone(),
+            goarch: cell.target.goarch.clone(),
+            variant: cell.target.variant.clone(),
+        },
         cgo: u8::from(cell.cgo),
         libc: cell.libc.map(|l| l.to_string()),
         rootfs: cell.rootfs.label(),
         program: cell.program.name.clone(),
-        build: BuildRecord { status: StepStatus::Skipped, duration_ms: 0, cause: None, hint: None, log_tail: String::new(), cc: None },
+        build: BuildRecord {
+            status: StepStatus::Skipped,
+            duration_ms: 0,
+            cause: None,
+            hint: None,
+            log_tail: String::new(),
+            cc: None,
+        },
         binary: None,
         run: None,
         startup: None,

@@ -16,22 +16,28 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(cause: Cause, hint: impl Into<String>) -> Failure {
-        Failure { cause, hint: hint.into() }
+        Failure {
+            cause,
+            hint: hint.into(),
+        }
     }
     pub fn generic(cause: Cause) -> Failure {
         Failure::new(cause, cause.default_hint())
     }
 }
 
-static EXEC_NOT_FOUND: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"exec: "([^"]+)": executable file not found"#).expect("static regex"));
+static EXEC_NOT_FOUND: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"exec: "([^"]+)": executable file not found"#).expect("static regex")
+});
 static GLIBC_VERSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"version `(GLIBC_[0-9.]+)' not found").expect("static regex"));
 static MISSING_LIB: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"error while loading shared libraries: ([^:]+): cannot open shared object file").expect("static regex")
+    Regex::new(r"error while loading shared libraries: ([^:]+): cannot open shared object file")
+        .expect("static regex")
 });
-static QEMU_SIGNAL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"qemu: uncaught target signal (\d+) \(([^)]+)\)").expect("static regex"));
+static QEMU_SIGNAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"qemu: uncaught target signal (\d+) \(([^)]+)\)").expect("static regex")
+});
 
 /// Classifies a failed `go build` from its output.
 pub fn classify_build(log: &str, goarch: &str) -> Failure {
@@ -39,23 +45,32 @@ pub fn classify_build(log: &str, goarch: &str) -> Failure {
         let cc = &m[1];
         return Failure::new(
             Cause::NoCCompiler,
-            format!("the C compiler `{cc}` is not installed: install it, or set CC/CXX to one for {goarch} (zig cc -target …)"),
+            format!(
+                "the C compiler `{cc}` is not installed: install it, or set CC/CXX to one for {goarch} (zig cc -target …)"
+            ),
         );
     }
     if log.contains("unsupported GOOS/GOARCH pair") {
         return Failure::generic(Cause::UnsupportedTarget);
     }
-    if log.contains("incompatible with") && log.contains("architecture") || log.contains("file in wrong format") {
+    if log.contains("incompatible with") && log.contains("architecture")
+        || log.contains("file in wrong format")
+    {
         return Failure::new(
             Cause::CcTargetMismatch,
-            format!("the C toolchain produced objects for another architecture than {goarch}: CC and CXX must target the same triple as GOARCH"),
+            format!(
+                "the C toolchain produced objects for another architecture than {goarch}: CC and CXX must target the same triple as GOARCH"
+            ),
         );
     }
     let first = first_error_line(log);
-    Failure::new(Cause::BuildError, match first {
-        Some(l) => format!("fix: {l}"),
-        None => Cause::BuildError.default_hint().to_string(),
-    })
+    Failure::new(
+        Cause::BuildError,
+        match first {
+            Some(l) => format!("fix: {l}"),
+            None => Cause::BuildError.default_hint().to_string(),
+        },
+    )
 }
 
 /// The first line that looks like a compiler error (`file.go:3:5: …`), else the first
@@ -133,13 +148,19 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
     if let Some(m) = MISSING_LIB.captures(&stderr) {
         return Some(Failure::new(
             Cause::MissingLibrary,
-            format!("{} is not in the `{}` rootfs: add it there or link it statically", &m[1], ctx.rootfs),
+            format!(
+                "{} is not in the `{}` rootfs: add it there or link it statically",
+                &m[1], ctx.rootfs
+            ),
         ));
     }
     if stderr.contains("Exec format error") || stderr.contains("exec format error") {
         return Some(Failure::new(
             Cause::ExecFormat,
-            format!("the kernel cannot run {}/{} binaries here: install qemu-user-static, or use --executor qemu-direct", ctx.goos, ctx.goarch),
+            format!(
+                "the kernel cannot run {}/{} binaries here: install qemu-user-static, or use --executor qemu-direct",
+                ctx.goos, ctx.goarch
+            ),
         ));
     }
     if looks_like_missing_interpreter(&stderr) {
@@ -157,24 +178,41 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
         return Some(signal_failure(sig, &m[2], &ctx.executor));
     }
     if stderr.contains("crossmatrix: wasm trap") {
-        return Some(Failure::new(Cause::Signal, format!("the wasm module trapped: {}", last_line(&stderr))));
+        return Some(Failure::new(
+            Cause::Signal,
+            format!("the wasm module trapped: {}", last_line(&stderr)),
+        ));
     }
     if stderr.contains("crossmatrix: wasm out of memory") {
-        return Some(Failure::new(Cause::Oom, format!("the wasm module hit the memory limit: {}", last_line(&stderr))));
+        return Some(Failure::new(
+            Cause::Oom,
+            format!(
+                "the wasm module hit the memory limit: {}",
+                last_line(&stderr)
+            ),
+        ));
     }
     if stderr.contains("crossmatrix: wasm timeout") {
         return Some(Failure::generic(Cause::Timeout));
     }
     if stderr.contains("qemu:") && (stderr.contains("fatal") || stderr.contains("Assertion")) {
-        return Some(Failure::new(Cause::EmulatorCrash, format!("qemu failed: {}", last_line(&stderr))));
+        return Some(Failure::new(
+            Cause::EmulatorCrash,
+            format!("qemu failed: {}", last_line(&stderr)),
+        ));
     }
     if stderr.contains("bwrap:") && f.code == Some(1) {
-        return Some(Failure::new(Cause::SandboxError, format!("bubblewrap failed: {}", last_line(&stderr))));
+        return Some(Failure::new(
+            Cause::SandboxError,
+            format!("bubblewrap failed: {}", last_line(&stderr)),
+        ));
     }
     if let Some(sig) = f.signal {
         return Some(signal_failure(sig, &signal_name(sig), &ctx.executor));
     }
-    if stderr.contains("fatal error: runtime: out of memory") || stderr.contains("cannot allocate memory") {
+    if stderr.contains("fatal error: runtime: out of memory")
+        || stderr.contains("cannot allocate memory")
+    {
         return Some(Failure::generic(Cause::Oom));
     }
     let code = f.code.unwrap_or(-1);
@@ -201,15 +239,26 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
     }
     if let Some(want) = &expect.stdout {
         if &stdout != want {
-            return Some(Failure::new(Cause::WrongOutput, "stdout differs from the expected output: see run.stdout_tail"));
+            return Some(Failure::new(
+                Cause::WrongOutput,
+                "stdout differs from the expected output: see run.stdout_tail",
+            ));
         }
     }
     if let Some(re) = &expect.stdout_regex {
         match Regex::new(re) {
             Ok(r) if !r.is_match(&stdout) => {
-                return Some(Failure::new(Cause::WrongOutput, format!("stdout does not match /{re}/")));
+                return Some(Failure::new(
+                    Cause::WrongOutput,
+                    format!("stdout does not match /{re}/"),
+                ));
             }
-            Err(e) => return Some(Failure::new(Cause::WrongOutput, format!("invalid stdout regex /{re}/: {e}"))),
+            Err(e) => {
+                return Some(Failure::new(
+                    Cause::WrongOutput,
+                    format!("invalid stdout regex /{re}/: {e}"),
+                ));
+            }
             _ => {}
         }
     }
@@ -224,27 +273,56 @@ fn looks_like_missing_interpreter(stderr: &str) -> bool {
 }
 
 fn signal_failure(sig: i32, name: &str, executor: &str) -> Failure {
-    let under = if executor.starts_with("qemu") { format!(" under {executor}") } else { String::new() };
+    let under = if executor.starts_with("qemu") {
+        format!(" under {executor}")
+    } else {
+        String::new()
+    };
     let hint = match sig {
-        libc::SIGILL => format!("died with SIGILL{under}: an instruction the CPU (or emulator) lacks, e.g. GOAMD64/GOARM too high"),
-        libc::SIGSEGV => format!("died with SIGSEGV{under}: a crash in the program or its C code; run it with GOTRACEBACK=crash"),
+        libc::SIGILL => format!(
+            "died with SIGILL{under}: an instruction the CPU (or emulator) lacks, e.g. GOAMD64/GOARM too high"
+        ),
+        libc::SIGSEGV => format!(
+            "died with SIGSEGV{under}: a crash in the program or its C code; run it with GOTRACEBACK=crash"
+        ),
         libc::SIGKILL => format!("killed with SIGKILL{under}: often the OOM killer or a limit"),
         _ => format!("died with {name} ({sig}){under}"),
     };
-    Failure::new(if sig == libc::SIGKILL { Cause::Oom } else { Cause::Signal }, hint)
+    Failure::new(
+        if sig == libc::SIGKILL {
+            Cause::Oom
+        } else {
+            Cause::Signal
+        },
+        hint,
+    )
 }
 
 fn last_line(s: &str) -> String {
-    truncate(s.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or(""), 200)
+    truncate(
+        s.lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or(""),
+        200,
+    )
 }
 
 /// Checks the probe's `key=value` report against the cell.
 fn check_probe(stdout: &str, ctx: &RunContext) -> Option<Failure> {
     let get = |key: &str| {
-        stdout.lines().find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')).map(str::trim))
+        stdout.lines().find_map(|l| {
+            l.strip_prefix(key)
+                .and_then(|r| r.strip_prefix('='))
+                .map(str::trim)
+        })
     };
     if !stdout.starts_with("crossmatrix-probe ") {
-        return Some(Failure::new(Cause::WrongOutput, "the probe did not print its header: the binary is not the probe"));
+        return Some(Failure::new(
+            Cause::WrongOutput,
+            "the probe did not print its header: the binary is not the probe",
+        ));
     }
     match get("go_version") {
         Some(v) if v == ctx.toolchain_version => {}
@@ -257,7 +335,12 @@ fn check_probe(stdout: &str, ctx: &RunContext) -> Option<Failure> {
                 ),
             ));
         }
-        None => return Some(Failure::new(Cause::WrongOutput, "the probe did not report go_version")),
+        None => {
+            return Some(Failure::new(
+                Cause::WrongOutput,
+                "the probe did not report go_version",
+            ));
+        }
     }
     if get("goos") != Some(ctx.goos.as_str()) || get("goarch") != Some(ctx.goarch.as_str()) {
         return Some(Failure::new(
@@ -273,10 +356,19 @@ fn check_probe(stdout: &str, ctx: &RunContext) -> Option<Failure> {
     }
     let want_cgo = if ctx.cgo { "1" } else { "0" };
     if get("cgo") != Some(want_cgo) {
-        return Some(Failure::new(Cause::WrongOutput, format!("the probe reports cgo={}, expected {want_cgo}", get("cgo").unwrap_or("?"))));
+        return Some(Failure::new(
+            Cause::WrongOutput,
+            format!(
+                "the probe reports cgo={}, expected {want_cgo}",
+                get("cgo").unwrap_or("?")
+            ),
+        ));
     }
     if ctx.cgo && get("c_call") != Some("42") {
-        return Some(Failure::new(Cause::WrongOutput, "the probe's call into C returned a wrong value"));
+        return Some(Failure::new(
+            Cause::WrongOutput,
+            "the probe's call into C returned a wrong value",
+        ));
     }
     None
 }
@@ -288,8 +380,19 @@ mod tests {
     use std::time::Duration;
 
     fn finished(code: Option<i32>, stdout: &str, stderr: &str) -> Finished {
-        let cap = |s: &str| Captured { head: s.as_bytes().to_vec(), tail: vec![], dropped: 0 };
-        Finished { code, signal: None, timed_out: false, elapsed: Duration::from_millis(5), stdout: cap(stdout), stderr: cap(stderr) }
+        let cap = |s: &str| Captured {
+            head: s.as_bytes().to_vec(),
+            tail: vec![],
+            dropped: 0,
+        };
+        Finished {
+            code,
+            signal: None,
+            timed_out: false,
+            elapsed: Duration::from_millis(5),
+            stdout: cap(stdout),
+            stderr: cap(stderr),
+        }
     }
 
     fn ctx() -> RunContext {
@@ -304,7 +407,8 @@ mod tests {
         }
     }
 
-    const GOOD: &str = "crossmatrix-probe 1\ngo_version=go1.24.4\ngoos=linux\ngoarch=arm64\ncgo=0\n";
+    const GOOD: &str =
+        "crossmatrix-probe 1\ngo_version=go1.24.4\ngoos=linux\ngoarch=arm64\ncgo=0\n";
 
     #[test]
     fn build_causes() {
@@ -315,21 +419,45 @@ mod tests {
         let f = classify_build("# x\n./main.go:3:5: undefined: foo\n", "amd64");
         assert_eq!(f.cause, Cause::BuildError);
         assert!(f.hint.contains("./main.go:3:5: undefined: foo"));
-        assert_eq!(classify_build("cmd/go: unsupported GOOS/GOARCH pair linux/foo", "foo").cause, Cause::UnsupportedTarget);
+        assert_eq!(
+            classify_build("cmd/go: unsupported GOOS/GOARCH pair linux/foo", "foo").cause,
+            Cause::UnsupportedTarget
+        );
     }
 
     #[test]
     fn run_passes_with_a_good_probe_report() {
-        assert_eq!(classify_run(&finished(Some(0), GOOD, ""), &ctx(), &Expectation::default()), None);
+        assert_eq!(
+            classify_run(
+                &finished(Some(0), GOOD, ""),
+                &ctx(),
+                &Expectation::default()
+            ),
+            None
+        );
     }
 
     #[test]
     fn go_version_mismatch_and_wrong_output() {
         let out = GOOD.replace("go1.24.4", "go1.22.12");
-        let f = classify_run(&finished(Some(0), &out, ""), &ctx(), &Expectation::default()).unwrap();
+        let f = classify_run(
+            &finished(Some(0), &out, ""),
+            &ctx(),
+            &Expectation::default(),
+        )
+        .unwrap();
         assert_eq!(f.cause, Cause::GoVersionMismatch);
         let out = GOOD.replace("arm64", "amd64");
-        assert_eq!(classify_run(&finished(Some(0), &out, ""), &ctx(), &Expectation::default()).unwrap().cause, Cause::WrongOutput);
+        assert_eq!(
+            classify_run(
+                &finished(Some(0), &out, ""),
+                &ctx(),
+                &Expectation::default()
+            )
+            .unwrap()
+            .cause,
+            Cause::WrongOutput
+        );
     }
 
     #[test]
@@ -337,14 +465,32 @@ mod tests {
         let mut c = ctx();
         c.interpreter = Some("/lib/ld-linux-aarch64.so.1".into());
         c.interpreter_present = Some(false);
-        let f = classify_run(&finished(Some(1), "", "bwrap: execvp /.crossmatrix/probe: No such file or directory"), &c, &Expectation::default()).unwrap();
+        let f = classify_run(
+            &finished(
+                Some(1),
+                "",
+                "bwrap: execvp /.crossmatrix/probe: No such file or directory",
+            ),
+            &c,
+            &Expectation::default(),
+        )
+        .unwrap();
         assert_eq!(f.cause, Cause::MissingInterpreter);
         assert!(f.hint.contains("/lib/ld-linux-aarch64.so.1") && f.hint.contains("musl"));
     }
 
     #[test]
     fn loader_messages() {
-        let f = classify_run(&finished(Some(1), "", "/x: /lib/libc.so.6: version `GLIBC_2.34' not found (required by /x)"), &ctx(), &Expectation::default()).unwrap();
+        let f = classify_run(
+            &finished(
+                Some(1),
+                "",
+                "/x: /lib/libc.so.6: version `GLIBC_2.34' not found (required by /x)",
+            ),
+            &ctx(),
+            &Expectation::default(),
+        )
+        .unwrap();
         assert_eq!(f.cause, Cause::GlibcVersion);
         assert!(f.hint.contains("GLIBC_2.34"));
         let f = classify_run(&finished(Some(127), "", "/x: error while loading shared libraries: libfoo.so.1: cannot open shared object file: No such file or directory"), &ctx(), &Expectation::default()).unwrap();
@@ -356,29 +502,63 @@ mod tests {
     fn exit_codes_and_signals() {
         let mut c = ctx();
         c.probe = false;
-        let f = classify_run(&finished(Some(3), "", "boom\n"), &c, &Expectation::default()).unwrap();
+        let f = classify_run(
+            &finished(Some(3), "", "boom\n"),
+            &c,
+            &Expectation::default(),
+        )
+        .unwrap();
         assert_eq!(f.cause, Cause::WrongExitCode);
         assert!(f.hint.contains("exited 3, expected 0: boom"));
-        let want3 = Expectation { exit_code: 3, ..Default::default() };
+        let want3 = Expectation {
+            exit_code: 3,
+            ..Default::default()
+        };
         assert_eq!(classify_run(&finished(Some(3), "", ""), &c, &want3), None);
-        let f = classify_run(&finished(Some(139), "", "qemu: uncaught target signal 11 (Segmentation fault) - core dumped"), &c, &Expectation::default()).unwrap();
+        let f = classify_run(
+            &finished(
+                Some(139),
+                "",
+                "qemu: uncaught target signal 11 (Segmentation fault) - core dumped",
+            ),
+            &c,
+            &Expectation::default(),
+        )
+        .unwrap();
         assert_eq!(f.cause, Cause::Signal);
         assert!(f.hint.contains("SIGSEGV") || f.hint.contains("Segmentation"));
         let f = classify_run(&finished(Some(132), "", ""), &c, &Expectation::default()).unwrap();
         assert_eq!(f.cause, Cause::Signal);
         let mut t = finished(None, "", "");
         t.timed_out = true;
-        assert_eq!(classify_run(&t, &c, &Expectation::default()).unwrap().cause, Cause::Timeout);
+        assert_eq!(
+            classify_run(&t, &c, &Expectation::default()).unwrap().cause,
+            Cause::Timeout
+        );
     }
 
     #[test]
     fn expected_stdout() {
         let mut c = ctx();
         c.probe = false;
-        let want = Expectation { stdout: Some("hi\n".into()), ..Default::default() };
-        assert_eq!(classify_run(&finished(Some(0), "hi\n", ""), &c, &want), None);
-        assert_eq!(classify_run(&finished(Some(0), "ho\n", ""), &c, &want).unwrap().cause, Cause::WrongOutput);
-        let re = Expectation { stdout_regex: Some("^h.$".into()), ..Default::default() };
+        let want = Expectation {
+            stdout: Some("hi\n".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            classify_run(&finished(Some(0), "hi\n", ""), &c, &want),
+            None
+        );
+        assert_eq!(
+            classify_run(&finished(Some(0), "ho\n", ""), &c, &want)
+                .unwrap()
+                .cause,
+            Cause::WrongOutput
+        );
+        let re = Expectation {
+            stdout_regex: Some("^h.$".into()),
+            ..Default::default()
+        };
         assert_eq!(classify_run(&finished(Some(0), "hi", ""), &c, &re), None);
     }
 }

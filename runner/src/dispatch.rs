@@ -34,7 +34,11 @@ fn costs(cells: &[Cell], host_arch: &str) -> Vec<u32> {
             if cell.target.goarch != host_arch {
                 c += 1;
             }
-            if std_seen.insert((cell.toolchain.version.clone(), cell.target.clone(), cell.cgo)) {
+            if std_seen.insert((
+                cell.toolchain.version.clone(),
+                cell.target.clone(),
+                cell.cgo,
+            )) {
                 c += 9;
             }
             if cell.cgo {
@@ -52,8 +56,13 @@ fn costs(cells: &[Cell], host_arch: &str) -> Vec<u32> {
 
 /// Runs `cells` on `jobs` threads; `on_event` runs on the calling thread, in finish order.
 /// `stop` makes workers take no new cells (for SIGINT).
-pub fn run_cells<F>(runner: &Runner, cells: &[Cell], jobs: usize, stop: &AtomicBool, mut on_event: F)
-where
+pub fn run_cells<F>(
+    runner: &Runner,
+    cells: &[Cell],
+    jobs: usize,
+    stop: &AtomicBool,
+    mut on_event: F,
+) where
     F: FnMut(Event<'_>),
 {
     let cost = costs(cells, &runner.host().host_goarch);
@@ -101,10 +110,24 @@ mod tests {
 
     #[test]
     fn shared_work_is_charged_to_the_first_cell() {
-        let tc = |v: &str| Arc::new(Toolchain { name: v.into(), version: v.into(), goroot: "/x".into(), ports: vec![] });
+        let tc = |v: &str| {
+            Arc::new(Toolchain {
+                name: v.into(),
+                version: v.into(),
+                goroot: "/x".into(),
+                ports: vec![],
+            })
+        };
         let p = Arc::new(Program::probe());
         let cell = |t: &Arc<Toolchain>, arch: &str, libc: Option<Libc>| {
-            Cell::new(t.clone(), Target::linux(arch), libc.is_some(), libc, RootfsSpec::matching(libc.is_some(), libc), p.clone())
+            Cell::new(
+                t.clone(),
+                Target::linux(arch),
+                libc.is_some(),
+                libc,
+                RootfsSpec::matching(libc.is_some(), libc),
+                p.clone(),
+            )
         };
         let (a, b) = (tc("go1.22"), tc("go1.24"));
         let cells = vec![

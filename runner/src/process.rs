@@ -74,7 +74,10 @@ pub struct Finished {
 /// Runs `cmd` to completion or until `timeout`, in a new process group that is killed whole
 /// when the deadline passes. stdin is closed.
 pub fn run_captured(mut cmd: Command, timeout: Duration) -> io::Result<Finished> {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
     let start = Instant::now();
     let mut child = cmd.spawn()?;
     let out = child.stdout.take().map(spawn_reader);
@@ -83,13 +86,23 @@ pub fn run_captured(mut cmd: Command, timeout: Duration) -> io::Result<Finished>
     let elapsed = ended - start;
     let stdout = out.and_then(|h| h.join().ok()).unwrap_or_default();
     let stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
-    Ok(Finished { code: status.code(), signal: status.signal(), timed_out, elapsed, stdout, stderr })
+    Ok(Finished {
+        code: status.code(),
+        signal: status.signal(),
+        timed_out,
+        elapsed,
+        stdout,
+        stderr,
+    })
 }
 
 /// Runs `cmd` with output discarded and returns its wall time: the timing loop. Same deadline
 /// and group kill as [`run_captured`].
 pub fn run_timed(mut cmd: Command, timeout: Duration) -> io::Result<(Duration, Option<i32>, bool)> {
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
     let start = Instant::now();
     let child = cmd.spawn()?;
     let (status, timed_out, ended) = wait_deadline(child, start + timeout)?;
@@ -115,7 +128,10 @@ fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<Captur
 /// Waits for `child` on a helper thread (so the exit is seen the moment it happens, which the
 /// startup timings depend on) and kills its process group if `deadline` passes first. Returns
 /// the status, whether it timed out, and the instant the exit was observed.
-fn wait_deadline(child: Child, deadline: Instant) -> io::Result<(std::process::ExitStatus, bool, Instant)> {
+fn wait_deadline(
+    child: Child,
+    deadline: Instant,
+) -> io::Result<(std::process::ExitStatus, bool, Instant)> {
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     let waiter = thread::spawn(move || {
@@ -133,7 +149,9 @@ fn wait_deadline(child: Child, deadline: Instant) -> io::Result<(std::process::E
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => false,
     };
-    let (status, at) = waiter.join().map_err(|_| io::Error::other("the process waiter thread panicked"))??;
+    let (status, at) = waiter
+        .join()
+        .map_err(|_| io::Error::other("the process waiter thread panicked"))??;
     Ok((status, timed_out, at))
 }
 

@@ -28,7 +28,13 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new(bwrap: impl Into<PathBuf>) -> Sandbox {
-        Sandbox { bwrap: bwrap.into(), mounts: Vec::new(), env: Vec::new(), chdir: None, share_net: false }
+        Sandbox {
+            bwrap: bwrap.into(),
+            mounts: Vec::new(),
+            env: Vec::new(),
+            chdir: None,
+            share_net: false,
+        }
     }
 
     /// Binds `src` read-only at `dest`.
@@ -71,7 +77,9 @@ impl Sandbox {
     /// Binds the host's system directories (`/usr`, `/bin`, `/lib*`, `/sbin`) read-only,
     /// keeping usr-merge symlinks as symlinks, so host programs (go, zig, crossmatrix) run.
     pub fn host_system(mut self) -> Self {
-        for top in ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
+        for top in [
+            "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+        ] {
             self = self.mirror(Path::new(top), Path::new(top));
         }
         // The dynamic linker cache, so host programs find their libraries fast.
@@ -184,10 +192,22 @@ mod tests {
 
     #[test]
     fn builds_isolating_arguments() {
-        let sb = Sandbox::new("bwrap").ro("/src", "/work").rw("/c", "/cache").env("A", "1").chdir("/work");
-        let args: Vec<String> = sb.args().iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        let sb = Sandbox::new("bwrap")
+            .ro("/src", "/work")
+            .rw("/c", "/cache")
+            .env("A", "1")
+            .chdir("/work");
+        let args: Vec<String> = sb
+            .args()
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
         let joined = args.join(" ");
-        assert!(joined.starts_with("--unshare-all --die-with-parent --new-session --cap-drop ALL --tmpfs /"));
+        assert!(
+            joined.starts_with(
+                "--unshare-all --die-with-parent --new-session --cap-drop ALL --tmpfs /"
+            )
+        );
         assert!(joined.contains("--ro-bind /src /work"));
         assert!(joined.contains("--bind /c /cache"));
         assert!(joined.contains("--clearenv"));
@@ -203,10 +223,17 @@ mod tests {
         std::os::unix::fs::symlink("usr/lib", d.path().join("lib")).unwrap();
         std::fs::create_dir(d.path().join("proc")).unwrap();
         let sb = Sandbox::new("bwrap").root_from(d.path()).unwrap();
-        let joined: Vec<String> = sb.args().iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        let joined: Vec<String> = sb
+            .args()
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
         let joined = joined.join(" ");
         assert!(joined.contains(&format!("--ro-bind {}/etc /etc", d.path().display())));
         assert!(joined.contains("--symlink usr/lib /lib"));
-        assert!(!joined.contains("/proc /proc --") || !joined.contains(&format!("{}/proc", d.path().display())));
+        assert!(
+            !joined.contains("/proc /proc --")
+                || !joined.contains(&format!("{}/proc", d.path().display()))
+        );
     }
 }

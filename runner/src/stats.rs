@@ -14,7 +14,11 @@ pub fn median(sorted: &[f64]) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
-    if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
 }
 
 /// Median, minimum and MAD (unscaled) of `samples`; `None` when empty.
@@ -27,7 +31,11 @@ pub fn summarize(samples: &[f64]) -> Option<Summary> {
     let med = median(&s);
     let mut dev: Vec<f64> = s.iter().map(|x| (x - med).abs()).collect();
     dev.sort_by(f64::total_cmp);
-    Some(Summary { median: med, min: s[0], mad: median(&dev) })
+    Some(Summary {
+        median: med,
+        min: s[0],
+        mad: median(&dev),
+    })
 }
 
 #[cfg(test)]
