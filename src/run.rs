@@ -456,7 +456,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                     }
                     None => eprintln!("{line}"),
                 }
-                records.push(rec);
+                records.push(*rec);
             }
         }
     });

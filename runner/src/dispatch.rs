@@ -13,7 +13,7 @@ use std::thread;
 /// What the dispatcher tells its caller.
 pub enum Event<'a> {
     Started(&'a Cell),
-    Finished(&'a Cell, CellRecord),
+    Finished(&'a Cell, Box<CellRecord>),
 }
 
 /// Estimated cost of each cell, in rough seconds of CPU, used to start the longest first. Work
@@ -96,7 +96,7 @@ pub fn run_cells<F>(
         for (i, rec) in rx {
             match rec {
                 None => on_event(Event::Started(&cells[i])),
-                Some(r) => on_event(Event::Finished(&cells[i], r)),
+                Some(r) => on_event(Event::Finished(&cells[i], Box::new(r))),
             }
         }
     });
