@@ -4,7 +4,7 @@
 use crate::classify::{Failure, RunContext, classify_build, classify_run};
 use crate::inspect::{BinaryFormat, BinaryInfo, inspect_binary};
 use crate::process::{Finished, run_captured, run_timed, signal_name};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Limits, Sandbox};
 use crate::stats::summarize;
 use crate::wasm;
 use crossmatrix_matrix::{Cause, Cell, Libc, ProgramSource, RootfsSpec};
@@ -35,6 +35,8 @@ const IN_OUT: &str = "/out";
 const IN_GOCACHE: &str = "/cache/go";
 const IN_ZIGCACHE: &str = "/cache/zig";
 const IN_TOOLS: &str = "/.crossmatrix";
+/// Size cap of a run's writable scratch dir (its cwd): filling it gives ENOSPC, not a full host.
+const SCRATCH_BYTES: u64 = 256 << 20;
 
 /// Settings shared by every cell of a run.
 #[derive(Debug, Clone)]
@@ -239,6 +241,7 @@ impl Runner {
         };
         let goroot = &cell.toolchain.goroot;
         let mut sb = Sandbox::new(&self.cfg.bwrap)
+            .limits(Limits { file_size: 8 << 30, ..Limits::default() })
             .host_system()
             .ro(goroot, goroot)
             .ro(&src_dir, IN_SRC)
@@ -414,7 +417,7 @@ impl Runner {
                 .unwrap_or_default()
         );
         let mut argv: Vec<OsString> = Vec::new();
-        let mut sb = Sandbox::new(&self.cfg.bwrap);
+        let mut sb = Sandbox::new(&self.cfg.bwrap).limits(Limits::default());
         let mut interpreter_present = None;
         if let ExecutorChoice::Wasmtime = choice {
             let sha = rec_sha(binary, info);
@@ -431,7 +434,7 @@ impl Runner {
                 .host_system()
                 .ro(&self.cfg.self_exe, format!("{IN_TOOLS}/crossmatrix"))
                 .ro(&cwasm, format!("{IN_TOOLS}/module.cwasm"))
-                .dir("/scratch")
+                .tmpfs_sized("/scratch", SCRATCH_BYTES)
                 .chdir("/scratch");
             argv.push(format!("{IN_TOOLS}/crossmatrix").into());
             argv.push("__wasm-exec".into());
@@ -486,7 +489,7 @@ impl Runner {
             }
             sb = sb
                 .ro(binary, &prog_in)
-                .dir("/scratch")
+                .tmpfs_sized("/scratch", SCRATCH_BYTES)
                 .chdir("/scratch")
                 .env("PATH", "/usr/local/bin:/usr/bin:/bin");
             if let ExecutorChoice::QemuDirect(q) = choice {

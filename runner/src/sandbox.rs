@@ -12,7 +12,8 @@ enum Mount {
     Ro(PathBuf, PathBuf),
     Rw(PathBuf, PathBuf),
     Symlink(PathBuf, PathBuf),
-    Tmpfs(PathBuf),
+    /// A tmpfs, capped at the given size in bytes when set.
+    Tmpfs(PathBuf, Option<u64>),
     Dir(PathBuf),
 }
 
@@ -24,6 +25,48 @@ pub struct Sandbox {
     env: Vec<(String, String)>,
     chdir: Option<PathBuf>,
     share_net: bool,
+    limits: Option<Limits>,
+}
+
+/// rlimits for a sandboxed step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest file the step may write (RLIMIT_FSIZE), in bytes.
+    pub file_size: u64,
+    /// Core dumps (RLIMIT_CORE); 0 disables them.
+    pub core: u64,
+    /// Open files (RLIMIT_NOFILE).
+    pub open_files: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { file_size: 1 << 30, core: 0, open_files: 4096 }
+    }
+}
+
+impl Limits {
+    fn apply(&self) -> std::io::Result<()> {
+        for (resource, value) in [
+            (libc::RLIMIT_FSIZE, self.file_size),
+            (libc::RLIMIT_CORE, self.core),
+            (libc::RLIMIT_NOFILE, self.open_files),
+        ] {
+            let lim = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: value as libc::rlim_t };
+            // SAFETY: setrlimit with a valid pointer to a local struct; async-signal-safe.
+            if unsafe { libc::setrlimit(resource, &lim) } != 0 {
+                // Lowering below the current hard limit always works; raising may not: keep
+                // the host's lower limit then.
+                let mut cur = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                // SAFETY: as above.
+                unsafe { libc::getrlimit(resource, &mut cur) };
+                if cur.rlim_max > lim.rlim_max {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Sandbox {
@@ -34,6 +77,7 @@ impl Sandbox {
             env: Vec::new(),
             chdir: None,
             share_net: false,
+            limits: None,
         }
     }
 
@@ -55,7 +99,19 @@ impl Sandbox {
     }
 
     pub fn tmpfs(mut self, at: impl Into<PathBuf>) -> Self {
-        self.mounts.push(Mount::Tmpfs(at.into()));
+        self.mounts.push(Mount::Tmpfs(at.into(), None));
+        self
+    }
+
+    /// A tmpfs capped at `bytes`: a program that fills it gets ENOSPC, not the host's disk.
+    pub fn tmpfs_sized(mut self, at: impl Into<PathBuf>, bytes: u64) -> Self {
+        self.mounts.push(Mount::Tmpfs(at.into(), Some(bytes)));
+        self
+    }
+
+    /// Resource limits set on bwrap before it starts, inherited by everything in the sandbox.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = Some(limits);
         self
     }
 
@@ -122,6 +178,12 @@ impl Sandbox {
         c.arg("--");
         c.args(argv);
         c.env_clear();
+        if let Some(limits) = self.limits {
+            // SAFETY: the closure only calls setrlimit/getrlimit, which are async-signal-safe.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut c, move || limits.apply());
+            }
+        }
         c
     }
 
@@ -163,7 +225,11 @@ impl Sandbox {
                     a.push(t.into());
                     a.push(at.into());
                 }
-                Mount::Tmpfs(at) => {
+                Mount::Tmpfs(at, size) => {
+                    if let Some(bytes) = size {
+                        a.push("--size".into());
+                        a.push(bytes.to_string().into());
+                    }
                     a.push("--tmpfs".into());
                     a.push(at.into());
                 }
