@@ -60,8 +60,12 @@ pub struct RunArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
     /// Output directory. Default: results/<UTC timestamp>/.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     pub out: Option<PathBuf>,
+    /// Continue an interrupted run in DIR: cells already recorded there with the same inputs
+    /// are kept, the rest run and are appended.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// Cells run in parallel. Default: the number of cores.
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,

@@ -347,7 +347,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         anyhow!("bubblewrap (bwrap) is not installed: apt-get install bubblewrap (or run ci/setup); `crossmatrix doctor` checks the host")
     })?;
     let started = now_rfc3339();
-    let out = a.out.clone().unwrap_or_else(|| {
+    let out = a.resume.clone().or_else(|| a.out.clone()).unwrap_or_else(|| {
         let stamp = time::OffsetDateTime::now_utc()
             .format(time::macros::format_description!(
                 "[year][month][day]T[hour][minute][second]Z"
@@ -364,8 +364,53 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                 .unwrap_or(1)
         })
         .max(1);
-    let mut writer = CellWriter::create(&out)
-        .with_context(|| format!("creating the output directory {}", out.display()))?;
+    // With --resume, cells recorded with the same inputs are done; the rest run.
+    let mut previous: Vec<CellRecord> = Vec::new();
+    let mut writer = match &a.resume {
+        None => CellWriter::create(&out)
+            .with_context(|| format!("creating the output directory {}", out.display()))?,
+        Some(dir) => {
+            if !dir.join("cells.jsonl").is_file() {
+                bail!("--resume {}: no cells.jsonl there (is it a crossmatrix output directory?)", dir.display());
+            }
+            let w = CellWriter::open_append(dir).with_context(|| format!("reopening {}", dir.display()))?;
+            for warning in w.warnings() {
+                eprintln!("warning: {warning}");
+            }
+            let read = read_cells(dir).with_context(|| format!("reading {}", dir.display()))?;
+            for warning in &read.warnings {
+                eprintln!("warning: {warning}");
+            }
+            previous = read.records;
+            w
+        }
+    };
+    let done_before: std::collections::HashMap<String, String> =
+        previous.iter().map(|r| (r.id.clone(), r.inputs_hash.clone())).collect();
+    let planned_all = plan.clone();
+    let plan = Plan {
+        cells: plan
+            .cells
+            .into_iter()
+            .filter(|c| done_before.get(c.id.as_str()) != Some(&inputs_hash(c)))
+            .collect(),
+    };
+    // Keep the latest previous record of each cell that will not run again.
+    let rerun: std::collections::HashSet<&str> = plan.cells.iter().map(|c| c.id.as_str()).collect();
+    let mut kept: std::collections::BTreeMap<String, CellRecord> = std::collections::BTreeMap::new();
+    for r in previous {
+        if !rerun.contains(r.id.as_str()) {
+            kept.insert(r.id.clone(), r);
+        }
+    }
+    if a.resume.is_some() {
+        eprintln!(
+            "crossmatrix: resuming {}: {} cells already recorded, {} to run",
+            out.display(),
+            kept.len(),
+            plan.len()
+        );
+    }
     let self_exe = std::env::current_exe().context("locating the crossmatrix binary")?;
     let out_abs = std::fs::canonicalize(&out).unwrap_or(out.clone());
     let host_binfmt = host.binfmt.available;
@@ -414,7 +459,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             .context("installing the signal handler")?;
     }
     let t0 = Instant::now();
-    let mut records: Vec<CellRecord> = Vec::with_capacity(total);
+    let mut records: Vec<CellRecord> = kept.into_values().collect();
     let mut write_error: Option<anyhow::Error> = None;
     let mut done = 0usize;
     let mut running: Vec<String> = Vec::new();
@@ -491,13 +536,13 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                 goroot: t.goroot.display().to_string(),
             })
             .collect(),
-        matrix_hash: matrix_hash(&plan),
-        planned: plan.cells.iter().map(|c| c.id.to_string()).collect(),
+        matrix_hash: matrix_hash(&planned_all),
+        planned: planned_all.cells.iter().map(|c| c.id.to_string()).collect(),
         shard: a.matrix.shard.clone(),
         jobs,
         reps: a.reps,
         totals: totals.clone(),
-        interrupted: records.len() < total,
+        interrupted: records.len() < planned_all.len(),
     };
     write_run_meta(&out, &meta)
         .with_context(|| format!("writing {}", out.join("run.json").display()))?;

@@ -364,4 +364,25 @@ fn sigint_records_finished_cells_and_exits_130() {
     assert_eq!(meta["interrupted"], true);
     assert_eq!(meta["totals"]["cells"].as_u64(), Some(recs.len() as u64));
     assert_eq!(meta["planned"].as_array().map(Vec::len), Some(4));
+
+    // --resume runs only the rest and completes the run.
+    let done_before = recs.len();
+    let o = crossmatrix(&[
+        "run", "--toolchain", "go1.24", "--target", "linux/amd64", "--target", "linux/arm64", "--target", "linux/riscv64",
+        "--target", "linux/s390x", "--cgo", "0", "-j", "1", "--reps", "2", "--cache-dir", cache.to_str().expect("utf-8"),
+        "--resume", out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("{done_before} cells already recorded, {} to run", 4 - done_before)), "{err}");
+    let recs = records(&out);
+    let mut ids: Vec<&str> = recs.iter().filter_map(|r| r["id"].as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "every planned cell is recorded once");
+    assert_eq!(recs.len(), 4, "no cell ran twice");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json")).expect("json");
+    assert_eq!(meta["interrupted"], false);
+    assert_eq!(meta["totals"]["pass"], 4);
 }

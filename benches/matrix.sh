@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# benches/matrix.sh — whole-matrix benchmark: crossmatrix against a naive sequential shell loop
+# (go build + one run per cell, no sandbox, no repetitions, no records) on the same matrix, cold
+# (empty caches for both) and warm, in one run on this machine. Prints both walls and the ratio.
+#
+#   benches/matrix.sh                       # go1.24 × 6 arches, cgo=0
+#   ARCHES="amd64 arm64" GO=/usr/lib/go-1.22/bin/go benches/matrix.sh
+#
+# Timings on shared machines are noisy: compare the ratio, not the absolute seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${CROSSMATRIX:-target/release/crossmatrix}
+GO=${GO:-/usr/lib/go-1.24/bin/go}
+ARCHES=${ARCHES:-"amd64 arm64 riscv64 s390x ppc64le mips64le"}
+REPS=${REPS:-10}
+[ -x "$BIN" ] || cargo build --release --quiet
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cp -r runner/probe "$WORK/probe"
+GOVERSION=$("$GO" env GOVERSION)
+targets=(); for a in $ARCHES; do targets+=(--target "linux/$a"); done
+
+now() { date +%s.%N; }
+naive_loop() { # $1 = GOCACHE
+  for a in $ARCHES; do
+    (cd "$WORK/probe" && GOCACHE="$1" GOFLAGS=-buildvcs=false CGO_ENABLED=0 GOARCH=$a "$GO" build -o "$WORK/loop/$a/probe" .)
+    "$WORK/loop/$a/probe" >/dev/null
+  done
+}
+crossmatrix_run() { # $1 = cache dir, $2 = out dir
+  "$BIN" run --toolchain "$GOVERSION" "${targets[@]}" --cgo 0 --reps "$REPS" \
+    --cache-dir "$1" --out "$2" --no-progress >/dev/null 2>&1
+}
+
+echo "matrix: $GOVERSION × {$ARCHES} × cgo0; crossmatrix with $REPS timed reps per cell"
+t0=$(now); naive_loop "$WORK/gocache-loop"; t1=$(now)
+loop_cold=$(awk "BEGIN{print $t1 - $t0}")
+t0=$(now); naive_loop "$WORK/gocache-loop"; t1=$(now)
+loop_warm=$(awk "BEGIN{print $t1 - $t0}")
+t0=$(now); crossmatrix_run "$WORK/cm-cache" "$WORK/out-cold"; t1=$(now)
+cm_cold=$(awk "BEGIN{print $t1 - $t0}")
+t0=$(now); crossmatrix_run "$WORK/cm-cache" "$WORK/out-warm"; t1=$(now)
+cm_warm=$(awk "BEGIN{print $t1 - $t0}")
+printf '%-6s %12s %12s %8s\n' "" "loop (s)" "crossmatrix" "ratio"
+printf '%-6s %12.2f %12.2f %8.2f\n' cold "$loop_cold" "$cm_cold" "$(awk "BEGIN{print $cm_cold / $loop_cold}")"
+printf '%-6s %12.2f %12.2f %8.2f\n' warm "$loop_warm" "$cm_warm" "$(awk "BEGIN{print $cm_warm / $loop_warm}")"
