@@ -50,7 +50,8 @@ pub struct MatrixArgs {
     /// Keep cells whose id matches a glob, or `axis=value` (toolchain, target, cgo, libc, rootfs, program).
     #[arg(long = "filter", value_name = "GLOB|AXIS=VALUE")]
     pub filter: Vec<String>,
-    /// Run only shard K of N (1-based), e.g. `2/4`.
+    /// Run only shard K of N (1-based), e.g. `2/4`; `auto` reads the CI engine's shard
+    /// (Buildkite parallelism, Kubernetes Indexed Job + CROSSMATRIX_SHARD_COUNT).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
 }

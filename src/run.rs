@@ -237,13 +237,39 @@ fn make_plan(m: &MatrixArgs, pref: ExecutorPreference) -> Result<Planned> {
         plan = plan.filter(&Filter::parse(&m.filter)?);
     }
     if let Some(s) = &m.shard {
-        plan = plan.shard(s.parse::<Shard>()?);
+        plan = plan.shard(resolve_shard(s, &|k| std::env::var(k).ok())?);
     }
     Ok(Planned {
         plan,
         toolchains,
         host,
     })
+}
+
+/// `--shard K/N`, or `--shard auto`: the shard the CI engine assigned to this job, from
+/// Buildkite's `BUILDKITE_PARALLEL_JOB`/`BUILDKITE_PARALLEL_JOB_COUNT` or a Kubernetes Indexed
+/// Job's `JOB_COMPLETION_INDEX` with `CROSSMATRIX_SHARD_COUNT` (both indexes are 0-based).
+fn resolve_shard(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Shard> {
+    if s != "auto" {
+        return Ok(s.parse::<Shard>()?);
+    }
+    let pair = |index_var: &str, count_var: &str| -> Option<Result<Shard>> {
+        let index = env(index_var)?;
+        let count = env(count_var);
+        Some((|| {
+            let count = count.ok_or_else(|| anyhow!("--shard auto: {index_var} is set but {count_var} is not"))?;
+            let i: usize = index.trim().parse().map_err(|_| anyhow!("--shard auto: {index_var}={index} is not a number"))?;
+            let n: usize = count.trim().parse().map_err(|_| anyhow!("--shard auto: {count_var}={count} is not a number"))?;
+            Ok(format!("{}/{}", i + 1, n).parse::<Shard>()?)
+        })())
+    };
+    pair("BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT")
+        .or_else(|| pair("JOB_COMPLETION_INDEX", "CROSSMATRIX_SHARD_COUNT"))
+        .unwrap_or_else(|| {
+            bail!(
+                "--shard auto: no shard in the environment (set BUILDKITE_PARALLEL_JOB and BUILDKITE_PARALLEL_JOB_COUNT, or JOB_COMPLETION_INDEX and CROSSMATRIX_SHARD_COUNT), or pass --shard K/N"
+            )
+        })
 }
 
 fn parse_pref(s: &str) -> Result<ExecutorPreference> {
@@ -663,5 +689,29 @@ pub fn wasm_exec(a: WasmExecArgs) -> ExitCode {
             eprintln!("crossmatrix: wasm trap: {e}");
             ExitCode::from(134)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn shard_auto_reads_ci_engines() {
+        let bk = env_of(&[("BUILDKITE_PARALLEL_JOB", "2"), ("BUILDKITE_PARALLEL_JOB_COUNT", "4")]);
+        assert_eq!(resolve_shard("auto", &bk).unwrap(), Shard { index: 3, count: 4 });
+        let k8s = env_of(&[("JOB_COMPLETION_INDEX", "0"), ("CROSSMATRIX_SHARD_COUNT", "3")]);
+        assert_eq!(resolve_shard("auto", &k8s).unwrap(), Shard { index: 1, count: 3 });
+        let half = env_of(&[("JOB_COMPLETION_INDEX", "0")]);
+        assert!(resolve_shard("auto", &half).unwrap_err().to_string().contains("CROSSMATRIX_SHARD_COUNT"));
+        assert!(resolve_shard("auto", &env_of(&[])).unwrap_err().to_string().contains("no shard in the environment"));
+        assert_eq!(resolve_shard("2/5", &env_of(&[])).unwrap(), Shard { index: 2, count: 5 });
+        let bad = env_of(&[("BUILDKITE_PARALLEL_JOB", "x"), ("BUILDKITE_PARALLEL_JOB_COUNT", "4")]);
+        assert!(resolve_shard("auto", &bad).is_err());
     }
 }
