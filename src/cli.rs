@@ -22,6 +22,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Explain what this host can and cannot do, and how to fix it.
     Doctor(DoctorArgs),
+    /// List the Go toolchains found, or install official ones into the cache.
+    Toolchain(ToolchainArgs),
     /// (internal) Run a precompiled wasip1 module in the embedded wasmtime.
     #[command(name = "__wasm-exec", hide = true)]
     WasmExec(WasmExecArgs),
@@ -116,6 +118,41 @@ pub struct DoctorArgs {
     /// table or json.
     #[arg(long, default_value = "table")]
     pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolchainArgs {
+    #[command(subcommand)]
+    pub command: ToolchainCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolchainCommand {
+    /// Every Go toolchain found (PATH, /usr/lib/go-1.*, $GOROOT, installed ones).
+    List(ToolchainListArgs),
+    /// Download, verify (sha256) and unpack official Go releases into the cache.
+    Install(ToolchainInstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ToolchainListArgs {
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolchainInstallArgs {
+    /// `go1.23.4`, `go1.22` (the newest 1.22.x), `go1.24rc1` or `latest`.
+    #[arg(required = true, value_name = "VERSION")]
+    pub versions: Vec<String>,
+    /// Base URL serving `index.json` (go.dev's download index) and the archives; http(s)://,
+    /// file:// or a directory. Default: https://go.dev/dl/.
+    #[arg(long, env = "CROSSMATRIX_GO_MIRROR", value_name = "URL")]
+    pub mirror: Option<String>,
+    /// Plain lines even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod cli;
 mod doctor;
 mod hostinfo;
 mod run;
+mod toolchain_cmd;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ fn main() -> ExitCode {
         cli::Command::Plan(a) => run::plan(a),
         cli::Command::Report(a) => run::report(a),
         cli::Command::Doctor(a) => doctor::doctor(a),
+        cli::Command::Toolchain(a) => toolchain_cmd::toolchain(a),
         cli::Command::WasmExec(a) => return run::wasm_exec(a),
     };
     match result {

@@ -569,6 +569,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         reps: a.reps,
         totals: totals.clone(),
         interrupted: records.len() < planned_all.len(),
+        shards: Vec::new(),
     };
     write_run_meta(&out, &meta)
         .with_context(|| format!("writing {}", out.join("run.json").display()))?;

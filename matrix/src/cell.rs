@@ -2,9 +2,11 @@
 
 use crate::{Cause, Libc, Target};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A Go toolchain as the planner sees it: discovered by the caller.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -43,7 +45,7 @@ pub enum ProgramSource {
 }
 
 /// What a successful run of a program looks like.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Expectation {
     pub exit_code: i32,
     /// Exact expected stdout.
@@ -52,16 +54,9 @@ pub struct Expectation {
     /// A regex stdout must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdout_regex: Option<String>,
-}
-
-impl Default for Expectation {
-    fn default() -> Self {
-        Expectation {
-            exit_code: 0,
-            stdout: None,
-            stdout_regex: None,
-        }
-    }
+    /// A regex stderr must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr_regex: Option<String>,
 }
 
 /// A Go program to build and run in every cell.
@@ -162,7 +157,7 @@ impl fmt::Display for CellId {
     }
 }
 
-fn sanitize(s: &str) -> String {
+pub(crate) fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._-".contains(c) {
@@ -181,6 +176,61 @@ pub struct Skip {
     pub reason: String,
 }
 
+/// A failure the config says to expect on a cell (known breakage): when the cell fails with
+/// this cause, the run is not red.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ExpectedFailure {
+    pub cause: Cause,
+    /// Why it is expected (e.g. an issue link), shown in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// How to build and run one cell, resolved from the config's global, per-target, per-program
+/// and `include` settings. `None` means "the runner's default" (its `--timeout`, `--reps`…).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CellSettings {
+    /// `-tags`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// `-trimpath`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub trimpath: bool,
+    /// `-ldflags` (e.g. `-s -w`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ldflags: Option<String>,
+    /// Extra environment of the build (GOFLAGS, CGO_CFLAGS…).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub build_env: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_timeout: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_timeout: Option<Duration>,
+    /// Timed startup repetitions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reps: Option<u32>,
+    /// Extra environment of the run (GODEBUG…), the program's `env` included.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub run_env: BTreeMap<String, String>,
+    /// What the program reads on stdin (empty when `None`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<String>,
+    /// Set when the config expects this cell to fail with a given cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect_fail: Option<ExpectedFailure>,
+}
+
+impl CellSettings {
+    pub fn is_default(&self) -> bool {
+        *self == CellSettings::default()
+    }
+}
+
+fn settings_are_default(s: &Arc<CellSettings>) -> bool {
+    s.is_default()
+}
+
 /// One cell: a program built by a toolchain for a target and mode, run on a rootfs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cell {
@@ -193,6 +243,9 @@ pub struct Cell {
     pub program: Arc<Program>,
     /// Set when the planner already knows the cell cannot be built.
     pub skip: Option<Skip>,
+    /// How to build and run it (shared between cells with the same settings).
+    #[serde(default, skip_serializing_if = "settings_are_default")]
+    pub settings: Arc<CellSettings>,
 }
 
 impl Cell {
@@ -214,6 +267,7 @@ impl Cell {
             rootfs,
             program,
             skip: None,
+            settings: Arc::default(),
         }
     }
 
@@ -226,7 +280,9 @@ impl Cell {
         program: &Program,
     ) -> CellId {
         let mode = match (cgo, libc) {
-            (false, _) => "cgo0".to_string(),
+            (false, None) => "cgo0".to_string(),
+            // Meaningless (and skipped), but it must not collide with the plain cgo0 cell.
+            (false, Some(l)) => format!("cgo0-{l}"),
             (true, None) => "cgo1".to_string(),
             (true, Some(l)) => format!("cgo1-{l}"),
         };
@@ -243,7 +299,8 @@ impl Cell {
     /// `cgo0`, `cgo1-gnu`, `cgo1-musl`: the build mode column of reports.
     pub fn mode(&self) -> String {
         match (self.cgo, self.libc) {
-            (false, _) => "cgo0".into(),
+            (false, None) => "cgo0".into(),
+            (false, Some(l)) => format!("cgo0-{l}"),
             (true, None) => "cgo1".into(),
             (true, Some(l)) => format!("cgo1-{l}"),
         }

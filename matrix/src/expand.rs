@@ -102,30 +102,36 @@ impl Plan {
         }
     }
 
-    /// Keeps shard `k` of `n`: cells are dealt round-robin in id order, so shards differ in
-    /// size by at most one and their union is the whole plan.
+    /// Keeps shard `k` of `n`. Cells are dealt by estimated cost (see [`Cell::estimated_cost`]
+    /// and [`shard_assignment`](crate::shard_assignment)): deterministic, the shards partition
+    /// the plan, and their costs differ by at most one cell's cost. Cell order is kept.
     pub fn shard(self, shard: Shard) -> Plan {
-        let mut order: Vec<usize> = (0..self.cells.len()).collect();
-        order.sort_by(|a, b| self.cells[*a].id.cmp(&self.cells[*b].id));
-        let keep: BTreeSet<usize> = order
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| i % shard.count == shard.index - 1)
-            .map(|(_, c)| c)
-            .collect();
+        let owner = crate::shard_assignment(&self.cells, shard.count);
         Plan {
             cells: self
                 .cells
                 .into_iter()
-                .enumerate()
-                .filter(|(i, _)| keep.contains(i))
-                .map(|(_, c)| c)
+                .zip(owner)
+                .filter(|(_, o)| *o + 1 == shard.index)
+                .map(|(c, _)| c)
                 .collect(),
         }
     }
+
+    /// All `count` shards at once (`split(n)[k - 1]` is `shard(k/n)`).
+    pub fn split(&self, count: usize) -> Vec<Plan> {
+        let count = count.max(1);
+        let owner = crate::shard_assignment(&self.cells, count);
+        let mut out = vec![Plan::default(); count];
+        for (cell, o) in self.cells.iter().zip(owner) {
+            out[o].cells.push(cell.clone());
+        }
+        out
+    }
 }
 
-fn skip_reason(cell: &Cell) -> Option<Skip> {
+/// Why a cell cannot be built or run meaningfully, if it cannot.
+pub(crate) fn skip_reason(cell: &Cell) -> Option<Skip> {
     if !cell.toolchain.supports(&cell.target) {
         return Some(Skip {
             cause: Cause::UnsupportedTarget,
@@ -135,10 +141,47 @@ fn skip_reason(cell: &Cell) -> Option<Skip> {
             ),
         });
     }
-    if cell.cgo && cell.target.is_wasip1() {
+    if let Some((knob, _)) = cell
+        .target
+        .variant
+        .as_deref()
+        .and_then(|v| v.split_once('='))
+    {
+        let since = crate::VariantKnob::by_name(knob).map(|k| k.since_minor);
+        if let (Some(since), Some(minor)) = (since, crate::go_minor(&cell.toolchain.version)) {
+            if minor < since {
+                return Some(Skip {
+                    cause: Cause::UnsupportedTarget,
+                    reason: format!(
+                        "{} does not know {} (added in go1.{since})",
+                        cell.toolchain.version,
+                        knob.to_ascii_uppercase()
+                    ),
+                });
+            }
+        }
+    }
+    if cell.cgo && cell.target.goarch == "wasm" {
         return Some(Skip {
             cause: Cause::UnsupportedTarget,
-            reason: "cgo is not available on wasip1/wasm".into(),
+            reason: format!("cgo is not available on {}", cell.target.port()),
+        });
+    }
+    if let (false, Some(l)) = (cell.cgo, cell.libc) {
+        return Some(Skip {
+            cause: Cause::UnsupportedTarget,
+            reason: format!(
+                "libc {l} only applies to cgo=1 builds: a cgo=0 binary links no C library"
+            ),
+        });
+    }
+    if let (true, Some(l), false) = (cell.cgo, cell.libc, cell.target.is_linux()) {
+        return Some(Skip {
+            cause: Cause::UnsupportedTarget,
+            reason: format!(
+                "libc {l} is a linux C library; {} has its own",
+                cell.target.port()
+            ),
         });
     }
     if cell.target.is_wasip1() && cell.rootfs != RootfsSpec::Scratch {
@@ -146,6 +189,16 @@ fn skip_reason(cell: &Cell) -> Option<Skip> {
             cause: Cause::UnsupportedTarget,
             reason: format!(
                 "wasip1 modules run in wasmtime, not on a `{}` rootfs",
+                cell.rootfs
+            ),
+        });
+    }
+    if cell.target.is_build_only() && cell.rootfs != RootfsSpec::Scratch {
+        return Some(Skip {
+            cause: Cause::UnsupportedTarget,
+            reason: format!(
+                "{} is built and inspected only: it cannot run on a `{}` rootfs",
+                cell.target.port(),
                 cell.rootfs
             ),
         });
@@ -306,13 +359,14 @@ fn axis_matches(axis: Axis, value: &str, cell: &Cell) -> bool {
 }
 
 /// `go1.22` matches `go1.22` and `go1.22.12` but not `go1.2` nor `go1.220`.
-fn version_prefix(version: &str, want: &str) -> bool {
+pub(crate) fn version_prefix(version: &str, want: &str) -> bool {
     version == want || (version.starts_with(want) && version[want.len()..].starts_with('.'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::CellId;
 
     fn toolchain(name: &str, version: &str) -> Arc<Toolchain> {
         Arc::new(Toolchain {
@@ -431,22 +485,87 @@ mod tests {
     }
 
     #[test]
+    fn filters_see_target_variants() {
+        let arm = Target::linux("arm");
+        let plan = Plan::expand(&[Axes {
+            toolchains: vec![toolchain("go1.24", "go1.24.4")],
+            targets: vec![
+                arm.with_variant("goarm", "6"),
+                arm.with_variant("goarm", "7"),
+                Target::linux("arm64"),
+            ],
+            modes: vec![CgoMode::Off],
+            rootfs: None,
+            programs: vec![Arc::new(Program::probe())],
+        }]);
+        let ids = |f: &[&str]| -> Vec<String> {
+            plan.clone()
+                .filter(&Filter::parse(f).unwrap())
+                .cells
+                .into_iter()
+                .map(|c| c.id.0)
+                .collect()
+        };
+        // `target=linux/arm` matches every goarm variant, not arm64.
+        assert_eq!(
+            ids(&["target=linux/arm"]),
+            [
+                "go1.24/linux-arm-goarm6/cgo0/rootfs-scratch/probe",
+                "go1.24/linux-arm-goarm7/cgo0/rootfs-scratch/probe"
+            ]
+        );
+        // The slug picks one variant; a bare GOARCH all of them.
+        assert_eq!(ids(&["target=linux-arm-goarm7"]).len(), 1);
+        assert_eq!(ids(&["target=arm"]).len(), 2);
+        assert_eq!(ids(&["*goarm6*"]).len(), 1);
+        assert_eq!(ids(&["target=linux/arm", "target=linux/arm64"]).len(), 3);
+        assert!(ids(&["target=linux/arm", "cgo=1"]).is_empty());
+    }
+
+    #[test]
     fn shards_partition_the_plan() {
         for n in 1..=5 {
             let mut all = Vec::new();
+            let mut costs = Vec::new();
             for k in 1..=n {
                 let part = sample().shard(Shard { index: k, count: n });
-                let len = part.len();
-                assert!(
-                    len >= 12 / n && len <= 12 / n + 1,
-                    "shard {k}/{n} has {len}"
+                costs.push(
+                    part.cells
+                        .iter()
+                        .map(|c| c.estimated_cost() as u64)
+                        .sum::<u64>(),
                 );
                 all.extend(part.cells.into_iter().map(|c| c.id));
             }
+            let max_cell = sample()
+                .cells
+                .iter()
+                .map(|c| c.estimated_cost())
+                .max()
+                .unwrap();
+            let (lo, hi) = (costs.iter().min().unwrap(), costs.iter().max().unwrap());
+            assert!(hi - lo <= max_cell as u64, "{n} shards: costs {costs:?}");
             all.sort();
             let mut full: Vec<_> = sample().cells.into_iter().map(|c| c.id).collect();
             full.sort();
             assert_eq!(all, full);
+            let split: Vec<Vec<CellId>> = sample()
+                .split(n)
+                .into_iter()
+                .map(|p| p.cells.into_iter().map(|c| c.id).collect())
+                .collect();
+            for (k, ids) in split.iter().enumerate() {
+                let part: Vec<CellId> = sample()
+                    .shard(Shard {
+                        index: k + 1,
+                        count: n,
+                    })
+                    .cells
+                    .into_iter()
+                    .map(|c| c.id)
+                    .collect();
+                assert_eq!(&part, ids);
+            }
         }
         assert!("0/3".parse::<Shard>().is_err());
         assert!("4/3".parse::<Shard>().is_err());

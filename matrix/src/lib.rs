@@ -4,12 +4,26 @@
 
 mod cause;
 mod cell;
+mod config;
 mod defaults;
 mod expand;
+mod shard;
 mod target;
 
 pub use cause::Cause;
-pub use cell::{Cell, CellId, Expectation, Program, ProgramSource, RootfsSpec, Skip, Toolchain};
+pub use cell::{
+    Cell, CellId, CellSettings, Expectation, ExpectedFailure, Program, ProgramSource, RootfsSpec,
+    Skip, Toolchain,
+};
+pub use config::{
+    AxisMatch, BuildSettings, CONFIG_FILE_NAME, Config, ConfigError, ConfigErrorDetail,
+    ConfiguredProgram, ConfiguredTarget, ExpectFailRule, IncludeRule, Location, RunSettings,
+    ToolchainSpec, ToolchainSpecKind, closest, load_config, parse_config, programs_from_paths,
+};
 pub use defaults::{DEFAULT_CGO_ARCHES, default_matrix};
 pub use expand::{Axes, CgoMode, Filter, FilterError, Plan, Shard, ShardError};
-pub use target::{LINUX_ARCHES, Libc, Target, TargetError};
+pub use shard::{GITHUB_MAX_JOBS, github_matrix, shard_assignment};
+pub use target::{
+    LINUX_ARCHES, Libc, OTHER_PORTS, Target, TargetError, VARIANT_KNOBS, VariantKnob, go_minor,
+    is_known_port, known_ports,
+};

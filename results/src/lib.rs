@@ -1,12 +1,26 @@
 //! crossmatrix's results: the record schema every consumer relies on, the append-only store
 //! (`cells.jsonl` + `run.json`) and the report writers. Knows nothing of how cells ran.
 
+pub mod compare;
+#[cfg(test)]
+mod fixtures;
+pub mod merge;
 pub mod report;
+pub mod resume;
 pub mod schema;
+pub mod stats;
 pub mod store;
 
+pub use compare::{
+    Change, CompareFormat, CompareOptions, Comparison, Gate, GateViolation, check_gates, compare,
+    compare_toolchains, render_comparison, split_by_toolchain,
+};
 pub use crossmatrix_matrix::Cause;
-pub use report::{RenderOptions, ReportError, ReportFormat, format_ms, human_size, render};
+pub use merge::{MergeError, MergeInput, merge};
+pub use report::{
+    RenderOptions, ReportError, ReportFormat, format_ms, human_size, render, render_html_history,
+};
+pub use resume::{completed_ids, in_plan_order, latest_records, needs_run};
 pub use schema::*;
 pub use store::{
     CELLS_FILE, CellWriter, CellsRead, RUN_META_FILE, StoreError, read_cells, read_run_meta,

@@ -279,6 +279,27 @@ pub struct RunMeta {
     /// True when the run was interrupted before every planned cell finished.
     #[serde(default)]
     pub interrupted: bool,
+    /// For a run merged from shards (`crossmatrix merge`): where and when each shard ran.
+    /// Empty for a run that was not merged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardInfo>,
+}
+
+/// One shard of a merged run: its `--shard` spec and the host and times it ran with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// `2/4`, or `None` for an input that was not run with `--shard`.
+    #[serde(default)]
+    pub shard: Option<String>,
+    pub host: HostInfo,
+    pub started_at: String,
+    pub finished_at: String,
+    pub wall_ms: u64,
+    /// Records the shard contributed (after dropping duplicates).
+    #[serde(default)]
+    pub cells: usize,
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 #[cfg(test)]

@@ -38,6 +38,9 @@ pub enum GoSource {
     GorootEnv,
     /// A GOROOT the user named.
     Explicit,
+    /// Installed by `crossmatrix toolchain install` into the cache
+    /// (`<cache>/toolchains/<version>/`).
+    Cache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,8 +64,15 @@ pub enum GoError {
 }
 
 /// Every Go toolchain this host has, deduplicated by canonical GOROOT, oldest first.
-/// Toolchains that cannot be inspected are left out.
+/// Toolchains that cannot be inspected are left out. Looks in the default install cache
+/// ([`crate::install::default_toolchains_dir`]) too.
 pub fn discover_go() -> Vec<GoToolchain> {
+    discover_go_in(&crate::install::default_toolchains_dir())
+}
+
+/// [`discover_go`] with the toolchains installed under `toolchains_dir` (the directory
+/// `crossmatrix toolchain install` fills) instead of the default one.
+pub fn discover_go_in(toolchains_dir: &Path) -> Vec<GoToolchain> {
     let mut candidates: Vec<(PathBuf, GoSource)> = Vec::new();
     let on_path = which::which("go")
         .ok()
@@ -83,6 +93,11 @@ pub fn discover_go() -> Vec<GoToolchain> {
     if let Some(g) = std::env::var_os("GOROOT").filter(|g| !g.is_empty()) {
         candidates.push((PathBuf::from(g), GoSource::GorootEnv));
     }
+    candidates.extend(
+        crate::install::installed_toolchains(toolchains_dir)
+            .into_iter()
+            .map(|p| (p, GoSource::Cache)),
+    );
 
     let mut seen = HashSet::new();
     let mut found = Vec::new();
@@ -188,12 +203,12 @@ pub fn parse_version_file(text: &str) -> Option<String> {
 /// A parsed version: numeric parts, then an optional pre-release (`rc1`, `beta2`) that sorts
 /// before the release it precedes.
 #[derive(Debug, PartialEq, Eq)]
-struct ParsedVersion {
-    nums: Vec<u64>,
-    pre: Option<(u8, u64)>,
+pub(crate) struct ParsedVersion {
+    pub(crate) nums: Vec<u64>,
+    pub(crate) pre: Option<(u8, u64)>,
 }
 
-fn parse_go_version(v: &str) -> Option<ParsedVersion> {
+pub(crate) fn parse_go_version(v: &str) -> Option<ParsedVersion> {
     let v = v.strip_prefix("devel ").unwrap_or(v);
     let v = v.split_whitespace().next()?;
     let v = v.strip_prefix("go")?;

@@ -5,12 +5,19 @@
 pub mod binfmt;
 pub mod cc;
 pub mod command;
+pub mod doctor;
 pub mod executor;
 pub mod go;
+pub mod install;
+mod lock;
 pub mod rootfs;
 
 pub use binfmt::{BinfmtEntry, BinfmtStatus, read_binfmt};
 pub use cc::{CCompiler, CcKind, NoCCompiler, find_zig, pick_c_compiler};
 pub use executor::{ExecutorChoice, ExecutorKind, ExecutorPreference, Host, Qemu, find_qemu};
-pub use go::{GoSource, GoToolchain, discover_go, go_toolchain_at};
+pub use go::{GoSource, GoToolchain, discover_go, discover_go_in, go_toolchain_at};
+pub use install::{
+    DownloadSource, InstallError, InstallProgress, Installed, Installer, VersionRequest,
+    default_cache_dir, default_toolchains_dir,
+};
 pub use rootfs::{RootfsError, RootfsFlavor, RootfsStore};

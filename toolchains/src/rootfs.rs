@@ -19,6 +19,12 @@ const EXTRACT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Package lists older than this are refreshed (`apt-get update`) before use.
 const LISTS_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// Bumped when [`finish_tree`] changes what it adds, so cached roots are rebuilt.
+const LAYOUT_VERSION: u32 = 2;
+
+/// Where Go (and OpenSSL) look for the CA bundle on Debian and Alpine.
+pub const CA_BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
+
 /// Pins that make the result independent of the host's apt preferences: Debian stable wins
 /// where it has the architecture; trixie fills in the rest (riscv64 is only in trixie).
 const APT_PREFERENCES: &str = "Package: *\nPin: release n=trixie\nPin-Priority: 50\n";
@@ -50,6 +56,11 @@ impl RootfsFlavor {
             RootfsFlavor::Glibc => "libc6",
             RootfsFlavor::Musl => "musl",
         }
+    }
+    /// Every Debian package the rootfs is made of: the libc, plus CA certificates and the
+    /// time zone database (as in debian-slim and alpine images). The last two are `Arch: all`.
+    pub fn packages(self) -> [&'static str; 3] {
+        [self.package(), "ca-certificates", "tzdata"]
     }
 }
 
@@ -403,16 +414,16 @@ impl Apt {
         }
     }
 
-    fn print_uris(&self, package: &str) -> Result<Vec<DebUri>, CommandError> {
+    fn print_uris(&self, packages: &[&str]) -> Result<Vec<DebUri>, CommandError> {
         let mut cmd = self.command();
-        cmd.args(["--print-uris", "download", package]);
+        cmd.args(["--print-uris", "download"]).args(packages);
         let out = command::run_checked(&mut cmd, PRINT_URIS_TIMEOUT)?;
         Ok(parse_print_uris(&out.stdout_str()))
     }
 
-    fn download(&self, package: &str) -> Result<(), CommandError> {
+    fn download(&self, packages: &[&str]) -> Result<(), CommandError> {
         let mut cmd = self.command();
-        cmd.args(["download", package]).current_dir(self.debs());
+        cmd.arg("download").args(packages).current_dir(self.debs());
         command::run_checked(&mut cmd, DOWNLOAD_TIMEOUT).map(|_| ())
     }
 }
@@ -427,6 +438,17 @@ impl RootfsStore {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The newest finished root for GOARCH and `flavor`, if one was assembled before; never
+    /// runs apt (for `crossmatrix doctor`).
+    pub fn cached(&self, goarch: &str, flavor: RootfsFlavor) -> Option<PathBuf> {
+        let arch = debian_arch(goarch)?;
+        let loader = loader_path(goarch, flavor)?;
+        let name =
+            std::fs::read_to_string(self.dir.join(format!("{arch}-{flavor}.latest"))).ok()?;
+        let root = self.dir.join(name.trim());
+        root.join(loader).exists().then_some(root)
     }
 
     /// A directory holding GOARCH's dynamic loader and libc for `flavor`, plus a minimal
@@ -456,7 +478,6 @@ impl RootfsStore {
         };
         let arch = debian_arch(goarch).ok_or_else(unsupported)?;
         let loader = loader_path(goarch, flavor).ok_or_else(unsupported)?;
-        let package = flavor.package();
         std::fs::create_dir_all(&self.dir).map_err(io("cannot create", &self.dir))?;
         let _lock = Lock::acquire(&self.dir.join(format!(".lock-{arch}")))?;
 
@@ -473,25 +494,26 @@ impl RootfsStore {
 
         apt.prepare()?;
         let update = apt.update_if_stale();
-        let debs = match apt.print_uris(package) {
-            Ok(d) if !d.is_empty() => d,
+        let packages = flavor.packages();
+        let debs = match apt.print_uris(&packages) {
+            Ok(d) if d.len() == packages.len() => d,
             Ok(_) => {
                 return latest().ok_or_else(|| RootfsError::NoPackage {
-                    package: package.into(),
+                    package: packages.join(" "),
                     arch: arch.into(),
                     update: update.err().unwrap_or_else(|| "ok".into()),
                 });
             }
             Err(source) => {
                 return latest().ok_or_else(|| RootfsError::Command {
-                    what: format!("resolving {package}:{arch}"),
+                    what: format!("resolving {}:{arch}", packages.join(" ")),
                     source,
                 });
             }
         };
 
         let mut h = Sha256::new();
-        h.update(format!("{arch}\n{flavor}\n"));
+        h.update(format!("{arch}\n{flavor}\nlayout {LAYOUT_VERSION}\n"));
         for d in &debs {
             h.update(format!(
                 "{} {}\n",
@@ -502,7 +524,7 @@ impl RootfsStore {
         let name = format!("{arch}-{flavor}-{}", &hex(&h.finalize())[..16]);
         let root = self.dir.join(&name);
         if !root.join(loader).exists() {
-            self.build(&apt, &debs, package, loader, &root)?;
+            self.build(&apt, &debs, flavor, loader, &root)?;
         }
         let _ = std::fs::write(&latest_file, &name);
         Ok(root)
@@ -514,17 +536,19 @@ impl RootfsStore {
         &self,
         apt: &Apt,
         debs: &[DebUri],
-        package: &str,
+        flavor: RootfsFlavor,
         loader: &str,
         root: &Path,
     ) -> Result<(), RootfsError> {
+        let package = flavor.package();
+        let packages = flavor.packages();
         let need_download = debs
             .iter()
             .any(|d| !apt.debs().join(&d.file_name).is_file());
         if need_download {
-            apt.download(package)
+            apt.download(&packages)
                 .map_err(|source| RootfsError::Command {
-                    what: format!("downloading {package}:{}", apt.arch),
+                    what: format!("downloading {}:{}", packages.join(" "), apt.arch),
                     source,
                 })?;
         }
@@ -634,7 +658,65 @@ fn finish_tree(root: &Path, package: &str) -> Result<(), RootfsError> {
         }
         std::fs::write(&p, text).map_err(io("cannot write", &p))?;
     }
+    install_ca_bundle(root)?;
+    let link = |target: &str, rel: &str| -> Result<(), RootfsError> {
+        let p = root.join(rel);
+        if p.symlink_metadata().is_err() {
+            std::os::unix::fs::symlink(target, &p).map_err(io("cannot create symlink", &p))?;
+        }
+        Ok(())
+    };
+    if root.join(CA_BUNDLE).is_file() {
+        // Alpine's name for the bundle (OpenSSL's default), beside Debian's.
+        link("certs/ca-certificates.crt", "etc/ssl/cert.pem")?;
+    }
+    if !musl && root.join("usr/share/zoneinfo/Etc/UTC").exists() {
+        // debian-slim's local time is UTC through /etc/localtime; Alpine has none.
+        link("../usr/share/zoneinfo/Etc/UTC", "etc/localtime")?;
+        let tz = root.join("etc/timezone");
+        if tz.symlink_metadata().is_err() {
+            std::fs::write(&tz, "Etc/UTC\n").map_err(io("cannot write", &tz))?;
+        }
+    }
     Ok(())
+}
+
+/// What ca-certificates' postinst (update-ca-certificates) would do, since maintainer scripts
+/// do not run here: concatenate every certificate the package ships under
+/// /usr/share/ca-certificates into /etc/ssl/certs/ca-certificates.crt, in name order.
+fn install_ca_bundle(root: &Path) -> Result<(), RootfsError> {
+    let src = root.join("usr/share/ca-certificates");
+    let mut certs = Vec::new();
+    collect_crts(&src, &mut certs);
+    if certs.is_empty() {
+        return Ok(());
+    }
+    certs.sort();
+    let mut bundle = String::new();
+    for c in &certs {
+        let text = std::fs::read_to_string(c).map_err(io("cannot read", c))?;
+        bundle.push_str(text.trim_end());
+        bundle.push('\n');
+    }
+    let dest = root.join(CA_BUNDLE);
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+    }
+    std::fs::write(&dest, bundle).map_err(io("cannot write", &dest))
+}
+
+fn collect_crts(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => collect_crts(&p, out),
+            Ok(t) if t.is_file() && p.extension().is_some_and(|x| x == "crt") => out.push(p),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -726,6 +808,60 @@ mod tests {
                 .contains("nogroup")
         );
         assert!(root.join("tmp").is_dir());
+    }
+
+    #[test]
+    fn finish_tree_builds_the_ca_bundle_and_localtime() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let moz = root.join("usr/share/ca-certificates/mozilla");
+        std::fs::create_dir_all(&moz).unwrap();
+        let pem = |n: &str| format!("-----BEGIN CERTIFICATE-----\n{n}\n-----END CERTIFICATE-----");
+        std::fs::write(moz.join("B_Root.crt"), pem("b") + "\n").unwrap();
+        std::fs::write(moz.join("A_Root.crt"), pem("a")).unwrap(); // no final newline
+        std::fs::write(moz.join("README"), "not a cert").unwrap();
+        std::fs::create_dir_all(root.join("usr/share/zoneinfo/Etc")).unwrap();
+        std::fs::create_dir_all(root.join("usr/share/zoneinfo/Europe")).unwrap();
+        std::fs::write(root.join("usr/share/zoneinfo/Etc/UTC"), "TZif").unwrap();
+        std::fs::write(root.join("usr/share/zoneinfo/Europe/Paris"), "TZif").unwrap();
+        finish_tree(root, "libc6").unwrap();
+        let bundle = std::fs::read_to_string(root.join(CA_BUNDLE)).unwrap();
+        assert_eq!(bundle, format!("{}\n{}\n", pem("a"), pem("b")));
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/ssl/cert.pem")).unwrap(),
+            bundle
+        );
+        assert_eq!(
+            std::fs::read_link(root.join("etc/localtime")).unwrap(),
+            PathBuf::from("../usr/share/zoneinfo/Etc/UTC")
+        );
+        assert_eq!(std::fs::read(root.join("etc/localtime")).unwrap(), b"TZif");
+
+        // musl (Alpine-like): the bundle, but no /etc/localtime; no certs: no bundle.
+        let m = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(m.path().join("usr/share/zoneinfo/Etc")).unwrap();
+        std::fs::write(m.path().join("usr/share/zoneinfo/Etc/UTC"), "TZif").unwrap();
+        finish_tree(m.path(), "musl").unwrap();
+        assert!(m.path().join("etc/localtime").symlink_metadata().is_err());
+        assert!(!m.path().join(CA_BUNDLE).exists());
+        assert!(
+            m.path()
+                .join("etc/ssl/cert.pem")
+                .symlink_metadata()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn flavors_bring_certificates_and_tzdata() {
+        assert_eq!(
+            RootfsFlavor::Glibc.packages(),
+            ["libc6", "ca-certificates", "tzdata"]
+        );
+        assert_eq!(
+            RootfsFlavor::Musl.packages(),
+            ["musl", "ca-certificates", "tzdata"]
+        );
     }
 
     #[test]

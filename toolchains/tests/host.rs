@@ -10,7 +10,7 @@ use crossmatrix_toolchains::executor::{
     ExecutorChoice, ExecutorPreference, Host, find_qemu, host_goarch,
 };
 use crossmatrix_toolchains::go::{compare_go_versions, discover_go, go_toolchain_at, short_names};
-use crossmatrix_toolchains::rootfs::{RootfsFlavor, RootfsStore, loader_path};
+use crossmatrix_toolchains::rootfs::{CA_BUNDLE, RootfsFlavor, RootfsStore, loader_path};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -211,6 +211,14 @@ fn assembles_rootfs_for_arm64_and_riscv64() {
             let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
             assert!(passwd.contains("root:x:0:0") && passwd.contains("nobody:x:65534"));
             assert!(root.join("etc/group").is_file());
+            // Like debian-slim / alpine: a CA bundle and the time zone database.
+            let bundle = std::fs::read_to_string(root.join(CA_BUNDLE)).unwrap();
+            assert!(
+                bundle.matches("BEGIN CERTIFICATE").count() > 50,
+                "{arch} {flavor}: thin CA bundle"
+            );
+            assert!(root.join("etc/ssl/cert.pem").is_file());
+            assert!(root.join("usr/share/zoneinfo/Europe/Paris").is_file());
 
             match find_qemu(arch) {
                 Some(q) => {

@@ -1,6 +1,8 @@
 //! Report writers: every format is rendered from the same records by one small module
 //! behind [`Reporter`], so adding a format touches nothing else.
 
+mod benchstat;
+mod html;
 mod json;
 mod junit;
 mod markdown;
@@ -14,6 +16,7 @@ use crate::schema::{CellRecord, RunMeta};
 use std::fmt;
 use std::str::FromStr;
 
+pub use html::render_html_history;
 pub use units::{format_ms, human_size};
 
 /// The formats `render` can produce.
@@ -27,6 +30,10 @@ pub enum ReportFormat {
     Json,
     /// JUnit XML for CI test reporting.
     Junit,
+    /// Go's benchmark format, for `benchstat base.txt new.txt`.
+    Benchstat,
+    /// One self-contained HTML dashboard page.
+    Html,
 }
 
 impl ReportFormat {
@@ -35,15 +42,19 @@ impl ReportFormat {
         ReportFormat::Markdown,
         ReportFormat::Json,
         ReportFormat::Junit,
+        ReportFormat::Benchstat,
+        ReportFormat::Html,
     ];
 
-    /// The name accepted by `FromStr` (`table`, `md`, `json`, `junit`).
+    /// The name accepted by `FromStr` (`table`, `md`, `json`, `junit`, `benchstat`, `html`).
     pub fn name(self) -> &'static str {
         match self {
             ReportFormat::Table => "table",
             ReportFormat::Markdown => "md",
             ReportFormat::Json => "json",
             ReportFormat::Junit => "junit",
+            ReportFormat::Benchstat => "benchstat",
+            ReportFormat::Html => "html",
         }
     }
 
@@ -54,6 +65,8 @@ impl ReportFormat {
             ReportFormat::Markdown => "md",
             ReportFormat::Json => "json",
             ReportFormat::Junit => "xml",
+            ReportFormat::Benchstat => "txt",
+            ReportFormat::Html => "html",
         }
     }
 
@@ -63,6 +76,8 @@ impl ReportFormat {
             ReportFormat::Markdown => &markdown::MarkdownReporter,
             ReportFormat::Json => &json::JsonReporter,
             ReportFormat::Junit => &junit::JunitReporter,
+            ReportFormat::Benchstat => &benchstat::BenchstatReporter,
+            ReportFormat::Html => &html::HtmlReporter,
         }
     }
 }
@@ -81,6 +96,8 @@ impl FromStr for ReportFormat {
             "md" | "markdown" => Ok(ReportFormat::Markdown),
             "json" => Ok(ReportFormat::Json),
             "junit" => Ok(ReportFormat::Junit),
+            "benchstat" => Ok(ReportFormat::Benchstat),
+            "html" => Ok(ReportFormat::Html),
             _ => Err(ReportError::UnknownFormat(s.to_string())),
         }
     }
@@ -95,7 +112,7 @@ pub struct RenderOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("unknown report format `{0}`: expected one of table, md, json, junit")]
+    #[error("unknown report format `{0}`: expected one of table, md, json, junit, benchstat, html")]
     UnknownFormat(String),
     #[error("cannot write the JSON report: {0}")]
     Json(#[from] serde_json::Error),

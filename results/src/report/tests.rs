@@ -254,6 +254,7 @@ pub(crate) fn fixture_meta() -> RunMeta {
         reps: 5,
         totals: Totals::default(),
         interrupted: false,
+        shards: vec![],
     }
 }
 
@@ -264,7 +265,7 @@ fn golden_path(name: &str) -> PathBuf {
 }
 
 /// Compares `actual` with the golden file, or rewrites it under `UPDATE_GOLDEN=1`.
-fn check_golden(name: &str, actual: &str) {
+pub(crate) fn check_golden(name: &str, actual: &str) {
     let path = golden_path(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -311,7 +312,7 @@ fn table_color_golden() {
     assert_eq!(plain, rendered(ReportFormat::Table, false));
 }
 
-fn strip_ansi(s: &str) -> String {
+pub(crate) fn strip_ansi(s: &str) -> String {
     let mut out = String::new();
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
@@ -407,12 +408,19 @@ fn format_names_parse() {
         ("markdown", ReportFormat::Markdown),
         ("json", ReportFormat::Json),
         ("JUnit", ReportFormat::Junit),
+        ("benchstat", ReportFormat::Benchstat),
+        ("HTML", ReportFormat::Html),
     ] {
         assert_eq!(name.parse::<ReportFormat>().unwrap(), format);
     }
     for &format in ReportFormat::ALL {
         assert_eq!(format.name().parse::<ReportFormat>().unwrap(), format);
     }
-    let err = "html".parse::<ReportFormat>().unwrap_err();
+    let err = "xml".parse::<ReportFormat>().unwrap_err();
     assert!(err.to_string().contains("table, md, json, junit"), "{err}");
+}
+
+#[test]
+fn benchstat_golden() {
+    check_golden("benchstat.txt", &rendered(ReportFormat::Benchstat, false));
 }

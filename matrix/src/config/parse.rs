@@ -1,0 +1,1323 @@
+//! Walks the spanned TOML tree of a `crossmatrix.toml` and validates every key and value,
+//! so that each error can point at its `line:col`.
+
+use super::error::{ConfigError, Location};
+use super::{
+    AxisMatch, BuildSettings, Config, ConfiguredProgram, ConfiguredTarget, ExpectFailRule,
+    IncludeRule, RunSettings, ToolchainSpec, ToolchainSpecKind,
+};
+use crate::cell::sanitize;
+use crate::{
+    Cause, Expectation, ExpectedFailure, Libc, Program, ProgramSource, RootfsSpec, Target,
+    VARIANT_KNOBS, VariantKnob, is_known_port, known_ports,
+};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+type Val<'i> = Spanned<DeValue<'i>>;
+type R<T> = Result<T, ConfigError>;
+
+const TOP_KEYS: &[&str] = &[
+    "toolchains",
+    "targets",
+    "cgo",
+    "libc",
+    "rootfs",
+    "exclude",
+    "include",
+    "build",
+    "run",
+    "programs",
+];
+const BUILD_KEYS: &[&str] = &["tags", "trimpath", "ldflags", "env", "timeout"];
+const RUN_KEYS: &[&str] = &["timeout", "reps", "env"];
+const AXIS_KEYS: &[&str] = &[
+    "toolchain",
+    "target",
+    "variant",
+    "cgo",
+    "libc",
+    "rootfs",
+    "program",
+];
+const PROGRAM_KEYS: &[&str] = &[
+    "path",
+    "name",
+    "suite",
+    "include",
+    "exclude",
+    "args",
+    "env",
+    "stdin",
+    "stdin_file",
+    "expect",
+    "expect_fail",
+    "build",
+    "run",
+];
+const EXPECT_KEYS: &[&str] = &[
+    "exit_code",
+    "stdout",
+    "stdout_file",
+    "stdout_regex",
+    "stderr_regex",
+];
+const EXPECT_FAIL_KEYS: &[&str] = &["match", "cause", "reason"];
+const ROOTFS_NAMES: &[&str] = &["scratch", "glibc", "musl"];
+const ROOTFS_EXPECTED: &str = "scratch, glibc, musl, or a directory path such as ./rootfs";
+const PROGRAM_PATH_EXPECTED: &str =
+    "a Go package directory, a single .go file, or a suite directory with suite = true";
+
+pub(crate) struct Parser<'a> {
+    text: &'a str,
+    file: &'a Path,
+    base: PathBuf,
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// `key = value` pairs of a table in file order, with the key's span.
+fn entries<'t, 'i>(t: &'t DeTable<'i>) -> Vec<(&'t str, Range<usize>, &'t Val<'i>)> {
+    let mut v: Vec<_> = t
+        .iter()
+        .map(|(k, v)| (k.get_ref().as_ref(), k.span(), v))
+        .collect();
+    v.sort_by_key(|(_, span, _)| span.start);
+    v
+}
+
+fn get<'t, 'i>(t: &'t DeTable<'i>, key: &str) -> Option<&'t Val<'i>> {
+    t.iter()
+        .find(|(k, _)| k.get_ref().as_ref() == key)
+        .map(|(_, v)| v)
+}
+
+fn looks_like_path(s: &str) -> bool {
+    s.contains('/') || s.starts_with('.') || s.starts_with('~')
+}
+
+impl<'a> Parser<'a> {
+    pub(crate) fn new(text: &'a str, file: &'a Path) -> Parser<'a> {
+        let base = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base = std::fs::canonicalize(&base).unwrap_or(base);
+        Parser { text, file, base }
+    }
+
+    fn loc(&self, span: Range<usize>) -> Option<Location> {
+        Some(Location::of(self.text, span))
+    }
+
+    fn err(&self, span: Range<usize>, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.file, message)
+            .at(self.loc(span))
+            .key(key)
+    }
+
+    fn wrong_type(&self, v: &Val<'_>, key: &str, expected: &str) -> ConfigError {
+        self.err(
+            v.span(),
+            key,
+            format!("wrong type: found {}", v.get_ref().type_str()),
+        )
+        .expected(expected)
+    }
+
+    fn check_keys(&self, t: &DeTable<'_>, path: &str, allowed: &[&str], what: &str) -> R<()> {
+        for (k, span, _) in entries(t) {
+            if !allowed.contains(&k) {
+                return Err(self
+                    .err(span, &join(path, k), format!("unknown key `{k}` in {what}"))
+                    .expected(format!("one of: {}", allowed.join(", ")))
+                    .did_you_mean(k, allowed.iter().copied()));
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve(&self, s: &str) -> PathBuf {
+        let p = match s.strip_prefix("~/") {
+            Some(rest) => match std::env::var_os("HOME") {
+                Some(h) => PathBuf::from(h).join(rest),
+                None => PathBuf::from(s),
+            },
+            None => self.base.join(s),
+        };
+        std::fs::canonicalize(&p).unwrap_or(p)
+    }
+
+    // --- scalar helpers -------------------------------------------------------------------
+
+    fn string<'v>(&self, v: &'v Val<'_>, key: &str, expected: &str) -> R<&'v str> {
+        v.get_ref()
+            .as_str()
+            .ok_or_else(|| self.wrong_type(v, key, expected))
+    }
+
+    fn table<'v, 'i>(&self, v: &'v Val<'i>, key: &str, expected: &str) -> R<&'v DeTable<'i>> {
+        v.get_ref()
+            .as_table()
+            .ok_or_else(|| self.wrong_type(v, key, expected))
+    }
+
+    fn bool(&self, v: &Val<'_>, key: &str) -> R<bool> {
+        v.get_ref()
+            .as_bool()
+            .ok_or_else(|| self.wrong_type(v, key, "true or false"))
+    }
+
+    fn int(&self, v: &Val<'_>, key: &str, expected: &str) -> R<i64> {
+        match v.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).map_err(|_| {
+                self.err(v.span(), key, "integer out of range")
+                    .expected(expected)
+            }),
+            _ => Err(self.wrong_type(v, key, expected)),
+        }
+    }
+
+    /// A value or a list of values, each with its span and key path.
+    fn one_or_many<'v, 'i>(&self, v: &'v Val<'i>, key: &str) -> Vec<(&'v Val<'i>, String)> {
+        match v.get_ref() {
+            DeValue::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (item, format!("{key}[{i}]")))
+                .collect(),
+            _ => vec![(v, key.to_string())],
+        }
+    }
+
+    /// A string or a list of strings.
+    fn strings(
+        &self,
+        v: &Val<'_>,
+        key: &str,
+        expected: &str,
+    ) -> R<Vec<(String, Range<usize>, String)>> {
+        self.one_or_many(v, key)
+            .into_iter()
+            .map(|(item, k)| {
+                let s = self.string(item, &k, expected)?;
+                Ok((s.to_string(), item.span(), k))
+            })
+            .collect()
+    }
+
+    fn non_empty(&self, v: &Val<'_>, key: &str, what: &str) -> R<()> {
+        if let DeValue::Array(a) = v.get_ref() {
+            if a.is_empty() {
+                return Err(self
+                    .err(
+                        v.span(),
+                        key,
+                        format!("`{key}` is empty: the matrix would have no cells"),
+                    )
+                    .expected(format!(
+                        "at least one {what}, or omit `{key}` for the default"
+                    )));
+            }
+        }
+        Ok(())
+    }
+
+    fn seconds(&self, v: &Val<'_>, key: &str) -> R<Duration> {
+        let expected = "a positive number of seconds (e.g. 30 or 2.5)";
+        let secs = match v.get_ref() {
+            DeValue::Integer(_) => self.int(v, key, expected)? as f64,
+            DeValue::Float(f) => f.as_str().parse::<f64>().unwrap_or(f64::NAN),
+            _ => return Err(self.wrong_type(v, key, expected)),
+        };
+        if !(secs > 0.0 && secs <= 7.0 * 86400.0) {
+            return Err(self
+                .err(
+                    v.span(),
+                    key,
+                    format!("`{key}` must be a positive duration, got {secs}"),
+                )
+                .expected(expected));
+        }
+        Ok(Duration::from_secs_f64(secs))
+    }
+
+    fn env(&self, v: &Val<'_>, key: &str) -> R<BTreeMap<String, String>> {
+        let t = self.table(
+            v,
+            key,
+            "a table of environment variables, e.g. { GOFLAGS = \"-mod=mod\" }",
+        )?;
+        let mut out = BTreeMap::new();
+        for (k, span, val) in entries(t) {
+            let valid = k
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(self
+                    .err(
+                        span,
+                        &join(key, k),
+                        format!("`{k}` is not an environment variable name"),
+                    )
+                    .expected("letters, digits and `_`, not starting with a digit"));
+            }
+            let s = self.string(val, &join(key, k), "a string (quote numbers: \"1\")")?;
+            out.insert(k.to_string(), s.to_string());
+        }
+        Ok(out)
+    }
+
+    // --- sections -------------------------------------------------------------------------
+
+    pub(crate) fn parse(&self) -> R<Config> {
+        let doc = DeTable::parse(self.text).map_err(|e| {
+            let msg = e.message().trim().to_string();
+            ConfigError::new(self.file, format!("invalid TOML: {msg}"))
+                .at(e.span().and_then(|s| self.loc(s)))
+                .expected("valid TOML (https://toml.io)")
+        })?;
+        let root = doc.get_ref();
+        self.check_keys(root, "", TOP_KEYS, "the config")?;
+        let mut cfg = Config::empty(self.file);
+        cfg.base_dir = self.base.clone();
+        if let Some(v) = get(root, "programs") {
+            cfg.programs = self.programs(v)?;
+        }
+        let mut names: Vec<String> = cfg
+            .programs
+            .iter()
+            .map(|p| p.program.name.clone())
+            .collect();
+        if names.is_empty() {
+            names.push("probe".into());
+        }
+        if let Some(v) = get(root, "toolchains") {
+            cfg.toolchains = self.toolchains(v)?;
+        }
+        if let Some(v) = get(root, "targets") {
+            cfg.targets = Some(self.targets(v)?);
+        }
+        if let Some(v) = get(root, "cgo") {
+            self.non_empty(v, "cgo", "of 0 and 1")?;
+            cfg.cgo = Vec::new();
+            for c in self.cgo_values(v, "cgo")? {
+                if !cfg.cgo.contains(&c) {
+                    cfg.cgo.push(c);
+                }
+            }
+        }
+        if let Some(v) = get(root, "libc") {
+            self.non_empty(v, "libc", "C library (gnu or musl)")?;
+            let mut libcs = Vec::new();
+            for l in self.libc_values(v, "libc")? {
+                if !libcs.contains(&l) {
+                    libcs.push(l);
+                }
+            }
+            cfg.libc = Some(libcs);
+        }
+        if let Some(v) = get(root, "rootfs") {
+            self.non_empty(v, "rootfs", "rootfs")?;
+            let mut list = Vec::new();
+            for r in self.rootfs_values(v, "rootfs")? {
+                if !list.contains(&r) {
+                    list.push(r);
+                }
+            }
+            cfg.rootfs = Some(list);
+        }
+        if let Some(v) = get(root, "build") {
+            cfg.build = self.build(v, "build")?;
+        }
+        if let Some(v) = get(root, "run") {
+            cfg.run = self.run(v, "run")?;
+        }
+        if let Some(v) = get(root, "exclude") {
+            for (item, key) in self.rule_list(v, "exclude")? {
+                let t = self.table(
+                    item,
+                    &key,
+                    "a table of axis values, e.g. { target = \"linux/386\", cgo = 1 }",
+                )?;
+                let m = self.axis_match(t, &key, false, Some(&names))?;
+                if m.0.is_empty() {
+                    return Err(self
+                        .err(
+                            item.span(),
+                            &key,
+                            "an empty exclude would remove every cell",
+                        )
+                        .expected(format!("at least one axis key: {}", AXIS_KEYS.join(", "))));
+                }
+                cfg.exclude.push(m.0);
+            }
+        }
+        if let Some(v) = get(root, "include") {
+            for (item, key) in self.rule_list(v, "include")? {
+                let t = self.table(item, &key, "a table of axis values, e.g. { target = \"linux/arm64\", cgo = 1, libc = \"musl\" }")?;
+                let (matcher, build, run) = self.axis_match(t, &key, true, Some(&names))?;
+                if t.is_empty() {
+                    return Err(self
+                        .err(
+                            item.span(),
+                            &key,
+                            "this include is empty: it neither adds nor extends any cell",
+                        )
+                        .expected(format!(
+                            "axis keys ({}) and/or `build` / `run` settings",
+                            AXIS_KEYS.join(", ")
+                        )));
+                }
+                cfg.include.push(IncludeRule {
+                    matcher,
+                    build,
+                    run,
+                    location: self.loc(item.span()),
+                });
+            }
+        }
+        Ok(cfg)
+    }
+
+    fn rule_list<'v, 'i>(&self, v: &'v Val<'i>, key: &str) -> R<Vec<(&'v Val<'i>, String)>> {
+        match v.get_ref() {
+            DeValue::Array(a) => Ok(a
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (item, format!("{key}[{i}]")))
+                .collect()),
+            _ => Err(self.wrong_type(v, key, &format!("a list of tables: {key} = [ {{ target = \"linux/386\", cgo = 1 }} ] or [[{key}]]"))),
+        }
+    }
+
+    fn toolchains(&self, v: &Val<'_>) -> R<Vec<ToolchainSpec>> {
+        let expected = "Go versions (go1.22, go1.24.4), `latest`, or GOROOT paths";
+        if !matches!(v.get_ref(), DeValue::Array(_)) {
+            return Err(self.wrong_type(v, "toolchains", &format!("a list of {expected}")));
+        }
+        self.non_empty(v, "toolchains", "toolchain")?;
+        let version = regex::Regex::new(r"^1\.\d+(\.\d+)?((rc|beta)\d+)?$").expect("static regex");
+        let mut out: Vec<ToolchainSpec> = Vec::new();
+        for (s, span, key) in self.strings(v, "toolchains", expected)? {
+            let kind = if s == "latest" || s == "stable" {
+                ToolchainSpecKind::Latest
+            } else if looks_like_path(&s) {
+                let p = self.resolve(&s);
+                if !p.is_dir() {
+                    return Err(self
+                        .err(
+                            span,
+                            &key,
+                            format!("GOROOT `{s}` does not exist ({})", p.display()),
+                        )
+                        .expected("the directory of a Go installation (with bin/go)"));
+                }
+                if !p.join("bin/go").exists() {
+                    return Err(self
+                        .err(
+                            span,
+                            &key,
+                            format!("`{s}` is not a GOROOT: no bin/go in {}", p.display()),
+                        )
+                        .expected("the directory of a Go installation (with bin/go)"));
+                }
+                ToolchainSpecKind::Goroot(p)
+            } else {
+                let bare = s.strip_prefix("go").unwrap_or(&s);
+                if !version.is_match(bare) {
+                    return Err(self
+                        .err(span, &key, format!("`{s}` is not a Go version"))
+                        .expected(expected)
+                        .did_you_mean(&s, ["latest", "stable"]));
+                }
+                ToolchainSpecKind::Version(format!("go{bare}"))
+            };
+            if out.iter().any(|t| t.kind == kind) {
+                return Err(self
+                    .err(span, &key, format!("toolchain `{s}` is listed twice"))
+                    .expected("each toolchain once"));
+            }
+            out.push(ToolchainSpec {
+                raw: s,
+                kind,
+                location: self.loc(span),
+            });
+        }
+        Ok(out)
+    }
+
+    fn port(&self, s: &str, span: Range<usize>, key: &str) -> R<Target> {
+        if let Some((os, arch)) = s.split_once('/') {
+            if is_known_port(os, arch) {
+                return Ok(Target::new(os, arch));
+            }
+        }
+        let ports = known_ports();
+        Err(self
+            .err(span, key, format!("unknown target `{s}`"))
+            .expected("GOOS/GOARCH as `go tool dist list` prints it, e.g. linux/arm64, wasip1/wasm, darwin/arm64")
+            .did_you_mean(s, ports.iter().map(String::as_str)))
+    }
+
+    fn targets(&self, v: &Val<'_>) -> R<Vec<ConfiguredTarget>> {
+        let mut out: Vec<ConfiguredTarget> = Vec::new();
+        let mut spans: Vec<Range<usize>> = Vec::new();
+        let mut push =
+            |this: &Self, list: Vec<ConfiguredTarget>, span: Range<usize>, key: &str| -> R<()> {
+                for t in list {
+                    if out.iter().any(|o| o.target == t.target) {
+                        return Err(this
+                        .err(span, key, format!("target {} is listed twice", t.target))
+                        .expected(
+                            "each target (and variant) once; put several knob values in one entry",
+                        ));
+                    }
+                    out.push(t);
+                    spans.push(span.clone());
+                }
+                Ok(())
+            };
+        match v.get_ref() {
+            DeValue::Array(a) => {
+                self.non_empty(v, "targets", "target")?;
+                for (i, item) in a.iter().enumerate() {
+                    let key = format!("targets[{i}]");
+                    match item.get_ref() {
+                        DeValue::String(s) => {
+                            let t = self.port(s, item.span(), &key)?;
+                            push(
+                                self,
+                                vec![ConfiguredTarget {
+                                    target: t,
+                                    build: BuildSettings::default(),
+                                    run: RunSettings::default(),
+                                }],
+                                item.span(),
+                                &key,
+                            )?;
+                        }
+                        DeValue::Table(t) => {
+                            let Some(tv) = get(t, "target") else {
+                                return Err(self
+                                    .err(item.span(), &key, "target table without `target`")
+                                    .expected("target = \"GOOS/GOARCH\", e.g. { target = \"linux/arm\", goarm = [6, 7] }"));
+                            };
+                            let tk = join(&key, "target");
+                            let s = self.string(tv, &tk, "a \"GOOS/GOARCH\" string")?;
+                            let port = self.port(s, tv.span(), &tk)?;
+                            let list = self.target_body(t, &port, &key, true)?;
+                            push(self, list, item.span(), &key)?;
+                        }
+                        _ => {
+                            return Err(self.wrong_type(item, &key, "a \"GOOS/GOARCH\" string or a table such as { target = \"linux/arm\", goarm = [6, 7] }"));
+                        }
+                    }
+                }
+            }
+            DeValue::Table(t) => {
+                if t.is_empty() {
+                    return Err(self
+                        .err(
+                            v.span(),
+                            "targets",
+                            "`targets` is empty: the matrix would have no cells",
+                        )
+                        .expected("at least one target, or omit `targets` for the default"));
+                }
+                for (k, span, val) in entries(t) {
+                    let key = format!("targets.\"{k}\"");
+                    let port = self.port(k, span.clone(), &key)?;
+                    let body =
+                        self.table(val, &key, "a table of target settings (goarm, build, run…)")?;
+                    let list = self.target_body(body, &port, &key, false)?;
+                    push(self, list, span, &key)?;
+                }
+            }
+            _ => {
+                return Err(self.wrong_type(v, "targets", "a list of targets, e.g. [\"linux/amd64\", { target = \"linux/arm\", goarm = [6, 7] }]"));
+            }
+        }
+        Ok(out)
+    }
+
+    fn target_body(
+        &self,
+        t: &DeTable<'_>,
+        port: &Target,
+        key: &str,
+        with_target_key: bool,
+    ) -> R<Vec<ConfiguredTarget>> {
+        let mut allowed: Vec<&str> = vec!["build", "run"];
+        if with_target_key {
+            allowed.push("target");
+        }
+        allowed.extend(VARIANT_KNOBS.iter().map(|k| k.name));
+        self.check_keys(t, key, &allowed, &format!("target {port}"))?;
+        let build = match get(t, "build") {
+            Some(v) => self.build(v, &join(key, "build"))?,
+            None => BuildSettings::default(),
+        };
+        let run = match get(t, "run") {
+            Some(v) => self.run(v, &join(key, "run"))?,
+            None => RunSettings::default(),
+        };
+        let mut out = Vec::new();
+        for (k, span, val) in entries(t) {
+            let Some(knob) = VariantKnob::by_name(k) else {
+                continue;
+            };
+            let kkey = join(key, k);
+            if !knob.goarches.contains(&port.goarch.as_str()) {
+                return Err(self
+                    .err(span, &kkey, format!("`{k}` does not apply to {port}"))
+                    .expected(match VariantKnob::for_goarch(&port.goarch) {
+                        Some(right) => format!("`{}` for {port}", right.name),
+                        None => format!("no sub-architecture knob: {port} has none"),
+                    }));
+            }
+            if !out.is_empty() {
+                return Err(self
+                    .err(
+                        span,
+                        &kkey,
+                        format!("a second sub-architecture knob for {port}"),
+                    )
+                    .expected("one knob per target entry"));
+            }
+            if let DeValue::Array(a) = val.get_ref() {
+                if a.is_empty() {
+                    return Err(self
+                        .err(val.span(), &kkey, format!("`{k}` is empty"))
+                        .expected(format!("one or more of: {}", knob.values.join(", "))));
+                }
+            }
+            for (item, ikey) in self.one_or_many(val, &kkey) {
+                let value = self.knob_value(item, &ikey, knob)?;
+                let target = port.with_variant(knob.name, &value);
+                if out.iter().any(|o: &ConfiguredTarget| o.target == target) {
+                    return Err(self
+                        .err(
+                            item.span(),
+                            &ikey,
+                            format!("`{k}` value `{value}` is listed twice"),
+                        )
+                        .expected("each value once"));
+                }
+                out.push(ConfiguredTarget {
+                    target,
+                    build: build.clone(),
+                    run: run.clone(),
+                });
+            }
+        }
+        if out.is_empty() {
+            out.push(ConfiguredTarget {
+                target: port.clone(),
+                build,
+                run,
+            });
+        }
+        Ok(out)
+    }
+
+    fn knob_value(&self, item: &Val<'_>, key: &str, knob: &VariantKnob) -> R<String> {
+        let expected = format!("one of: {}", knob.values.join(", "));
+        let value = match item.get_ref() {
+            DeValue::String(s) => s.to_string(),
+            DeValue::Integer(_) => self.int(item, key, &expected)?.to_string(),
+            _ => return Err(self.wrong_type(item, key, &expected)),
+        };
+        if !knob.values.contains(&value.as_str()) {
+            return Err(self
+                .err(
+                    item.span(),
+                    key,
+                    format!(
+                        "`{value}` is not a {} value",
+                        knob.name.to_ascii_uppercase()
+                    ),
+                )
+                .expected(expected)
+                .did_you_mean(&value, knob.values.iter().copied()));
+        }
+        Ok(value)
+    }
+
+    fn cgo_values(&self, v: &Val<'_>, key: &str) -> R<Vec<bool>> {
+        self.one_or_many(v, key)
+            .into_iter()
+            .map(|(item, k)| match item.get_ref() {
+                DeValue::Integer(_) => match self.int(item, &k, "0 or 1")? {
+                    0 => Ok(false),
+                    1 => Ok(true),
+                    n => Err(self
+                        .err(item.span(), &k, format!("`cgo = {n}` is not a cgo mode"))
+                        .expected("0 (CGO_ENABLED=0) or 1 (CGO_ENABLED=1)")),
+                },
+                DeValue::Boolean(b) => Ok(*b),
+                _ => Err(self.wrong_type(item, &k, "0 or 1")),
+            })
+            .collect()
+    }
+
+    fn libc_values(&self, v: &Val<'_>, key: &str) -> R<Vec<Libc>> {
+        self.strings(v, key, "\"gnu\" or \"musl\"")?
+            .into_iter()
+            .map(|(s, span, k)| match s.as_str() {
+                "gnu" | "glibc" => Ok(Libc::Gnu),
+                "musl" => Ok(Libc::Musl),
+                _ => Err(self
+                    .err(span, &k, format!("unknown libc `{s}`"))
+                    .expected("gnu (dynamic glibc) or musl (static musl)")
+                    .did_you_mean(&s, ["gnu", "musl"])),
+            })
+            .collect()
+    }
+
+    fn rootfs_values(&self, v: &Val<'_>, key: &str) -> R<Vec<RootfsSpec>> {
+        self.strings(v, key, ROOTFS_EXPECTED)?
+            .into_iter()
+            .map(|(s, span, k)| match s.as_str() {
+                "scratch" => Ok(RootfsSpec::Scratch),
+                "glibc" | "gnu" => Ok(RootfsSpec::Glibc),
+                "musl" => Ok(RootfsSpec::Musl),
+                _ if looks_like_path(&s) => {
+                    let p = self.resolve(&s);
+                    if p.is_dir() {
+                        Ok(RootfsSpec::Dir(p))
+                    } else {
+                        Err(self
+                            .err(
+                                span,
+                                &k,
+                                format!("rootfs directory `{s}` does not exist ({})", p.display()),
+                            )
+                            .expected("an existing directory, e.g. an unpacked image"))
+                    }
+                }
+                _ => Err(self
+                    .err(span, &k, format!("unknown rootfs `{s}`"))
+                    .expected(ROOTFS_EXPECTED)
+                    .did_you_mean(&s, ROOTFS_NAMES.iter().copied())),
+            })
+            .collect()
+    }
+
+    fn build(&self, v: &Val<'_>, key: &str) -> R<BuildSettings> {
+        let t = self.table(v, key, "a table with tags, trimpath, ldflags, env, timeout")?;
+        self.check_keys(t, key, BUILD_KEYS, &format!("`{key}`"))?;
+        let mut b = BuildSettings::default();
+        for (k, _, val) in entries(t) {
+            let kk = join(key, k);
+            match k {
+                "tags" => {
+                    for (tag, span, tk) in self.strings(val, &kk, "a list of build tags")? {
+                        let ok = !tag.is_empty()
+                            && tag
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+                        if !ok {
+                            return Err(self
+                                .err(span, &tk, format!("`{tag}` is not a build tag"))
+                                .expected("one tag per string: letters, digits, `_` and `.` (e.g. [\"netgo\", \"osusergo\"])"));
+                        }
+                        b.tags.push(tag);
+                    }
+                }
+                "trimpath" => b.trimpath = Some(self.bool(val, &kk)?),
+                "ldflags" => {
+                    b.ldflags = Some(
+                        self.string(val, &kk, "a string, e.g. \"-s -w\"")?
+                            .to_string(),
+                    )
+                }
+                "env" => b.env = self.env(val, &kk)?,
+                "timeout" => b.timeout = Some(self.seconds(val, &kk)?),
+                _ => {}
+            }
+        }
+        Ok(b)
+    }
+
+    fn run(&self, v: &Val<'_>, key: &str) -> R<RunSettings> {
+        let t = self.table(v, key, "a table with timeout, reps, env")?;
+        self.check_keys(t, key, RUN_KEYS, &format!("`{key}`"))?;
+        let mut r = RunSettings::default();
+        for (k, _, val) in entries(t) {
+            let kk = join(key, k);
+            match k {
+                "timeout" => r.timeout = Some(self.seconds(val, &kk)?),
+                "reps" => {
+                    let expected = "a number of repetitions from 0 to 10000";
+                    let n = self.int(val, &kk, expected)?;
+                    if !(0..=10_000).contains(&n) {
+                        return Err(self
+                            .err(val.span(), &kk, format!("`reps = {n}` is out of range"))
+                            .expected(expected));
+                    }
+                    r.reps = Some(n as u32);
+                }
+                "env" => r.env = self.env(val, &kk)?,
+                _ => {}
+            }
+        }
+        Ok(r)
+    }
+
+    /// An axis table; with `settings`, also `build` and `run`. `programs` validates `program`.
+    fn axis_match(
+        &self,
+        t: &DeTable<'_>,
+        key: &str,
+        settings: bool,
+        programs: Option<&[String]>,
+    ) -> R<(AxisMatch, BuildSettings, RunSettings)> {
+        let mut allowed = AXIS_KEYS.to_vec();
+        if settings {
+            allowed.extend(["build", "run"]);
+        }
+        let what = if settings {
+            "an include entry (axes and build/run settings)".to_string()
+        } else {
+            "a set of axis values".to_string()
+        };
+        self.check_keys(t, key, &allowed, &what)?;
+        let mut m = AxisMatch::default();
+        let (mut build, mut run) = (BuildSettings::default(), RunSettings::default());
+        for (k, _, val) in entries(t) {
+            let kk = join(key, k);
+            self.non_empty(val, &kk, "value")?;
+            match k {
+                "toolchain" => {
+                    for (s, span, ik) in
+                        self.strings(val, &kk, "a Go version prefix (go1.22) or a GOROOT path")?
+                    {
+                        if s.is_empty() {
+                            return Err(self
+                                .err(span, &ik, "empty toolchain")
+                                .expected("a Go version prefix (go1.22) or a GOROOT path"));
+                        }
+                        m.toolchain.push(if looks_like_path(&s) {
+                            self.resolve(&s).display().to_string()
+                        } else {
+                            s
+                        });
+                    }
+                }
+                "target" => {
+                    for (s, span, ik) in self.strings(val, &kk, "\"GOOS/GOARCH\"")? {
+                        m.target.push(self.port(&s, span, &ik)?);
+                    }
+                }
+                "variant" => {
+                    let all: Vec<String> = VARIANT_KNOBS
+                        .iter()
+                        .flat_map(|k| k.values.iter().map(move |v| format!("{}={v}", k.name)))
+                        .collect();
+                    for (s, span, ik) in self.strings(val, &kk, "a variant such as \"goarm=7\"")? {
+                        if !all.contains(&s) {
+                            return Err(self
+                                .err(span, &ik, format!("unknown variant `{s}`"))
+                                .expected("KNOB=VALUE, e.g. goarm=7, goamd64=v3, gomips=softfloat")
+                                .did_you_mean(&s, all.iter().map(String::as_str)));
+                        }
+                        m.variant.push(s);
+                    }
+                }
+                "cgo" => m.cgo = self.cgo_values(val, &kk)?,
+                "libc" => m.libc = self.libc_values(val, &kk)?,
+                "rootfs" => m.rootfs = self.rootfs_values(val, &kk)?,
+                "program" => {
+                    for (s, span, ik) in self.strings(val, &kk, "a program name")? {
+                        if let Some(names) = programs {
+                            if !names.contains(&s) {
+                                return Err(self
+                                    .err(span, &ik, format!("no program is named `{s}`"))
+                                    .expected(format!("one of the programs: {}", names.join(", ")))
+                                    .did_you_mean(&s, names.iter().map(String::as_str)));
+                            }
+                        }
+                        m.program.push(s);
+                    }
+                }
+                "build" => build = self.build(val, &kk)?,
+                "run" => run = self.run(val, &kk)?,
+                _ => {}
+            }
+        }
+        Ok((m, build, run))
+    }
+
+    fn programs(&self, v: &Val<'_>) -> R<Vec<ConfiguredProgram>> {
+        let DeValue::Array(list) = v.get_ref() else {
+            return Err(self.wrong_type(
+                v,
+                "programs",
+                "a list of program tables: [[programs]] path = \"./cmd/app\"",
+            ));
+        };
+        let mut out: Vec<ConfiguredProgram> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, item) in list.iter().enumerate() {
+            let key = format!("programs[{i}]");
+            let t = self.table(item, &key, "a program table with at least `path`")?;
+            let (progs, name_span) = self.program(t, item.span(), &key)?;
+            for p in progs {
+                let id_name = sanitize(&p.program.name);
+                let line = Location::of(self.text, name_span.clone()).line;
+                if let Some(first) = seen.get(&id_name) {
+                    return Err(self
+                        .err(
+                            name_span,
+                            &key,
+                            format!(
+                                "program name `{}` is used twice (first on line {first})",
+                                p.program.name
+                            ),
+                        )
+                        .expected("distinct program names: set `name`"));
+                }
+                seen.insert(id_name, line);
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One `[[programs]]` entry: one program, or one per file for a suite. Also returns the
+    /// span to blame for a duplicate name.
+    fn program(
+        &self,
+        t: &DeTable<'_>,
+        span: Range<usize>,
+        key: &str,
+    ) -> R<(Vec<ConfiguredProgram>, Range<usize>)> {
+        self.check_keys(t, key, PROGRAM_KEYS, "a program")?;
+        let Some(pv) = get(t, "path") else {
+            return Err(self
+                .err(span, key, "program without `path`")
+                .expected(format!("path = \"./cmd/app\": {PROGRAM_PATH_EXPECTED}")));
+        };
+        let pkey = join(key, "path");
+        let path = self.string(pv, &pkey, PROGRAM_PATH_EXPECTED)?;
+        let abs = self.resolve(path);
+        if !abs.exists() {
+            return Err(self
+                .err(
+                    pv.span(),
+                    &pkey,
+                    format!("no such file or directory: {}", abs.display()),
+                )
+                .expected(PROGRAM_PATH_EXPECTED));
+        }
+        let suite = match get(t, "suite") {
+            Some(v) => self.bool(v, &join(key, "suite"))?,
+            None => false,
+        };
+        let name = match get(t, "name") {
+            Some(v) => {
+                let n = self.string(v, &join(key, "name"), "a program name")?;
+                if n.trim().is_empty() {
+                    return Err(self
+                        .err(v.span(), &join(key, "name"), "empty program name")
+                        .expected("a short name used in cell ids"));
+                }
+                Some((n.to_string(), v.span()))
+            }
+            None => None,
+        };
+        let blame = name
+            .as_ref()
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| pv.span());
+        let args = match get(t, "args") {
+            Some(v) => {
+                let k = join(key, "args");
+                if !matches!(v.get_ref(), DeValue::Array(_)) {
+                    return Err(self.wrong_type(v, &k, "a list of strings, e.g. [\"--verbose\"]"));
+                }
+                self.strings(v, &k, "a string")?
+                    .into_iter()
+                    .map(|(s, _, _)| s)
+                    .collect()
+            }
+            None => vec![],
+        };
+        let build = match get(t, "build") {
+            Some(v) => self.build(v, &join(key, "build"))?,
+            None => BuildSettings::default(),
+        };
+        let mut run = match get(t, "run") {
+            Some(v) => self.run(v, &join(key, "run"))?,
+            None => RunSettings::default(),
+        };
+        if let Some(v) = get(t, "env") {
+            run.env.extend(self.env(v, &join(key, "env"))?);
+        }
+        let stdin = match (get(t, "stdin"), get(t, "stdin_file")) {
+            (Some(a), Some(b)) => {
+                let _ = a;
+                return Err(self
+                    .err(
+                        b.span(),
+                        &join(key, "stdin_file"),
+                        "both `stdin` and `stdin_file` are set",
+                    )
+                    .expected("one of them"));
+            }
+            (Some(v), None) => Some(self.string(v, &join(key, "stdin"), "a string")?.to_string()),
+            (None, Some(v)) => {
+                let k = join(key, "stdin_file");
+                let f = self.string(v, &k, "a file path")?;
+                Some(self.read_file(f, v.span(), &k)?)
+            }
+            (None, None) => None,
+        };
+        let (expect, stdout_set) = match get(t, "expect") {
+            Some(v) => self.expectation(v, &join(key, "expect"))?,
+            None => (Expectation::default(), false),
+        };
+        let expect_fail = match get(t, "expect_fail") {
+            Some(v) => self.expect_fail(v, &join(key, "expect_fail"))?,
+            None => vec![],
+        };
+        let globs = |k: &str| -> R<Option<(GlobSet, Vec<String>)>> {
+            let Some(v) = get(t, k) else { return Ok(None) };
+            let kk = join(key, k);
+            if !suite {
+                return Err(self
+                    .err(v.span(), &kk, format!("`{k}` only applies to suites"))
+                    .expected(format!("suite = true, or remove `{k}`")));
+            }
+            let mut b = GlobSetBuilder::new();
+            let mut raw = Vec::new();
+            for (g, span, gk) in self.strings(v, &kk, "a list of file globs such as \"*.go\"")? {
+                let glob = Glob::new(&g).map_err(|e| {
+                    self.err(span, &gk, format!("invalid glob `{g}`: {}", e.kind()))
+                        .expected("a file name glob such as \"*.go\" or \"test_*.go\"")
+                })?;
+                b.add(glob);
+                raw.push(g);
+            }
+            let set = b
+                .build()
+                .map_err(|e| self.err(v.span(), &kk, format!("invalid globs: {e}")))?;
+            Ok(Some((set, raw)))
+        };
+        let include = globs("include")?;
+        let exclude = globs("exclude")?;
+        let make = |name: String, source: ProgramSource, golden: Option<String>| {
+            let mut expect = expect.clone();
+            if !stdout_set && golden.is_some() {
+                expect.stdout = golden;
+            }
+            ConfiguredProgram {
+                program: std::sync::Arc::new(Program {
+                    name,
+                    source,
+                    args: args.clone(),
+                    expect,
+                }),
+                build: build.clone(),
+                run: run.clone(),
+                stdin: stdin.clone(),
+                expect_fail: expect_fail.clone(),
+            }
+        };
+        if suite {
+            if !abs.is_dir() {
+                return Err(self
+                    .err(
+                        pv.span(),
+                        &pkey,
+                        format!("a suite must be a directory, and {} is not", abs.display()),
+                    )
+                    .expected("a directory of .go files, or remove `suite = true`"));
+            }
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&abs)
+                .map_err(|e| {
+                    self.err(
+                        pv.span(),
+                        &pkey,
+                        format!("cannot read {}: {e}", abs.display()),
+                    )
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .filter(|p| {
+                    let Some(f) = p.file_name().and_then(|f| f.to_str()) else {
+                        return false;
+                    };
+                    f.ends_with(".go")
+                        && !f.ends_with("_test.go")
+                        && include.as_ref().is_none_or(|(s, _)| s.is_match(f))
+                        && !exclude.as_ref().is_some_and(|(s, _)| s.is_match(f))
+                })
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                let inc = include
+                    .as_ref()
+                    .map(|(_, r)| r.join(", "))
+                    .unwrap_or_else(|| "*.go".into());
+                return Err(self
+                    .err(
+                        pv.span(),
+                        &pkey,
+                        format!("the suite {} has no .go file matching {inc}", abs.display()),
+                    )
+                    .expected("a directory with one Go program per .go file"));
+            }
+            let mut out = Vec::new();
+            for f in files {
+                let stem = f
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let pname = match &name {
+                    Some((n, _)) => format!("{n}-{stem}"),
+                    None => stem,
+                };
+                let golden = read_golden(&f).map_err(|e| self.err(pv.span(), &pkey, e))?;
+                out.push(make(pname, ProgramSource::File(f), golden));
+            }
+            return Ok((out, blame));
+        }
+        if abs.is_dir() {
+            let has_go = std::fs::read_dir(&abs)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok())
+                        .any(|e| e.path().extension().is_some_and(|x| x == "go"))
+                })
+                .unwrap_or(false);
+            if !has_go {
+                return Err(self
+                    .err(pv.span(), &pkey, format!("no .go files in {}", abs.display()))
+                    .expected("a Go package directory (package main), or suite = true for a directory of programs"));
+            }
+            let n = name.map(|(n, _)| n).unwrap_or_else(|| {
+                abs.file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "main".into())
+            });
+            return Ok((vec![make(n, ProgramSource::Dir(abs), None)], blame));
+        }
+        if abs.extension().is_some_and(|e| e == "go") {
+            let n = name.map(|(n, _)| n).unwrap_or_else(|| {
+                abs.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "main".into())
+            });
+            let golden = read_golden(&abs).map_err(|e| self.err(pv.span(), &pkey, e))?;
+            return Ok((vec![make(n, ProgramSource::File(abs), golden)], blame));
+        }
+        Err(self
+            .err(
+                pv.span(),
+                &pkey,
+                format!("{} is neither a directory nor a .go file", abs.display()),
+            )
+            .expected(PROGRAM_PATH_EXPECTED))
+    }
+
+    fn read_file(&self, f: &str, span: Range<usize>, key: &str) -> R<String> {
+        let p = self.resolve(f);
+        std::fs::read_to_string(&p).map_err(|e| {
+            self.err(span, key, format!("cannot read {}: {e}", p.display()))
+                .expected("an existing text file (relative to the config file)")
+        })
+    }
+
+    /// The expectation and whether it sets stdout (then a golden file does not override it).
+    fn expectation(&self, v: &Val<'_>, key: &str) -> R<(Expectation, bool)> {
+        let t = self.table(v, key, "a table: { exit_code = 0, stdout_regex = \"^ok\" }")?;
+        self.check_keys(t, key, EXPECT_KEYS, "`expect`")?;
+        let mut e = Expectation::default();
+        let mut stdout_set = false;
+        for (k, _, val) in entries(t) {
+            let kk = join(key, k);
+            match k {
+                "exit_code" => {
+                    let expected = "an exit code from 0 to 255";
+                    let n = self.int(val, &kk, expected)?;
+                    if !(0..=255).contains(&n) {
+                        return Err(self
+                            .err(val.span(), &kk, format!("exit code {n} is out of range"))
+                            .expected(expected));
+                    }
+                    e.exit_code = n as i32;
+                }
+                "stdout" | "stdout_file" => {
+                    if stdout_set {
+                        return Err(self
+                            .err(val.span(), &kk, "both `stdout` and `stdout_file` are set")
+                            .expected("one of them"));
+                    }
+                    stdout_set = true;
+                    let s = self.string(val, &kk, "a string")?;
+                    e.stdout = Some(if k == "stdout" {
+                        s.to_string()
+                    } else {
+                        self.read_file(s, val.span(), &kk)?
+                    });
+                }
+                "stdout_regex" | "stderr_regex" => {
+                    let s = self.string(val, &kk, "a regular expression")?;
+                    if let Err(err) = regex::Regex::new(s) {
+                        let detail = err.to_string();
+                        let last = detail
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                            .trim()
+                            .trim_start_matches("error: ")
+                            .to_string();
+                        return Err(self
+                            .err(val.span(), &kk, format!("invalid regex: {last}"))
+                            .expected("a regular expression in Rust regex syntax (escape literal brackets with \\\\)"));
+                    }
+                    if k == "stdout_regex" {
+                        e.stdout_regex = Some(s.to_string());
+                    } else {
+                        e.stderr_regex = Some(s.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok((e, stdout_set))
+    }
+
+    fn expect_fail(&self, v: &Val<'_>, key: &str) -> R<Vec<ExpectFailRule>> {
+        let items: Vec<(&Val<'_>, String)> = match v.get_ref() {
+            DeValue::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, it)| (it, format!("{key}[{i}]")))
+                .collect(),
+            DeValue::Table(_) => vec![(v, key.to_string())],
+            _ => {
+                return Err(self.wrong_type(
+                    v,
+                    key,
+                    "a list of { match = { target = \"linux/s390x\" }, cause = \"signal\" }",
+                ));
+            }
+        };
+        let codes: Vec<&str> = Cause::ALL.iter().map(|c| c.code()).collect();
+        let mut out = Vec::new();
+        for (item, k) in items {
+            let t = self.table(item, &k, "a table { match = {…}, cause = \"…\" }")?;
+            self.check_keys(t, &k, EXPECT_FAIL_KEYS, "`expect_fail`")?;
+            let Some(cv) = get(t, "cause") else {
+                return Err(self
+                    .err(item.span(), &k, "`expect_fail` entry without `cause`")
+                    .expected(format!("cause = one of: {}", codes.join(", "))));
+            };
+            let ck = join(&k, "cause");
+            let code = self.string(cv, &ck, "a cause code such as \"missing-interpreter\"")?;
+            let Some(cause) = Cause::from_code(code) else {
+                return Err(self
+                    .err(cv.span(), &ck, format!("unknown cause `{code}`"))
+                    .expected(format!("one of: {}", codes.join(", ")))
+                    .did_you_mean(code, codes.iter().copied()));
+            };
+            let reason = match get(t, "reason") {
+                Some(r) => Some(self.string(r, &join(&k, "reason"), "a string")?.to_string()),
+                None => None,
+            };
+            let matcher = match get(t, "match") {
+                Some(m) => {
+                    let mk = join(&k, "match");
+                    let mt = self.table(
+                        m,
+                        &mk,
+                        "a table of axis values, e.g. { target = \"linux/s390x\" }",
+                    )?;
+                    self.axis_match(mt, &mk, false, None)?.0
+                }
+                None => AxisMatch::default(),
+            };
+            out.push(ExpectFailRule {
+                matcher,
+                failure: ExpectedFailure { cause, reason },
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The sibling `NAME.out` of a single-file program `NAME.go`, when present.
+fn read_golden(go_file: &Path) -> Result<Option<String>, String> {
+    let golden = go_file.with_extension("out");
+    if !golden.is_file() {
+        return Ok(None);
+    }
+    std::fs::read_to_string(&golden)
+        .map(Some)
+        .map_err(|e| format!("cannot read the golden file {}: {e}", golden.display()))
+}
+
+/// Programs given on the command line (`crossmatrix run PATH...`): Go package directories or
+/// single `.go` files (with their sibling `NAME.out` as expected stdout), relative to the
+/// working directory. They replace the config's programs.
+pub fn programs_from_paths(paths: &[PathBuf]) -> Result<Vec<ConfiguredProgram>, ConfigError> {
+    let mut out: Vec<ConfiguredProgram> = Vec::new();
+    for p in paths {
+        let abs = std::fs::canonicalize(p).map_err(|e| {
+            ConfigError::new(p, format!("program: {e}")).expected(PROGRAM_PATH_EXPECTED)
+        })?;
+        let (name, source, golden) = if abs.is_dir() {
+            let name = abs
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "main".into());
+            (name, ProgramSource::Dir(abs.clone()), None)
+        } else if abs.extension().is_some_and(|e| e == "go") {
+            let name = abs
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "main".into());
+            let golden = read_golden(&abs).map_err(|e| ConfigError::new(p, e))?;
+            (name, ProgramSource::File(abs.clone()), golden)
+        } else {
+            return Err(
+                ConfigError::new(p, "program: neither a directory nor a .go file")
+                    .expected(PROGRAM_PATH_EXPECTED),
+            );
+        };
+        if out
+            .iter()
+            .any(|o| sanitize(&o.program.name) == sanitize(&name))
+        {
+            return Err(
+                ConfigError::new(p, format!("two programs are named `{name}`"))
+                    .expected("programs with distinct directory names or file stems"),
+            );
+        }
+        let mut prog = Program {
+            name,
+            source,
+            args: vec![],
+            expect: Expectation::default(),
+        };
+        prog.expect.stdout = golden;
+        out.push(ConfiguredProgram::plain(prog));
+    }
+    Ok(out)
+}

@@ -1,0 +1,826 @@
+//! Config tests: the documented example, expansion, and one test per bad input.
+
+use super::*;
+use crate::{Cause, Filter, ProgramSource, Toolchain};
+use std::collections::HashSet;
+use std::fs;
+use tempfile::TempDir;
+
+const EXAMPLE: &str = include_str!("../../crossmatrix.example.toml");
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, text).unwrap();
+}
+
+/// A directory with everything the example refers to.
+fn project() -> TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    write(p, "cmd/server/main.go", "package main\nfunc main() {}\n");
+    write(
+        p,
+        "testdata/hello.go",
+        "package main\nfunc main() { println(\"hi\") }\n",
+    );
+    write(p, "testdata/hello.out", "from the sibling\n");
+    write(p, "testdata/hello.golden", "hi\n");
+    write(
+        p,
+        "testdata/suite/alpha.go",
+        "package main\nfunc main() {}\n",
+    );
+    write(p, "testdata/suite/alpha.out", "alpha\n");
+    write(
+        p,
+        "testdata/suite/beta.go",
+        "package main\nfunc main() {}\n",
+    );
+    write(p, "testdata/suite/broken_gamma.go", "package main\n");
+    write(p, "testdata/suite/beta_test.go", "package main\n");
+    write(p, "testdata/suite/README.md", "not go\n");
+    write(p, "empty/.keep", "");
+    write(p, "images/alpine/etc/os-release", "alpine\n");
+    d
+}
+
+fn parse_in(dir: &Path, text: &str) -> Result<Config, ConfigError> {
+    parse_config(text, &dir.join("crossmatrix.toml"))
+}
+
+fn tc(version: &str) -> Arc<Toolchain> {
+    Arc::new(Toolchain {
+        name: version[..6].to_string(),
+        version: version.into(),
+        goroot: format!("/usr/lib/{version}").into(),
+        ports: vec![],
+    })
+}
+
+#[test]
+fn the_documented_example_parses() {
+    let d = project();
+    let cfg = parse_in(d.path(), EXAMPLE).unwrap();
+    assert_eq!(cfg.toolchains.len(), 3);
+    assert_eq!(
+        cfg.toolchains[0].kind,
+        ToolchainSpecKind::Version("go1.22".into())
+    );
+    assert_eq!(cfg.toolchains[2].kind, ToolchainSpecKind::Latest);
+    let targets: Vec<String> = cfg
+        .targets
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|t| t.target.slug())
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "linux-amd64",
+            "linux-arm64",
+            "linux-arm-goarm6",
+            "linux-arm-goarm7",
+            "linux-amd64-goamd64v3",
+            "linux-mips-gomipshardfloat",
+            "linux-mips-gomipssoftfloat",
+            "linux-riscv64",
+            "wasip1-wasm",
+            "darwin-arm64",
+            "windows-amd64"
+        ]
+    );
+    assert_eq!(cfg.cgo, [false, true]);
+    assert_eq!(cfg.libc, Some(vec![Libc::Gnu, Libc::Musl]));
+    assert_eq!(cfg.rootfs, None);
+    assert_eq!(cfg.exclude.len(), 2);
+    assert_eq!(cfg.include.len(), 2);
+    assert_eq!(cfg.build.ldflags.as_deref(), Some("-s -w"));
+    assert_eq!(cfg.build.timeout, Some(Duration::from_secs(900)));
+    assert_eq!(cfg.run.reps, Some(10));
+    let names: Vec<&str> = cfg
+        .programs
+        .iter()
+        .map(|p| p.program.name.as_str())
+        .collect();
+    assert_eq!(names, ["server", "hello", "alpha", "beta"]);
+    let server = &cfg.programs[0];
+    assert!(matches!(&server.program.source, ProgramSource::Dir(p) if p.ends_with("cmd/server")));
+    assert_eq!(server.program.args, ["--selftest"]);
+    assert_eq!(server.stdin.as_deref(), Some("ping\n"));
+    assert_eq!(server.run.env["SERVER_MODE"], "test");
+    assert_eq!(
+        server.program.expect.stderr_regex.as_deref(),
+        Some("listening")
+    );
+    assert_eq!(server.expect_fail[0].failure.cause, Cause::Signal);
+    // An explicit stdout_file wins over the sibling NAME.out…
+    assert_eq!(
+        cfg.programs[1].program.expect.stdout.as_deref(),
+        Some("hi\n")
+    );
+    // …and suite files get their own NAME.out.
+    assert_eq!(
+        cfg.programs[2].program.expect.stdout.as_deref(),
+        Some("alpha\n")
+    );
+    assert_eq!(cfg.programs[3].program.expect.stdout, None);
+}
+
+#[test]
+fn the_example_expands_with_include_exclude_and_settings() {
+    let d = project();
+    let cfg = parse_in(d.path(), EXAMPLE).unwrap();
+    let tcs = [tc("go1.22.12"), tc("go1.24.4")];
+    let plan = cfg.to_plan(&tcs, &[]).unwrap();
+    let ids: HashSet<&str> = plan.cells.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids.len(), plan.len(), "ids are unique");
+    let cell = |id: &str| {
+        plan.cells
+            .iter()
+            .find(|c| c.id.as_str() == id)
+            .unwrap_or_else(|| panic!("no cell {id}"))
+    };
+    // Variants slug into the target part of the id.
+    cell("go1.24/linux-arm-goarm6/cgo0/rootfs-scratch/server");
+    // exclude: go1.22 × goarm=6 is gone, cgo=1 on mips/darwin/windows too.
+    assert!(!ids.contains("go1.22/linux-arm-goarm6/cgo0/rootfs-scratch/server"));
+    assert!(!ids.iter().any(|id| id.contains("darwin-arm64/cgo1")));
+    assert!(
+        !ids.iter()
+            .any(|id| id.contains("linux-mips-gomipssoftfloat/cgo1"))
+    );
+    // include that matches: extends.
+    let arm_musl = cell("go1.24/linux-arm64/cgo1-musl/rootfs-musl/server");
+    assert_eq!(arm_musl.settings.ldflags.as_deref(), Some("-s -w"));
+    // include that matches nothing: adds s390x cgo0 for every toolchain and program.
+    assert_eq!(
+        plan.cells
+            .iter()
+            .filter(|c| c.target.goarch == "s390x")
+            .count(),
+        2 * 4
+    );
+    // Settings: global, then target, then program.
+    let mips = cell("go1.24/linux-mips-gomipshardfloat/cgo0/rootfs-scratch/server");
+    assert_eq!(mips.settings.run_timeout, Some(Duration::from_secs(60)));
+    let mips_hello = cell("go1.24/linux-mips-gomipshardfloat/cgo0/rootfs-scratch/hello");
+    assert_eq!(
+        mips_hello.settings.run_timeout,
+        Some(Duration::from_secs(120))
+    );
+    assert!(mips_hello.settings.trimpath);
+    assert!(
+        !cell("go1.24/linux-amd64/cgo0/rootfs-scratch/alpha")
+            .settings
+            .trimpath
+    );
+    let v3 = cell("go1.24/linux-amd64-goamd64v3/cgo0/rootfs-scratch/hello");
+    assert_eq!(v3.settings.tags, ["netgo", "avx"]);
+    assert_eq!(v3.settings.build_env["GOFLAGS"], "-mod=mod");
+    assert_eq!(v3.settings.run_env["GODEBUG"], "madvdontneed=1");
+    assert_eq!(v3.settings.stdin, None);
+    let srv = cell("go1.24/linux-amd64/cgo0/rootfs-scratch/server");
+    assert_eq!(srv.settings.stdin.as_deref(), Some("ping\n"));
+    assert_eq!(srv.settings.expect_fail, None);
+    // expect_fail marks matching cells.
+    let s390 = cell("go1.24/linux-s390x/cgo0/rootfs-scratch/server");
+    assert_eq!(
+        s390.settings.expect_fail.as_ref().unwrap().cause,
+        Cause::Signal
+    );
+    assert_eq!(
+        cell("go1.24/linux-s390x/cgo0/rootfs-scratch/hello")
+            .settings
+            .expect_fail,
+        None
+    );
+    // Impossible combinations are skipped, not dropped.
+    let wasm_cgo = cell("go1.24/wasip1-wasm/cgo1-gnu/rootfs-glibc/server");
+    assert_eq!(
+        wasm_cgo.skip.as_ref().unwrap().cause,
+        Cause::UnsupportedTarget
+    );
+    // Build-only targets are ordinary cells.
+    assert!(
+        cell("go1.22/windows-amd64/cgo0/rootfs-scratch/beta")
+            .skip
+            .is_none()
+    );
+    // Filters see variants.
+    let arm = plan
+        .clone()
+        .filter(&Filter::parse(&["target=linux/arm", "program=server"]).unwrap());
+    assert_eq!(
+        arm.len(),
+        3 * 3,
+        "goarm6 (go1.24) + goarm7 (both) × cgo0/gnu/musl"
+    );
+}
+
+#[test]
+fn defaults_give_the_probe_on_the_callers_targets() {
+    let d = project();
+    let cfg = parse_in(d.path(), "").unwrap();
+    let plan = cfg
+        .to_plan(
+            &[tc("go1.24.4")],
+            &[Target::linux("amd64"), Target::new("wasip1", "wasm")],
+        )
+        .unwrap();
+    let ids: Vec<&str> = plan.cells.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "go1.24/linux-amd64/cgo0/rootfs-scratch/probe",
+            "go1.24/wasip1-wasm/cgo0/rootfs-scratch/probe"
+        ]
+    );
+    assert!(plan.cells.iter().all(|c| c.settings.is_default()));
+}
+
+#[test]
+fn impossible_combinations_become_skipped_cells() {
+    let d = project();
+    let cfg = parse_in(
+        d.path(),
+        r#"
+targets = ["linux/arm64", "darwin/arm64", { target = "linux/arm64", goarm64 = ["v8.2"] }]
+cgo = [0]
+libc = ["musl"]
+rootfs = ["scratch", "glibc", "./images/alpine"]
+include = [{ target = "darwin/arm64", cgo = 1, libc = "gnu", rootfs = "scratch" }]
+"#,
+    )
+    .unwrap();
+    let mut old = (*tc("go1.22.12")).clone();
+    old.ports = vec!["linux/arm64".into()];
+    let plan = cfg.to_plan(&[Arc::new(old), tc("go1.24.4")], &[]).unwrap();
+    let reason = |id: &str| {
+        let c = plan
+            .cells
+            .iter()
+            .find(|c| c.id.as_str() == id)
+            .unwrap_or_else(|| panic!("no {id}"));
+        c.skip
+            .as_ref()
+            .map(|s| s.reason.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        reason("go1.24/linux-arm64/cgo0-musl/rootfs-scratch/probe")
+            .contains("only applies to cgo=1")
+    );
+    assert!(
+        reason("go1.22/darwin-arm64/cgo0-musl/rootfs-scratch/probe").contains("go tool dist list")
+    );
+    assert!(
+        reason("go1.24/darwin-arm64/cgo1-gnu/rootfs-scratch/probe").contains("linux C library")
+    );
+    assert!(
+        reason("go1.22/linux-arm64-goarm64v8.2/cgo0-musl/rootfs-scratch/probe").contains("GOARM64")
+    );
+    let all = plan.len();
+    assert_eq!(all, 2 * 3 * 3 + 2, "every combination is a cell");
+    assert!(
+        plan.cells.iter().all(|c| c.skip.is_some()),
+        "all of them are meaningless here"
+    );
+    // A build-only target on a real rootfs is skipped too.
+    let cfg = parse_in(
+        d.path(),
+        "targets = [\"darwin/arm64\"]\nrootfs = [\"glibc\"]\n",
+    )
+    .unwrap();
+    let plan = cfg.to_plan(&[tc("go1.24.4")], &[]).unwrap();
+    assert!(
+        plan.cells[0]
+            .skip
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("built and inspected only")
+    );
+}
+
+#[test]
+fn include_with_an_unknown_toolchain_fails_at_plan_time_with_its_location() {
+    let d = project();
+    let text = "targets = [\"linux/amd64\"]\ninclude = [{ toolchain = \"go1.23\", target = \"linux/arm64\" }]\n";
+    let cfg = parse_in(d.path(), text).unwrap();
+    let e = cfg
+        .to_plan(&[tc("go1.22.12"), tc("go1.24.4")], &[])
+        .unwrap_err();
+    let s = e.to_string();
+    assert!(s.contains("crossmatrix.toml:2:12"), "{s}");
+    assert!(
+        s.contains("go1.23") && s.contains("go1.22.12, go1.24.4"),
+        "{s}"
+    );
+    // With the toolchain present it adds the cell.
+    let plan = cfg.to_plan(&[tc("go1.23.1")], &[]).unwrap();
+    assert!(
+        plan.cells
+            .iter()
+            .any(|c| c.id.as_str() == "go1.23/linux-arm64/cgo0/rootfs-scratch/probe")
+    );
+}
+
+#[test]
+fn toolchain_errors_point_at_the_spec() {
+    let d = project();
+    let cfg = parse_in(d.path(), "toolchains = [\"go1.22\", \"go1.25\"]\n").unwrap();
+    let e = cfg.toolchain_error(
+        &cfg.toolchains[1],
+        "no Go 1.25 here",
+        &["go1.22.12", "go1.24.4"],
+    );
+    let s = e.to_string();
+    assert!(s.contains("crossmatrix.toml:1:25"), "{s}");
+    assert!(s.contains("go1.22.12, go1.24.4"), "{s}");
+}
+
+#[test]
+fn goroot_and_path_values_resolve_against_the_config_dir() {
+    let d = project();
+    write(d.path(), "go/bin/go", "");
+    let cfg = parse_in(
+        d.path(),
+        "toolchains = [\"./go\"]\nrootfs = [\"./images/alpine\"]\n[[programs]]\npath = \"testdata/hello.go\"\n",
+    )
+    .unwrap();
+    let root = fs::canonicalize(d.path()).unwrap();
+    assert_eq!(
+        cfg.toolchains[0].kind,
+        ToolchainSpecKind::Goroot(root.join("go"))
+    );
+    assert_eq!(
+        cfg.rootfs,
+        Some(vec![RootfsSpec::Dir(root.join("images/alpine"))])
+    );
+    // The sibling hello.out is the expected stdout.
+    assert_eq!(
+        cfg.programs[0].program.expect.stdout.as_deref(),
+        Some("from the sibling\n")
+    );
+    let goroot_tc = Arc::new(Toolchain {
+        name: "go".into(),
+        version: "go1.24.4".into(),
+        goroot: root.join("go"),
+        ports: vec![],
+    });
+    let m = AxisMatch {
+        toolchain: vec![root.join("go").display().to_string()],
+        ..Default::default()
+    };
+    let plan = cfg
+        .to_plan(&[goroot_tc], &[Target::linux("amd64")])
+        .unwrap();
+    assert!(m.matches(&plan.cells[0]));
+}
+
+#[test]
+fn targets_as_a_table() {
+    let d = project();
+    let cfg = parse_in(
+        d.path(),
+        "[targets.\"linux/arm64\".build]\nldflags = \"-s\"\n[targets.\"linux/arm\"]\ngoarm = 7\n",
+    )
+    .unwrap();
+    let t = cfg.targets.unwrap();
+    assert_eq!(t[0].target, Target::linux("arm64"));
+    assert_eq!(t[0].build.ldflags.as_deref(), Some("-s"));
+    assert_eq!(t[1].target.variant.as_deref(), Some("goarm=7"));
+}
+
+#[test]
+fn command_line_programs() {
+    let d = project();
+    let progs = programs_from_paths(&[
+        d.path().join("testdata/hello.go"),
+        d.path().join("cmd/server"),
+    ])
+    .unwrap();
+    assert_eq!(progs[0].program.name, "hello");
+    assert_eq!(
+        progs[0].program.expect.stdout.as_deref(),
+        Some("from the sibling\n")
+    );
+    assert_eq!(progs[1].program.name, "server");
+    let e = programs_from_paths(&[d.path().join("nope.go")]).unwrap_err();
+    assert!(e.to_string().contains("nope.go"));
+    let e = programs_from_paths(&[d.path().join("testdata/hello.out")]).unwrap_err();
+    assert!(e.to_string().contains("neither a directory nor a .go file"));
+}
+
+#[test]
+fn load_config_reads_files_and_reports_missing_ones() {
+    let d = project();
+    write(d.path(), "crossmatrix.toml", "cgo = [1]\n");
+    assert_eq!(
+        load_config(&d.path().join("crossmatrix.toml")).unwrap().cgo,
+        [true]
+    );
+    let e = load_config(&d.path().join("missing.toml")).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("missing.toml: cannot read the config")
+    );
+}
+
+// --- bad inputs: every error names file:line:col and says something useful ---------------
+
+/// `line:col` of the first occurrence of `needle` in `text`.
+fn pos(text: &str, needle: &str) -> String {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle} not in {text}"));
+    let loc = Location::of(text, at..at + 1);
+    format!("{}:{}", loc.line, loc.column)
+}
+
+/// Asserts that `text` is rejected with an error at `needle` that mentions every `parts`.
+fn bad(text: &str, needle: &str, parts: &[&str]) {
+    let d = project();
+    let e = parse_in(d.path(), text).expect_err("must be rejected");
+    let s = e.to_string();
+    let want = format!("crossmatrix.toml:{}:", pos(text, needle));
+    assert!(s.contains(&want), "expected `{want}` in:\n{s}");
+    assert!(s.contains(" | "), "no source line in:\n{s}");
+    assert!(s.contains('^'), "no caret in:\n{s}");
+    for p in parts {
+        assert!(s.contains(p), "expected `{p}` in:\n{s}");
+    }
+}
+
+#[test]
+fn bad_toml_syntax() {
+    bad(
+        "cgo = [0,\ntargets = 3\n",
+        "= 3",
+        &["invalid TOML", "expected: valid TOML"],
+    );
+}
+
+#[test]
+fn bad_unknown_top_level_key() {
+    bad(
+        "cgo = [0]\ntolchains = [\"go1.22\"]\n",
+        "tolchains",
+        &[
+            "unknown key `tolchains`",
+            "did you mean `toolchains`?",
+            "expected: one of: toolchains",
+        ],
+    );
+}
+
+#[test]
+fn bad_unknown_target() {
+    bad(
+        "targets = [\"linux/amd64\", \"linux/arm46\"]\n",
+        "\"linux/arm46",
+        &[
+            "`targets[1]`",
+            "unknown target `linux/arm46`",
+            "did you mean `linux/arm64`?",
+            "go tool dist list",
+        ],
+    );
+}
+
+#[test]
+fn bad_unknown_target_in_table_form() {
+    bad(
+        "[targets.\"linux/riscv46\"]\n",
+        "\"linux/riscv46",
+        &["unknown target", "did you mean `linux/riscv64`?"],
+    );
+}
+
+#[test]
+fn bad_target_type() {
+    bad(
+        "targets = [42]\n",
+        "42",
+        &[
+            "wrong type: found integer",
+            "expected: a \"GOOS/GOARCH\" string or a table",
+        ],
+    );
+}
+
+#[test]
+fn bad_target_table_without_target() {
+    bad(
+        "targets = [{ goarm = [7] }]\n",
+        "{ goarm",
+        &["target table without `target`", "target = \"GOOS/GOARCH\""],
+    );
+}
+
+#[test]
+fn bad_knob_for_another_arch() {
+    bad(
+        "targets = [{ target = \"linux/amd64\", goarm = [7] }]\n",
+        "goarm",
+        &[
+            "`goarm` does not apply to linux/amd64",
+            "`goamd64` for linux/amd64",
+        ],
+    );
+}
+
+#[test]
+fn bad_knob_value() {
+    bad(
+        "targets = [{ target = \"linux/arm\", goarm = [6, 8] }]\n",
+        "8]",
+        &["`8` is not a GOARM value", "one of: 5, 6, 7"],
+    );
+    bad(
+        "targets = [{ target = \"linux/mips\", gomips = [\"softflaot\"] }]\n",
+        "\"softflaot",
+        &["did you mean `softfloat`?"],
+    );
+}
+
+#[test]
+fn bad_unknown_key_in_target_table() {
+    bad(
+        "targets = [{ target = \"linux/arm\", gorm = [7] }]\n",
+        "gorm",
+        &[
+            "unknown key `gorm` in target linux/arm",
+            "did you mean `goarm`?",
+        ],
+    );
+}
+
+#[test]
+fn bad_duplicate_target() {
+    bad(
+        "targets = [\"linux/arm64\", \"linux/arm64\"]\n",
+        "\"linux/arm64\"]",
+        &["listed twice"],
+    );
+}
+
+#[test]
+fn bad_cgo_value() {
+    bad(
+        "cgo = [0, 2]\n",
+        "2]",
+        &["`cgo = 2` is not a cgo mode", "0 (CGO_ENABLED=0) or 1"],
+    );
+}
+
+#[test]
+fn bad_libc_value() {
+    bad(
+        "cgo = [1]\nlibc = [\"gnuu\"]\n",
+        "\"gnuu",
+        &["unknown libc `gnuu`", "did you mean `gnu`?"],
+    );
+}
+
+#[test]
+fn bad_rootfs_name() {
+    bad(
+        "rootfs = [\"scratch\", \"muls\"]\n",
+        "\"muls",
+        &[
+            "unknown rootfs `muls`",
+            "did you mean `musl`?",
+            "scratch, glibc, musl",
+        ],
+    );
+}
+
+#[test]
+fn bad_rootfs_directory() {
+    bad(
+        "rootfs = [\"./images/debian\"]\n",
+        "\"./images",
+        &["rootfs directory `./images/debian` does not exist"],
+    );
+}
+
+#[test]
+fn bad_empty_axes() {
+    bad(
+        "targets = []\n",
+        "[]",
+        &["`targets` is empty", "at least one target"],
+    );
+    bad("cgo = []\n", "[]", &["`cgo` is empty"]);
+    bad("toolchains = []\n", "[]", &["`toolchains` is empty"]);
+}
+
+#[test]
+fn bad_toolchain_values() {
+    bad(
+        "toolchains = [\"go1.22\", \"lastest\"]\n",
+        "\"lastest",
+        &["`lastest` is not a Go version", "did you mean `latest`?"],
+    );
+    bad(
+        "toolchains = [\"go1.22\", \"1.22\"]\n",
+        "\"1.22",
+        &["listed twice"],
+    );
+    bad(
+        "toolchains = [\"/nonexistent/go\"]\n",
+        "\"/nonexistent",
+        &["GOROOT `/nonexistent/go` does not exist"],
+    );
+    bad(
+        "toolchains = [\"./empty\"]\n",
+        "\"./empty",
+        &["is not a GOROOT: no bin/go"],
+    );
+}
+
+#[test]
+fn bad_exclude_key_that_is_not_an_axis() {
+    bad(
+        "exclude = [{ targte = \"linux/386\" }]\n",
+        "targte",
+        &[
+            "unknown key `targte`",
+            "did you mean `target`?",
+            "toolchain, target, variant, cgo, libc, rootfs, program",
+        ],
+    );
+}
+
+#[test]
+fn bad_empty_exclude_and_include() {
+    bad(
+        "exclude = [{}]\n",
+        "{}",
+        &["an empty exclude would remove every cell"],
+    );
+    bad("include = [{}]\n", "{}", &["this include is empty"]);
+}
+
+#[test]
+fn bad_include_values() {
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\n[[include]]\nprogram = \"sever\"\n",
+        "\"sever",
+        &["no program is named `sever`", "did you mean `server`?"],
+    );
+    bad(
+        "include = [{ variant = \"goarm=9\" }]\n",
+        "\"goarm=9",
+        &["unknown variant `goarm=9`", "goarm=7"],
+    );
+    bad(
+        "include = [{ cgo = 1, build = { trimpth = true } }]\n",
+        "trimpth",
+        &["unknown key `trimpth`", "did you mean `trimpath`?"],
+    );
+}
+
+#[test]
+fn bad_build_and_run_settings() {
+    bad(
+        "[build]\ntimeout = -1\n",
+        "-1",
+        &["must be a positive duration", "seconds"],
+    );
+    bad(
+        "[build]\ntags = [\"netgo osusergo\"]\n",
+        "\"netgo",
+        &["is not a build tag"],
+    );
+    bad(
+        "[run]\nenv = { 1X = \"y\" }\n",
+        "1X",
+        &["`1X` is not an environment variable name"],
+    );
+    bad(
+        "[run]\nreps = \"ten\"\n",
+        "\"ten",
+        &["wrong type: found string", "a number of repetitions"],
+    );
+    bad("[run]\nenv = { GODEBUG = 1 }\n", "1 }", &["quote numbers"]);
+}
+
+#[test]
+fn bad_program_paths() {
+    bad(
+        "[[programs]]\nname = \"x\"\n",
+        "[[programs]]",
+        &["program without `path`"],
+    );
+    bad(
+        "[[programs]]\npath = \"cmd/client\"\n",
+        "\"cmd/client",
+        &[
+            "no such file or directory",
+            "a Go package directory, a single .go file",
+        ],
+    );
+    bad(
+        "[[programs]]\npath = \"empty\"\n",
+        "\"empty",
+        &["no .go files in"],
+    );
+    bad(
+        "[[programs]]\npath = \"testdata/hello.out\"\n",
+        "\"testdata",
+        &["neither a directory nor a .go file"],
+    );
+}
+
+#[test]
+fn bad_suites() {
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\ninclude = [\"*.go\"]\n",
+        "[\"*.go",
+        &["`include` only applies to suites", "suite = true"],
+    );
+    bad(
+        "[[programs]]\npath = \"testdata/suite\"\nsuite = true\ninclude = [\"zeta_*.go\"]\n",
+        "\"testdata",
+        &["has no .go file matching zeta_*.go"],
+    );
+    bad(
+        "[[programs]]\npath = \"testdata/suite\"\nsuite = true\nexclude = [\"[a\"]\n",
+        "\"[a",
+        &["invalid glob"],
+    );
+}
+
+#[test]
+fn bad_duplicate_program_names() {
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\n[[programs]]\npath = \"testdata/hello.go\"\nname = \"server\"\n",
+        "\"server",
+        &["program name `server` is used twice (first on line 2)"],
+    );
+}
+
+#[test]
+fn bad_expectations() {
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\nexpect = { stdout_regex = \"(unclosed\" }\n",
+        "\"(unclosed",
+        &["invalid regex: unclosed group", "Rust regex syntax"],
+    );
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\nexpect = { exit_code = 300 }\n",
+        "300",
+        &["exit code 300 is out of range"],
+    );
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\nexpect = { stdout = \"a\", stdout_file = \"b\" }\n",
+        "\"b\"",
+        &["both `stdout` and `stdout_file`"],
+    );
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\nexpect = { stdout_file = \"missing.out\" }\n",
+        "\"missing",
+        &["cannot read", "missing.out"],
+    );
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\nexpect = { exitcode = 1 }\n",
+        "exitcode",
+        &["did you mean `exit_code`?"],
+    );
+}
+
+#[test]
+fn bad_expect_fail() {
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\nexpect_fail = [{ match = { target = \"linux/s390x\" }, cause = \"missing-interpeter\" }]\n",
+        "\"missing-interpeter",
+        &[
+            "unknown cause `missing-interpeter`",
+            "did you mean `missing-interpreter`?",
+        ],
+    );
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\nexpect_fail = [{ match = { arch = \"s390x\" }, cause = \"signal\" }]\n",
+        "arch",
+        &["unknown key `arch`", "toolchain, target"],
+    );
+}
+
+#[test]
+fn bad_section_types() {
+    bad(
+        "build = 3\n",
+        "3",
+        &["wrong type: found integer", "a table with tags"],
+    );
+    bad(
+        "programs = \"cmd/server\"\n",
+        "\"cmd",
+        &["a list of program tables"],
+    );
+    bad("exclude = { cgo = 1 }\n", "{ cgo", &["a list of tables"]);
+}

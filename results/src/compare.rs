@@ -1,0 +1,1100 @@
+//! `compare`: two sets of cell records side by side, the way crater reports a toolchain
+//! change: which cells regressed, which were fixed, which still fail, and how binary size
+//! and startup moved. Startup differences are judged like benchstat does, with a two-sided
+//! Mann-Whitney U test on the per-repetition samples; a difference that is not significant
+//! prints as `~`. Also the CI gates (`--fail-on new-failure,size>+5%`) checked on the result.
+//!
+//! Two ways to pair cells: two result directories, matched by cell id (pass the records as
+//! they are), or two toolchains inside one run, matched by the id without its toolchain
+//! part ([`split_by_toolchain`]).
+
+use crate::Cause;
+use crate::report::{format_ms, human_size};
+use crate::schema::{CellRecord, CellStatus};
+use crate::stats::{geomean, mann_whitney_u, median};
+use serde::{Serialize, Serializer};
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+use unicode_width::UnicodeWidthStr;
+
+/// How to compare.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareOptions {
+    /// What the base side is called in the output (`go1.22`, a directory name…).
+    pub base_label: String,
+    /// What the new side is called in the output.
+    pub new_label: String,
+    /// Significance level of the startup test (benchstat's default is 0.05).
+    pub alpha: f64,
+    /// Fewer startup samples than this on either side and the difference is reported as
+    /// `~` without a test: with 3 + 3 samples no ordering can reach p < 0.05.
+    pub min_samples: usize,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions {
+            base_label: "base".into(),
+            new_label: "new".into(),
+            alpha: 0.05,
+            min_samples: 4,
+        }
+    }
+}
+
+/// What happened to a cell between base and new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// Fails in new and did not fail in base (passed, was skipped or only built).
+    Regressed,
+    /// Failed in base, passes in new.
+    Fixed,
+    /// Fails on both sides, for a different cause.
+    CauseChanged,
+    /// Fails on both sides for the same cause.
+    StillFailing,
+    /// Any other change of status (pass → built on a host without the executor,
+    /// fail → skipped…): coverage moved, nothing to fix.
+    StatusChanged,
+    /// Only in new.
+    Added,
+    /// Only in base.
+    Removed,
+    /// Same status (and cause) on both sides.
+    Same,
+}
+
+impl Change {
+    pub const ALL: &'static [Change] = &[
+        Change::Regressed,
+        Change::Fixed,
+        Change::CauseChanged,
+        Change::StillFailing,
+        Change::StatusChanged,
+        Change::Added,
+        Change::Removed,
+        Change::Same,
+    ];
+
+    /// The stable code: `regressed`, `fixed`, `cause-changed`, `still-failing`,
+    /// `status-changed`, `added`, `removed`, `same`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Change::Regressed => "regressed",
+            Change::Fixed => "fixed",
+            Change::CauseChanged => "cause-changed",
+            Change::StillFailing => "still-failing",
+            Change::StatusChanged => "status-changed",
+            Change::Added => "added",
+            Change::Removed => "removed",
+            Change::Same => "same",
+        }
+    }
+
+    fn heading(self) -> &'static str {
+        match self {
+            Change::Regressed => "Regressed",
+            Change::Fixed => "Fixed",
+            Change::CauseChanged => "Cause changed",
+            Change::StillFailing => "Still failing",
+            Change::StatusChanged => "Status changed",
+            Change::Added => "Added",
+            Change::Removed => "Removed",
+            Change::Same => "Same",
+        }
+    }
+
+    fn classify(base: &CellSide, new: &CellSide) -> Change {
+        use CellStatus::{Fail, Pass};
+        match (base.status, new.status) {
+            (Fail, Fail) if base.cause == new.cause => Change::StillFailing,
+            (Fail, Fail) => Change::CauseChanged,
+            (_, Fail) => Change::Regressed,
+            (Fail, Pass) => Change::Fixed,
+            (b, n) if b == n => Change::Same,
+            _ => Change::StatusChanged,
+        }
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// One side of a compared cell: what the comparison needs of its record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CellSide {
+    /// The record's own id (with its toolchain, when comparing toolchains).
+    pub id: String,
+    pub status: CellStatus,
+    pub cause: Option<Cause>,
+    pub hint: Option<String>,
+    pub size_bytes: Option<u64>,
+    /// Median of the startup samples (or the recorded median when there are none).
+    pub startup_median_ms: Option<f64>,
+    /// The startup samples the test used.
+    #[serde(skip)]
+    samples_ms: Vec<f64>,
+}
+
+impl CellSide {
+    fn of(rec: &CellRecord, original_id: Option<&str>) -> CellSide {
+        let samples_ms: Vec<f64> = match &rec.startup {
+            Some(s) if !s.samples_ms.is_empty() => s.samples_ms.clone(),
+            Some(s) if s.median_ms.is_finite() => vec![s.median_ms],
+            _ => Vec::new(),
+        };
+        CellSide {
+            id: original_id.unwrap_or(&rec.id).to_string(),
+            status: rec.status,
+            cause: rec.cause,
+            hint: rec.hint.clone(),
+            size_bytes: rec.binary.as_ref().map(|b| b.size_bytes),
+            startup_median_ms: median(&samples_ms),
+            samples_ms,
+        }
+    }
+
+    /// `pass`, or `fail (missing-interpreter)`.
+    fn status_label(&self) -> String {
+        match (self.status, self.cause) {
+            (CellStatus::Pass, _) | (_, None) => self.status.as_str().to_string(),
+            (s, Some(c)) => format!("{} ({})", s.as_str(), c.code()),
+        }
+    }
+}
+
+/// How the binary's size moved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SizeDelta {
+    pub base_bytes: u64,
+    pub new_bytes: u64,
+    pub delta_bytes: i64,
+    /// `(new - base) / base · 100`; 0 when base is 0.
+    pub delta_pct: f64,
+}
+
+/// How startup moved, with the significance of the move.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StartupDelta {
+    pub base_median_ms: f64,
+    pub new_median_ms: f64,
+    /// Change of the median, in percent of base.
+    pub delta_pct: f64,
+    pub base_n: usize,
+    pub new_n: usize,
+    /// The Mann-Whitney U test's two-sided p-value; `None` with too few samples.
+    pub p_value: Option<f64>,
+    /// `p_value < alpha`: only then is `delta_pct` shown (otherwise `~`).
+    pub significant: bool,
+}
+
+impl StartupDelta {
+    /// benchstat's verdict: `+5.67% (p=0.008 n=10+10)`, `~ (p=0.421 n=10+10)`, or
+    /// `~ (n=1+1, too few samples)`.
+    pub fn verdict(&self) -> String {
+        let n = format!("n={}+{}", self.base_n, self.new_n);
+        match self.p_value {
+            None => format!("~ ({n}, too few samples)"),
+            Some(p) if self.significant => format!("{} (p={p:.3} {n})", pct(self.delta_pct)),
+            Some(p) => format!("~ (p={p:.3} {n})"),
+        }
+    }
+}
+
+/// One compared cell.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CellComparison {
+    /// The id both sides share (the cell id, or the id without its toolchain).
+    pub key: String,
+    pub change: Change,
+    pub base: Option<CellSide>,
+    pub new: Option<CellSide>,
+    pub size: Option<SizeDelta>,
+    pub startup: Option<StartupDelta>,
+}
+
+/// The headline numbers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub cells: usize,
+    pub regressed: usize,
+    pub fixed: usize,
+    pub cause_changed: usize,
+    pub still_failing: usize,
+    pub status_changed: usize,
+    pub added: usize,
+    pub removed: usize,
+    pub same: usize,
+    /// Cells with a binary on both sides.
+    pub size_cells: usize,
+    /// Geometric mean of the size ratios, as a percent change.
+    pub size_geomean_pct: Option<f64>,
+    /// Cells with startup timings on both sides.
+    pub startup_compared: usize,
+    /// Of those, the ones whose difference is significant.
+    pub startup_significant: usize,
+    /// Geometric mean of the median ratios of the significant cells, as a percent change.
+    pub startup_geomean_pct: Option<f64>,
+}
+
+impl Summary {
+    pub fn count(&self, change: Change) -> usize {
+        match change {
+            Change::Regressed => self.regressed,
+            Change::Fixed => self.fixed,
+            Change::CauseChanged => self.cause_changed,
+            Change::StillFailing => self.still_failing,
+            Change::StatusChanged => self.status_changed,
+            Change::Added => self.added,
+            Change::Removed => self.removed,
+            Change::Same => self.same,
+        }
+    }
+
+    fn count_mut(&mut self, change: Change) -> &mut usize {
+        match change {
+            Change::Regressed => &mut self.regressed,
+            Change::Fixed => &mut self.fixed,
+            Change::CauseChanged => &mut self.cause_changed,
+            Change::StillFailing => &mut self.still_failing,
+            Change::StatusChanged => &mut self.status_changed,
+            Change::Added => &mut self.added,
+            Change::Removed => &mut self.removed,
+            Change::Same => &mut self.same,
+        }
+    }
+}
+
+/// The whole comparison: every cell of either side, base order first, then cells only in new.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub base_label: String,
+    pub new_label: String,
+    pub alpha: f64,
+    pub summary: Summary,
+    pub cells: Vec<CellComparison>,
+}
+
+impl Comparison {
+    /// The cells with this change, in comparison order.
+    pub fn with_change(&self, change: Change) -> impl Iterator<Item = &CellComparison> {
+        self.cells.iter().filter(move |c| c.change == change)
+    }
+}
+
+/// Compares `new` against `base`, pairing records by `id`. When a side holds several records
+/// of one id (a resumed run that re-ran a cell), the last one counts.
+pub fn compare(base: &[CellRecord], new: &[CellRecord], opts: &CompareOptions) -> Comparison {
+    compare_keyed(&latest_by_id(base), &latest_by_id(new), opts)
+}
+
+/// `(key, record)` in first-seen order, the last record of each key winning.
+fn latest_by_id(records: &[CellRecord]) -> Vec<(String, &CellRecord)> {
+    let mut out: Vec<(String, &CellRecord)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for r in records {
+        match index.get(r.id.as_str()) {
+            Some(&i) => out[i].1 = r,
+            None => {
+                index.insert(&r.id, out.len());
+                out.push((r.id.clone(), r));
+            }
+        }
+    }
+    out
+}
+
+fn compare_keyed(
+    base: &[(String, &CellRecord)],
+    new: &[(String, &CellRecord)],
+    opts: &CompareOptions,
+) -> Comparison {
+    let new_index: HashMap<&str, usize> = new
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (k.as_str(), i))
+        .collect();
+    let base_keys: std::collections::HashSet<&str> = base.iter().map(|(k, _)| k.as_str()).collect();
+    let side = |key: &str, rec: &CellRecord| {
+        // When keys were rewritten (toolchain comparison), keep the record's own id.
+        let original = (key != rec.id).then_some(rec.id.as_str());
+        CellSide::of(rec, original)
+    };
+
+    let mut cells = Vec::with_capacity(base.len().max(new.len()));
+    for (key, b) in base {
+        let b = side(key, b);
+        let cmp = match new_index.get(key.as_str()) {
+            Some(&i) => compare_pair(key, b, side(key, new[i].1), opts),
+            None => CellComparison {
+                key: key.clone(),
+                change: Change::Removed,
+                base: Some(b),
+                new: None,
+                size: None,
+                startup: None,
+            },
+        };
+        cells.push(cmp);
+    }
+    for (key, n) in new {
+        if !base_keys.contains(key.as_str()) {
+            cells.push(CellComparison {
+                key: key.clone(),
+                change: Change::Added,
+                base: None,
+                new: Some(side(key, n)),
+                size: None,
+                startup: None,
+            });
+        }
+    }
+
+    let mut summary = Summary {
+        cells: cells.len(),
+        ..Summary::default()
+    };
+    for c in &cells {
+        *summary.count_mut(c.change) += 1;
+    }
+    let size_ratios: Vec<f64> = cells
+        .iter()
+        .filter_map(|c| c.size.as_ref())
+        .filter(|s| s.base_bytes > 0)
+        .map(|s| s.new_bytes as f64 / s.base_bytes as f64)
+        .collect();
+    summary.size_cells = size_ratios.len();
+    summary.size_geomean_pct = geomean(size_ratios).map(|g| (g - 1.0) * 100.0);
+    let startups: Vec<&StartupDelta> = cells.iter().filter_map(|c| c.startup.as_ref()).collect();
+    summary.startup_compared = startups.len();
+    let significant: Vec<f64> = startups
+        .iter()
+        .filter(|s| s.significant && s.base_median_ms > 0.0)
+        .map(|s| s.new_median_ms / s.base_median_ms)
+        .collect();
+    summary.startup_significant = significant.len();
+    summary.startup_geomean_pct = geomean(significant).map(|g| (g - 1.0) * 100.0);
+
+    Comparison {
+        base_label: opts.base_label.clone(),
+        new_label: opts.new_label.clone(),
+        alpha: opts.alpha,
+        summary,
+        cells,
+    }
+}
+
+fn compare_pair(key: &str, base: CellSide, new: CellSide, opts: &CompareOptions) -> CellComparison {
+    let size = match (base.size_bytes, new.size_bytes) {
+        (Some(b), Some(n)) => Some(SizeDelta {
+            base_bytes: b,
+            new_bytes: n,
+            delta_bytes: n as i64 - b as i64,
+            delta_pct: if b == 0 {
+                0.0
+            } else {
+                (n as f64 - b as f64) / b as f64 * 100.0
+            },
+        }),
+        _ => None,
+    };
+    let startup = match (base.startup_median_ms, new.startup_median_ms) {
+        (Some(bm), Some(nm)) => {
+            let (bn, nn) = (base.samples_ms.len(), new.samples_ms.len());
+            let p_value = if bn >= opts.min_samples && nn >= opts.min_samples {
+                mann_whitney_u(&base.samples_ms, &new.samples_ms).map(|t| t.p_value)
+            } else {
+                None
+            };
+            Some(StartupDelta {
+                base_median_ms: bm,
+                new_median_ms: nm,
+                delta_pct: if bm > 0.0 {
+                    (nm - bm) / bm * 100.0
+                } else {
+                    0.0
+                },
+                base_n: bn,
+                new_n: nn,
+                p_value,
+                significant: p_value.is_some_and(|p| p < opts.alpha),
+            })
+        }
+        _ => None,
+    };
+    CellComparison {
+        key: key.to_string(),
+        change: Change::classify(&base, &new),
+        base: Some(base),
+        new: Some(new),
+        size,
+        startup,
+    }
+}
+
+/// Splits one run's records into the cells of toolchain `a` and those of toolchain `b`,
+/// rewriting each id to its key without the toolchain (`linux-arm64/cgo0/rootfs-scratch/probe`)
+/// so that [`compare`] pairs `go1.22/X` with `go1.24/X`. A record belongs to a toolchain
+/// when its id's first component, its toolchain name or its toolchain version equals the
+/// name given. Either side may come back empty: check, and name the toolchains found
+/// ([`toolchain_names`]) in the error.
+pub fn split_by_toolchain(
+    records: &[CellRecord],
+    a: &str,
+    b: &str,
+) -> (Vec<CellRecord>, Vec<CellRecord>) {
+    let belongs = |r: &CellRecord, tc: &str| {
+        r.id.split('/').next() == Some(tc) || r.toolchain.name == tc || r.toolchain.version == tc
+    };
+    let keyed = |tc: &str| -> Vec<CellRecord> {
+        records
+            .iter()
+            .filter(|r| belongs(r, tc))
+            .map(|r| {
+                let mut r = r.clone();
+                r.id = toolchain_free_key(&r.id);
+                r
+            })
+            .collect()
+    };
+    (keyed(a), keyed(b))
+}
+
+/// Compares toolchain `a` (base) with toolchain `b` (new) inside one run. The cells' own
+/// ids stay in [`CellSide::id`]; keys are the ids without the toolchain part.
+pub fn compare_toolchains(
+    records: &[CellRecord],
+    a: &str,
+    b: &str,
+    opts: &CompareOptions,
+) -> Comparison {
+    let pick = |tc: &str| -> Vec<(String, &CellRecord)> {
+        let mut v: Vec<(String, &CellRecord)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for r in records.iter().filter(|r| {
+            r.id.split('/').next() == Some(tc)
+                || r.toolchain.name == tc
+                || r.toolchain.version == tc
+        }) {
+            let key = toolchain_free_key(&r.id);
+            match index.get(&key) {
+                Some(&i) => v[i].1 = r,
+                None => {
+                    index.insert(key.clone(), v.len());
+                    v.push((key, r));
+                }
+            }
+        }
+        v
+    };
+    compare_keyed(&pick(a), &pick(b), opts)
+}
+
+/// The toolchain names present in `records` (the ids' first components), in first-seen order.
+pub fn toolchain_names(records: &[CellRecord]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in records {
+        let tc = r.id.split('/').next().unwrap_or_default();
+        if !out.iter().any(|t| t == tc) {
+            out.push(tc.to_string());
+        }
+    }
+    out
+}
+
+/// The id without its first (toolchain) component.
+fn toolchain_free_key(id: &str) -> String {
+    match id.split_once('/') {
+        Some((_, rest)) => rest.to_string(),
+        None => id.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Gates
+
+/// A CI gate on a comparison: `new-failure`, `size>+5%`, `startup>+10%`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Gate {
+    /// Any cell that fails in new and did not fail in base, including new cells that fail.
+    NewFailure,
+    /// Any cell whose binary grew by more than this many percent.
+    SizeIncrease(f64),
+    /// Any cell whose startup median grew by more than this many percent, significantly.
+    StartupIncrease(f64),
+}
+
+/// Why a gate did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid gate `{input}`: {reason}; gates are `new-failure`, `size>+P%` and `startup>+P%` (e.g. `size>+5%`)"
+)]
+pub struct GateParseError {
+    pub input: String,
+    pub reason: String,
+}
+
+impl FromStr for Gate {
+    type Err = GateParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |reason: String| GateParseError {
+            input: s.to_string(),
+            reason,
+        };
+        let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        let lower = compact.to_ascii_lowercase();
+        if lower == "new-failure" || lower == "new-failures" {
+            return Ok(Gate::NewFailure);
+        }
+        let Some((name, limit)) = lower.split_once('>') else {
+            return Err(err(match lower.as_str() {
+                "size" | "startup" => format!("`{lower}` needs a limit, as in `{lower}>+5%`"),
+                _ => format!("unknown gate `{compact}`"),
+            }));
+        };
+        let make: fn(f64) -> Gate = match name {
+            "size" => Gate::SizeIncrease,
+            "startup" => Gate::StartupIncrease,
+            _ => return Err(err(format!("unknown measure `{name}` (size or startup)"))),
+        };
+        let Some(number) = limit.strip_suffix('%') else {
+            return Err(err(format!(
+                "the limit `{limit}` must be a percentage, as in `{name}>+{}%`",
+                limit.trim_start_matches('+')
+            )));
+        };
+        let value: f64 = number
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| err(format!("`{number}` is not a number")))?;
+        if value < 0.0 {
+            return Err(err(format!(
+                "the limit `{limit}` is negative: a gate fails on increases above it"
+            )));
+        }
+        Ok(make(value))
+    }
+}
+
+impl fmt::Display for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Gate::NewFailure => f.write_str("new-failure"),
+            Gate::SizeIncrease(p) => write!(f, "size>+{p}%"),
+            Gate::StartupIncrease(p) => write!(f, "startup>+{p}%"),
+        }
+    }
+}
+
+impl Serialize for Gate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A cell that broke a gate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateViolation {
+    pub gate: Gate,
+    pub key: String,
+    /// What happened, for the log: `pass → fail (glibc-version)`, `1.5 MiB → 1.7 MiB (+9.80%)`.
+    pub detail: String,
+}
+
+impl fmt::Display for GateViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.gate, self.key, self.detail)
+    }
+}
+
+/// Every cell that breaks one of `gates`, gate by gate, in comparison order.
+pub fn check_gates(cmp: &Comparison, gates: &[Gate]) -> Vec<GateViolation> {
+    let mut out = Vec::new();
+    for &gate in gates {
+        for c in &cmp.cells {
+            let detail = match gate {
+                Gate::NewFailure => {
+                    let new_fail = c.new.as_ref().is_some_and(|n| n.status == CellStatus::Fail);
+                    match c.change {
+                        Change::Regressed | Change::Added if new_fail => Some(transition(c)),
+                        _ => None,
+                    }
+                }
+                Gate::SizeIncrease(limit) => c
+                    .size
+                    .as_ref()
+                    .filter(|s| s.delta_pct > limit)
+                    .map(size_detail),
+                Gate::StartupIncrease(limit) => c
+                    .startup
+                    .as_ref()
+                    .filter(|s| s.significant && s.delta_pct > limit)
+                    .map(|s| {
+                        format!(
+                            "{} → {} ({})",
+                            format_ms(s.base_median_ms),
+                            format_ms(s.new_median_ms),
+                            s.verdict()
+                        )
+                    }),
+            };
+            if let Some(detail) = detail {
+                out.push(GateViolation {
+                    gate,
+                    key: c.key.clone(),
+                    detail,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn size_detail(s: &SizeDelta) -> String {
+    format!(
+        "{} → {} ({}, {})",
+        human_size(s.base_bytes),
+        human_size(s.new_bytes),
+        signed_size(s.delta_bytes),
+        pct(s.delta_pct)
+    )
+}
+
+/// `pass → fail (glibc-version)`, `(absent) → fail (timeout)`.
+fn transition(c: &CellComparison) -> String {
+    let label = |s: &Option<CellSide>| {
+        s.as_ref()
+            .map_or_else(|| "(absent)".to_string(), CellSide::status_label)
+    };
+    format!("{} → {}", label(&c.base), label(&c.new))
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering
+
+/// The formats a comparison renders as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompareFormat {
+    Table,
+    Markdown,
+    Json,
+}
+
+/// A compare format name that is not `table`, `md` or `json`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown compare format `{0}`: expected table, md or json")]
+pub struct UnknownCompareFormat(pub String);
+
+impl FromStr for CompareFormat {
+    type Err = UnknownCompareFormat;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "table" => Ok(CompareFormat::Table),
+            "md" | "markdown" => Ok(CompareFormat::Markdown),
+            "json" => Ok(CompareFormat::Json),
+            _ => Err(UnknownCompareFormat(s.to_string())),
+        }
+    }
+}
+
+/// Renders `cmp`: a headline, then regressions (with cause and hint), fixes and the other
+/// status changes, then the size and startup tables. `color` adds ANSI colours to the table.
+pub fn render_comparison(cmp: &Comparison, format: CompareFormat, color: bool) -> String {
+    match format {
+        CompareFormat::Table => render_table(cmp, color),
+        CompareFormat::Markdown => render_markdown(cmp),
+        CompareFormat::Json => match serde_json::to_string_pretty(cmp) {
+            Ok(mut s) => {
+                s.push('\n');
+                s
+            }
+            // Only a map with non-string keys could fail; there is none.
+            Err(e) => format!("{{\"error\": \"{e}\"}}\n"),
+        },
+    }
+}
+
+/// `+5.67%`, `-0.12%`, `0.00%`.
+fn pct(p: f64) -> String {
+    if p.abs() < 0.005 {
+        "0.00%".into()
+    } else {
+        format!("{p:+.2}%")
+    }
+}
+
+/// `+52.0 KiB`, `-312 B`, `0 B`.
+fn signed_size(delta: i64) -> String {
+    let mag = human_size(delta.unsigned_abs());
+    match delta {
+        0 => mag,
+        d if d > 0 => format!("+{mag}"),
+        _ => format!("-{mag}"),
+    }
+}
+
+/// The headline lines shared by table and Markdown (without markup).
+fn headline(cmp: &Comparison) -> (String, String, String) {
+    let s = &cmp.summary;
+    let mut counts = format!(
+        "{} → {}: {} {} compared: {} regressed, {} fixed",
+        cmp.base_label,
+        cmp.new_label,
+        s.cells,
+        if s.cells == 1 { "cell" } else { "cells" },
+        s.regressed,
+        s.fixed
+    );
+    for change in [
+        Change::CauseChanged,
+        Change::StillFailing,
+        Change::StatusChanged,
+        Change::Added,
+        Change::Removed,
+    ] {
+        let n = s.count(change);
+        if n > 0 {
+            let _ = write!(counts, ", {n} {}", change.heading().to_lowercase());
+        }
+    }
+    let _ = write!(counts, ", {} same", s.same);
+    let size = match s.size_geomean_pct {
+        Some(g) => format!(
+            "size: geomean {} over {} {}",
+            pct(g),
+            s.size_cells,
+            if s.size_cells == 1 { "cell" } else { "cells" }
+        ),
+        None => "size: no cell has a binary on both sides".into(),
+    };
+    let startup = match s.startup_geomean_pct {
+        Some(g) => format!(
+            "startup: geomean {} over {} significant of {} timed (α={}; ~ = no significant difference)",
+            pct(g),
+            s.startup_significant,
+            s.startup_compared,
+            cmp.alpha
+        ),
+        None if s.startup_compared > 0 => format!(
+            "startup: ~ no significant difference in {} timed {} (α={})",
+            s.startup_compared,
+            if s.startup_compared == 1 {
+                "cell"
+            } else {
+                "cells"
+            },
+            cmp.alpha
+        ),
+        None => "startup: no cell was timed on both sides".into(),
+    };
+    (counts, size, startup)
+}
+
+/// The order the status sections appear in; `Same` is only counted.
+const SECTIONS: &[Change] = &[
+    Change::Regressed,
+    Change::Fixed,
+    Change::CauseChanged,
+    Change::StillFailing,
+    Change::StatusChanged,
+    Change::Added,
+    Change::Removed,
+];
+
+/// Size rows, largest relative growth first; unchanged sizes are left out.
+fn size_rows(cmp: &Comparison) -> Vec<(&CellComparison, &SizeDelta)> {
+    let mut rows: Vec<_> = cmp
+        .cells
+        .iter()
+        .filter_map(|c| c.size.as_ref().map(|s| (c, s)))
+        .filter(|(_, s)| s.delta_bytes != 0)
+        .collect();
+    rows.sort_by(|a, b| b.1.delta_pct.total_cmp(&a.1.delta_pct));
+    rows
+}
+
+/// Startup rows: significant changes first (largest slow-down first), then the rest.
+fn startup_rows(cmp: &Comparison) -> Vec<(&CellComparison, &StartupDelta)> {
+    let mut rows: Vec<_> = cmp
+        .cells
+        .iter()
+        .filter_map(|c| c.startup.as_ref().map(|s| (c, s)))
+        .collect();
+    rows.sort_by(|a, b| {
+        b.1.significant
+            .cmp(&a.1.significant)
+            .then(b.1.delta_pct.total_cmp(&a.1.delta_pct))
+    });
+    rows
+}
+
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+fn paint(text: &str, style: Option<&str>, color: bool) -> String {
+    match style {
+        Some(s) if color => format!("{s}{text}{RESET}"),
+        _ => text.to_string(),
+    }
+}
+
+fn section_style(change: Change) -> Option<&'static str> {
+    match change {
+        Change::Regressed | Change::CauseChanged => Some(RED),
+        Change::Fixed => Some(GREEN),
+        Change::StillFailing | Change::StatusChanged => Some(YELLOW),
+        _ => None,
+    }
+}
+
+/// Left-aligned columns except those marked right; `style(row, col)` colours a cell's text.
+fn aligned(
+    rows: &[Vec<String>],
+    right: &[bool],
+    style: impl Fn(usize, usize) -> Option<&'static str>,
+    color: bool,
+) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; cols];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.width());
+        }
+    }
+    let mut out = String::new();
+    for (r, row) in rows.iter().enumerate() {
+        let mut line = String::from("  ");
+        for (c, cell) in row.iter().enumerate() {
+            if c > 0 {
+                line.push_str("  ");
+            }
+            let pad = " ".repeat(widths[c].saturating_sub(cell.width()));
+            let text = paint(cell, style(r, c), color);
+            if right.get(c).copied().unwrap_or(false) {
+                line.push_str(&pad);
+                line.push_str(&text);
+            } else {
+                line.push_str(&text);
+                line.push_str(&pad);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn render_table(cmp: &Comparison, color: bool) -> String {
+    let (counts, size, startup) = headline(cmp);
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", paint(&counts, Some(BOLD), color));
+    let _ = writeln!(out, "{size}");
+    let _ = writeln!(out, "{startup}");
+
+    for &change in SECTIONS {
+        let cells: Vec<&CellComparison> = cmp.with_change(change).collect();
+        if cells.is_empty() {
+            continue;
+        }
+        let title = format!("{} ({})", change.heading().to_uppercase(), cells.len());
+        let _ = writeln!(out, "\n{}", paint(&title, section_style(change), color));
+        for c in cells {
+            let (cause, hint) = match c.new.as_ref().or(c.base.as_ref()) {
+                Some(s) if s.status != CellStatus::Pass => (
+                    s.cause.map(|c| c.code().to_string()).unwrap_or_default(),
+                    s.hint.clone(),
+                ),
+                _ => (String::new(), None),
+            };
+            let _ = writeln!(out, "  {}  {}", c.key, transition(c));
+            // A fixed cell's hint was about the old failure: not worth repeating.
+            if change != Change::Fixed {
+                if let Some(h) = hint.filter(|h| !h.trim().is_empty()) {
+                    let h = format!("↳ {}: {}", cause, one_line(&h));
+                    let _ = writeln!(out, "    {}", paint(&h, Some(DIM), color));
+                }
+            }
+        }
+    }
+
+    let sizes = size_rows(cmp);
+    if !sizes.is_empty() {
+        let _ = writeln!(out, "\n{}", paint("SIZE", Some(BOLD), color));
+        let mut rows = vec![vec![
+            "CELL".to_string(),
+            cmp.base_label.clone(),
+            cmp.new_label.clone(),
+            "DELTA".into(),
+            "%".into(),
+        ]];
+        for (c, s) in &sizes {
+            rows.push(vec![
+                c.key.clone(),
+                human_size(s.base_bytes),
+                human_size(s.new_bytes),
+                signed_size(s.delta_bytes),
+                pct(s.delta_pct),
+            ]);
+        }
+        let style = |r: usize, col: usize| match (r, col) {
+            (0, _) => Some(BOLD),
+            (r, 4) if sizes[r - 1].1.delta_pct > 0.0 => Some(RED),
+            (_, 4) => Some(GREEN),
+            _ => None,
+        };
+        out.push_str(&aligned(
+            &rows,
+            &[false, true, true, true, true],
+            style,
+            color,
+        ));
+        let unchanged = cmp.summary.size_cells - sizes.len();
+        if unchanged > 0 {
+            let _ = writeln!(out, "  ({unchanged} more with the same size)");
+        }
+    }
+
+    let startups = startup_rows(cmp);
+    if !startups.is_empty() {
+        let _ = writeln!(out, "\n{}", paint("STARTUP (median)", Some(BOLD), color));
+        let mut rows = vec![vec![
+            "CELL".to_string(),
+            cmp.base_label.clone(),
+            cmp.new_label.clone(),
+            "DELTA".into(),
+        ]];
+        for (c, s) in &startups {
+            rows.push(vec![
+                c.key.clone(),
+                format_ms(s.base_median_ms),
+                format_ms(s.new_median_ms),
+                s.verdict(),
+            ]);
+        }
+        let style = |r: usize, col: usize| match (r, col) {
+            (0, _) => Some(BOLD),
+            (r, 3) if startups[r - 1].1.significant && startups[r - 1].1.delta_pct > 0.0 => {
+                Some(RED)
+            }
+            (r, 3) if startups[r - 1].1.significant => Some(GREEN),
+            _ => None,
+        };
+        out.push_str(&aligned(&rows, &[false, true, true, false], style, color));
+    }
+    out
+}
+
+fn render_markdown(cmp: &Comparison) -> String {
+    let (counts, size, startup) = headline(cmp);
+    let mut out = format!(
+        "## crossmatrix compare: {} → {}\n\n**{}**\n\n- {size}\n- {startup}\n",
+        md_text(&cmp.base_label),
+        md_text(&cmp.new_label),
+        md_text(&counts)
+    );
+    for &change in SECTIONS {
+        let cells: Vec<&CellComparison> = cmp.with_change(change).collect();
+        if cells.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "\n### {} ({})\n\n| cell | {} → {} | cause | hint |\n|---|---|---|---|\n",
+            change.heading(),
+            cells.len(),
+            md_text(&cmp.base_label),
+            md_text(&cmp.new_label)
+        );
+        for c in cells {
+            let failing = c
+                .new
+                .as_ref()
+                .or(c.base.as_ref())
+                .filter(|s| s.status != CellStatus::Pass && change != Change::Fixed);
+            let cause = failing
+                .and_then(|s| s.cause)
+                .map_or_else(|| "-".to_string(), |c| format!("`{}`", c.code()));
+            let hint = failing
+                .and_then(|s| s.hint.as_deref())
+                .map_or_else(|| "-".to_string(), md_text);
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {cause} | {hint} |",
+                code_span(&c.key),
+                md_text(&transition(c))
+            );
+        }
+    }
+
+    let sizes = size_rows(cmp);
+    if !sizes.is_empty() {
+        let _ = write!(
+            out,
+            "\n### Size\n\n| cell | {} | {} | delta | % |\n|---|---:|---:|---:|---:|\n",
+            md_text(&cmp.base_label),
+            md_text(&cmp.new_label)
+        );
+        for (c, s) in &sizes {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} |",
+                code_span(&c.key),
+                human_size(s.base_bytes),
+                human_size(s.new_bytes),
+                signed_size(s.delta_bytes),
+                pct(s.delta_pct)
+            );
+        }
+        let unchanged = cmp.summary.size_cells - sizes.len();
+        if unchanged > 0 {
+            let _ = writeln!(out, "\n{unchanged} more with the same size.");
+        }
+    }
+
+    let startups = startup_rows(cmp);
+    if !startups.is_empty() {
+        let _ = write!(
+            out,
+            "\n### Startup (median)\n\n| cell | {} | {} | delta |\n|---|---:|---:|---|\n",
+            md_text(&cmp.base_label),
+            md_text(&cmp.new_label)
+        );
+        for (c, s) in &startups {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} |",
+                code_span(&c.key),
+                format_ms(s.base_median_ms),
+                format_ms(s.new_median_ms),
+                s.verdict()
+            );
+        }
+    }
+    out
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Free text inside a Markdown table cell: one line, no bare pipes.
+fn md_text(s: &str) -> String {
+    one_line(s).replace('|', "\\|")
+}
+
+fn code_span(s: &str) -> String {
+    s.replace('`', "'").replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,113 @@
+//! Record builders for the tests of compare, merge, benchstat and html: a record from its
+//! cell id, then the parts a test cares about.
+
+use crate::Cause;
+use crate::schema::*;
+
+/// A record of `id` (`go1.24/linux-arm64/cgo1-musl/rootfs-musl/probe`) with `status`, no
+/// binary and no timings. Fails get `cause`'s default hint.
+pub(crate) fn cell(id: &str, status: CellStatus) -> CellRecord {
+    let parts: Vec<&str> = id.split('/').collect();
+    assert_eq!(parts.len(), 5, "fixture ids have 5 parts: {id}");
+    let (goos, goarch) = parts[1].split_once('-').unwrap_or((parts[1], ""));
+    let (cgo, libc) = match parts[2].split_once('-') {
+        Some((_, libc)) => (1, Some(libc.to_string())),
+        None => (u8::from(parts[2] == "cgo1"), None),
+    };
+    let version = match parts[0] {
+        "go1.22" => "go1.22.12".to_string(),
+        "go1.24" => "go1.24.4".to_string(),
+        other => other.to_string(),
+    };
+    CellRecord {
+        schema: SCHEMA_VERSION,
+        id: id.into(),
+        toolchain: ToolchainInfo {
+            name: parts[0].into(),
+            goroot: format!("/usr/lib/go-{}", parts[0].trim_start_matches("go")),
+            version,
+        },
+        target: TargetInfo {
+            goos: goos.into(),
+            goarch: goarch.into(),
+            variant: None,
+        },
+        cgo,
+        libc,
+        rootfs: parts[3].trim_start_matches("rootfs-").into(),
+        program: parts[4].into(),
+        build: BuildRecord {
+            status: if status == CellStatus::Skipped {
+                StepStatus::Skipped
+            } else {
+                StepStatus::Ok
+            },
+            duration_ms: 1000,
+            cause: None,
+            hint: None,
+            log_tail: String::new(),
+            cc: None,
+        },
+        binary: None,
+        run: None,
+        startup: None,
+        status,
+        cause: None,
+        hint: None,
+        inputs_hash: format!("inputs-of-{id}"),
+        finished_at: "2025-01-02T03:05:00Z".into(),
+    }
+}
+
+pub(crate) trait RecordExt: Sized {
+    fn size(self, bytes: u64) -> Self;
+    fn startup(self, samples_ms: &[f64]) -> Self;
+    fn cause(self, cause: Cause) -> Self;
+}
+
+impl RecordExt for CellRecord {
+    fn size(mut self, bytes: u64) -> Self {
+        self.binary = Some(BinaryRecord {
+            path: format!("bin/{}/probe", self.id.replace('/', "__")),
+            size_bytes: bytes,
+            sha256: "0".repeat(64),
+            linkage: Linkage::Static,
+            interpreter: None,
+            needed: vec![],
+            go_version: Some(self.toolchain.version.clone()),
+            format: Some("elf".into()),
+            machine: None,
+        });
+        self
+    }
+
+    fn startup(mut self, samples_ms: &[f64]) -> Self {
+        let median = crate::stats::median(samples_ms).unwrap_or(0.0);
+        let min = samples_ms.iter().copied().fold(f64::INFINITY, f64::min);
+        let devs: Vec<f64> = samples_ms.iter().map(|s| (s - median).abs()).collect();
+        self.startup = Some(StartupRecord {
+            reps: samples_ms.len() as u32,
+            median_ms: median,
+            min_ms: min,
+            mad_ms: crate::stats::median(&devs).unwrap_or(0.0),
+            samples_ms: samples_ms.to_vec(),
+        });
+        self
+    }
+
+    fn cause(mut self, cause: Cause) -> Self {
+        self.cause = Some(cause);
+        self.hint = Some(cause.default_hint().into());
+        self
+    }
+}
+
+/// Ten startup samples around `median_ms`, spread by ±`spread` percent in a fixed pattern
+/// (no two equal, so the U test is exact).
+pub(crate) fn samples(median_ms: f64, spread: f64) -> Vec<f64> {
+    const PATTERN: [f64; 10] = [-1.0, 0.6, -0.2, 0.9, -0.7, 0.1, 0.4, -0.5, 0.75, -0.85];
+    PATTERN
+        .iter()
+        .map(|k| median_ms * (1.0 + k * spread / 100.0))
+        .collect()
+}

@@ -1,0 +1,225 @@
+//! `benchstat`: the Go benchmark format (golang.org/design/14313-benchmark-format), so
+//! `benchstat base.txt new.txt` compares two runs. Every passing cell with startup timings
+//! gives one `BenchmarkStartup/…` line per repetition (`ns/op`), and every cell with a binary
+//! one `BenchmarkSize/…` line (`bytes`).
+//!
+//! The cell goes into the name as sub-benchmark keys,
+//! `BenchmarkStartup/toolchain=go1.24/target=linux-arm64/mode=cgo0/rootfs=scratch/program=probe`,
+//! so benchstat can pivot on any axis:
+//!
+//! - `benchstat base.txt new.txt`: two runs of the same matrix;
+//! - `benchstat -col /toolchain run.txt`: two toolchains inside one run;
+//! - `benchstat -ignore /toolchain old-go.txt new-go.txt`: two runs with different toolchains;
+//! - `benchstat -col /target -filter '/mode:cgo0' run.txt`: targets side by side.
+//!
+//! The configuration lines are only `goos`, `goarch` (the host's) and `pkg`: benchstat splits
+//! its tables by configuration, so anything that differs between two runs of one matrix
+//! (host name, dates) is written as a `#` comment, which the format ignores.
+
+use super::{RenderOptions, ReportError, Reporter};
+use crate::schema::{CellRecord, CellStatus, RunMeta};
+use std::fmt::Write as _;
+
+pub(super) struct BenchstatReporter;
+
+impl Reporter for BenchstatReporter {
+    fn render(
+        &self,
+        records: &[CellRecord],
+        meta: Option<&RunMeta>,
+        _opts: &RenderOptions,
+    ) -> Result<String, ReportError> {
+        let mut out = String::new();
+        if let Some(m) = meta {
+            let _ = writeln!(
+                out,
+                "# crossmatrix {} on {} ({}), {} → {}, {} startup repetitions per cell",
+                m.crossmatrix_version,
+                one_line(&m.host.hostname),
+                one_line(&m.host.os),
+                m.started_at,
+                m.finished_at,
+                m.reps
+            );
+        }
+        let host_arch = meta.map_or(std::env::consts::ARCH, |m| m.host.arch.as_str());
+        out.push_str("goos: linux\n");
+        let _ = writeln!(out, "goarch: {}", go_arch(host_arch));
+        out.push_str("pkg: crossmatrix\n");
+
+        for r in records {
+            let Some(startup) = r.startup.as_ref().filter(|_| r.status == CellStatus::Pass) else {
+                continue;
+            };
+            let name = benchmark_name("Startup", r);
+            let samples: &[f64] = if startup.samples_ms.is_empty() {
+                std::slice::from_ref(&startup.median_ms)
+            } else {
+                &startup.samples_ms
+            };
+            for ms in samples.iter().filter(|ms| ms.is_finite() && **ms >= 0.0) {
+                let _ = writeln!(out, "{name} 1 {} ns/op", (ms * 1e6).round());
+            }
+        }
+        for r in records {
+            let Some(bin) = r.binary.as_ref() else {
+                continue;
+            };
+            if matches!(r.status, CellStatus::Pass | CellStatus::Built) {
+                let _ = writeln!(
+                    out,
+                    "{} 1 {} bytes",
+                    benchmark_name("Size", r),
+                    bin.size_bytes
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `BenchmarkStartup/toolchain=go1.24/target=linux-arm64/mode=cgo0/rootfs=scratch/program=probe`
+/// from the id's five parts; `BenchmarkStartup/cell=<id with - for />` for any other id.
+fn benchmark_name(kind: &str, r: &CellRecord) -> String {
+    let parts: Vec<&str> = r.id.split('/').collect();
+    let mut name = match parts.as_slice() {
+        [tc, target, mode, rootfs, program] => format!(
+            "Benchmark{kind}/toolchain={}/target={}/mode={}/rootfs={}/program={}",
+            clean(tc),
+            clean(target),
+            clean(mode),
+            clean(rootfs.strip_prefix("rootfs-").unwrap_or(rootfs)),
+            clean(program)
+        ),
+        _ => format!("Benchmark{kind}/cell={}", clean(&r.id.replace('/', "-"))),
+    };
+    // A name ending in `-<digits>` would be read as GOMAXPROCS and cut off: say it is 1.
+    let tail = name.rsplit('-').next().unwrap_or("");
+    if name.contains('-') && !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) {
+        name.push_str("-1");
+    }
+    name
+}
+
+/// Names hold no white space, and `/` and `=` would split a sub-benchmark key.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_whitespace() || c == '/' || c == '=' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Go's name for a host architecture (`uname -m` or Rust's).
+fn go_arch(arch: &str) -> &str {
+    match arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" | "i386" | "i686" => "386",
+        "powerpc64" => "ppc64",
+        "powerpc64le" => "ppc64le",
+        "loongarch64" => "loong64",
+        "arm" | "armv7l" => "arm",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{RecordExt, cell};
+
+    #[test]
+    fn names_are_pivotable_and_safe() {
+        let r = cell(
+            "go1.24/linux-arm64/cgo1-musl/rootfs-musl/probe",
+            CellStatus::Pass,
+        );
+        assert_eq!(
+            benchmark_name("Startup", &r),
+            "BenchmarkStartup/toolchain=go1.24/target=linux-arm64/mode=cgo1-musl/rootfs=musl/program=probe"
+        );
+        let r = cell(
+            "go1.24/linux-arm64/cgo0/rootfs-scratch/probe-2",
+            CellStatus::Pass,
+        );
+        assert!(benchmark_name("Size", &r).ends_with("program=probe-2-1"));
+        let mut r = cell(
+            "go1.24/linux-arm64/cgo0/rootfs-scratch/probe",
+            CellStatus::Pass,
+        );
+        r.id = "odd id/with=parts".into();
+        assert_eq!(
+            benchmark_name("Size", &r),
+            "BenchmarkSize/cell=odd_id-with_parts"
+        );
+    }
+
+    #[test]
+    fn every_line_follows_the_go_benchmark_format() {
+        let records = vec![
+            cell(
+                "go1.24/linux-amd64/cgo0/rootfs-scratch/probe",
+                CellStatus::Pass,
+            )
+            .size(1_572_864)
+            .startup(&[1.2, 1.25, 1.3]),
+            cell(
+                "go1.24/linux-s390x/cgo0/rootfs-scratch/probe",
+                CellStatus::Built,
+            )
+            .size(1_700_000),
+            cell(
+                "go1.24/linux-mips/cgo0/rootfs-scratch/probe",
+                CellStatus::Fail,
+            )
+            .size(1_800_000)
+            .startup(&[9.0]),
+        ];
+        let out = crate::render(
+            crate::ReportFormat::Benchstat,
+            &records,
+            None,
+            &RenderOptions::default(),
+        )
+        .unwrap();
+        let mut benchmarks = 0;
+        for line in out.lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("Benchmark") {
+                benchmarks += 1;
+                let fields: Vec<&str> = rest.split(' ').collect();
+                // name, iterations, then value-unit pairs.
+                assert!(fields.len() >= 4 && fields.len() % 2 == 0, "{line}");
+                assert!(fields[0].chars().next().unwrap().is_uppercase(), "{line}");
+                assert_eq!(fields[1], "1", "{line}");
+                for pair in fields[2..].chunks(2) {
+                    assert!(pair[0].parse::<f64>().is_ok(), "{line}");
+                    assert!(!pair[1].is_empty(), "{line}");
+                }
+            } else {
+                // A configuration line: a lower-case key without spaces or capitals.
+                let (key, value) = line.split_once(": ").expect(line);
+                assert!(key.starts_with(|c: char| c.is_lowercase()), "{line}");
+                assert!(!key.contains(char::is_whitespace), "{line}");
+                assert!(!key.contains(char::is_uppercase), "{line}");
+                assert!(!value.contains('\n'));
+            }
+        }
+        // 3 startup repetitions of the passing cell, and the sizes of the passing and the
+        // built cell; the failing cell gives nothing.
+        assert_eq!(benchmarks, 5, "{out}");
+        assert!(!out.contains("mips"), "{out}");
+        assert!(out.contains("program=probe 1 1250000 ns/op\n"), "{out}");
+    }
+}

@@ -1,0 +1,298 @@
+//! Tests of the HTML dashboard: well-formed (parsed as XML), the parts a reader relies on,
+//! and, where chromium is installed, a real render that is not blank.
+
+use super::*;
+use crate::fixtures::{RecordExt, cell, samples};
+use crate::report::tests::{fixture_meta, fixture_records};
+use quick_xml::events::Event;
+
+/// Parses `html` as XML, checking every element is closed by its own end tag. Returns the
+/// element names in document order.
+fn well_formed(html: &str) -> Vec<String> {
+    let mut reader = quick_xml::Reader::from_str(html);
+    reader.config_mut().check_end_names = true;
+    let mut stack: Vec<String> = Vec::new();
+    let mut names = Vec::new();
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                let n = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                names.push(n.clone());
+                stack.push(n);
+            }
+            Ok(Event::Empty(e)) => {
+                names.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+            }
+            Ok(Event::End(_)) => {
+                stack.pop();
+            }
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!(
+                "not well-formed at byte {}: {e}\n{}",
+                reader.error_position(),
+                html
+            ),
+        }
+    }
+    assert!(stack.is_empty(), "unclosed elements: {stack:?}");
+    names
+}
+
+fn dashboard() -> String {
+    let meta = fixture_meta();
+    crate::render(
+        crate::ReportFormat::Html,
+        &fixture_records(),
+        Some(&meta),
+        &RenderOptions::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn dashboard_is_well_formed_and_self_contained() {
+    let html = dashboard();
+    let names = well_formed(&html);
+    assert_eq!(names[0], "html");
+    assert!(names.iter().any(|n| n == "svg"));
+    assert!(names.iter().any(|n| n == "rect"));
+    // Nothing is fetched: no external references and no scripts.
+    for forbidden in ["http://", "https://", "<script", "<link", "src="] {
+        let hits: Vec<&str> = html
+            .match_indices(forbidden)
+            .map(|(i, _)| &html[i.saturating_sub(30)..(i + 40).min(html.len())])
+            .filter(|ctx| !ctx.contains("www.w3.org"))
+            .collect();
+        assert!(hits.is_empty(), "{forbidden}: {hits:?}");
+    }
+}
+
+#[test]
+fn heatmap_has_a_rect_per_cell_with_cause_and_hint() {
+    let html = dashboard();
+    let records = fixture_records();
+    let heatmap =
+        &html[html.find("<h2>Status</h2>").unwrap()..html.find("<h2>Binary size").unwrap()];
+    assert_eq!(heatmap.matches("<rect").count(), records.len(), "{heatmap}");
+    // Rows are targets, columns toolchain × mode.
+    for label in [
+        "linux/amd64",
+        "linux/arm64",
+        "wasip1/wasm",
+        "go1.22",
+        "cgo1-musl",
+    ] {
+        assert!(heatmap.contains(label), "{label}");
+    }
+    assert!(heatmap.contains(
+        "<title>go1.24/linux-arm64/cgo1-gnu/rootfs-musl/probe\nfail: missing-interpreter\nthe binary&#39;s dynamic loader"
+    ), "{heatmap}");
+    assert!(heatmap.contains("fill=\"#cf222e\""));
+}
+
+#[test]
+fn startup_is_a_ratio_to_native_amd64() {
+    let run = vec![
+        cell(
+            "go1.24/linux-amd64/cgo0/rootfs-scratch/probe",
+            CellStatus::Pass,
+        )
+        .size(1_500_000)
+        .startup(&samples(2.0, 1.0)),
+        cell(
+            "go1.24/linux-arm64/cgo0/rootfs-scratch/probe",
+            CellStatus::Pass,
+        )
+        .size(1_600_000)
+        .startup(&samples(20.0, 1.0)),
+        cell(
+            "go1.22/linux-amd64/cgo0/rootfs-scratch/probe",
+            CellStatus::Pass,
+        )
+        .size(1_400_000)
+        .startup(&samples(4.0, 1.0)),
+        cell(
+            "go1.22/linux-arm64/cgo0/rootfs-scratch/probe",
+            CellStatus::Pass,
+        )
+        .size(1_500_000)
+        .startup(&samples(20.0, 1.0)),
+    ];
+    let html = crate::render(
+        crate::ReportFormat::Html,
+        &run,
+        None,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    well_formed(&html);
+    assert!(html.contains("× the native linux/amd64 cell"), "{html}");
+    assert!(html.contains(">×10.0 (20.0 ms)<"), "{html}");
+    assert!(html.contains(">×5.0 (20.0 ms)<"), "{html}");
+    assert!(html.contains(">×1.0 (2.00 ms)<"), "{html}");
+    // Without an amd64 cell, milliseconds.
+    let html = crate::render(
+        crate::ReportFormat::Html,
+        &run[1..2],
+        None,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    assert!(html.contains("<h2>Startup (median)</h2>"), "{html}");
+}
+
+#[test]
+fn history_draws_a_trend_per_cell() {
+    let id = "go1.24/linux-arm64/cgo0/rootfs-scratch/probe";
+    let other = "go1.24/linux-riscv64/cgo0/rootfs-scratch/probe";
+    let runs: Vec<(RunMeta, Vec<CellRecord>)> = (0..4)
+        .map(|i| {
+            let mut meta = fixture_meta();
+            meta.started_at = format!("2025-01-0{}T03:00:00Z", i + 1);
+            let mut recs = vec![
+                cell(id, CellStatus::Pass)
+                    .size(1_500_000 + i * 10_000)
+                    .startup(&samples(10.0 + i as f64, 1.0)),
+            ];
+            // The riscv64 cell is missing from run 2 and fails in run 3.
+            match i {
+                2 => {}
+                3 => recs.push(cell(other, CellStatus::Fail).cause(crate::Cause::Timeout)),
+                _ => recs.push(
+                    cell(other, CellStatus::Pass)
+                        .size(1_700_000)
+                        .startup(&[30.0]),
+                ),
+            }
+            (meta, recs)
+        })
+        .collect();
+    let html = render_html_history(&runs);
+    let names = well_formed(&html);
+    assert!(
+        names.iter().filter(|n| *n == "polyline").count() >= 2,
+        "{html}"
+    );
+    assert!(html.contains("4 runs, 2025-01-01T03:00:00Z → 2025-01-04T03:00:00Z"));
+    // The arm64 cell: 4 status squares, a 4-point startup line ending at 13.0 ms.
+    let row = html
+        .split("<tr>")
+        .find(|l| l.contains(&format!("<code>{id}</code>")))
+        .unwrap();
+    assert_eq!(row.matches("<rect").count(), 4);
+    assert!(row.contains(">13.0 ms<"), "{row}");
+    let points = row
+        .split("points=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert_eq!(points.split(' ').count(), 4, "{points}");
+    // The riscv64 cell: 3 squares, its startup line broken by the missing run.
+    let row = html
+        .split("<tr>")
+        .find(|l| l.contains(&format!("<code>{other}</code>")))
+        .unwrap();
+    assert_eq!(row.matches("<rect").count(), 3);
+    assert!(row.contains("fail: timeout"));
+    // No runs at all still renders.
+    well_formed(&render_html_history(&[]));
+}
+
+#[test]
+fn text_is_escaped() {
+    let mut r = cell(
+        "go1.24/linux-arm64/cgo0/rootfs-scratch/probe",
+        CellStatus::Fail,
+    )
+    .cause(crate::Cause::WrongOutput);
+    r.hint = Some("expected <ok> & got \"</svg>\" \u{1b}[0m".into());
+    let html = crate::render(
+        crate::ReportFormat::Html,
+        &[r],
+        None,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    well_formed(&html);
+    assert!(html.contains("expected &lt;ok&gt; &amp; got &quot;&lt;/svg&gt;&quot;"));
+}
+
+/// Renders the dashboard in headless chromium and checks the screenshot is not blank.
+#[test]
+fn chromium_renders_something() {
+    let Some(chromium) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .map(std::path::Path::new)
+        .find(|p| p.exists())
+    else {
+        println!("SKIPPED: chromium is not installed (/usr/bin/chromium); ci/setup installs it");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let png_path = dir.path().join("shot.png");
+    std::fs::write(&page, dashboard()).unwrap();
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--hide-scrollbars",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", png_path.display()))
+        .arg("--window-size=1200,900")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        png_path.exists(),
+        "chromium wrote no screenshot: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&png_path).unwrap(),
+    ));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let bytes = &buf[..info.buffer_size()];
+    let channels = info.color_type.samples();
+    // Luma of each pixel; a blank page has (almost) no variance.
+    let luma: Vec<f64> = bytes
+        .chunks(channels)
+        .map(|p| p.iter().take(3).map(|v| f64::from(*v)).sum::<f64>() / p.len().min(3) as f64)
+        .collect();
+    let mean = luma.iter().sum::<f64>() / luma.len() as f64;
+    let var = luma.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / luma.len() as f64;
+    assert!(
+        var > 50.0,
+        "the screenshot looks blank (luma variance {var:.1})"
+    );
+    // Status colours made it to the screen: some strongly green pixel (pass).
+    let green = bytes
+        .chunks(channels)
+        .any(|p| p.len() >= 3 && p[1] > 140 && p[0] < 80 && p[2] < 110);
+    assert!(green, "no pass-green pixel in the screenshot");
+}
+
+/// Writes the dashboard and a history page to `$CROSSMATRIX_HTML_PREVIEW` for a look.
+#[test]
+fn preview_when_asked() {
+    let Some(dir) = std::env::var_os("CROSSMATRIX_HTML_PREVIEW") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("report.html"), dashboard()).unwrap();
+}
