@@ -20,6 +20,10 @@ pub enum Command {
     Plan(PlanArgs),
     /// Render a finished run (OUT dir) in another format.
     Report(ReportArgs),
+    /// Compare two runs (or two toolchains of one run): regressions, fixes, size and startup.
+    Compare(CompareArgs),
+    /// Merge the output dirs of shards of one matrix into one.
+    Merge(MergeArgs),
     /// Explain what this host can and cannot do, and how to fix it.
     Doctor(DoctorArgs),
     /// List the Go toolchains found, or install official ones into the cache.
@@ -108,9 +112,39 @@ pub struct PlanArgs {
 pub struct ReportArgs {
     /// A run's output directory.
     pub out: PathBuf,
-    /// table, md, json, junit.
+    /// table, md, json, junit, benchstat, html.
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// Earlier run dirs (oldest first) for the HTML dashboard's trend lines; OUT is the newest.
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    pub history: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline run dir.
+    pub base: PathBuf,
+    /// The new run dir (omit with --toolchains to compare two toolchains inside BASE).
+    pub new: Option<PathBuf>,
+    /// Compare two toolchains of one run: `go1.22,go1.24`.
+    #[arg(long, value_name = "A,B")]
+    pub toolchains: Option<String>,
+    /// table, md, json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Exit 1 when a gate fails: `new-failure`, `size>+5%`, `startup>+10%`; repeatable.
+    #[arg(long = "fail-on", value_name = "GATE")]
+    pub fail_on: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard output dirs.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged cells.jsonl and run.json go.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

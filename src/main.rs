@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         cli::Command::Run(a) => run::run(a),
         cli::Command::Plan(a) => run::plan(a),
         cli::Command::Report(a) => run::report(a),
+        cli::Command::Compare(a) => run::compare(a),
+        cli::Command::Merge(a) => run::merge(a),
         cli::Command::Doctor(a) => doctor::doctor(a),
         cli::Command::Toolchain(a) => toolchain_cmd::toolchain(a),
         cli::Command::WasmExec(a) => return run::wasm_exec(a),

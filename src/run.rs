@@ -1,6 +1,6 @@
 //! `run`, `plan`, `report` and the internal `__wasm-exec`: wiring only.
 
-use crate::cli::{MatrixArgs, PlanArgs, ReportArgs, RunArgs, WasmExecArgs};
+use crate::cli::{CompareArgs, MatrixArgs, MergeArgs, PlanArgs, ReportArgs, RunArgs, WasmExecArgs};
 use crate::hostinfo;
 use anyhow::{Context, Result, anyhow, bail};
 use crossmatrix_matrix::{
@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 /// Everything a plan is made from.
 struct Planned {
     plan: Plan,
+    /// Hash of the whole matrix before `--shard`, so shards of one matrix can be merged.
+    matrix_hash: String,
     toolchains: Vec<Arc<Toolchain>>,
     host: Host,
 }
@@ -236,14 +238,11 @@ fn make_plan(m: &MatrixArgs, pref: ExecutorPreference) -> Result<Planned> {
     if !m.filter.is_empty() {
         plan = plan.filter(&Filter::parse(&m.filter)?);
     }
+    let full_hash = matrix_hash(&plan);
     if let Some(s) = &m.shard {
         plan = plan.shard(resolve_shard(s, &|k| std::env::var(k).ok())?);
     }
-    Ok(Planned {
-        plan,
-        toolchains,
-        host,
-    })
+    Ok(Planned { plan, matrix_hash: full_hash, toolchains, host })
 }
 
 /// `--shard K/N`, or `--shard auto`: the shard the CI engine assigned to this job, from
@@ -359,11 +358,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     if a.timeout <= 0.0 || a.build_timeout <= 0.0 {
         bail!("--timeout and --build-timeout must be positive numbers of seconds");
     }
-    let Planned {
-        plan,
-        toolchains,
-        host,
-    } = make_plan(&a.matrix, pref)?;
+    let Planned { plan, matrix_hash: full_hash, toolchains, host } = make_plan(&a.matrix, pref)?;
     if plan.is_empty() {
         bail!(
             "the matrix is empty (check --filter, --shard and the axis flags; `crossmatrix plan` shows the cells)"
@@ -562,7 +557,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                 goroot: t.goroot.display().to_string(),
             })
             .collect(),
-        matrix_hash: matrix_hash(&planned_all),
+        matrix_hash: full_hash,
         planned: planned_all.cells.iter().map(|c| c.id.to_string()).collect(),
         shard: a.matrix.shard.clone(),
         jobs,
@@ -640,25 +635,107 @@ fn progress_line(done: usize, total: usize, r: &CellRecord) -> String {
     s
 }
 
-pub fn report(a: ReportArgs) -> Result<ExitCode> {
-    let format: ReportFormat = a
-        .format
-        .parse()
-        .map_err(|e| anyhow!("--format {}: {e}", a.format))?;
-    let read = read_cells(&a.out).with_context(|| format!("reading {}", a.out.display()))?;
+fn read_run(dir: &Path) -> Result<(Option<RunMeta>, Vec<CellRecord>)> {
+    let read = read_cells(dir).with_context(|| format!("reading {}", dir.display()))?;
     for w in &read.warnings {
         eprintln!("warning: {w}");
     }
-    let meta = read_run_meta(&a.out).ok();
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    print!(
-        "{}",
-        render(
-            format,
-            &read.records,
-            meta.as_ref(),
-            &RenderOptions { color }
-        )?
+    Ok((read_run_meta(dir).ok(), read.records))
+}
+
+fn stdout_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+pub fn report(a: ReportArgs) -> Result<ExitCode> {
+    let format: ReportFormat = a.format.parse().map_err(|e| anyhow!("--format {}: {e}", a.format))?;
+    let (meta, records) = read_run(&a.out)?;
+    if !a.history.is_empty() {
+        if format != ReportFormat::Html {
+            bail!("--history makes an HTML dashboard: use --format html");
+        }
+        let mut runs = Vec::new();
+        for dir in a.history.iter().chain([&a.out]) {
+            let (m, r) = read_run(dir)?;
+            let m = m.ok_or_else(|| anyhow!("{}: no run.json (an unfinished run?)", dir.display()))?;
+            runs.push((m, r));
+        }
+        print!("{}", crossmatrix_results::render_html_history(&runs));
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", render(format, &records, meta.as_ref(), &RenderOptions { color: stdout_color() })?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn compare(a: CompareArgs) -> Result<ExitCode> {
+    use crossmatrix_results::{CompareFormat, CompareOptions, Gate, check_gates, compare_toolchains, render_comparison};
+    let format: CompareFormat = a.format.parse().map_err(|_| anyhow!("--format {}: expected table, md or json", a.format))?;
+    let gates = a
+        .fail_on
+        .iter()
+        .map(|g| g.parse::<Gate>().map_err(|e| anyhow!("--fail-on {g}: {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    let cmp = match (&a.new, &a.toolchains) {
+        (Some(new), None) => {
+            let (_, base) = read_run(&a.base)?;
+            let (_, newr) = read_run(new)?;
+            let opts = CompareOptions {
+                base_label: a.base.display().to_string(),
+                new_label: new.display().to_string(),
+                ..CompareOptions::default()
+            };
+            crossmatrix_results::compare(&base, &newr, &opts)
+        }
+        (None, Some(pair)) => {
+            let (x, y) = pair
+                .split_once(',')
+                .ok_or_else(|| anyhow!("--toolchains {pair}: expected two toolchains as A,B (e.g. go1.22,go1.24)"))?;
+            let (_, recs) = read_run(&a.base)?;
+            let names = crossmatrix_results::compare::toolchain_names(&recs);
+            for t in [x, y] {
+                if !names.iter().any(|n| n == t || n.starts_with(&format!("{t}."))) {
+                    bail!("--toolchains: {t} is not in {} (it has: {})", a.base.display(), names.join(", "));
+                }
+            }
+            let opts = CompareOptions { base_label: x.into(), new_label: y.into(), ..CompareOptions::default() };
+            compare_toolchains(&recs, x, y, &opts)
+        }
+        (Some(_), Some(_)) => bail!("give either two run dirs or one run dir with --toolchains, not both"),
+        (None, None) => bail!("compare needs two run dirs (BASE NEW) or one run dir with --toolchains A,B"),
+    };
+    print!("{}", render_comparison(&cmp, format, stdout_color()));
+    let violations = check_gates(&cmp, &gates);
+    if !violations.is_empty() {
+        eprintln!("{} gate violation(s):", violations.len());
+        for v in &violations {
+            eprintln!("  {v}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn merge(a: MergeArgs) -> Result<ExitCode> {
+    use crossmatrix_results::{MergeInput, merge};
+    let mut inputs = Vec::new();
+    for dir in &a.dirs {
+        let (meta, records) = read_run(dir)?;
+        let meta = meta.ok_or_else(|| anyhow!("{}: no run.json (the shard did not finish; re-run it with --resume)", dir.display()))?;
+        inputs.push(MergeInput { label: dir.display().to_string(), meta, records });
+    }
+    let (meta, records) = merge(&inputs)?;
+    let mut w = CellWriter::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    for r in &records {
+        w.append(r)?;
+    }
+    write_run_meta(&a.out, &meta)?;
+    eprintln!(
+        "merged {} shard(s): {} cells ({} passed, {} failed) → {}",
+        a.dirs.len(),
+        records.len(),
+        meta.totals.pass,
+        meta.totals.fail,
+        a.out.display()
     );
     Ok(ExitCode::SUCCESS)
 }

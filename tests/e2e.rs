@@ -386,3 +386,52 @@ fn sigint_records_finished_cells_and_exits_130() {
     assert_eq!(meta["interrupted"], false);
     assert_eq!(meta["totals"]["pass"], 4);
 }
+
+#[test]
+fn shards_merge_into_the_full_run_and_compare_toolchains() {
+    require_host!(false);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cache = shared_cache();
+    let c = cache.to_str().expect("utf-8");
+    let axes = ["--toolchain", "go1.22", "--toolchain", "go1.24", "--target", "linux/amd64", "--target", "linux/arm64", "--target", "wasip1/wasm", "--cgo", "0", "--reps", "5"];
+    let dir = |n: &str| tmp.path().join(n).display().to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--cache-dir", c];
+        args.extend(axes);
+        args.extend(extra);
+        crossmatrix(&args)
+    };
+    assert_eq!(run(&["--out", &dir("full")]).status.code(), Some(0));
+    assert_eq!(run(&["--out", &dir("s1"), "--shard", "1/2"]).status.code(), Some(0));
+    assert_eq!(run(&["--out", &dir("s2"), "--shard", "2/2"]).status.code(), Some(0));
+    let o = crossmatrix(&["merge", &dir("s1"), &dir("s2"), "--out", &dir("merged")]);
+    assert_eq!(o.status.code(), Some(0));
+    let key = |recs: Vec<serde_json::Value>| {
+        let mut v: Vec<(String, String)> =
+            recs.iter().map(|r| (r["id"].as_str().unwrap_or("").to_string(), r["status"].as_str().unwrap_or("").to_string())).collect();
+        v.sort();
+        v
+    };
+    let full = key(records(&tmp.path().join("full")));
+    assert_eq!(full.len(), 6);
+    assert_eq!(key(records(&tmp.path().join("merged"))), full, "merged shards = the full run");
+
+    // A toolchain upgrade inside one run: same cells, no regressions.
+    let o = crossmatrix(&["compare", &dir("full"), "--toolchains", "go1.22,go1.24", "--fail-on", "new-failure"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("go1.22 → go1.24"));
+    // go1.24 binaries are larger than go1.22's: a tight size gate trips and names the cells.
+    let o = crossmatrix(&["compare", &dir("full"), "--toolchains", "go1.22,go1.24", "--fail-on", "size>+0.01%"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("linux-arm64"));
+    // Two run dirs.
+    assert_eq!(crossmatrix(&["compare", &dir("full"), &dir("merged")]).status.code(), Some(0));
+    // Report formats from the same records.
+    for (format, needle) in [("benchstat", "BenchmarkStartup/"), ("html", "<svg"), ("junit", "<testsuites"), ("md", "|")] {
+        let o = crossmatrix(&["report", &dir("full"), "--format", format]);
+        assert_eq!(o.status.code(), Some(0), "{format}");
+        assert!(String::from_utf8_lossy(&o.stdout).contains(needle), "{format}");
+    }
+    let o = crossmatrix(&["report", &dir("merged"), "--format", "html", "--history", &dir("full")]);
+    assert_eq!(o.status.code(), Some(0));
+}
