@@ -56,6 +56,9 @@ pub struct MatrixArgs {
     /// Keep cells whose id matches a glob, or `axis=value` (toolchain, target, cgo, libc, rootfs, program).
     #[arg(long = "filter", value_name = "GLOB|AXIS=VALUE")]
     pub filter: Vec<String>,
+    /// The matrix config. Default: ./crossmatrix.toml when it exists, else the default matrix.
+    #[arg(long, value_name = "FILE", env = "CROSSMATRIX_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Run only shard K of N (1-based), e.g. `2/4`; `auto` reads the CI engine's shard
     /// (Buildkite parallelism, Kubernetes Indexed Job + CROSSMATRIX_SHARD_COUNT).
     #[arg(long, value_name = "K/N")]
@@ -103,9 +106,12 @@ pub struct RunArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
-    /// table or json.
+    /// table, json or github (a GitHub Actions matrix, one entry per shard: use with --shards).
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// Number of shards for `--format github`.
+    #[arg(long, default_value_t = 1)]
+    pub shards: usize,
 }
 
 #[derive(Debug, Args)]

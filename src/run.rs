@@ -160,6 +160,13 @@ fn runnable_arches(host: &Host, pref: ExecutorPreference) -> Vec<String> {
 
 fn make_plan(m: &MatrixArgs, pref: ExecutorPreference) -> Result<Planned> {
     let host = Host::probe();
+    let config_path = match &m.config {
+        Some(p) => Some(p.clone()),
+        None => Some(PathBuf::from(crossmatrix_matrix::CONFIG_FILE_NAME)).filter(|p| p.is_file()),
+    };
+    if let Some(path) = config_path {
+        return plan_from_config(m, &path, host, pref);
+    }
     let toolchains = select_toolchains(&m.toolchains)?;
     let programs = programs_from(&m.programs)?;
     let custom =
@@ -242,7 +249,12 @@ fn make_plan(m: &MatrixArgs, pref: ExecutorPreference) -> Result<Planned> {
     if let Some(s) = &m.shard {
         plan = plan.shard(resolve_shard(s, &|k| std::env::var(k).ok())?);
     }
-    Ok(Planned { plan, matrix_hash: full_hash, toolchains, host })
+    Ok(Planned {
+        plan,
+        matrix_hash: full_hash,
+        toolchains,
+        host,
+    })
 }
 
 /// `--shard K/N`, or `--shard auto`: the shard the CI engine assigned to this job, from
@@ -256,9 +268,17 @@ fn resolve_shard(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Shard>
         let index = env(index_var)?;
         let count = env(count_var);
         Some((|| {
-            let count = count.ok_or_else(|| anyhow!("--shard auto: {index_var} is set but {count_var} is not"))?;
-            let i: usize = index.trim().parse().map_err(|_| anyhow!("--shard auto: {index_var}={index} is not a number"))?;
-            let n: usize = count.trim().parse().map_err(|_| anyhow!("--shard auto: {count_var}={count} is not a number"))?;
+            let count = count.ok_or_else(|| {
+                anyhow!("--shard auto: {index_var} is set but {count_var} is not")
+            })?;
+            let i: usize = index
+                .trim()
+                .parse()
+                .map_err(|_| anyhow!("--shard auto: {index_var}={index} is not a number"))?;
+            let n: usize = count
+                .trim()
+                .parse()
+                .map_err(|_| anyhow!("--shard auto: {count_var}={count} is not a number"))?;
             Ok(format!("{}/{}", i + 1, n).parse::<Shard>()?)
         })())
     };
@@ -269,6 +289,73 @@ fn resolve_shard(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Shard>
                 "--shard auto: no shard in the environment (set BUILDKITE_PARALLEL_JOB and BUILDKITE_PARALLEL_JOB_COUNT, or JOB_COMPLETION_INDEX and CROSSMATRIX_SHARD_COUNT), or pass --shard K/N"
             )
         })
+}
+
+/// A plan from `crossmatrix.toml`; `--toolchain` and PATH arguments still override its
+/// toolchains and programs, `--filter` and `--shard` narrow it.
+fn plan_from_config(
+    m: &MatrixArgs,
+    path: &Path,
+    host: Host,
+    pref: ExecutorPreference,
+) -> Result<Planned> {
+    if !(m.targets.is_empty() && m.cgo.is_empty() && m.libc.is_empty() && m.rootfs.is_empty()) {
+        bail!(
+            "--target/--cgo/--libc/--rootfs cannot be combined with the config {}: edit its axes, or narrow it with --filter",
+            path.display()
+        );
+    }
+    let mut cfg = crossmatrix_matrix::load_config(path).map_err(|e| anyhow!("{e}"))?;
+    let toolchains = if !m.toolchains.is_empty() {
+        select_toolchains(&m.toolchains)?
+    } else if cfg.toolchains.is_empty() {
+        select_toolchains(&[])?
+    } else {
+        let found: Vec<String> = discover_go().iter().map(|t| t.version.clone()).collect();
+        let mut gos: Vec<GoToolchain> = Vec::new();
+        for spec in &cfg.toolchains {
+            match select_toolchains(std::slice::from_ref(&spec.raw)) {
+                Ok(t) => gos.extend(t.iter().filter_map(|t| go_toolchain_at(&t.goroot).ok())),
+                Err(e) => {
+                    let found: Vec<&str> = found.iter().map(String::as_str).collect();
+                    bail!("{}", cfg.toolchain_error(spec, format!("{e:#}"), &found));
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        gos.retain(|g| seen.insert(g.goroot.clone()));
+        // Names over the whole set, so two toolchains of one minor get full versions.
+        let names = short_names(&gos);
+        gos.iter()
+            .zip(names)
+            .map(|(g, n)| Arc::new(g.to_matrix(n)))
+            .collect()
+    };
+    if !m.programs.is_empty() {
+        cfg.programs =
+            crossmatrix_matrix::programs_from_paths(&m.programs).map_err(|e| anyhow!("{e}"))?;
+    }
+    let mut default_targets: Vec<Target> = runnable_arches(&host, pref)
+        .iter()
+        .map(|a| Target::linux(a))
+        .collect();
+    default_targets.push(Target::new("wasip1", "wasm"));
+    let mut plan = cfg
+        .to_plan(&toolchains, &default_targets)
+        .map_err(|e| anyhow!("{e}"))?;
+    if !m.filter.is_empty() {
+        plan = plan.filter(&Filter::parse(&m.filter)?);
+    }
+    let full_hash = matrix_hash(&plan);
+    if let Some(s) = &m.shard {
+        plan = plan.shard(resolve_shard(s, &|k| std::env::var(k).ok())?);
+    }
+    Ok(Planned {
+        plan,
+        matrix_hash: full_hash,
+        toolchains,
+        host,
+    })
 }
 
 fn parse_pref(s: &str) -> Result<ExecutorPreference> {
@@ -300,6 +387,18 @@ pub fn plan(a: PlanArgs) -> Result<ExitCode> {
                 .collect();
             println!("{}", serde_json::to_string_pretty(&cells)?);
         }
+        "github" => {
+            if a.matrix.shard.is_some() {
+                bail!("--format github lists every shard: drop --shard and give --shards N");
+            }
+            println!(
+                "{}",
+                serde_json::to_string(&crossmatrix_matrix::github_matrix(
+                    &p.plan,
+                    a.shards.max(1)
+                ))?
+            );
+        }
         "table" => {
             let w = p
                 .plan
@@ -318,7 +417,7 @@ pub fn plan(a: PlanArgs) -> Result<ExitCode> {
             }
             eprintln!("{} cells", p.plan.len());
         }
-        other => bail!("--format {other}: expected table or json"),
+        other => bail!("--format {other}: expected table, json or github"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -358,7 +457,12 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     if a.timeout <= 0.0 || a.build_timeout <= 0.0 {
         bail!("--timeout and --build-timeout must be positive numbers of seconds");
     }
-    let Planned { plan, matrix_hash: full_hash, toolchains, host } = make_plan(&a.matrix, pref)?;
+    let Planned {
+        plan,
+        matrix_hash: full_hash,
+        toolchains,
+        host,
+    } = make_plan(&a.matrix, pref)?;
     if plan.is_empty() {
         bail!(
             "the matrix is empty (check --filter, --shard and the axis flags; `crossmatrix plan` shows the cells)"
@@ -368,14 +472,18 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         anyhow!("bubblewrap (bwrap) is not installed: apt-get install bubblewrap (or run ci/setup); `crossmatrix doctor` checks the host")
     })?;
     let started = now_rfc3339();
-    let out = a.resume.clone().or_else(|| a.out.clone()).unwrap_or_else(|| {
-        let stamp = time::OffsetDateTime::now_utc()
-            .format(time::macros::format_description!(
-                "[year][month][day]T[hour][minute][second]Z"
-            ))
-            .unwrap_or_else(|_| "run".into());
-        PathBuf::from("results").join(stamp)
-    });
+    let out = a
+        .resume
+        .clone()
+        .or_else(|| a.out.clone())
+        .unwrap_or_else(|| {
+            let stamp = time::OffsetDateTime::now_utc()
+                .format(time::macros::format_description!(
+                    "[year][month][day]T[hour][minute][second]Z"
+                ))
+                .unwrap_or_else(|_| "run".into());
+            PathBuf::from("results").join(stamp)
+        });
     let cache_dir = a.cache_dir.clone().unwrap_or_else(default_cache_dir);
     let jobs = a
         .jobs
@@ -392,9 +500,13 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             .with_context(|| format!("creating the output directory {}", out.display()))?,
         Some(dir) => {
             if !dir.join("cells.jsonl").is_file() {
-                bail!("--resume {}: no cells.jsonl there (is it a crossmatrix output directory?)", dir.display());
+                bail!(
+                    "--resume {}: no cells.jsonl there (is it a crossmatrix output directory?)",
+                    dir.display()
+                );
             }
-            let w = CellWriter::open_append(dir).with_context(|| format!("reopening {}", dir.display()))?;
+            let w = CellWriter::open_append(dir)
+                .with_context(|| format!("reopening {}", dir.display()))?;
             for warning in w.warnings() {
                 eprintln!("warning: {warning}");
             }
@@ -406,8 +518,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             w
         }
     };
-    let done_before: std::collections::HashMap<String, String> =
-        previous.iter().map(|r| (r.id.clone(), r.inputs_hash.clone())).collect();
+    let done_before: std::collections::HashMap<String, String> = previous
+        .iter()
+        .map(|r| (r.id.clone(), r.inputs_hash.clone()))
+        .collect();
     let planned_all = plan.clone();
     let plan = Plan {
         cells: plan
@@ -418,7 +532,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     };
     // Keep the latest previous record of each cell that will not run again.
     let rerun: std::collections::HashSet<&str> = plan.cells.iter().map(|c| c.id.as_str()).collect();
-    let mut kept: std::collections::BTreeMap<String, CellRecord> = std::collections::BTreeMap::new();
+    let mut kept: std::collections::BTreeMap<String, CellRecord> =
+        std::collections::BTreeMap::new();
     for r in previous {
         if !rerun.contains(r.id.as_str()) {
             kept.insert(r.id.clone(), r);
@@ -611,6 +726,7 @@ fn inputs_hash(c: &crossmatrix_matrix::Cell) -> String {
     h.update(c.toolchain.version.as_bytes());
     h.update(c.toolchain.goroot.to_string_lossy().as_bytes());
     h.update(format!("{:?}", c.program).as_bytes());
+    h.update(format!("{:?}", c.settings).as_bytes());
     format!("{:x}", h.finalize())[..16].to_string()
 }
 
@@ -648,7 +764,10 @@ fn stdout_color() -> bool {
 }
 
 pub fn report(a: ReportArgs) -> Result<ExitCode> {
-    let format: ReportFormat = a.format.parse().map_err(|e| anyhow!("--format {}: {e}", a.format))?;
+    let format: ReportFormat = a
+        .format
+        .parse()
+        .map_err(|e| anyhow!("--format {}: {e}", a.format))?;
     let (meta, records) = read_run(&a.out)?;
     if !a.history.is_empty() {
         if format != ReportFormat::Html {
@@ -657,19 +776,35 @@ pub fn report(a: ReportArgs) -> Result<ExitCode> {
         let mut runs = Vec::new();
         for dir in a.history.iter().chain([&a.out]) {
             let (m, r) = read_run(dir)?;
-            let m = m.ok_or_else(|| anyhow!("{}: no run.json (an unfinished run?)", dir.display()))?;
+            let m =
+                m.ok_or_else(|| anyhow!("{}: no run.json (an unfinished run?)", dir.display()))?;
             runs.push((m, r));
         }
         print!("{}", crossmatrix_results::render_html_history(&runs));
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", render(format, &records, meta.as_ref(), &RenderOptions { color: stdout_color() })?);
+    print!(
+        "{}",
+        render(
+            format,
+            &records,
+            meta.as_ref(),
+            &RenderOptions {
+                color: stdout_color()
+            }
+        )?
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn compare(a: CompareArgs) -> Result<ExitCode> {
-    use crossmatrix_results::{CompareFormat, CompareOptions, Gate, check_gates, compare_toolchains, render_comparison};
-    let format: CompareFormat = a.format.parse().map_err(|_| anyhow!("--format {}: expected table, md or json", a.format))?;
+    use crossmatrix_results::{
+        CompareFormat, CompareOptions, Gate, check_gates, compare_toolchains, render_comparison,
+    };
+    let format: CompareFormat = a
+        .format
+        .parse()
+        .map_err(|_| anyhow!("--format {}: expected table, md or json", a.format))?;
     let gates = a
         .fail_on
         .iter()
@@ -687,21 +822,36 @@ pub fn compare(a: CompareArgs) -> Result<ExitCode> {
             crossmatrix_results::compare(&base, &newr, &opts)
         }
         (None, Some(pair)) => {
-            let (x, y) = pair
-                .split_once(',')
-                .ok_or_else(|| anyhow!("--toolchains {pair}: expected two toolchains as A,B (e.g. go1.22,go1.24)"))?;
+            let (x, y) = pair.split_once(',').ok_or_else(|| {
+                anyhow!("--toolchains {pair}: expected two toolchains as A,B (e.g. go1.22,go1.24)")
+            })?;
             let (_, recs) = read_run(&a.base)?;
             let names = crossmatrix_results::compare::toolchain_names(&recs);
             for t in [x, y] {
-                if !names.iter().any(|n| n == t || n.starts_with(&format!("{t}."))) {
-                    bail!("--toolchains: {t} is not in {} (it has: {})", a.base.display(), names.join(", "));
+                if !names
+                    .iter()
+                    .any(|n| n == t || n.starts_with(&format!("{t}.")))
+                {
+                    bail!(
+                        "--toolchains: {t} is not in {} (it has: {})",
+                        a.base.display(),
+                        names.join(", ")
+                    );
                 }
             }
-            let opts = CompareOptions { base_label: x.into(), new_label: y.into(), ..CompareOptions::default() };
+            let opts = CompareOptions {
+                base_label: x.into(),
+                new_label: y.into(),
+                ..CompareOptions::default()
+            };
             compare_toolchains(&recs, x, y, &opts)
         }
-        (Some(_), Some(_)) => bail!("give either two run dirs or one run dir with --toolchains, not both"),
-        (None, None) => bail!("compare needs two run dirs (BASE NEW) or one run dir with --toolchains A,B"),
+        (Some(_), Some(_)) => {
+            bail!("give either two run dirs or one run dir with --toolchains, not both")
+        }
+        (None, None) => {
+            bail!("compare needs two run dirs (BASE NEW) or one run dir with --toolchains A,B")
+        }
     };
     print!("{}", render_comparison(&cmp, format, stdout_color()));
     let violations = check_gates(&cmp, &gates);
@@ -720,11 +870,21 @@ pub fn merge(a: MergeArgs) -> Result<ExitCode> {
     let mut inputs = Vec::new();
     for dir in &a.dirs {
         let (meta, records) = read_run(dir)?;
-        let meta = meta.ok_or_else(|| anyhow!("{}: no run.json (the shard did not finish; re-run it with --resume)", dir.display()))?;
-        inputs.push(MergeInput { label: dir.display().to_string(), meta, records });
+        let meta = meta.ok_or_else(|| {
+            anyhow!(
+                "{}: no run.json (the shard did not finish; re-run it with --resume)",
+                dir.display()
+            )
+        })?;
+        inputs.push(MergeInput {
+            label: dir.display().to_string(),
+            meta,
+            records,
+        });
     }
     let (meta, records) = merge(&inputs)?;
-    let mut w = CellWriter::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let mut w =
+        CellWriter::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     for r in &records {
         w.append(r)?;
     }
@@ -775,21 +935,52 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     }
 
     #[test]
     fn shard_auto_reads_ci_engines() {
-        let bk = env_of(&[("BUILDKITE_PARALLEL_JOB", "2"), ("BUILDKITE_PARALLEL_JOB_COUNT", "4")]);
-        assert_eq!(resolve_shard("auto", &bk).unwrap(), Shard { index: 3, count: 4 });
-        let k8s = env_of(&[("JOB_COMPLETION_INDEX", "0"), ("CROSSMATRIX_SHARD_COUNT", "3")]);
-        assert_eq!(resolve_shard("auto", &k8s).unwrap(), Shard { index: 1, count: 3 });
+        let bk = env_of(&[
+            ("BUILDKITE_PARALLEL_JOB", "2"),
+            ("BUILDKITE_PARALLEL_JOB_COUNT", "4"),
+        ]);
+        assert_eq!(
+            resolve_shard("auto", &bk).unwrap(),
+            Shard { index: 3, count: 4 }
+        );
+        let k8s = env_of(&[
+            ("JOB_COMPLETION_INDEX", "0"),
+            ("CROSSMATRIX_SHARD_COUNT", "3"),
+        ]);
+        assert_eq!(
+            resolve_shard("auto", &k8s).unwrap(),
+            Shard { index: 1, count: 3 }
+        );
         let half = env_of(&[("JOB_COMPLETION_INDEX", "0")]);
-        assert!(resolve_shard("auto", &half).unwrap_err().to_string().contains("CROSSMATRIX_SHARD_COUNT"));
-        assert!(resolve_shard("auto", &env_of(&[])).unwrap_err().to_string().contains("no shard in the environment"));
-        assert_eq!(resolve_shard("2/5", &env_of(&[])).unwrap(), Shard { index: 2, count: 5 });
-        let bad = env_of(&[("BUILDKITE_PARALLEL_JOB", "x"), ("BUILDKITE_PARALLEL_JOB_COUNT", "4")]);
+        assert!(
+            resolve_shard("auto", &half)
+                .unwrap_err()
+                .to_string()
+                .contains("CROSSMATRIX_SHARD_COUNT")
+        );
+        assert!(
+            resolve_shard("auto", &env_of(&[]))
+                .unwrap_err()
+                .to_string()
+                .contains("no shard in the environment")
+        );
+        assert_eq!(
+            resolve_shard("2/5", &env_of(&[])).unwrap(),
+            Shard { index: 2, count: 5 }
+        );
+        let bad = env_of(&[
+            ("BUILDKITE_PARALLEL_JOB", "x"),
+            ("BUILDKITE_PARALLEL_JOB_COUNT", "4"),
+        ]);
         assert!(resolve_shard("auto", &bad).is_err());
     }
 }

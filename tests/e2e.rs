@@ -338,9 +338,27 @@ fn sigint_records_finished_cells_and_exits_130() {
     let cache = shared_cache();
     let mut child = std::process::Command::new(common::BIN)
         .args([
-            "run", "--toolchain", "go1.24", "--target", "linux/amd64", "--target", "linux/arm64", "--target", "linux/riscv64",
-            "--target", "linux/s390x", "--cgo", "0", "-j", "1", "--reps", "40", "--cache-dir", cache.to_str().expect("utf-8"),
-            "--out", out.to_str().expect("utf-8"),
+            "run",
+            "--toolchain",
+            "go1.24",
+            "--target",
+            "linux/amd64",
+            "--target",
+            "linux/arm64",
+            "--target",
+            "linux/riscv64",
+            "--target",
+            "linux/s390x",
+            "--cgo",
+            "0",
+            "-j",
+            "1",
+            "--reps",
+            "40",
+            "--cache-dir",
+            cache.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
         ])
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::null())
@@ -349,8 +367,15 @@ fn sigint_records_finished_cells_and_exits_130() {
     // Wait for the first finished cell, then interrupt.
     let cells = out.join("cells.jsonl");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    while std::fs::read_to_string(&cells).map(|t| t.lines().count()).unwrap_or(0) < 1 {
-        assert!(std::time::Instant::now() < deadline, "no cell finished in 300 s");
+    while std::fs::read_to_string(&cells)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 1
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no cell finished in 300 s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     // SAFETY: kill(2) on our own child's pid.
@@ -358,9 +383,15 @@ fn sigint_records_finished_cells_and_exits_130() {
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(130));
     let recs = records(&out);
-    assert!(!recs.is_empty() && recs.len() < 4, "{} cells recorded", recs.len());
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json is written")).expect("json");
+    assert!(
+        !recs.is_empty() && recs.len() < 4,
+        "{} cells recorded",
+        recs.len()
+    );
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("run.json")).expect("run.json is written"),
+    )
+    .expect("json");
     assert_eq!(meta["interrupted"], true);
     assert_eq!(meta["totals"]["cells"].as_u64(), Some(recs.len() as u64));
     assert_eq!(meta["planned"].as_array().map(Vec::len), Some(4));
@@ -368,13 +399,37 @@ fn sigint_records_finished_cells_and_exits_130() {
     // --resume runs only the rest and completes the run.
     let done_before = recs.len();
     let o = crossmatrix(&[
-        "run", "--toolchain", "go1.24", "--target", "linux/amd64", "--target", "linux/arm64", "--target", "linux/riscv64",
-        "--target", "linux/s390x", "--cgo", "0", "-j", "1", "--reps", "2", "--cache-dir", cache.to_str().expect("utf-8"),
-        "--resume", out.to_str().expect("utf-8"),
+        "run",
+        "--toolchain",
+        "go1.24",
+        "--target",
+        "linux/amd64",
+        "--target",
+        "linux/arm64",
+        "--target",
+        "linux/riscv64",
+        "--target",
+        "linux/s390x",
+        "--cgo",
+        "0",
+        "-j",
+        "1",
+        "--reps",
+        "2",
+        "--cache-dir",
+        cache.to_str().expect("utf-8"),
+        "--resume",
+        out.to_str().expect("utf-8"),
     ]);
     assert_eq!(o.status.code(), Some(0));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(&format!("{done_before} cells already recorded, {} to run", 4 - done_before)), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{done_before} cells already recorded, {} to run",
+            4 - done_before
+        )),
+        "{err}"
+    );
     let recs = records(&out);
     let mut ids: Vec<&str> = recs.iter().filter_map(|r| r["id"].as_str()).collect();
     ids.sort();
@@ -382,7 +437,8 @@ fn sigint_records_finished_cells_and_exits_130() {
     assert_eq!(ids.len(), 4, "every planned cell is recorded once");
     assert_eq!(recs.len(), 4, "no cell ran twice");
     let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json")).expect("json");
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))
+            .expect("json");
     assert_eq!(meta["interrupted"], false);
     assert_eq!(meta["totals"]["pass"], 4);
 }
@@ -393,7 +449,22 @@ fn shards_merge_into_the_full_run_and_compare_toolchains() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let cache = shared_cache();
     let c = cache.to_str().expect("utf-8");
-    let axes = ["--toolchain", "go1.22", "--toolchain", "go1.24", "--target", "linux/amd64", "--target", "linux/arm64", "--target", "wasip1/wasm", "--cgo", "0", "--reps", "5"];
+    let axes = [
+        "--toolchain",
+        "go1.22",
+        "--toolchain",
+        "go1.24",
+        "--target",
+        "linux/amd64",
+        "--target",
+        "linux/arm64",
+        "--target",
+        "wasip1/wasm",
+        "--cgo",
+        "0",
+        "--reps",
+        "5",
+    ];
     let dir = |n: &str| tmp.path().join(n).display().to_string();
     let run = |extra: &[&str]| {
         let mut args = vec!["run", "--cache-dir", c];
@@ -402,36 +473,87 @@ fn shards_merge_into_the_full_run_and_compare_toolchains() {
         crossmatrix(&args)
     };
     assert_eq!(run(&["--out", &dir("full")]).status.code(), Some(0));
-    assert_eq!(run(&["--out", &dir("s1"), "--shard", "1/2"]).status.code(), Some(0));
-    assert_eq!(run(&["--out", &dir("s2"), "--shard", "2/2"]).status.code(), Some(0));
+    assert_eq!(
+        run(&["--out", &dir("s1"), "--shard", "1/2"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["--out", &dir("s2"), "--shard", "2/2"]).status.code(),
+        Some(0)
+    );
     let o = crossmatrix(&["merge", &dir("s1"), &dir("s2"), "--out", &dir("merged")]);
     assert_eq!(o.status.code(), Some(0));
     let key = |recs: Vec<serde_json::Value>| {
-        let mut v: Vec<(String, String)> =
-            recs.iter().map(|r| (r["id"].as_str().unwrap_or("").to_string(), r["status"].as_str().unwrap_or("").to_string())).collect();
+        let mut v: Vec<(String, String)> = recs
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap_or("").to_string(),
+                    r["status"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
         v.sort();
         v
     };
     let full = key(records(&tmp.path().join("full")));
     assert_eq!(full.len(), 6);
-    assert_eq!(key(records(&tmp.path().join("merged"))), full, "merged shards = the full run");
+    assert_eq!(
+        key(records(&tmp.path().join("merged"))),
+        full,
+        "merged shards = the full run"
+    );
 
     // A toolchain upgrade inside one run: same cells, no regressions.
-    let o = crossmatrix(&["compare", &dir("full"), "--toolchains", "go1.22,go1.24", "--fail-on", "new-failure"]);
+    let o = crossmatrix(&[
+        "compare",
+        &dir("full"),
+        "--toolchains",
+        "go1.22,go1.24",
+        "--fail-on",
+        "new-failure",
+    ]);
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout).contains("go1.22 → go1.24"));
     // go1.24 binaries are larger than go1.22's: a tight size gate trips and names the cells.
-    let o = crossmatrix(&["compare", &dir("full"), "--toolchains", "go1.22,go1.24", "--fail-on", "size>+0.01%"]);
+    let o = crossmatrix(&[
+        "compare",
+        &dir("full"),
+        "--toolchains",
+        "go1.22,go1.24",
+        "--fail-on",
+        "size>+0.01%",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("linux-arm64"));
     // Two run dirs.
-    assert_eq!(crossmatrix(&["compare", &dir("full"), &dir("merged")]).status.code(), Some(0));
+    assert_eq!(
+        crossmatrix(&["compare", &dir("full"), &dir("merged")])
+            .status
+            .code(),
+        Some(0)
+    );
     // Report formats from the same records.
-    for (format, needle) in [("benchstat", "BenchmarkStartup/"), ("html", "<svg"), ("junit", "<testsuites"), ("md", "|")] {
+    for (format, needle) in [
+        ("benchstat", "BenchmarkStartup/"),
+        ("html", "<svg"),
+        ("junit", "<testsuites"),
+        ("md", "|"),
+    ] {
         let o = crossmatrix(&["report", &dir("full"), "--format", format]);
         assert_eq!(o.status.code(), Some(0), "{format}");
-        assert!(String::from_utf8_lossy(&o.stdout).contains(needle), "{format}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains(needle),
+            "{format}"
+        );
     }
-    let o = crossmatrix(&["report", &dir("merged"), "--format", "html", "--history", &dir("full")]);
+    let o = crossmatrix(&[
+        "report",
+        &dir("merged"),
+        "--format",
+        "html",
+        "--history",
+        &dir("full"),
+    ]);
     assert_eq!(o.status.code(), Some(0));
 }

@@ -8,7 +8,10 @@ use std::net::TcpListener;
 
 const PROGRAMS: &[(&str, &str)] = &[
     // Sleeps far past the run timeout: killed, recorded as timeout.
-    ("sleeper", "package main\nimport \"time\"\nfunc main() { time.Sleep(time.Hour) }\n"),
+    (
+        "sleeper",
+        "package main\nimport \"time\"\nfunc main() { time.Sleep(time.Hour) }\n",
+    ),
     // Dies from SIGTERM (Go re-raises it with the default action).
     (
         "sigterm",
@@ -35,10 +38,12 @@ fn hostile_programs_are_contained_and_classified() {
     let mut args: Vec<String> = vec!["run".into()];
     for (name, src) in PROGRAMS {
         // The snoop program gets its targets through its source: env is not passed in.
-        let src = src.replace("os.Getenv(\"CM_ADDR\")", &format!("{addr:?}")).replace(
-            "os.Getenv(\"CM_RESULTS\")",
-            &format!("{:?}", tmp.path().display().to_string()),
-        );
+        let src = src
+            .replace("os.Getenv(\"CM_ADDR\")", &format!("{addr:?}"))
+            .replace(
+                "os.Getenv(\"CM_RESULTS\")",
+                &format!("{:?}", tmp.path().display().to_string()),
+            );
         let p = tmp.path().join(format!("{name}.go"));
         std::fs::write(&p, src).expect("write program");
         args.push(p.display().to_string());
@@ -47,8 +52,20 @@ fn hostile_programs_are_contained_and_classified() {
     let cache = shared_cache();
     args.extend(
         [
-            "--toolchain", "go1.24", "--target", "linux/amd64", "--target", "linux/arm64", "--timeout", "3", "--reps", "1",
-            "--cache-dir", cache.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"),
+            "--toolchain",
+            "go1.24",
+            "--target",
+            "linux/amd64",
+            "--target",
+            "linux/arm64",
+            "--timeout",
+            "3",
+            "--reps",
+            "1",
+            "--cache-dir",
+            cache.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
         ]
         .map(String::from),
     );
@@ -61,20 +78,41 @@ fn hostile_programs_are_contained_and_classified() {
         let id = |p: &str| format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/{p}");
         let r = record(&recs, &id("sleeper"));
         assert_eq!(r["cause"], "timeout", "{r:#}");
-        assert!(r["run"]["duration_ms"].as_u64().unwrap_or(0) < 20_000, "killed near the 3 s limit");
+        assert!(
+            r["run"]["duration_ms"].as_u64().unwrap_or(0) < 20_000,
+            "killed near the 3 s limit"
+        );
         let r = record(&recs, &id("sigterm"));
         assert_eq!(r["cause"], "signal", "{r:#}");
-        assert!(r["hint"].as_str().unwrap_or("").contains("SIGTERM"), "{r:#}");
+        assert!(
+            r["hint"].as_str().unwrap_or("").contains("SIGTERM"),
+            "{r:#}"
+        );
         let r = record(&recs, &id("diskfill"));
         assert_eq!(r["cause"], "wrong-exit-code", "{r:#}");
-        assert!(r["run"]["stderr_tail"].as_str().unwrap_or("").contains("no space left on device"), "{r:#}");
+        assert!(
+            r["run"]["stderr_tail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("no space left on device"),
+            "{r:#}"
+        );
         let r = record(&recs, &id("snoop"));
-        assert_eq!(r["status"], "pass", "nothing of the host is visible and the network is unreachable: {r:#}");
+        assert_eq!(
+            r["status"], "pass",
+            "nothing of the host is visible and the network is unreachable: {r:#}"
+        );
     }
     assert!(started.elapsed().as_secs() < 600);
     drop(listener);
     // No process of the runs survives them.
-    let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().expect("ps");
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .expect("ps");
     let ps = String::from_utf8_lossy(&ps.stdout);
-    assert!(!ps.lines().any(|l| l.contains("/.crossmatrix/sleeper")), "a sleeper survived:\n{ps}");
+    assert!(
+        !ps.lines().any(|l| l.contains("/.crossmatrix/sleeper")),
+        "a sleeper survived:\n{ps}"
+    );
 }

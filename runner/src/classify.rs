@@ -245,6 +245,23 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
             ));
         }
     }
+    if let Some(re) = &expect.stderr_regex {
+        match Regex::new(re) {
+            Ok(r) if !r.is_match(&stderr) => {
+                return Some(Failure::new(
+                    Cause::WrongOutput,
+                    format!("stderr does not match /{re}/"),
+                ));
+            }
+            Err(e) => {
+                return Some(Failure::new(
+                    Cause::WrongOutput,
+                    format!("invalid stderr regex /{re}/: {e}"),
+                ));
+            }
+            _ => {}
+        }
+    }
     if let Some(re) = &expect.stdout_regex {
         match Regex::new(re) {
             Ok(r) if !r.is_match(&stdout) => {

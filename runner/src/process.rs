@@ -73,13 +73,33 @@ pub struct Finished {
 
 /// Runs `cmd` to completion or until `timeout`, in a new process group that is killed whole
 /// when the deadline passes. stdin is closed.
-pub fn run_captured(mut cmd: Command, timeout: Duration) -> io::Result<Finished> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+pub fn run_captured(cmd: Command, timeout: Duration) -> io::Result<Finished> {
+    run_captured_with_input(cmd, timeout, None)
+}
+
+/// [`run_captured`] with `input` written to the child's stdin (then closed).
+pub fn run_captured_with_input(
+    mut cmd: Command,
+    timeout: Duration,
+    input: Option<Vec<u8>>,
+) -> io::Result<Finished> {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .process_group(0);
     let start = Instant::now();
     let mut child = cmd.spawn()?;
+    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+        // A child that never reads must not block us: write from a thread.
+        thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&data);
+        });
+    }
     let out = child.stdout.take().map(spawn_reader);
     let err = child.stderr.take().map(spawn_reader);
     let (status, timed_out, ended) = wait_deadline(child, start + timeout)?;

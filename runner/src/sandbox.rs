@@ -41,7 +41,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { file_size: 1 << 30, core: 0, open_files: 4096 }
+        Limits {
+            file_size: 1 << 30,
+            core: 0,
+            open_files: 4096,
+        }
     }
 }
 
@@ -52,12 +56,18 @@ impl Limits {
             (libc::RLIMIT_CORE, self.core),
             (libc::RLIMIT_NOFILE, self.open_files),
         ] {
-            let lim = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: value as libc::rlim_t };
+            let lim = libc::rlimit {
+                rlim_cur: value as libc::rlim_t,
+                rlim_max: value as libc::rlim_t,
+            };
             // SAFETY: setrlimit with a valid pointer to a local struct; async-signal-safe.
             if unsafe { libc::setrlimit(resource, &lim) } != 0 {
                 // Lowering below the current hard limit always works; raising may not: keep
                 // the host's lower limit then.
-                let mut cur = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                let mut cur = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
                 // SAFETY: as above.
                 unsafe { libc::getrlimit(resource, &mut cur) };
                 if cur.rlim_max > lim.rlim_max {
