@@ -241,20 +241,8 @@ fn make_plan(m: &MatrixArgs, pref: ExecutorPreference) -> Result<Planned> {
             programs,
         }]
     };
-    let mut plan = Plan::expand(&blocks);
-    if !m.filter.is_empty() {
-        plan = plan.filter(&Filter::parse(&m.filter)?);
-    }
-    let full_hash = matrix_hash(&plan);
-    if let Some(s) = &m.shard {
-        plan = plan.shard(resolve_shard(s, &|k| std::env::var(k).ok())?);
-    }
-    Ok(Planned {
-        plan,
-        matrix_hash: full_hash,
-        toolchains,
-        host,
-    })
+    let plan = Plan::expand(&blocks);
+    narrow(plan, m, toolchains, host)
 }
 
 /// `--shard K/N`, or `--shard auto`: the shard the CI engine assigned to this job, from
@@ -340,9 +328,21 @@ fn plan_from_config(
         .map(|a| Target::linux(a))
         .collect();
     default_targets.push(Target::new("wasip1", "wasm"));
-    let mut plan = cfg
+    let plan = cfg
         .to_plan(&toolchains, &default_targets)
         .map_err(|e| anyhow!("{e}"))?;
+    narrow(plan, m, toolchains, host)
+}
+
+/// Applies `--filter`, hashes the matrix (before sharding, so shards of one matrix merge) and
+/// applies `--shard`.
+fn narrow(
+    plan: Plan,
+    m: &MatrixArgs,
+    toolchains: Vec<Arc<Toolchain>>,
+    host: Host,
+) -> Result<Planned> {
+    let mut plan = plan;
     if !m.filter.is_empty() {
         plan = plan.filter(&Filter::parse(&m.filter)?);
     }
