@@ -457,6 +457,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     if a.timeout <= 0.0 || a.build_timeout <= 0.0 {
         bail!("--timeout and --build-timeout must be positive numbers of seconds");
     }
+    if let Some(dir) = &a.cache_dir {
+        // Toolchain discovery looks in $CROSSMATRIX_CACHE/toolchains: make --cache-dir count.
+        // SAFETY: no other thread runs yet (workers and signal handlers start later).
+        unsafe { std::env::set_var("CROSSMATRIX_CACHE", dir) };
+    }
     let Planned {
         plan,
         matrix_hash: full_hash,
