@@ -4,8 +4,8 @@ use crate::cli::{CompareArgs, MatrixArgs, MergeArgs, PlanArgs, ReportArgs, RunAr
 use crate::hostinfo;
 use anyhow::{Context, Result, anyhow, bail};
 use crossmatrix_matrix::{
-    Axes, CgoMode, Filter, LINUX_ARCHES, Libc, Plan, Program, ProgramSource, RootfsSpec, Shard,
-    Target, Toolchain, default_matrix,
+    Axes, CgoMode, Filter, LINUX_ARCHES, Libc, Plan, Program, RootfsSpec, Shard, Target, Toolchain,
+    default_matrix,
 };
 use crossmatrix_results::report::{RenderOptions, ReportFormat, render};
 use crossmatrix_results::store::{CellWriter, read_cells, read_run_meta, write_run_meta};
@@ -96,53 +96,17 @@ fn select_toolchains(wanted: &[String]) -> Result<Vec<Arc<Toolchain>>> {
         .collect())
 }
 
+/// The probe, or the programs given on the command line (dirs or `.go` files; a sibling
+/// `NAME.out` is the expected stdout), parsed by the matrix crate like the config's.
 fn programs_from(paths: &[PathBuf]) -> Result<Vec<Arc<Program>>> {
     if paths.is_empty() {
         return Ok(vec![Arc::new(Program::probe())]);
     }
-    let mut out = Vec::new();
-    for p in paths {
-        let abs = std::fs::canonicalize(p)
-            .with_context(|| format!("program {}: no such file or directory", p.display()))?;
-        let (name, source) = if abs.is_dir() {
-            (
-                abs.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "main".into()),
-                ProgramSource::Dir(abs.clone()),
-            )
-        } else if abs.extension().is_some_and(|e| e == "go") {
-            (
-                abs.file_stem()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "main".into()),
-                ProgramSource::File(abs.clone()),
-            )
-        } else {
-            bail!(
-                "program {}: expected a Go package directory or a .go file",
-                p.display()
-            );
-        };
-        let mut prog = Program {
-            name,
-            source,
-            args: vec![],
-            expect: Default::default(),
-        };
-        // A sibling NAME.out holds the expected stdout of a single-file program.
-        if let ProgramSource::File(f) = &prog.source {
-            let golden = f.with_extension("out");
-            if golden.is_file() {
-                prog.expect.stdout = Some(
-                    std::fs::read_to_string(&golden)
-                        .with_context(|| format!("reading {}", golden.display()))?,
-                );
-            }
-        }
-        out.push(Arc::new(prog));
+    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+        bail!("program {}: no such file or directory", missing.display());
     }
-    Ok(out)
+    let programs = crossmatrix_matrix::programs_from_paths(paths).map_err(|e| anyhow!("{e}"))?;
+    Ok(programs.into_iter().map(|p| p.program).collect())
 }
 
 fn runnable_arches(host: &Host, pref: ExecutorPreference) -> Vec<String> {

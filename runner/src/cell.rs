@@ -2,7 +2,7 @@
 //! with the right executor, time its startup, classify any failure.
 
 use crate::classify::{Failure, RunContext, classify_build, classify_run};
-use crate::inspect::{BinaryFormat, BinaryInfo, inspect_binary};
+use crate::inspect::{BinaryInfo, inspect_binary};
 use crate::process::{Finished, run_captured, run_captured_with_input, run_timed, signal_name};
 use crate::sandbox::{Limits, Sandbox};
 use crate::stats::summarize;
@@ -527,11 +527,9 @@ impl Runner {
                     }
                 }
             }
-            if cell.rootfs == RootfsSpec::Scratch {
-                if let Some(interp) = &info.interpreter {
-                    let _ = interp;
-                    interpreter_present = Some(false);
-                }
+            if cell.rootfs == RootfsSpec::Scratch && info.interpreter.is_some() {
+                // An empty root holds no loader.
+                interpreter_present = Some(false);
             }
             sb = sb
                 .ro(binary, &prog_in)
@@ -686,9 +684,4 @@ fn write_probe(cache_dir: &Path) -> Result<PathBuf, RunnerError> {
         std::fs::write(&p, body).map_err(io(&p))?;
     }
     Ok(dir)
-}
-
-/// Which format a cell's binary is, for callers that only need to know if it ran.
-pub fn is_wasm(info: &BinaryInfo) -> bool {
-    matches!(info.format, BinaryFormat::Wasm)
 }
