@@ -127,6 +127,13 @@ fn small_matrix_builds_runs_and_records() {
                 .contains("aarch64-linux-musl"),
             "zig cc targeted musl"
         );
+        assert!(
+            c["build"]["cc"]
+                .as_str()
+                .unwrap_or("")
+                .contains("prebuilt musl-dev"),
+            "zig linked Debian's musl-dev instead of compiling musl: {c:#}"
+        );
     }
     // run.json: metadata and totals, written at the end.
     let meta: serde_json::Value = serde_json::from_str(

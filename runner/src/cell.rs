@@ -12,9 +12,9 @@ use crossmatrix_results::{
     BuildRecord, CellRecord, CellStatus, RunRecord, SCHEMA_VERSION, StartupRecord, StepStatus,
     TargetInfo, ToolchainInfo,
 };
-use crossmatrix_toolchains::cc::{CCompiler, pick_c_compiler};
+use crossmatrix_toolchains::cc::{CCompiler, CcKind, pick_c_compiler};
 use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference, Host};
-use crossmatrix_toolchains::rootfs::{RootfsFlavor, RootfsStore};
+use crossmatrix_toolchains::rootfs::{RootfsFlavor, RootfsStore, musl_sysroot_lib};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -114,7 +114,7 @@ impl Runner {
         // C compiler for cgo cells.
         let cc = if cell.cgo {
             match pick_c_compiler(&cell.target.goarch, cell.libc.unwrap_or(Libc::Gnu)) {
-                Ok(cc) => Some(cc),
+                Ok(cc) => Some(self.with_prebuilt_musl(cc, &cell.target.goarch)),
                 Err(e) => {
                     rec.build.status = StepStatus::Skipped;
                     return finish(
@@ -209,6 +209,24 @@ impl Runner {
         }
     }
 
+    /// zig targeting musl links against Debian's prebuilt musl-dev for the arch when it can be
+    /// fetched, instead of compiling musl (the costliest step of a cold matrix); otherwise zig
+    /// builds its own, as before.
+    fn with_prebuilt_musl(&self, cc: CCompiler, goarch: &str) -> CCompiler {
+        let Some(lib) = musl_sysroot_lib(goarch) else {
+            return cc;
+        };
+        if cc.kind != CcKind::Zig || !cc.cc.contains("-linux-musl") {
+            return cc;
+        }
+        let Ok(sysroot) = self.rootfs.get(goarch, RootfsFlavor::MuslDev) else {
+            return cc;
+        };
+        cc.clone()
+            .with_musl_sysroot(&sysroot, lib, &self.cfg.cache_dir.join("zig"))
+            .unwrap_or(cc)
+    }
+
     fn gocache(&self, cell: &Cell) -> PathBuf {
         self.cfg.cache_dir.join("go").join(&cell.toolchain.version)
     }
@@ -294,6 +312,9 @@ impl Runner {
         }
         if let Some(cc) = cc {
             sb = sb.env("CC", &cc.cc).env("CXX", &cc.cxx);
+            for (k, v) in &cc.env {
+                sb = sb.env(k, v);
+            }
             for p in &cc.bind_paths {
                 sb = sb.ro(p, p);
             }

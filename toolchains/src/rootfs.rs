@@ -41,6 +41,10 @@ pub enum RootfsFlavor {
     Glibc,
     /// Debian's `musl` (Alpine-like image).
     Musl,
+    /// Debian's `musl-dev`: not a runtime root but a sysroot that cgo builds link against
+    /// (`libc.a`, headers, crt objects), so zig need not compile musl from source (~90 s of CPU
+    /// per architecture) — see `cc::CCompiler::with_musl_sysroot`.
+    MuslDev,
 }
 
 impl RootfsFlavor {
@@ -48,6 +52,7 @@ impl RootfsFlavor {
         match self {
             RootfsFlavor::Glibc => "glibc",
             RootfsFlavor::Musl => "musl",
+            RootfsFlavor::MuslDev => "musl-dev",
         }
     }
     /// The Debian package that carries the loader and libc.
@@ -55,12 +60,18 @@ impl RootfsFlavor {
         match self {
             RootfsFlavor::Glibc => "libc6",
             RootfsFlavor::Musl => "musl",
+            RootfsFlavor::MuslDev => "musl-dev",
         }
     }
     /// Every Debian package the rootfs is made of: the libc, plus CA certificates and the
-    /// time zone database (as in debian-slim and alpine images). The last two are `Arch: all`.
-    pub fn packages(self) -> [&'static str; 3] {
-        [self.package(), "ca-certificates", "tzdata"]
+    /// time zone database (as in debian-slim and alpine images; the last two are `Arch: all`).
+    /// The musl-dev sysroot is only linked against: libc and headers are all it needs.
+    pub fn packages(self) -> &'static [&'static str] {
+        match self {
+            RootfsFlavor::Glibc => &["libc6", "ca-certificates", "tzdata"],
+            RootfsFlavor::Musl => &["musl", "ca-certificates", "tzdata"],
+            RootfsFlavor::MuslDev => &["musl-dev", "musl"],
+        }
     }
 }
 
@@ -86,6 +97,21 @@ pub fn debian_arch(goarch: &str) -> Option<&'static str> {
     })
 }
 
+/// Where Debian's `musl-dev` puts `libc.a` and the crt objects for GOARCH, relative to the
+/// root (`usr/lib/<musl multiarch triple>`).
+pub fn musl_sysroot_lib(goarch: &str) -> Option<&'static str> {
+    Some(match goarch {
+        "amd64" => "usr/lib/x86_64-linux-musl/libc.a",
+        "arm64" => "usr/lib/aarch64-linux-musl/libc.a",
+        "riscv64" => "usr/lib/riscv64-linux-musl/libc.a",
+        "386" => "usr/lib/i386-linux-musl/libc.a",
+        "arm" => "usr/lib/arm-linux-musleabihf/libc.a",
+        "ppc64le" => "usr/lib/powerpc64le-linux-musl/libc.a",
+        "s390x" => "usr/lib/s390x-linux-musl/libc.a",
+        _ => return None,
+    })
+}
+
 /// The dynamic loader dynamically linked binaries name (PT_INTERP), relative to the root.
 pub fn loader_path(goarch: &str, flavor: RootfsFlavor) -> Option<&'static str> {
     Some(match (flavor, goarch) {
@@ -107,6 +133,8 @@ pub fn loader_path(goarch: &str, flavor: RootfsFlavor) -> Option<&'static str> {
         (RootfsFlavor::Musl, "s390x") => "lib/ld-musl-s390x.so.1",
         (RootfsFlavor::Musl, "mips64le") => "lib/ld-musl-mips64el.so.1",
         (RootfsFlavor::Musl, "mipsle") => "lib/ld-musl-mipsel.so.1",
+        // For the sysroot, the file that proves it is complete: the static libc.
+        (RootfsFlavor::MuslDev, arch) => return musl_sysroot_lib(arch),
         _ => return None,
     })
 }
@@ -495,7 +523,7 @@ impl RootfsStore {
         apt.prepare()?;
         let update = apt.update_if_stale();
         let packages = flavor.packages();
-        let debs = match apt.print_uris(&packages) {
+        let debs = match apt.print_uris(packages) {
             Ok(d) if d.len() == packages.len() => d,
             Ok(_) => {
                 return latest().ok_or_else(|| RootfsError::NoPackage {
@@ -546,7 +574,7 @@ impl RootfsStore {
             .iter()
             .any(|d| !apt.debs().join(&d.file_name).is_file());
         if need_download {
-            apt.download(&packages)
+            apt.download(packages)
                 .map_err(|source| RootfsError::Command {
                     what: format!("downloading {}:{}", packages.join(" "), apt.arch),
                     source,

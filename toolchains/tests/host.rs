@@ -226,6 +226,7 @@ fn assembles_rootfs_for_arm64_and_riscv64() {
                     let expect = match flavor {
                         RootfsFlavor::Glibc => "GLIBC",
                         RootfsFlavor::Musl => "musl libc",
+                        RootfsFlavor::MuslDev => unreachable!("not a runtime root"),
                     };
                     assert!(text.contains(expect), "{arch} {flavor} loader said: {text}");
                 }
