@@ -50,16 +50,21 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// A malformed or inconsistent config (or program path), found before any work starts.
-/// Its [`Display`](fmt::Display) is the whole report; the parts are in [`ConfigErrorDetail`]
-/// (through `Deref`). Boxed: it travels in every `Result` of the parser.
+/// A malformed or inconsistent config (or program path), found before any work starts: one
+/// or more problems, each with its own location. Its [`Display`](fmt::Display) is the whole
+/// report, every problem in file order; the first problem's parts are reachable through
+/// `Deref`, all of them through [`ConfigError::problems`]. Boxed: it travels in every `Result`
+/// of the parser.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(Box<ConfigErrorDetail>);
+pub struct ConfigError {
+    first: Box<ConfigErrorDetail>,
+    more: Vec<ConfigErrorDetail>,
+}
 
 impl std::ops::Deref for ConfigError {
     type Target = ConfigErrorDetail;
     fn deref(&self) -> &ConfigErrorDetail {
-        &self.0
+        &self.first
     }
 }
 
@@ -80,26 +85,62 @@ pub struct ConfigErrorDetail {
 
 impl ConfigError {
     pub(crate) fn new(file: &Path, message: impl Into<String>) -> ConfigError {
-        ConfigError(Box::new(ConfigErrorDetail {
-            file: file.to_path_buf(),
-            location: None,
-            key: None,
-            message: message.into(),
-            expected: None,
-            suggestion: None,
-        }))
+        ConfigError {
+            first: Box::new(ConfigErrorDetail {
+                file: file.to_path_buf(),
+                location: None,
+                key: None,
+                message: message.into(),
+                expected: None,
+                suggestion: None,
+            }),
+            more: Vec::new(),
+        }
     }
+
+    /// Every problem found, in file order (the first is also reachable through `Deref`).
+    pub fn problems(&self) -> impl Iterator<Item = &ConfigErrorDetail> {
+        std::iter::once(&*self.first).chain(&self.more)
+    }
+
+    /// Joins the errors of one validation pass into one, sorted by position, duplicates
+    /// dropped. `None` when there are none.
+    pub(crate) fn combine(errors: Vec<ConfigError>) -> Option<ConfigError> {
+        let mut all: Vec<ConfigErrorDetail> = errors
+            .into_iter()
+            .flat_map(|e| std::iter::once(*e.first).chain(e.more))
+            .collect();
+        // Stable: problems without a location keep their order, after the located ones.
+        all.sort_by_key(|d| {
+            d.location
+                .as_ref()
+                .map_or((usize::MAX, usize::MAX), |l| (l.line, l.column))
+        });
+        all.dedup();
+        let mut it = all.into_iter();
+        let first = Box::new(it.next()?);
+        Some(ConfigError {
+            first,
+            more: it.collect(),
+        })
+    }
+
     pub(crate) fn at(mut self, location: Option<Location>) -> Self {
-        self.0.location = location;
+        self.first.location = location;
         self
     }
     pub(crate) fn key(mut self, key: impl Into<String>) -> Self {
         let key = key.into();
-        self.0.key = (!key.is_empty()).then_some(key);
+        self.first.key = (!key.is_empty()).then_some(key);
         self
     }
     pub(crate) fn expected(mut self, expected: impl Into<String>) -> Self {
-        self.0.expected = Some(expected.into());
+        self.first.expected = Some(expected.into());
+        self
+    }
+    /// Sets the "did you mean".
+    pub(crate) fn suggest(mut self, suggestion: Option<String>) -> Self {
+        self.first.suggestion = suggestion;
         self
     }
     /// Adds a "did you mean" when one of `candidates` is close to `got`.
@@ -108,7 +149,7 @@ impl ConfigError {
         got: &str,
         candidates: impl IntoIterator<Item = &'a str>,
     ) -> Self {
-        self.0.suggestion = closest(got, candidates).map(str::to_string);
+        self.first.suggestion = closest(got, candidates).map(str::to_string);
         self
     }
 }
@@ -126,12 +167,33 @@ pub fn closest<'a>(got: &str, candidates: impl IntoIterator<Item = &'a str>) -> 
                 c,
             )
         })
-        .filter(|(d, c)| *d <= limit && *c != got)
+        // A value replaced whole (`9` for `5`) is no typo.
+        .filter(|(d, c)| *d <= limit && *d < got.chars().count() && *c != got)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
 
 impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.problems().enumerate() {
+            if i > 0 {
+                write!(f, "\n\n")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        if !self.more.is_empty() {
+            write!(
+                f,
+                "\n\n{} problems in {}",
+                self.more.len() + 1,
+                self.file.display()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ConfigErrorDetail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;
         if let Some(loc) = &self.location {
@@ -199,6 +261,7 @@ mod tests {
             Some("linux/arm64")
         );
         assert_eq!(closest("gnuu", ["gnu", "musl"]), Some("gnu"));
+        assert_eq!(closest("9", ["5", "6", "7"]), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Walks the spanned TOML tree of a `crossmatrix.toml` and validates every key and value,
 //! so that each error can point at its `line:col`.
 
-use super::error::{ConfigError, Location};
+use super::error::{ConfigError, Location, closest};
 use super::{
     AxisMatch, BuildSettings, Config, ConfiguredProgram, ConfiguredTarget, ExpectFailRule,
     IncludeRule, RunSettings, ToolchainSpec, ToolchainSpecKind,
@@ -21,6 +21,9 @@ use toml::de::{DeTable, DeValue};
 
 type Val<'i> = Spanned<DeValue<'i>>;
 type R<T> = Result<T, ConfigError>;
+/// One entry of `targets`: its targets (one per variant), the span blamed for a duplicate,
+/// its key.
+type TargetEntry = (Vec<ConfiguredTarget>, Range<usize>, String);
 
 const TOP_KEYS: &[&str] = &[
     "toolchains",
@@ -57,6 +60,9 @@ const PROGRAM_KEYS: &[&str] = &[
     "stdin_file",
     "expect",
     "expect_fail",
+    "cause",
+    "reason",
+    "match",
     "build",
     "run",
 ];
@@ -72,6 +78,31 @@ const ROOTFS_NAMES: &[&str] = &["scratch", "glibc", "musl"];
 const ROOTFS_EXPECTED: &str = "scratch, glibc, musl, or a directory path such as ./rootfs";
 const PROGRAM_PATH_EXPECTED: &str =
     "a Go package directory, a single .go file, or a suite directory with suite = true";
+
+/// Problems collected while validating one part of the config, so that one bad value does not
+/// hide the next: the user fixes them all in one go.
+#[derive(Default)]
+struct Problems(Vec<ConfigError>);
+
+impl Problems {
+    /// The value of `r`, or `None` after recording its error.
+    fn keep<T>(&mut self, r: R<T>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push(e);
+                None
+            }
+        }
+    }
+    /// `value` when nothing was recorded, else every problem as one error.
+    fn finish<T>(self, value: T) -> R<T> {
+        match ConfigError::combine(self.0) {
+            None => Ok(value),
+            Some(e) => Err(e),
+        }
+    }
+}
 
 pub(crate) struct Parser<'a> {
     text: &'a str,
@@ -137,16 +168,18 @@ impl<'a> Parser<'a> {
         .expected(expected)
     }
 
+    /// Every unknown key of `t` (the known ones are still read, so their problems show too).
     fn check_keys(&self, t: &DeTable<'_>, path: &str, allowed: &[&str], what: &str) -> R<()> {
+        let mut p = Problems::default();
         for (k, span, _) in entries(t) {
             if !allowed.contains(&k) {
-                return Err(self
+                p.keep::<()>(Err(self
                     .err(span, &join(path, k), format!("unknown key `{k}` in {what}"))
                     .expected(format!("one of: {}", allowed.join(", ")))
-                    .did_you_mean(k, allowed.iter().copied()));
+                    .did_you_mean(k, allowed.iter().copied())));
             }
         }
-        Ok(())
+        p.finish(())
     }
 
     fn resolve(&self, s: &str) -> PathBuf {
@@ -209,13 +242,21 @@ impl<'a> Parser<'a> {
         key: &str,
         expected: &str,
     ) -> R<Vec<(String, Range<usize>, String)>> {
-        self.one_or_many(v, key)
-            .into_iter()
-            .map(|(item, k)| {
-                let s = self.string(item, &k, expected)?;
-                Ok((s.to_string(), item.span(), k))
-            })
-            .collect()
+        self.each(self.one_or_many(v, key), |(item, k)| {
+            let s = self.string(item, &k, expected)?;
+            Ok((s.to_string(), item.span(), k))
+        })
+    }
+
+    /// `f` over every item; every item's problem is reported, not just the first.
+    fn each<I, T>(
+        &self,
+        items: impl IntoIterator<Item = I>,
+        f: impl FnMut(I) -> R<T>,
+    ) -> R<Vec<T>> {
+        let mut p = Problems::default();
+        let out: Vec<T> = items.into_iter().map(f).filter_map(|r| p.keep(r)).collect();
+        p.finish(out)
     }
 
     fn non_empty(&self, v: &Val<'_>, key: &str, what: &str) -> R<()> {
@@ -260,8 +301,7 @@ impl<'a> Parser<'a> {
             key,
             "a table of environment variables, e.g. { GOFLAGS = \"-mod=mod\" }",
         )?;
-        let mut out = BTreeMap::new();
-        for (k, span, val) in entries(t) {
+        let pairs = self.each(entries(t), |(k, span, val)| {
             let valid = k
                 .chars()
                 .next()
@@ -277,9 +317,9 @@ impl<'a> Parser<'a> {
                     .expected("letters, digits and `_`, not starting with a digit"));
             }
             let s = self.string(val, &join(key, k), "a string (quote numbers: \"1\")")?;
-            out.insert(k.to_string(), s.to_string());
-        }
-        Ok(out)
+            Ok((k.to_string(), s.to_string()))
+        })?;
+        Ok(pairs.into_iter().collect())
     }
 
     // --- sections -------------------------------------------------------------------------
@@ -292,106 +332,138 @@ impl<'a> Parser<'a> {
                 .expected("valid TOML (https://toml.io)")
         })?;
         let root = doc.get_ref();
-        self.check_keys(root, "", TOP_KEYS, "the config")?;
+        // Each section is validated even when another one is broken: every problem is reported.
+        let mut p = Problems::default();
+        p.keep(self.check_keys(root, "", TOP_KEYS, "the config"));
         let mut cfg = Config::empty(self.file);
         cfg.base_dir = self.base.clone();
+        let mut programs_ok = true;
         if let Some(v) = get(root, "programs") {
-            cfg.programs = self.programs(v)?;
+            match self.programs(v) {
+                Ok(list) => cfg.programs = list,
+                Err(e) => {
+                    p.keep::<()>(Err(e));
+                    programs_ok = false;
+                }
+            }
         }
-        let mut names: Vec<String> = cfg
-            .programs
-            .iter()
-            .map(|p| p.program.name.clone())
-            .collect();
-        if names.is_empty() {
-            names.push("probe".into());
-        }
+        // The program names `include`/`exclude` may use; unknown when a program is broken
+        // (then `program` values are not checked, rather than blamed for its error).
+        let names: Option<Vec<String>> = programs_ok.then(|| {
+            let mut names: Vec<String> = cfg
+                .programs
+                .iter()
+                .map(|p| p.program.name.clone())
+                .collect();
+            if names.is_empty() {
+                names.push("probe".into());
+            }
+            names
+        });
+        let names = names.as_deref();
         if let Some(v) = get(root, "toolchains") {
-            cfg.toolchains = self.toolchains(v)?;
+            cfg.toolchains = p.keep(self.toolchains(v)).unwrap_or_default();
         }
         if let Some(v) = get(root, "targets") {
-            cfg.targets = Some(self.targets(v)?);
+            cfg.targets = p.keep(self.targets(v));
         }
         if let Some(v) = get(root, "cgo") {
-            self.non_empty(v, "cgo", "of 0 and 1")?;
-            cfg.cgo = Vec::new();
-            for c in self.cgo_values(v, "cgo")? {
-                if !cfg.cgo.contains(&c) {
-                    cfg.cgo.push(c);
+            let cgo = self
+                .non_empty(v, "cgo", "of 0 and 1")
+                .and_then(|()| self.cgo_values(v, "cgo"));
+            if let Some(values) = p.keep(cgo) {
+                cfg.cgo = Vec::new();
+                for c in values {
+                    if !cfg.cgo.contains(&c) {
+                        cfg.cgo.push(c);
+                    }
                 }
             }
         }
         if let Some(v) = get(root, "libc") {
-            self.non_empty(v, "libc", "C library (gnu or musl)")?;
-            let mut libcs = Vec::new();
-            for l in self.libc_values(v, "libc")? {
-                if !libcs.contains(&l) {
-                    libcs.push(l);
+            let libc = self
+                .non_empty(v, "libc", "C library (gnu or musl)")
+                .and_then(|()| self.libc_values(v, "libc"));
+            if let Some(values) = p.keep(libc) {
+                let mut libcs = Vec::new();
+                for l in values {
+                    if !libcs.contains(&l) {
+                        libcs.push(l);
+                    }
                 }
+                cfg.libc = Some(libcs);
             }
-            cfg.libc = Some(libcs);
         }
         if let Some(v) = get(root, "rootfs") {
-            self.non_empty(v, "rootfs", "rootfs")?;
-            let mut list = Vec::new();
-            for r in self.rootfs_values(v, "rootfs")? {
-                if !list.contains(&r) {
-                    list.push(r);
+            let rootfs = self
+                .non_empty(v, "rootfs", "rootfs")
+                .and_then(|()| self.rootfs_values(v, "rootfs"));
+            if let Some(values) = p.keep(rootfs) {
+                let mut list = Vec::new();
+                for r in values {
+                    if !list.contains(&r) {
+                        list.push(r);
+                    }
                 }
+                cfg.rootfs = Some(list);
             }
-            cfg.rootfs = Some(list);
         }
         if let Some(v) = get(root, "build") {
-            cfg.build = self.build(v, "build")?;
+            cfg.build = p.keep(self.build(v, "build")).unwrap_or_default();
         }
         if let Some(v) = get(root, "run") {
-            cfg.run = self.run(v, "run")?;
+            cfg.run = p.keep(self.run(v, "run")).unwrap_or_default();
         }
         if let Some(v) = get(root, "exclude") {
-            for (item, key) in self.rule_list(v, "exclude")? {
-                let t = self.table(
-                    item,
-                    &key,
-                    "a table of axis values, e.g. { target = \"linux/386\", cgo = 1 }",
-                )?;
-                let m = self.axis_match(t, &key, false, Some(&names))?;
-                if m.0.is_empty() {
-                    return Err(self
-                        .err(
-                            item.span(),
-                            &key,
-                            "an empty exclude would remove every cell",
-                        )
-                        .expected(format!("at least one axis key: {}", AXIS_KEYS.join(", "))));
-                }
-                cfg.exclude.push(m.0);
-            }
+            let rules = self.rule_list(v, "exclude").and_then(|items| {
+                self.each(items, |(item, key)| {
+                    let t = self.table(
+                        item,
+                        &key,
+                        "a table of axis values, e.g. { target = \"linux/386\", cgo = 1 }",
+                    )?;
+                    if t.is_empty() {
+                        return Err(self
+                            .err(
+                                item.span(),
+                                &key,
+                                "an empty exclude would remove every cell",
+                            )
+                            .expected(format!("at least one axis key: {}", AXIS_KEYS.join(", "))));
+                    }
+                    Ok(self.axis_match(t, &key, false, names)?.0)
+                })
+            });
+            cfg.exclude = p.keep(rules).unwrap_or_default();
         }
         if let Some(v) = get(root, "include") {
-            for (item, key) in self.rule_list(v, "include")? {
-                let t = self.table(item, &key, "a table of axis values, e.g. { target = \"linux/arm64\", cgo = 1, libc = \"musl\" }")?;
-                let (matcher, build, run) = self.axis_match(t, &key, true, Some(&names))?;
-                if t.is_empty() {
-                    return Err(self
-                        .err(
-                            item.span(),
-                            &key,
-                            "this include is empty: it neither adds nor extends any cell",
-                        )
-                        .expected(format!(
-                            "axis keys ({}) and/or `build` / `run` settings",
-                            AXIS_KEYS.join(", ")
-                        )));
-                }
-                cfg.include.push(IncludeRule {
-                    matcher,
-                    build,
-                    run,
-                    location: self.loc(item.span()),
-                });
-            }
+            let rules = self.rule_list(v, "include").and_then(|items| {
+                self.each(items, |(item, key)| {
+                    let t = self.table(item, &key, "a table of axis values, e.g. { target = \"linux/arm64\", cgo = 1, libc = \"musl\" }")?;
+                    if t.is_empty() {
+                        return Err(self
+                            .err(
+                                item.span(),
+                                &key,
+                                "this include is empty: it neither adds nor extends any cell",
+                            )
+                            .expected(format!(
+                                "axis keys ({}) and/or `build` / `run` settings",
+                                AXIS_KEYS.join(", ")
+                            )));
+                    }
+                    let (matcher, build, run) = self.axis_match(t, &key, true, names)?;
+                    Ok(IncludeRule {
+                        matcher,
+                        build,
+                        run,
+                        location: self.loc(item.span()),
+                    })
+                })
+            });
+            cfg.include = p.keep(rules).unwrap_or_default();
         }
-        Ok(cfg)
+        p.finish(cfg)
     }
 
     fn rule_list<'v, 'i>(&self, v: &'v Val<'i>, key: &str) -> R<Vec<(&'v Val<'i>, String)>> {
@@ -413,44 +485,49 @@ impl<'a> Parser<'a> {
         self.non_empty(v, "toolchains", "toolchain")?;
         let version = regex::Regex::new(r"^1\.\d+(\.\d+)?((rc|beta)\d+)?$").expect("static regex");
         let mut out: Vec<ToolchainSpec> = Vec::new();
+        let mut p = Problems::default();
         for (s, span, key) in self.strings(v, "toolchains", expected)? {
-            let kind = if s == "latest" || s == "stable" {
-                ToolchainSpecKind::Latest
-            } else if looks_like_path(&s) {
-                let p = self.resolve(&s);
-                if !p.is_dir() {
-                    return Err(self
-                        .err(
-                            span,
-                            &key,
-                            format!("GOROOT `{s}` does not exist ({})", p.display()),
-                        )
-                        .expected("the directory of a Go installation (with bin/go)"));
-                }
-                if !p.join("bin/go").exists() {
-                    return Err(self
-                        .err(
-                            span,
-                            &key,
-                            format!("`{s}` is not a GOROOT: no bin/go in {}", p.display()),
-                        )
-                        .expected("the directory of a Go installation (with bin/go)"));
-                }
-                ToolchainSpecKind::Goroot(p)
-            } else {
-                let bare = s.strip_prefix("go").unwrap_or(&s);
-                if !version.is_match(bare) {
-                    return Err(self
-                        .err(span, &key, format!("`{s}` is not a Go version"))
-                        .expected(expected)
-                        .did_you_mean(&s, ["latest", "stable"]));
-                }
-                ToolchainSpecKind::Version(format!("go{bare}"))
-            };
+            let kind = (|| {
+                Ok(if s == "latest" || s == "stable" {
+                    ToolchainSpecKind::Latest
+                } else if looks_like_path(&s) {
+                    let p = self.resolve(&s);
+                    if !p.is_dir() {
+                        return Err(self
+                            .err(
+                                span.clone(),
+                                &key,
+                                format!("GOROOT `{s}` does not exist ({})", p.display()),
+                            )
+                            .expected("the directory of a Go installation (with bin/go)"));
+                    }
+                    if !p.join("bin/go").exists() {
+                        return Err(self
+                            .err(
+                                span.clone(),
+                                &key,
+                                format!("`{s}` is not a GOROOT: no bin/go in {}", p.display()),
+                            )
+                            .expected("the directory of a Go installation (with bin/go)"));
+                    }
+                    ToolchainSpecKind::Goroot(p)
+                } else {
+                    let bare = s.strip_prefix("go").unwrap_or(&s);
+                    if !version.is_match(bare) {
+                        return Err(self
+                            .err(span.clone(), &key, format!("`{s}` is not a Go version"))
+                            .expected(expected)
+                            .did_you_mean(&s, ["latest", "stable"]));
+                    }
+                    ToolchainSpecKind::Version(format!("go{bare}"))
+                })
+            })();
+            let Some(kind) = p.keep(kind) else { continue };
             if out.iter().any(|t| t.kind == kind) {
-                return Err(self
+                p.keep::<()>(Err(self
                     .err(span, &key, format!("toolchain `{s}` is listed twice"))
-                    .expected("each toolchain once"));
+                    .expected("each toolchain once")));
+                continue;
             }
             out.push(ToolchainSpec {
                 raw: s,
@@ -458,7 +535,7 @@ impl<'a> Parser<'a> {
                 location: self.loc(span),
             });
         }
-        Ok(out)
+        p.finish(out)
     }
 
     fn port(&self, s: &str, span: Range<usize>, key: &str) -> R<Target> {
@@ -475,59 +552,17 @@ impl<'a> Parser<'a> {
     }
 
     fn targets(&self, v: &Val<'_>) -> R<Vec<ConfiguredTarget>> {
-        let mut out: Vec<ConfiguredTarget> = Vec::new();
-        let mut spans: Vec<Range<usize>> = Vec::new();
-        let mut push =
-            |this: &Self, list: Vec<ConfiguredTarget>, span: Range<usize>, key: &str| -> R<()> {
-                for t in list {
-                    if out.iter().any(|o| o.target == t.target) {
-                        return Err(this
-                        .err(span, key, format!("target {} is listed twice", t.target))
-                        .expected(
-                            "each target (and variant) once; put several knob values in one entry",
-                        ));
-                    }
-                    out.push(t);
-                    spans.push(span.clone());
-                }
-                Ok(())
-            };
-        match v.get_ref() {
+        let entries_of: Vec<R<TargetEntry>> = match v.get_ref() {
             DeValue::Array(a) => {
                 self.non_empty(v, "targets", "target")?;
-                for (i, item) in a.iter().enumerate() {
-                    let key = format!("targets[{i}]");
-                    match item.get_ref() {
-                        DeValue::String(s) => {
-                            let t = self.port(s, item.span(), &key)?;
-                            push(
-                                self,
-                                vec![ConfiguredTarget {
-                                    target: t,
-                                    build: BuildSettings::default(),
-                                    run: RunSettings::default(),
-                                }],
-                                item.span(),
-                                &key,
-                            )?;
-                        }
-                        DeValue::Table(t) => {
-                            let Some(tv) = get(t, "target") else {
-                                return Err(self
-                                    .err(item.span(), &key, "target table without `target`")
-                                    .expected("target = \"GOOS/GOARCH\", e.g. { target = \"linux/arm\", goarm = [6, 7] }"));
-                            };
-                            let tk = join(&key, "target");
-                            let s = self.string(tv, &tk, "a \"GOOS/GOARCH\" string")?;
-                            let port = self.port(s, tv.span(), &tk)?;
-                            let list = self.target_body(t, &port, &key, true)?;
-                            push(self, list, item.span(), &key)?;
-                        }
-                        _ => {
-                            return Err(self.wrong_type(item, &key, "a \"GOOS/GOARCH\" string or a table such as { target = \"linux/arm\", goarm = [6, 7] }"));
-                        }
-                    }
-                }
+                a.iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let key = format!("targets[{i}]");
+                        let list = self.target_entry(item, &key)?;
+                        Ok((list, item.span(), key))
+                    })
+                    .collect()
             }
             DeValue::Table(t) => {
                 if t.is_empty() {
@@ -539,20 +574,71 @@ impl<'a> Parser<'a> {
                         )
                         .expected("at least one target, or omit `targets` for the default"));
                 }
-                for (k, span, val) in entries(t) {
-                    let key = format!("targets.\"{k}\"");
-                    let port = self.port(k, span.clone(), &key)?;
-                    let body =
-                        self.table(val, &key, "a table of target settings (goarm, build, run…)")?;
-                    let list = self.target_body(body, &port, &key, false)?;
-                    push(self, list, span, &key)?;
-                }
+                entries(t)
+                    .into_iter()
+                    .map(|(k, span, val)| {
+                        let key = format!("targets.\"{k}\"");
+                        let port = self.port(k, span.clone(), &key)?;
+                        let body = self.table(
+                            val,
+                            &key,
+                            "a table of target settings (goarm, build, run…)",
+                        )?;
+                        let list = self.target_body(body, &port, &key, false)?;
+                        Ok((list, span, key))
+                    })
+                    .collect()
             }
             _ => {
                 return Err(self.wrong_type(v, "targets", "a list of targets, e.g. [\"linux/amd64\", { target = \"linux/arm\", goarm = [6, 7] }]"));
             }
+        };
+        let mut p = Problems::default();
+        let mut out: Vec<ConfiguredTarget> = Vec::new();
+        for entry in entries_of {
+            let Some((list, span, key)) = p.keep(entry) else {
+                continue;
+            };
+            for t in list {
+                if out.iter().any(|o| o.target == t.target) {
+                    p.keep::<()>(Err(self
+                        .err(
+                            span.clone(),
+                            &key,
+                            format!("target {} is listed twice", t.target),
+                        )
+                        .expected(
+                            "each target (and variant) once; put several knob values in one entry",
+                        )));
+                    continue;
+                }
+                out.push(t);
+            }
         }
-        Ok(out)
+        p.finish(out)
+    }
+
+    /// One item of the `targets` list: a `"GOOS/GOARCH"` string or a table.
+    fn target_entry(&self, item: &Val<'_>, key: &str) -> R<Vec<ConfiguredTarget>> {
+        match item.get_ref() {
+            DeValue::String(s) => Ok(vec![ConfiguredTarget {
+                target: self.port(s, item.span(), key)?,
+                build: BuildSettings::default(),
+                run: RunSettings::default(),
+            }]),
+            DeValue::Table(t) => {
+                let Some(tv) = get(t, "target") else {
+                    return Err(self
+                        .err(item.span(), key, "target table without `target`")
+                        .expected("target = \"GOOS/GOARCH\", e.g. { target = \"linux/arm\", goarm = [6, 7] }"));
+                };
+                let tk = join(key, "target");
+                let s = self.string(tv, &tk, "a \"GOOS/GOARCH\" string")?;
+                let port = self.port(s, tv.span(), &tk)?;
+                self.target_body(t, &port, key, true)
+            }
+            _ => Err(self.wrong_type(item, key, "a \"GOOS/GOARCH\" string or a table such as { target = \"linux/arm\", goarm = [6, 7] }")),
+        }
     }
 
     fn target_body(
@@ -567,56 +653,62 @@ impl<'a> Parser<'a> {
             allowed.push("target");
         }
         allowed.extend(VARIANT_KNOBS.iter().map(|k| k.name));
-        self.check_keys(t, key, &allowed, &format!("target {port}"))?;
-        let build = match get(t, "build") {
-            Some(v) => self.build(v, &join(key, "build"))?,
-            None => BuildSettings::default(),
-        };
-        let run = match get(t, "run") {
-            Some(v) => self.run(v, &join(key, "run"))?,
-            None => RunSettings::default(),
-        };
+        let mut p = Problems::default();
+        p.keep(self.check_keys(t, key, &allowed, &format!("target {port}")));
+        let build = get(t, "build")
+            .and_then(|v| p.keep(self.build(v, &join(key, "build"))))
+            .unwrap_or_default();
+        let run = get(t, "run")
+            .and_then(|v| p.keep(self.run(v, &join(key, "run"))))
+            .unwrap_or_default();
         let mut out = Vec::new();
+        let mut knob_seen = false;
         for (k, span, val) in entries(t) {
             let Some(knob) = VariantKnob::by_name(k) else {
                 continue;
             };
             let kkey = join(key, k);
             if !knob.goarches.contains(&port.goarch.as_str()) {
-                return Err(self
+                p.keep::<()>(Err(self
                     .err(span, &kkey, format!("`{k}` does not apply to {port}"))
                     .expected(match VariantKnob::for_goarch(&port.goarch) {
                         Some(right) => format!("`{}` for {port}", right.name),
                         None => format!("no sub-architecture knob: {port} has none"),
-                    }));
+                    })));
+                continue;
             }
-            if !out.is_empty() {
-                return Err(self
+            if std::mem::replace(&mut knob_seen, true) {
+                p.keep::<()>(Err(self
                     .err(
                         span,
                         &kkey,
                         format!("a second sub-architecture knob for {port}"),
                     )
-                    .expected("one knob per target entry"));
+                    .expected("one knob per target entry")));
+                continue;
             }
             if let DeValue::Array(a) = val.get_ref() {
                 if a.is_empty() {
-                    return Err(self
+                    p.keep::<()>(Err(self
                         .err(val.span(), &kkey, format!("`{k}` is empty"))
-                        .expected(format!("one or more of: {}", knob.values.join(", "))));
+                        .expected(format!("one or more of: {}", knob.values.join(", ")))));
+                    continue;
                 }
             }
             for (item, ikey) in self.one_or_many(val, &kkey) {
-                let value = self.knob_value(item, &ikey, knob)?;
+                let Some(value) = p.keep(self.knob_value(item, &ikey, knob)) else {
+                    continue;
+                };
                 let target = port.with_variant(knob.name, &value);
                 if out.iter().any(|o: &ConfiguredTarget| o.target == target) {
-                    return Err(self
+                    p.keep::<()>(Err(self
                         .err(
                             item.span(),
                             &ikey,
                             format!("`{k}` value `{value}` is listed twice"),
                         )
-                        .expected("each value once"));
+                        .expected("each value once")));
+                    continue;
                 }
                 out.push(ConfiguredTarget {
                     target,
@@ -625,14 +717,14 @@ impl<'a> Parser<'a> {
                 });
             }
         }
-        if out.is_empty() {
+        if out.is_empty() && !knob_seen {
             out.push(ConfiguredTarget {
                 target: port.clone(),
                 build,
                 run,
             });
         }
-        Ok(out)
+        p.finish(out)
     }
 
     fn knob_value(&self, item: &Val<'_>, key: &str, knob: &VariantKnob) -> R<String> {
@@ -659,124 +751,127 @@ impl<'a> Parser<'a> {
     }
 
     fn cgo_values(&self, v: &Val<'_>, key: &str) -> R<Vec<bool>> {
-        self.one_or_many(v, key)
-            .into_iter()
-            .map(|(item, k)| match item.get_ref() {
-                DeValue::Integer(_) => match self.int(item, &k, "0 or 1")? {
-                    0 => Ok(false),
-                    1 => Ok(true),
-                    n => Err(self
-                        .err(item.span(), &k, format!("`cgo = {n}` is not a cgo mode"))
-                        .expected("0 (CGO_ENABLED=0) or 1 (CGO_ENABLED=1)")),
-                },
-                DeValue::Boolean(b) => Ok(*b),
-                _ => Err(self.wrong_type(item, &k, "0 or 1")),
-            })
-            .collect()
+        self.each(self.one_or_many(v, key), |(item, k)| match item.get_ref() {
+            DeValue::Integer(_) => match self.int(item, &k, "0 or 1")? {
+                0 => Ok(false),
+                1 => Ok(true),
+                n => Err(self
+                    .err(item.span(), &k, format!("`cgo = {n}` is not a cgo mode"))
+                    .expected("0 (CGO_ENABLED=0) or 1 (CGO_ENABLED=1)")),
+            },
+            DeValue::Boolean(b) => Ok(*b),
+            _ => Err(self.wrong_type(item, &k, "0 or 1")),
+        })
     }
 
     fn libc_values(&self, v: &Val<'_>, key: &str) -> R<Vec<Libc>> {
-        self.strings(v, key, "\"gnu\" or \"musl\"")?
-            .into_iter()
-            .map(|(s, span, k)| match s.as_str() {
-                "gnu" | "glibc" => Ok(Libc::Gnu),
-                "musl" => Ok(Libc::Musl),
-                _ => Err(self
-                    .err(span, &k, format!("unknown libc `{s}`"))
-                    .expected("gnu (dynamic glibc) or musl (static musl)")
-                    .did_you_mean(&s, ["gnu", "musl"])),
-            })
-            .collect()
+        let items = self.strings(v, key, "\"gnu\" or \"musl\"")?;
+        self.each(items, |(s, span, k)| match s.as_str() {
+            "gnu" | "glibc" => Ok(Libc::Gnu),
+            "musl" => Ok(Libc::Musl),
+            _ => Err(self
+                .err(span, &k, format!("unknown libc `{s}`"))
+                .expected("gnu (dynamic glibc) or musl (static musl)")
+                .did_you_mean(&s, ["gnu", "musl"])),
+        })
     }
 
     fn rootfs_values(&self, v: &Val<'_>, key: &str) -> R<Vec<RootfsSpec>> {
-        self.strings(v, key, ROOTFS_EXPECTED)?
-            .into_iter()
-            .map(|(s, span, k)| match s.as_str() {
-                "scratch" => Ok(RootfsSpec::Scratch),
-                "glibc" | "gnu" => Ok(RootfsSpec::Glibc),
-                "musl" => Ok(RootfsSpec::Musl),
-                _ if looks_like_path(&s) => {
-                    let p = self.resolve(&s);
-                    if p.is_dir() {
-                        Ok(RootfsSpec::Dir(p))
-                    } else {
-                        Err(self
-                            .err(
-                                span,
-                                &k,
-                                format!("rootfs directory `{s}` does not exist ({})", p.display()),
-                            )
-                            .expected("an existing directory, e.g. an unpacked image"))
-                    }
+        let items = self.strings(v, key, ROOTFS_EXPECTED)?;
+        self.each(items, |(s, span, k)| match s.as_str() {
+            "scratch" => Ok(RootfsSpec::Scratch),
+            "glibc" | "gnu" => Ok(RootfsSpec::Glibc),
+            "musl" => Ok(RootfsSpec::Musl),
+            _ if looks_like_path(&s) => {
+                let p = self.resolve(&s);
+                if p.is_dir() {
+                    Ok(RootfsSpec::Dir(p))
+                } else {
+                    Err(self
+                        .err(
+                            span,
+                            &k,
+                            format!("rootfs directory `{s}` does not exist ({})", p.display()),
+                        )
+                        .expected("an existing directory, e.g. an unpacked image"))
                 }
-                _ => Err(self
-                    .err(span, &k, format!("unknown rootfs `{s}`"))
-                    .expected(ROOTFS_EXPECTED)
-                    .did_you_mean(&s, ROOTFS_NAMES.iter().copied())),
-            })
-            .collect()
+            }
+            _ => Err(self
+                .err(span, &k, format!("unknown rootfs `{s}`"))
+                .expected(ROOTFS_EXPECTED)
+                .did_you_mean(&s, ROOTFS_NAMES.iter().copied())),
+        })
     }
 
     fn build(&self, v: &Val<'_>, key: &str) -> R<BuildSettings> {
         let t = self.table(v, key, "a table with tags, trimpath, ldflags, env, timeout")?;
-        self.check_keys(t, key, BUILD_KEYS, &format!("`{key}`"))?;
+        let mut p = Problems::default();
+        p.keep(self.check_keys(t, key, BUILD_KEYS, &format!("`{key}`")));
         let mut b = BuildSettings::default();
         for (k, _, val) in entries(t) {
             let kk = join(key, k);
-            match k {
-                "tags" => {
-                    for (tag, span, tk) in self.strings(val, &kk, "a list of build tags")? {
-                        let ok = !tag.is_empty()
-                            && tag
-                                .chars()
-                                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-                        if !ok {
-                            return Err(self
-                                .err(span, &tk, format!("`{tag}` is not a build tag"))
-                                .expected("one tag per string: letters, digits, `_` and `.` (e.g. [\"netgo\", \"osusergo\"])"));
+            let one = (|| {
+                match k {
+                    "tags" => {
+                        for (tag, span, tk) in self.strings(val, &kk, "a list of build tags")? {
+                            let ok = !tag.is_empty()
+                                && tag
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+                            if !ok {
+                                return Err(self
+                                    .err(span, &tk, format!("`{tag}` is not a build tag"))
+                                    .expected("one tag per string: letters, digits, `_` and `.` (e.g. [\"netgo\", \"osusergo\"])"));
+                            }
+                            b.tags.push(tag);
                         }
-                        b.tags.push(tag);
                     }
+                    "trimpath" => b.trimpath = Some(self.bool(val, &kk)?),
+                    "ldflags" => {
+                        b.ldflags = Some(
+                            self.string(val, &kk, "a string, e.g. \"-s -w\"")?
+                                .to_string(),
+                        )
+                    }
+                    "env" => b.env = self.env(val, &kk)?,
+                    "timeout" => b.timeout = Some(self.seconds(val, &kk)?),
+                    _ => {}
                 }
-                "trimpath" => b.trimpath = Some(self.bool(val, &kk)?),
-                "ldflags" => {
-                    b.ldflags = Some(
-                        self.string(val, &kk, "a string, e.g. \"-s -w\"")?
-                            .to_string(),
-                    )
-                }
-                "env" => b.env = self.env(val, &kk)?,
-                "timeout" => b.timeout = Some(self.seconds(val, &kk)?),
-                _ => {}
-            }
+                Ok(())
+            })();
+            p.keep(one);
         }
-        Ok(b)
+        p.finish(b)
     }
 
     fn run(&self, v: &Val<'_>, key: &str) -> R<RunSettings> {
         let t = self.table(v, key, "a table with timeout, reps, env")?;
-        self.check_keys(t, key, RUN_KEYS, &format!("`{key}`"))?;
+        let mut p = Problems::default();
+        p.keep(self.check_keys(t, key, RUN_KEYS, &format!("`{key}`")));
         let mut r = RunSettings::default();
         for (k, _, val) in entries(t) {
             let kk = join(key, k);
-            match k {
-                "timeout" => r.timeout = Some(self.seconds(val, &kk)?),
-                "reps" => {
-                    let expected = "a number of repetitions from 0 to 10000";
-                    let n = self.int(val, &kk, expected)?;
-                    if !(0..=10_000).contains(&n) {
-                        return Err(self
-                            .err(val.span(), &kk, format!("`reps = {n}` is out of range"))
-                            .expected(expected));
+            let one = (|| {
+                match k {
+                    "timeout" => r.timeout = Some(self.seconds(val, &kk)?),
+                    "reps" => {
+                        let expected = "a number of repetitions from 0 to 10000";
+                        let n = self.int(val, &kk, expected)?;
+                        if !(0..=10_000).contains(&n) {
+                            return Err(self
+                                .err(val.span(), &kk, format!("`reps = {n}` is out of range"))
+                                .expected(expected));
+                        }
+                        r.reps = Some(n as u32);
                     }
-                    r.reps = Some(n as u32);
+                    "env" => r.env = self.env(val, &kk)?,
+                    _ => {}
                 }
-                "env" => r.env = self.env(val, &kk)?,
-                _ => {}
-            }
+                Ok(())
+            })();
+            p.keep(one);
         }
-        Ok(r)
+        p.finish(r)
     }
 
     /// An axis table; with `settings`, also `build` and `run`. `programs` validates `program`.
@@ -796,71 +891,100 @@ impl<'a> Parser<'a> {
         } else {
             "a set of axis values".to_string()
         };
-        self.check_keys(t, key, &allowed, &what)?;
+        let mut p = Problems::default();
+        p.keep(self.check_keys(t, key, &allowed, &what));
         let mut m = AxisMatch::default();
         let (mut build, mut run) = (BuildSettings::default(), RunSettings::default());
         for (k, _, val) in entries(t) {
             let kk = join(key, k);
-            self.non_empty(val, &kk, "value")?;
-            match k {
-                "toolchain" => {
-                    for (s, span, ik) in
-                        self.strings(val, &kk, "a Go version prefix (go1.22) or a GOROOT path")?
-                    {
-                        if s.is_empty() {
-                            return Err(self
-                                .err(span, &ik, "empty toolchain")
-                                .expected("a Go version prefix (go1.22) or a GOROOT path"));
-                        }
-                        m.toolchain.push(if looks_like_path(&s) {
-                            self.resolve(&s).display().to_string()
-                        } else {
-                            s
-                        });
-                    }
-                }
-                "target" => {
-                    for (s, span, ik) in self.strings(val, &kk, "\"GOOS/GOARCH\"")? {
-                        m.target.push(self.port(&s, span, &ik)?);
-                    }
-                }
-                "variant" => {
-                    let all: Vec<String> = VARIANT_KNOBS
-                        .iter()
-                        .flat_map(|k| k.values.iter().map(move |v| format!("{}={v}", k.name)))
-                        .collect();
-                    for (s, span, ik) in self.strings(val, &kk, "a variant such as \"goarm=7\"")? {
-                        if !all.contains(&s) {
-                            return Err(self
-                                .err(span, &ik, format!("unknown variant `{s}`"))
-                                .expected("KNOB=VALUE, e.g. goarm=7, goamd64=v3, gomips=softfloat")
-                                .did_you_mean(&s, all.iter().map(String::as_str)));
-                        }
-                        m.variant.push(s);
-                    }
-                }
-                "cgo" => m.cgo = self.cgo_values(val, &kk)?,
-                "libc" => m.libc = self.libc_values(val, &kk)?,
-                "rootfs" => m.rootfs = self.rootfs_values(val, &kk)?,
-                "program" => {
-                    for (s, span, ik) in self.strings(val, &kk, "a program name")? {
-                        if let Some(names) = programs {
-                            if !names.contains(&s) {
+            let one = (|| {
+                self.non_empty(val, &kk, "value")?;
+                match k {
+                    "toolchain" => {
+                        for (s, span, ik) in
+                            self.strings(val, &kk, "a Go version prefix (go1.22) or a GOROOT path")?
+                        {
+                            if s.is_empty() {
                                 return Err(self
-                                    .err(span, &ik, format!("no program is named `{s}`"))
-                                    .expected(format!("one of the programs: {}", names.join(", ")))
-                                    .did_you_mean(&s, names.iter().map(String::as_str)));
+                                    .err(span, &ik, "empty toolchain")
+                                    .expected("a Go version prefix (go1.22) or a GOROOT path"));
                             }
+                            m.toolchain.push(if looks_like_path(&s) {
+                                self.resolve(&s).display().to_string()
+                            } else {
+                                s
+                            });
                         }
-                        m.program.push(s);
                     }
+                    "target" => {
+                        for (s, span, ik) in self.strings(val, &kk, "\"GOOS/GOARCH\"")? {
+                            m.target.push(self.port(&s, span, &ik)?);
+                        }
+                    }
+                    "variant" => {
+                        let all: Vec<String> = VARIANT_KNOBS
+                            .iter()
+                            .flat_map(|k| k.values.iter().map(move |v| format!("{}={v}", k.name)))
+                            .collect();
+                        for (s, span, ik) in
+                            self.strings(val, &kk, "a variant such as \"goarm=7\"")?
+                        {
+                            if !all.contains(&s) {
+                                let e = self.err(span, &ik, format!("unknown variant `{s}`"));
+                                // A known knob with a wrong value: that knob's values.
+                                let knob = s
+                                    .split_once('=')
+                                    .and_then(|(k, v)| Some((VariantKnob::by_name(k)?, v)));
+                                return Err(match knob {
+                                    Some((k, v)) => e
+                                        .expected(format!(
+                                            "one of: {}",
+                                            k.values
+                                                .iter()
+                                                .map(|x| format!("{}={x}", k.name))
+                                                .collect::<Vec<_>>()
+                                                .join(", ")
+                                        ))
+                                        .suggest(
+                                            closest(v, k.values.iter().copied())
+                                                .map(|x| format!("{}={x}", k.name)),
+                                        ),
+                                    None => e
+                                        .expected("KNOB=VALUE, e.g. goarm=7, goamd64=v3, gomips=softfloat")
+                                        .did_you_mean(&s, all.iter().map(String::as_str)),
+                                });
+                            }
+                            m.variant.push(s);
+                        }
+                    }
+                    "cgo" => m.cgo = self.cgo_values(val, &kk)?,
+                    "libc" => m.libc = self.libc_values(val, &kk)?,
+                    "rootfs" => m.rootfs = self.rootfs_values(val, &kk)?,
+                    "program" => {
+                        for (s, span, ik) in self.strings(val, &kk, "a program name")? {
+                            if let Some(names) = programs {
+                                if !names.contains(&s) {
+                                    return Err(self
+                                        .err(span, &ik, format!("no program is named `{s}`"))
+                                        .expected(format!(
+                                            "one of the programs: {}",
+                                            names.join(", ")
+                                        ))
+                                        .did_you_mean(&s, names.iter().map(String::as_str)));
+                                }
+                            }
+                            m.program.push(s);
+                        }
+                    }
+                    "build" => build = self.build(val, &kk)?,
+                    "run" => run = self.run(val, &kk)?,
+                    _ => {}
                 }
-                "build" => build = self.build(val, &kk)?,
-                "run" => run = self.run(val, &kk)?,
-                _ => {}
-            }
+                Ok(())
+            })();
+            p.keep(one);
         }
-        Ok((m, build, run))
+        p.finish((m, build, run))
     }
 
     fn programs(&self, v: &Val<'_>) -> R<Vec<ConfiguredProgram>> {
@@ -873,187 +997,232 @@ impl<'a> Parser<'a> {
         };
         let mut out: Vec<ConfiguredProgram> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut problems = Problems::default();
         for (i, item) in list.iter().enumerate() {
             let key = format!("programs[{i}]");
-            let t = self.table(item, &key, "a program table with at least `path`")?;
-            let (progs, name_span) = self.program(t, item.span(), &key)?;
+            let entry = self
+                .table(item, &key, "a program table with at least `path`")
+                .and_then(|t| self.program(t, item.span(), &key));
+            let Some((progs, name_span)) = problems.keep(entry) else {
+                continue;
+            };
             for p in progs {
                 let id_name = sanitize(&p.program.name);
                 let line = Location::of(self.text, name_span.clone()).line;
                 if let Some(first) = seen.get(&id_name) {
-                    return Err(self
+                    problems.keep::<()>(Err(self
                         .err(
-                            name_span,
+                            name_span.clone(),
                             &key,
                             format!(
                                 "program name `{}` is used twice (first on line {first})",
                                 p.program.name
                             ),
                         )
-                        .expected("distinct program names: set `name`"));
+                        .expected("distinct program names: set `name`")));
+                    continue;
                 }
                 seen.insert(id_name, line);
                 out.push(p);
             }
         }
-        Ok(out)
+        problems.finish(out)
     }
 
     /// One `[[programs]]` entry: one program, or one per file for a suite. Also returns the
-    /// span to blame for a duplicate name.
+    /// span to blame for a duplicate name. Every key is checked even when another is wrong.
     fn program(
         &self,
         t: &DeTable<'_>,
         span: Range<usize>,
         key: &str,
     ) -> R<(Vec<ConfiguredProgram>, Range<usize>)> {
-        self.check_keys(t, key, PROGRAM_KEYS, "a program")?;
+        let mut p = Problems::default();
+        p.keep(self.check_keys(t, key, PROGRAM_KEYS, "a program"));
         let Some(pv) = get(t, "path") else {
-            return Err(self
+            p.keep::<()>(Err(self
                 .err(span, key, "program without `path`")
-                .expected(format!("path = \"./cmd/app\": {PROGRAM_PATH_EXPECTED}")));
+                .expected(format!("path = \"./cmd/app\": {PROGRAM_PATH_EXPECTED}"))));
+            return p.finish((vec![], 0..0));
         };
         let pkey = join(key, "path");
-        let path = self.string(pv, &pkey, PROGRAM_PATH_EXPECTED)?;
-        let abs = self.resolve(path);
-        if !abs.exists() {
-            return Err(self
-                .err(
-                    pv.span(),
-                    &pkey,
-                    format!("no such file or directory: {}", abs.display()),
-                )
-                .expected(PROGRAM_PATH_EXPECTED));
-        }
-        let suite = match get(t, "suite") {
-            Some(v) => self.bool(v, &join(key, "suite"))?,
-            None => false,
-        };
-        let name = match get(t, "name") {
-            Some(v) => {
-                let n = self.string(v, &join(key, "name"), "a program name")?;
+        let abs = p.keep(
+            self.string(pv, &pkey, PROGRAM_PATH_EXPECTED)
+                .map(|path| self.resolve(path))
+                .and_then(|abs| {
+                    if abs.exists() {
+                        Ok(abs)
+                    } else {
+                        Err(self
+                            .err(
+                                pv.span(),
+                                &pkey,
+                                format!("no such file or directory: {}", abs.display()),
+                            )
+                            .expected(PROGRAM_PATH_EXPECTED))
+                    }
+                }),
+        );
+        let suite = get(t, "suite")
+            .and_then(|v| p.keep(self.bool(v, &join(key, "suite"))))
+            .unwrap_or(false);
+        let name = get(t, "name").and_then(|v| {
+            let k = join(key, "name");
+            p.keep(self.string(v, &k, "a program name").and_then(|n| {
                 if n.trim().is_empty() {
-                    return Err(self
-                        .err(v.span(), &join(key, "name"), "empty program name")
-                        .expected("a short name used in cell ids"));
+                    Err(self
+                        .err(v.span(), &k, "empty program name")
+                        .expected("a short name used in cell ids"))
+                } else {
+                    Ok((n.to_string(), v.span()))
                 }
-                Some((n.to_string(), v.span()))
-            }
-            None => None,
-        };
+            }))
+        });
         let blame = name
             .as_ref()
             .map(|(_, s)| s.clone())
             .unwrap_or_else(|| pv.span());
-        let args = match get(t, "args") {
-            Some(v) => {
+        let args: Vec<String> = get(t, "args")
+            .and_then(|v| {
                 let k = join(key, "args");
                 if !matches!(v.get_ref(), DeValue::Array(_)) {
-                    return Err(self.wrong_type(v, &k, "a list of strings, e.g. [\"--verbose\"]"));
+                    return p.keep(Err(self.wrong_type(
+                        v,
+                        &k,
+                        "a list of strings, e.g. [\"--verbose\"]",
+                    )));
                 }
-                self.strings(v, &k, "a string")?
-                    .into_iter()
-                    .map(|(s, _, _)| s)
-                    .collect()
-            }
-            None => vec![],
-        };
-        let build = match get(t, "build") {
-            Some(v) => self.build(v, &join(key, "build"))?,
-            None => BuildSettings::default(),
-        };
-        let mut run = match get(t, "run") {
-            Some(v) => self.run(v, &join(key, "run"))?,
-            None => RunSettings::default(),
-        };
-        if let Some(v) = get(t, "env") {
-            run.env.extend(self.env(v, &join(key, "env"))?);
+                p.keep(self.strings(v, &k, "a string"))
+                    .map(|l| l.into_iter().map(|(s, _, _)| s).collect())
+            })
+            .unwrap_or_default();
+        let build = get(t, "build")
+            .and_then(|v| p.keep(self.build(v, &join(key, "build"))))
+            .unwrap_or_default();
+        let mut run = get(t, "run")
+            .and_then(|v| p.keep(self.run(v, &join(key, "run"))))
+            .unwrap_or_default();
+        if let Some(env) = get(t, "env").and_then(|v| p.keep(self.env(v, &join(key, "env")))) {
+            run.env.extend(env);
         }
         let stdin = match (get(t, "stdin"), get(t, "stdin_file")) {
-            (Some(a), Some(b)) => {
-                let _ = a;
-                return Err(self
-                    .err(
-                        b.span(),
-                        &join(key, "stdin_file"),
-                        "both `stdin` and `stdin_file` are set",
-                    )
-                    .expected("one of them"));
-            }
-            (Some(v), None) => Some(self.string(v, &join(key, "stdin"), "a string")?.to_string()),
+            (Some(_), Some(b)) => p.keep(Err(self
+                .err(
+                    b.span(),
+                    &join(key, "stdin_file"),
+                    "both `stdin` and `stdin_file` are set",
+                )
+                .expected("one of them"))),
+            (Some(v), None) => p.keep(
+                self.string(v, &join(key, "stdin"), "a string")
+                    .map(str::to_string),
+            ),
             (None, Some(v)) => {
                 let k = join(key, "stdin_file");
-                let f = self.string(v, &k, "a file path")?;
-                Some(self.read_file(f, v.span(), &k)?)
+                p.keep(
+                    self.string(v, &k, "a file path")
+                        .and_then(|f| self.read_file(f, v.span(), &k)),
+                )
             }
             (None, None) => None,
         };
-        let (expect, stdout_set) = match get(t, "expect") {
-            Some(v) => self.expectation(v, &join(key, "expect"))?,
-            None => (Expectation::default(), false),
-        };
-        let expect_fail = match get(t, "expect_fail") {
-            Some(v) => self.expect_fail(v, &join(key, "expect_fail"))?,
-            None => vec![],
-        };
-        let globs = |k: &str| -> R<Option<(GlobSet, Vec<String>)>> {
-            let Some(v) = get(t, k) else { return Ok(None) };
+        let (expect, stdout_set, expect_fail) = self.program_expectations(t, key, &mut p);
+        let mut globs = |k: &str| -> Option<(GlobSet, Vec<String>)> {
+            let v = get(t, k)?;
             let kk = join(key, k);
             if !suite {
-                return Err(self
+                return p.keep(Err(self
                     .err(v.span(), &kk, format!("`{k}` only applies to suites"))
-                    .expected(format!("suite = true, or remove `{k}`")));
+                    .expected(format!("suite = true, or remove `{k}`"))));
             }
+            let globs = self.strings(v, &kk, "a list of file globs such as \"*.go\"");
+            let globs = p.keep(globs.and_then(|list| {
+                self.each(list, |(g, span, gk)| {
+                    let glob = Glob::new(&g).map_err(|e| {
+                        self.err(span, &gk, format!("invalid glob `{g}`: {}", e.kind()))
+                            .expected("a file name glob such as \"*.go\" or \"test_*.go\"")
+                    })?;
+                    Ok((glob, g))
+                })
+            }))?;
             let mut b = GlobSetBuilder::new();
             let mut raw = Vec::new();
-            for (g, span, gk) in self.strings(v, &kk, "a list of file globs such as \"*.go\"")? {
-                let glob = Glob::new(&g).map_err(|e| {
-                    self.err(span, &gk, format!("invalid glob `{g}`: {}", e.kind()))
-                        .expected("a file name glob such as \"*.go\" or \"test_*.go\"")
-                })?;
+            for (glob, g) in globs {
                 b.add(glob);
                 raw.push(g);
             }
-            let set = b
-                .build()
-                .map_err(|e| self.err(v.span(), &kk, format!("invalid globs: {e}")))?;
-            Ok(Some((set, raw)))
+            let set = p.keep(
+                b.build()
+                    .map_err(|e| self.err(v.span(), &kk, format!("invalid globs: {e}"))),
+            )?;
+            Some((set, raw))
         };
-        let include = globs("include")?;
-        let exclude = globs("exclude")?;
-        let make = |name: String, source: ProgramSource, golden: Option<String>| {
-            let mut expect = expect.clone();
-            if !stdout_set && golden.is_some() {
-                expect.stdout = golden;
-            }
-            ConfiguredProgram {
-                program: std::sync::Arc::new(Program {
-                    name,
-                    source,
-                    args: args.clone(),
-                    expect,
-                }),
-                build: build.clone(),
-                run: run.clone(),
-                stdin: stdin.clone(),
-                expect_fail: expect_fail.clone(),
-            }
+        let include = globs("include");
+        let exclude = globs("exclude");
+        let Some(abs) = abs else {
+            return p.finish((vec![], blame));
         };
+        let sources = p.keep(self.program_sources(
+            &abs,
+            pv.span(),
+            &pkey,
+            suite,
+            name.as_ref().map(|(n, _)| n.as_str()),
+            include.as_ref(),
+            exclude.as_ref(),
+        ));
+        let programs = sources
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, source, golden)| {
+                let mut expect = expect.clone();
+                if !stdout_set && golden.is_some() {
+                    expect.stdout = golden;
+                }
+                ConfiguredProgram {
+                    program: std::sync::Arc::new(Program {
+                        name,
+                        source,
+                        args: args.clone(),
+                        expect,
+                    }),
+                    build: build.clone(),
+                    run: run.clone(),
+                    stdin: stdin.clone(),
+                    expect_fail: expect_fail.clone(),
+                }
+            })
+            .collect();
+        p.finish((programs, blame))
+    }
+
+    /// The programs a `path` stands for: (name, source, golden stdout from `NAME.out`).
+    #[allow(clippy::too_many_arguments)]
+    fn program_sources(
+        &self,
+        abs: &Path,
+        span: Range<usize>,
+        pkey: &str,
+        suite: bool,
+        name: Option<&str>,
+        include: Option<&(GlobSet, Vec<String>)>,
+        exclude: Option<&(GlobSet, Vec<String>)>,
+    ) -> R<Vec<(String, ProgramSource, Option<String>)>> {
         if suite {
             if !abs.is_dir() {
                 return Err(self
                     .err(
-                        pv.span(),
-                        &pkey,
+                        span.clone(),
+                        pkey,
                         format!("a suite must be a directory, and {} is not", abs.display()),
                     )
                     .expected("a directory of .go files, or remove `suite = true`"));
             }
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&abs)
+            let mut files: Vec<PathBuf> = std::fs::read_dir(abs)
                 .map_err(|e| {
                     self.err(
-                        pv.span(),
-                        &pkey,
+                        span.clone(),
+                        pkey,
                         format!("cannot read {}: {e}", abs.display()),
                     )
                 })?
@@ -1065,8 +1234,8 @@ impl<'a> Parser<'a> {
                     };
                     f.ends_with(".go")
                         && !f.ends_with("_test.go")
-                        && include.as_ref().is_none_or(|(s, _)| s.is_match(f))
-                        && !exclude.as_ref().is_some_and(|(s, _)| s.is_match(f))
+                        && include.is_none_or(|(s, _)| s.is_match(f))
+                        && !exclude.is_some_and(|(s, _)| s.is_match(f))
                 })
                 .collect();
             files.sort();
@@ -1077,8 +1246,8 @@ impl<'a> Parser<'a> {
                     .unwrap_or_else(|| "*.go".into());
                 return Err(self
                     .err(
-                        pv.span(),
-                        &pkey,
+                        span.clone(),
+                        pkey,
                         format!("the suite {} has no .go file matching {inc}", abs.display()),
                     )
                     .expected("a directory with one Go program per .go file"));
@@ -1089,17 +1258,17 @@ impl<'a> Parser<'a> {
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let pname = match &name {
-                    Some((n, _)) => format!("{n}-{stem}"),
+                let pname = match name {
+                    Some(n) => format!("{n}-{stem}"),
                     None => stem,
                 };
-                let golden = read_golden(&f).map_err(|e| self.err(pv.span(), &pkey, e))?;
-                out.push(make(pname, ProgramSource::File(f), golden));
+                let golden = read_golden(&f).map_err(|e| self.err(span.clone(), pkey, e))?;
+                out.push((pname, ProgramSource::File(f), golden));
             }
-            return Ok((out, blame));
+            return Ok(out);
         }
         if abs.is_dir() {
-            let has_go = std::fs::read_dir(&abs)
+            let has_go = std::fs::read_dir(abs)
                 .map(|rd| {
                     rd.filter_map(|e| e.ok())
                         .any(|e| e.path().extension().is_some_and(|x| x == "go"))
@@ -1107,29 +1276,29 @@ impl<'a> Parser<'a> {
                 .unwrap_or(false);
             if !has_go {
                 return Err(self
-                    .err(pv.span(), &pkey, format!("no .go files in {}", abs.display()))
+                    .err(span.clone(), pkey, format!("no .go files in {}", abs.display()))
                     .expected("a Go package directory (package main), or suite = true for a directory of programs"));
             }
-            let n = name.map(|(n, _)| n).unwrap_or_else(|| {
+            let n = name.map(str::to_string).unwrap_or_else(|| {
                 abs.file_name()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "main".into())
             });
-            return Ok((vec![make(n, ProgramSource::Dir(abs), None)], blame));
+            return Ok(vec![(n, ProgramSource::Dir(abs.to_path_buf()), None)]);
         }
         if abs.extension().is_some_and(|e| e == "go") {
-            let n = name.map(|(n, _)| n).unwrap_or_else(|| {
+            let n = name.map(str::to_string).unwrap_or_else(|| {
                 abs.file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "main".into())
             });
-            let golden = read_golden(&abs).map_err(|e| self.err(pv.span(), &pkey, e))?;
-            return Ok((vec![make(n, ProgramSource::File(abs), golden)], blame));
+            let golden = read_golden(abs).map_err(|e| self.err(span.clone(), pkey, e))?;
+            return Ok(vec![(n, ProgramSource::File(abs.to_path_buf()), golden)]);
         }
         Err(self
             .err(
-                pv.span(),
-                &pkey,
+                span.clone(),
+                pkey,
                 format!("{} is neither a directory nor a .go file", abs.display()),
             )
             .expected(PROGRAM_PATH_EXPECTED))
@@ -1146,61 +1315,119 @@ impl<'a> Parser<'a> {
     /// The expectation and whether it sets stdout (then a golden file does not override it).
     fn expectation(&self, v: &Val<'_>, key: &str) -> R<(Expectation, bool)> {
         let t = self.table(v, key, "a table: { exit_code = 0, stdout_regex = \"^ok\" }")?;
-        self.check_keys(t, key, EXPECT_KEYS, "`expect`")?;
+        let mut p = Problems::default();
+        p.keep(self.check_keys(t, key, EXPECT_KEYS, "`expect`"));
         let mut e = Expectation::default();
         let mut stdout_set = false;
         for (k, _, val) in entries(t) {
             let kk = join(key, k);
-            match k {
-                "exit_code" => {
-                    let expected = "an exit code from 0 to 255";
-                    let n = self.int(val, &kk, expected)?;
-                    if !(0..=255).contains(&n) {
-                        return Err(self
-                            .err(val.span(), &kk, format!("exit code {n} is out of range"))
-                            .expected(expected));
+            let one = (|| {
+                match k {
+                    "exit_code" => {
+                        let expected = "an exit code from 0 to 255";
+                        let n = self.int(val, &kk, expected)?;
+                        if !(0..=255).contains(&n) {
+                            return Err(self
+                                .err(val.span(), &kk, format!("exit code {n} is out of range"))
+                                .expected(expected));
+                        }
+                        e.exit_code = n as i32;
                     }
-                    e.exit_code = n as i32;
+                    "stdout" | "stdout_file" => {
+                        if stdout_set {
+                            return Err(self
+                                .err(val.span(), &kk, "both `stdout` and `stdout_file` are set")
+                                .expected("one of them"));
+                        }
+                        stdout_set = true;
+                        let s = self.string(val, &kk, "a string")?;
+                        e.stdout = Some(if k == "stdout" {
+                            s.to_string()
+                        } else {
+                            self.read_file(s, val.span(), &kk)?
+                        });
+                    }
+                    "stdout_regex" | "stderr_regex" => {
+                        let s = self.string(val, &kk, "a regular expression")?;
+                        if let Err(err) = regex::Regex::new(s) {
+                            let detail = err.to_string();
+                            let last = detail
+                                .lines()
+                                .last()
+                                .unwrap_or("")
+                                .trim()
+                                .trim_start_matches("error: ")
+                                .to_string();
+                            return Err(self
+                                .err(val.span(), &kk, format!("invalid regex: {last}"))
+                                .expected("a regular expression in Rust regex syntax (escape literal brackets with \\\\)"));
+                        }
+                        if k == "stdout_regex" {
+                            e.stdout_regex = Some(s.to_string());
+                        } else {
+                            e.stderr_regex = Some(s.to_string());
+                        }
+                    }
+                    _ => {}
                 }
-                "stdout" | "stdout_file" => {
-                    if stdout_set {
-                        return Err(self
-                            .err(val.span(), &kk, "both `stdout` and `stdout_file` are set")
-                            .expected("one of them"));
-                    }
-                    stdout_set = true;
-                    let s = self.string(val, &kk, "a string")?;
-                    e.stdout = Some(if k == "stdout" {
-                        s.to_string()
-                    } else {
-                        self.read_file(s, val.span(), &kk)?
-                    });
+                Ok(())
+            })();
+            p.keep(one);
+        }
+        p.finish((e, stdout_set))
+    }
+
+    /// A program's `expect` (a table, or the shorthand `expect = "fail"` with `cause`,
+    /// `reason` and `match` beside it) and `expect_fail`: the expectation, whether it sets
+    /// stdout, and the known failures. Problems go to `p`.
+    fn program_expectations(
+        &self,
+        t: &DeTable<'_>,
+        key: &str,
+        p: &mut Problems,
+    ) -> (Expectation, bool, Vec<ExpectFailRule>) {
+        let ek = join(key, "expect");
+        let says_fail = get(t, "expect").and_then(|v| v.get_ref().as_str()) == Some("fail");
+        let mut expect = (Expectation::default(), false);
+        let mut shorthand = None;
+        match get(t, "expect") {
+            Some(v) if v.get_ref().as_str().is_some() => {
+                let word = v.get_ref().as_str().unwrap_or_default();
+                if word == "fail" {
+                    shorthand = p.keep(self.fail_rule(t, v.span(), key, "`expect = \"fail\"`"));
+                } else {
+                    p.keep::<()>(Err(self
+                        .err(v.span(), &ek, format!("unknown expectation `{word}`"))
+                        .expected("\"fail\" (with `cause`), or a table such as { exit_code = 0, stdout_regex = \"^ok\" }")
+                        .did_you_mean(word, ["fail"])));
                 }
-                "stdout_regex" | "stderr_regex" => {
-                    let s = self.string(val, &kk, "a regular expression")?;
-                    if let Err(err) = regex::Regex::new(s) {
-                        let detail = err.to_string();
-                        let last = detail
-                            .lines()
-                            .last()
-                            .unwrap_or("")
-                            .trim()
-                            .trim_start_matches("error: ")
-                            .to_string();
-                        return Err(self
-                            .err(val.span(), &kk, format!("invalid regex: {last}"))
-                            .expected("a regular expression in Rust regex syntax (escape literal brackets with \\\\)"));
-                    }
-                    if k == "stdout_regex" {
-                        e.stdout_regex = Some(s.to_string());
-                    } else {
-                        e.stderr_regex = Some(s.to_string());
-                    }
+            }
+            Some(v) => expect = p.keep(self.expectation(v, &ek)).unwrap_or_default(),
+            None => {}
+        }
+        if !says_fail {
+            // `cause`, `reason` and `match` belong to the shorthand only.
+            for k in EXPECT_FAIL_KEYS {
+                if let Some((_, span, _)) = entries(t).into_iter().find(|(name, _, _)| name == k) {
+                    p.keep::<()>(Err(self
+                        .err(span, &join(key, k), format!("`{k}` without `expect = \"fail\"`"))
+                        .expected(format!("expect = \"fail\" beside `{k}`, or `{k}` inside an `expect_fail = [{{ … }}]` entry"))));
                 }
-                _ => {}
             }
         }
-        Ok((e, stdout_set))
+        let mut rules: Vec<ExpectFailRule> = Vec::new();
+        if let Some(v) = get(t, "expect_fail") {
+            let efk = join(key, "expect_fail");
+            if says_fail {
+                p.keep::<()>(Err(self
+                    .err(v.span(), &efk, "both `expect = \"fail\"` and `expect_fail` are set")
+                    .expected("one of them: `expect_fail = [{ match = {…}, cause = \"…\" }, …]` holds several rules")));
+            } else if let Some(list) = p.keep(self.expect_fail(v, &efk)) {
+                rules = list;
+            }
+        }
+        rules.extend(shorthand);
+        (expect.0, expect.1, rules)
     }
 
     fn expect_fail(&self, v: &Val<'_>, key: &str) -> R<Vec<ExpectFailRule>> {
@@ -1219,46 +1446,82 @@ impl<'a> Parser<'a> {
                 ));
             }
         };
-        let codes: Vec<&str> = Cause::ALL.iter().map(|c| c.code()).collect();
-        let mut out = Vec::new();
-        for (item, k) in items {
+        self.each(items, |(item, k)| {
             let t = self.table(item, &k, "a table { match = {…}, cause = \"…\" }")?;
-            self.check_keys(t, &k, EXPECT_FAIL_KEYS, "`expect_fail`")?;
-            let Some(cv) = get(t, "cause") else {
-                return Err(self
-                    .err(item.span(), &k, "`expect_fail` entry without `cause`")
-                    .expected(format!("cause = one of: {}", codes.join(", "))));
-            };
-            let ck = join(&k, "cause");
-            let code = self.string(cv, &ck, "a cause code such as \"missing-interpreter\"")?;
-            let Some(cause) = Cause::from_code(code) else {
-                return Err(self
-                    .err(cv.span(), &ck, format!("unknown cause `{code}`"))
-                    .expected(format!("one of: {}", codes.join(", ")))
-                    .did_you_mean(code, codes.iter().copied()));
-            };
-            let reason = match get(t, "reason") {
-                Some(r) => Some(self.string(r, &join(&k, "reason"), "a string")?.to_string()),
-                None => None,
-            };
-            let matcher = match get(t, "match") {
-                Some(m) => {
-                    let mk = join(&k, "match");
-                    let mt = self.table(
+            let keys = self.check_keys(t, &k, EXPECT_FAIL_KEYS, "`expect_fail`");
+            let rule = self.fail_rule(t, item.span(), &k, "an `expect_fail` entry");
+            let mut p = Problems::default();
+            p.keep(keys);
+            let rule = p.keep(rule);
+            match rule {
+                Some(rule) => p.finish(rule),
+                None => Err(ConfigError::combine(p.0)
+                    .unwrap_or_else(|| self.err(item.span(), &k, "invalid `expect_fail` entry"))),
+            }
+        })
+    }
+
+    /// `cause`, `reason` and `match` of a known failure, read from `t` (an `expect_fail`
+    /// entry, or a program with `expect = "fail"`); `span` is blamed for a missing cause.
+    fn fail_rule(
+        &self,
+        t: &DeTable<'_>,
+        span: Range<usize>,
+        key: &str,
+        what: &str,
+    ) -> R<ExpectFailRule> {
+        let codes: Vec<&str> = Cause::ALL.iter().map(|c| c.code()).collect();
+        let mut p = Problems::default();
+        let cause = match get(t, "cause") {
+            None => p.keep(Err(self
+                .err(span.clone(), key, format!("{what} without `cause`"))
+                .expected(format!("cause = one of: {}", codes.join(", "))))),
+            Some(cv) => {
+                let ck = join(key, "cause");
+                p.keep(
+                    self.string(cv, &ck, "a cause code such as \"missing-interpreter\"")
+                        .and_then(|code| {
+                            Cause::from_code(code).ok_or_else(|| {
+                                self.err(cv.span(), &ck, format!("unknown cause `{code}`"))
+                                    .expected(format!("one of: {}", codes.join(", ")))
+                                    .did_you_mean(code, codes.iter().copied())
+                            })
+                        }),
+                )
+            }
+        };
+        let reason = get(t, "reason").and_then(|r| {
+            p.keep(self.string(
+                r,
+                &join(key, "reason"),
+                "a string, e.g. \"upstream issue #123\"",
+            ))
+            .map(str::to_string)
+        });
+        let matcher = get(t, "match")
+            .and_then(|m| {
+                let mk = join(key, "match");
+                p.keep(
+                    self.table(
                         m,
                         &mk,
                         "a table of axis values, e.g. { target = \"linux/s390x\" }",
-                    )?;
-                    self.axis_match(mt, &mk, false, None)?.0
-                }
-                None => AxisMatch::default(),
-            };
-            out.push(ExpectFailRule {
-                matcher,
-                failure: ExpectedFailure { cause, reason },
-            });
+                    )
+                    .and_then(|mt| self.axis_match(mt, &mk, false, None)),
+                )
+                .map(|m| m.0)
+            })
+            .unwrap_or_default();
+        let rule = cause.map(|cause| ExpectFailRule {
+            matcher,
+            failure: ExpectedFailure { cause, reason },
+        });
+        match rule {
+            Some(rule) => p.finish(rule),
+            // Without a cause there is always a recorded problem.
+            None => Err(ConfigError::combine(p.0)
+                .unwrap_or_else(|| self.err(span, key, format!("{what} without `cause`")))),
         }
-        Ok(out)
     }
 }
 

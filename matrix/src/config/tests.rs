@@ -440,17 +440,35 @@ fn pos(text: &str, needle: &str) -> String {
     format!("{}:{}", loc.line, loc.column)
 }
 
-/// Asserts that `text` is rejected with an error at `needle` that mentions every `parts`.
-fn bad(text: &str, needle: &str, parts: &[&str]) {
+/// Asserts that `text` is rejected with one problem, at `needle`, about `key` (empty: none,
+/// for TOML syntax errors), saying what was expected, and mentioning every `parts` (the
+/// "did you mean" among them where there is one).
+#[track_caller]
+fn bad(text: &str, needle: &str, key: &str, parts: &[&str]) {
     let d = project();
     let e = parse_in(d.path(), text).expect_err("must be rejected");
     let s = e.to_string();
+    assert_eq!(e.problems().count(), 1, "one problem expected:\n{s}");
     let want = format!("crossmatrix.toml:{}:", pos(text, needle));
     assert!(s.contains(&want), "expected `{want}` in:\n{s}");
+    assert_eq!(e.key.as_deref().unwrap_or(""), key, "key in:\n{s}");
+    if !key.is_empty() {
+        assert!(s.contains(&format!(": `{key}`: ")), "key shown in:\n{s}");
+    }
+    assert!(e.expected.is_some(), "no `expected` in:\n{s}");
+    assert!(s.contains(" = expected: "), "no `expected` shown in:\n{s}");
     assert!(s.contains(" | "), "no source line in:\n{s}");
     assert!(s.contains('^'), "no caret in:\n{s}");
     for p in parts {
         assert!(s.contains(p), "expected `{p}` in:\n{s}");
+    }
+    if let Some(hint) = &e.suggestion {
+        assert!(
+            parts
+                .iter()
+                .any(|p| p.contains(&format!("did you mean `{hint}`"))),
+            "the test should assert the suggestion `{hint}`:\n{s}"
+        );
     }
 }
 
@@ -459,6 +477,7 @@ fn bad_toml_syntax() {
     bad(
         "cgo = [0,\ntargets = 3\n",
         "= 3",
+        "",
         &["invalid TOML", "expected: valid TOML"],
     );
 }
@@ -467,6 +486,7 @@ fn bad_toml_syntax() {
 fn bad_unknown_top_level_key() {
     bad(
         "cgo = [0]\ntolchains = [\"go1.22\"]\n",
+        "tolchains",
         "tolchains",
         &[
             "unknown key `tolchains`",
@@ -481,6 +501,7 @@ fn bad_unknown_target() {
     bad(
         "targets = [\"linux/amd64\", \"linux/arm46\"]\n",
         "\"linux/arm46",
+        "targets[1]",
         &[
             "`targets[1]`",
             "unknown target `linux/arm46`",
@@ -495,6 +516,7 @@ fn bad_unknown_target_in_table_form() {
     bad(
         "[targets.\"linux/riscv46\"]\n",
         "\"linux/riscv46",
+        "targets.\"linux/riscv46\"",
         &["unknown target", "did you mean `linux/riscv64`?"],
     );
 }
@@ -504,6 +526,7 @@ fn bad_target_type() {
     bad(
         "targets = [42]\n",
         "42",
+        "targets[0]",
         &[
             "wrong type: found integer",
             "expected: a \"GOOS/GOARCH\" string or a table",
@@ -516,6 +539,7 @@ fn bad_target_table_without_target() {
     bad(
         "targets = [{ goarm = [7] }]\n",
         "{ goarm",
+        "targets[0]",
         &["target table without `target`", "target = \"GOOS/GOARCH\""],
     );
 }
@@ -525,6 +549,7 @@ fn bad_knob_for_another_arch() {
     bad(
         "targets = [{ target = \"linux/amd64\", goarm = [7] }]\n",
         "goarm",
+        "targets[0].goarm",
         &[
             "`goarm` does not apply to linux/amd64",
             "`goamd64` for linux/amd64",
@@ -537,11 +562,13 @@ fn bad_knob_value() {
     bad(
         "targets = [{ target = \"linux/arm\", goarm = [6, 8] }]\n",
         "8]",
+        "targets[0].goarm[1]",
         &["`8` is not a GOARM value", "one of: 5, 6, 7"],
     );
     bad(
         "targets = [{ target = \"linux/mips\", gomips = [\"softflaot\"] }]\n",
         "\"softflaot",
+        "targets[0].gomips[0]",
         &["did you mean `softfloat`?"],
     );
 }
@@ -551,6 +578,7 @@ fn bad_unknown_key_in_target_table() {
     bad(
         "targets = [{ target = \"linux/arm\", gorm = [7] }]\n",
         "gorm",
+        "targets[0].gorm",
         &[
             "unknown key `gorm` in target linux/arm",
             "did you mean `goarm`?",
@@ -563,6 +591,7 @@ fn bad_duplicate_target() {
     bad(
         "targets = [\"linux/arm64\", \"linux/arm64\"]\n",
         "\"linux/arm64\"]",
+        "targets[1]",
         &["listed twice"],
     );
 }
@@ -572,6 +601,7 @@ fn bad_cgo_value() {
     bad(
         "cgo = [0, 2]\n",
         "2]",
+        "cgo[1]",
         &["`cgo = 2` is not a cgo mode", "0 (CGO_ENABLED=0) or 1"],
     );
 }
@@ -581,6 +611,7 @@ fn bad_libc_value() {
     bad(
         "cgo = [1]\nlibc = [\"gnuu\"]\n",
         "\"gnuu",
+        "libc[0]",
         &["unknown libc `gnuu`", "did you mean `gnu`?"],
     );
 }
@@ -590,6 +621,7 @@ fn bad_rootfs_name() {
     bad(
         "rootfs = [\"scratch\", \"muls\"]\n",
         "\"muls",
+        "rootfs[1]",
         &[
             "unknown rootfs `muls`",
             "did you mean `musl`?",
@@ -603,6 +635,7 @@ fn bad_rootfs_directory() {
     bad(
         "rootfs = [\"./images/debian\"]\n",
         "\"./images",
+        "rootfs[0]",
         &["rootfs directory `./images/debian` does not exist"],
     );
 }
@@ -612,10 +645,16 @@ fn bad_empty_axes() {
     bad(
         "targets = []\n",
         "[]",
+        "targets",
         &["`targets` is empty", "at least one target"],
     );
-    bad("cgo = []\n", "[]", &["`cgo` is empty"]);
-    bad("toolchains = []\n", "[]", &["`toolchains` is empty"]);
+    bad("cgo = []\n", "[]", "cgo", &["`cgo` is empty"]);
+    bad(
+        "toolchains = []\n",
+        "[]",
+        "toolchains",
+        &["`toolchains` is empty"],
+    );
 }
 
 #[test]
@@ -623,21 +662,25 @@ fn bad_toolchain_values() {
     bad(
         "toolchains = [\"go1.22\", \"lastest\"]\n",
         "\"lastest",
+        "toolchains[1]",
         &["`lastest` is not a Go version", "did you mean `latest`?"],
     );
     bad(
         "toolchains = [\"go1.22\", \"1.22\"]\n",
         "\"1.22",
+        "toolchains[1]",
         &["listed twice"],
     );
     bad(
         "toolchains = [\"/nonexistent/go\"]\n",
         "\"/nonexistent",
+        "toolchains[0]",
         &["GOROOT `/nonexistent/go` does not exist"],
     );
     bad(
         "toolchains = [\"./empty\"]\n",
         "\"./empty",
+        "toolchains[0]",
         &["is not a GOROOT: no bin/go"],
     );
 }
@@ -647,6 +690,7 @@ fn bad_exclude_key_that_is_not_an_axis() {
     bad(
         "exclude = [{ targte = \"linux/386\" }]\n",
         "targte",
+        "exclude[0].targte",
         &[
             "unknown key `targte`",
             "did you mean `target`?",
@@ -660,9 +704,15 @@ fn bad_empty_exclude_and_include() {
     bad(
         "exclude = [{}]\n",
         "{}",
+        "exclude[0]",
         &["an empty exclude would remove every cell"],
     );
-    bad("include = [{}]\n", "{}", &["this include is empty"]);
+    bad(
+        "include = [{}]\n",
+        "{}",
+        "include[0]",
+        &["this include is empty"],
+    );
 }
 
 #[test]
@@ -670,16 +720,19 @@ fn bad_include_values() {
     bad(
         "[[programs]]\npath = \"cmd/server\"\n[[include]]\nprogram = \"sever\"\n",
         "\"sever",
+        "include[0].program",
         &["no program is named `sever`", "did you mean `server`?"],
     );
     bad(
         "include = [{ variant = \"goarm=9\" }]\n",
         "\"goarm=9",
+        "include[0].variant",
         &["unknown variant `goarm=9`", "goarm=7"],
     );
     bad(
         "include = [{ cgo = 1, build = { trimpth = true } }]\n",
         "trimpth",
+        "include[0].build.trimpth",
         &["unknown key `trimpth`", "did you mean `trimpath`?"],
     );
 }
@@ -689,24 +742,33 @@ fn bad_build_and_run_settings() {
     bad(
         "[build]\ntimeout = -1\n",
         "-1",
+        "build.timeout",
         &["must be a positive duration", "seconds"],
     );
     bad(
         "[build]\ntags = [\"netgo osusergo\"]\n",
         "\"netgo",
+        "build.tags[0]",
         &["is not a build tag"],
     );
     bad(
         "[run]\nenv = { 1X = \"y\" }\n",
         "1X",
+        "run.env.1X",
         &["`1X` is not an environment variable name"],
     );
     bad(
         "[run]\nreps = \"ten\"\n",
         "\"ten",
+        "run.reps",
         &["wrong type: found string", "a number of repetitions"],
     );
-    bad("[run]\nenv = { GODEBUG = 1 }\n", "1 }", &["quote numbers"]);
+    bad(
+        "[run]\nenv = { GODEBUG = 1 }\n",
+        "1 }",
+        "run.env.GODEBUG",
+        &["quote numbers"],
+    );
 }
 
 #[test]
@@ -714,11 +776,13 @@ fn bad_program_paths() {
     bad(
         "[[programs]]\nname = \"x\"\n",
         "[[programs]]",
+        "programs[0]",
         &["program without `path`"],
     );
     bad(
         "[[programs]]\npath = \"cmd/client\"\n",
         "\"cmd/client",
+        "programs[0].path",
         &[
             "no such file or directory",
             "a Go package directory, a single .go file",
@@ -727,11 +791,13 @@ fn bad_program_paths() {
     bad(
         "[[programs]]\npath = \"empty\"\n",
         "\"empty",
+        "programs[0].path",
         &["no .go files in"],
     );
     bad(
         "[[programs]]\npath = \"testdata/hello.out\"\n",
         "\"testdata",
+        "programs[0].path",
         &["neither a directory nor a .go file"],
     );
 }
@@ -741,16 +807,19 @@ fn bad_suites() {
     bad(
         "[[programs]]\npath = \"cmd/server\"\ninclude = [\"*.go\"]\n",
         "[\"*.go",
+        "programs[0].include",
         &["`include` only applies to suites", "suite = true"],
     );
     bad(
         "[[programs]]\npath = \"testdata/suite\"\nsuite = true\ninclude = [\"zeta_*.go\"]\n",
         "\"testdata",
+        "programs[0].path",
         &["has no .go file matching zeta_*.go"],
     );
     bad(
         "[[programs]]\npath = \"testdata/suite\"\nsuite = true\nexclude = [\"[a\"]\n",
         "\"[a",
+        "programs[0].exclude[0]",
         &["invalid glob"],
     );
 }
@@ -760,6 +829,7 @@ fn bad_duplicate_program_names() {
     bad(
         "[[programs]]\npath = \"cmd/server\"\n[[programs]]\npath = \"testdata/hello.go\"\nname = \"server\"\n",
         "\"server",
+        "programs[1]",
         &["program name `server` is used twice (first on line 2)"],
     );
 }
@@ -769,26 +839,31 @@ fn bad_expectations() {
     bad(
         "[[programs]]\npath = \"cmd/server\"\nexpect = { stdout_regex = \"(unclosed\" }\n",
         "\"(unclosed",
+        "programs[0].expect.stdout_regex",
         &["invalid regex: unclosed group", "Rust regex syntax"],
     );
     bad(
         "[[programs]]\npath = \"cmd/server\"\nexpect = { exit_code = 300 }\n",
         "300",
+        "programs[0].expect.exit_code",
         &["exit code 300 is out of range"],
     );
     bad(
         "[[programs]]\npath = \"cmd/server\"\nexpect = { stdout = \"a\", stdout_file = \"b\" }\n",
         "\"b\"",
+        "programs[0].expect.stdout_file",
         &["both `stdout` and `stdout_file`"],
     );
     bad(
         "[[programs]]\npath = \"cmd/server\"\nexpect = { stdout_file = \"missing.out\" }\n",
         "\"missing",
+        "programs[0].expect.stdout_file",
         &["cannot read", "missing.out"],
     );
     bad(
         "[[programs]]\npath = \"cmd/server\"\nexpect = { exitcode = 1 }\n",
         "exitcode",
+        "programs[0].expect.exitcode",
         &["did you mean `exit_code`?"],
     );
 }
@@ -798,6 +873,7 @@ fn bad_expect_fail() {
     bad(
         "[[programs]]\npath = \"cmd/server\"\nexpect_fail = [{ match = { target = \"linux/s390x\" }, cause = \"missing-interpeter\" }]\n",
         "\"missing-interpeter",
+        "programs[0].expect_fail[0].cause",
         &[
             "unknown cause `missing-interpeter`",
             "did you mean `missing-interpreter`?",
@@ -806,6 +882,7 @@ fn bad_expect_fail() {
     bad(
         "[[programs]]\npath = \"cmd/server\"\nexpect_fail = [{ match = { arch = \"s390x\" }, cause = \"signal\" }]\n",
         "arch",
+        "programs[0].expect_fail[0].match.arch",
         &["unknown key `arch`", "toolchain, target"],
     );
 }
@@ -815,12 +892,185 @@ fn bad_section_types() {
     bad(
         "build = 3\n",
         "3",
+        "build",
         &["wrong type: found integer", "a table with tags"],
     );
     bad(
         "programs = \"cmd/server\"\n",
         "\"cmd",
+        "programs",
         &["a list of program tables"],
     );
-    bad("exclude = { cgo = 1 }\n", "{ cgo", &["a list of tables"]);
+    bad(
+        "exclude = { cgo = 1 }\n",
+        "{ cgo",
+        "exclude",
+        &["a list of tables"],
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let d = project();
+    let text = r#"tolchains = ["go1.22"]
+targets = ["linux/arm46", { target = "linux/arm", goarm = [6, 9] }]
+cgo = [0, 2]
+libc = ["gnuu"]
+exclude = [{ targte = "linux/386" }]
+include = [{ cgo = 1, build = { trimpth = true } }]
+
+[build]
+ldflags = 3
+timeout = -1
+
+[run]
+reps = "ten"
+
+[[programs]]
+path = "cmd/client"
+expect = { exitcode = 1 }
+
+[[programs]]
+path = "testdata/hello.go"
+expect = "fial"
+"#;
+    let e = parse_in(d.path(), text).expect_err("must be rejected");
+    let problems: Vec<(usize, usize, Option<&str>, Option<&str>)> = e
+        .problems()
+        .map(|p| {
+            let l = p.location.as_ref().expect("every problem has a location");
+            (l.line, l.column, p.key.as_deref(), p.suggestion.as_deref())
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (1, 1, Some("tolchains"), Some("toolchains")),
+            (2, 12, Some("targets[0]"), Some("linux/arm64")),
+            (2, 63, Some("targets[1].goarm[1]"), None),
+            (3, 11, Some("cgo[1]"), None),
+            (4, 9, Some("libc[0]"), Some("gnu")),
+            (5, 14, Some("exclude[0].targte"), Some("target")),
+            (6, 33, Some("include[0].build.trimpth"), Some("trimpath")),
+            (9, 11, Some("build.ldflags"), None),
+            (10, 11, Some("build.timeout"), None),
+            (13, 8, Some("run.reps"), None),
+            (16, 8, Some("programs[0].path"), None),
+            (
+                17,
+                12,
+                Some("programs[0].expect.exitcode"),
+                Some("exit_code")
+            ),
+            (21, 10, Some("programs[1].expect"), Some("fail")),
+        ]
+    );
+    // The report shows each problem in full, in file order, then the count.
+    let s = e.to_string();
+    assert!(
+        s.contains("\n\n13 problems in ") && s.ends_with("crossmatrix.toml"),
+        "{s}"
+    );
+    assert_eq!(s.matches(" = expected: ").count(), 13, "{s}");
+    let mut last = 0;
+    for (line, col, _, _) in &problems {
+        let at = s
+            .find(&format!("crossmatrix.toml:{line}:{col}: "))
+            .unwrap_or_else(|| panic!("{line}:{col} not in:\n{s}"));
+        assert!(at >= last, "out of order:\n{s}");
+        last = at;
+    }
+}
+
+#[test]
+fn expect_fail_shorthand_marks_the_cells_it_matches() {
+    let d = project();
+    let cfg = parse_in(
+        d.path(),
+        r#"
+targets = ["linux/amd64", "linux/riscv64"]
+[[programs]]
+path = "testdata/hello.go"
+expect = "fail"
+cause = "signal"
+reason = "go.dev/issue/1"
+match = { target = "linux/riscv64" }
+
+[[programs]]
+path = "cmd/server"
+expect = "fail"
+cause = "build-error"
+"#,
+    )
+    .unwrap();
+    let plan = cfg.to_plan(&[tc("go1.24.4")], &[]).unwrap();
+    let fail = |id: &str| {
+        plan.cells
+            .iter()
+            .find(|c| c.id.as_str() == id)
+            .unwrap_or_else(|| panic!("no {id}"))
+            .settings
+            .expect_fail
+            .clone()
+    };
+    let rv = fail("go1.24/linux-riscv64/cgo0/rootfs-scratch/hello").unwrap();
+    assert_eq!(rv.cause, Cause::Signal);
+    assert_eq!(rv.reason.as_deref(), Some("go.dev/issue/1"));
+    // Outside its `match` the program keeps its ordinary expectation (here the sibling .out).
+    assert_eq!(fail("go1.24/linux-amd64/cgo0/rootfs-scratch/hello"), None);
+    assert_eq!(
+        cfg.programs[0].program.expect.stdout.as_deref(),
+        Some("from the sibling\n")
+    );
+    // Without `match`: every cell.
+    for arch in ["amd64", "riscv64"] {
+        let id = format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/server");
+        assert_eq!(fail(&id).unwrap().cause, Cause::BuildError);
+    }
+}
+
+#[test]
+fn bad_expect_fail_shorthand() {
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\nexpect = \"fail\"\n",
+        "\"fail",
+        "programs[0]",
+        &[
+            "`expect = \"fail\"` without `cause`",
+            "cause = one of: build-error",
+        ],
+    );
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\ncause = \"signal\"\n",
+        "cause",
+        "programs[0].cause",
+        &[
+            "`cause` without `expect = \"fail\"`",
+            "expect_fail = [{ … }]",
+        ],
+    );
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\nexpect = \"fail\"\ncause = \"signal\"\nexpect_fail = [{ cause = \"timeout\" }]\n",
+        "[{ cause",
+        "programs[0].expect_fail",
+        &["both `expect = \"fail\"` and `expect_fail` are set"],
+    );
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\nexpect = \"fail\"\ncause = \"sigal\"\n",
+        "\"sigal",
+        "programs[0].cause",
+        &["unknown cause `sigal`", "did you mean `signal`?"],
+    );
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\nexpect = \"fail\"\ncause = \"signal\"\nmatch = { target = \"linux/riscv46\" }\n",
+        "\"linux/riscv46",
+        "programs[0].match.target",
+        &["unknown target", "did you mean `linux/riscv64`?"],
+    );
+    bad(
+        "[[programs]]\npath = \"cmd/server\"\nexpect = \"fial\"\n",
+        "\"fial",
+        "programs[0].expect",
+        &["unknown expectation `fial`", "did you mean `fail`?"],
+    );
 }
