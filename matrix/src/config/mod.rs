@@ -13,7 +13,7 @@
 //! | `libc` | `["gnu", "musl"]`: what cgo=1 cells link against (default both). cgo=0 cells have no libc; a `libc` with only `cgo = [0]` gives skipped cells. |
 //! | `rootfs` | `scratch`, `glibc`, `musl`, or a directory (relative to the config file). Omitted: the rootfs that matches each build. |
 //! | `exclude` | list of axis tables; removes every combination it matches. |
-//! | `include` | list of axis tables, optionally with `build`/`run`; applied after `exclude`, in order: extends the combinations it matches with its settings, or, when it matches none, adds the combinations it describes (axes it leaves out take all their values). |
+//! | `include` | list of axis tables, optionally with `build`/`run`; applied after `exclude`, in order, like GitHub Actions: when it matches an original (product, not excluded) combination it extends every cell it matches with its settings, adding none; when it matches no original combination it adds the combinations it describes (axes it leaves out take all their values; excluded ones come back), and cells an earlier include added that it describes again take its settings too. Later settings override earlier ones. |
 //! | `[build]` | `tags` (list), `trimpath` (bool), `ldflags` (string), `env` (table), `timeout` (seconds). |
 //! | `[run]` | `timeout` (seconds), `reps` (integer), `env` (table). |
 //! | `[[programs]]` | see below. Omitted: the embedded probe. |
@@ -33,7 +33,9 @@
 //! name), `args`, `env` (run environment), `stdin` or `stdin_file`, `expect = { exit_code,
 //! stdout, stdout_file, stdout_regex, stderr_regex }`, `expect_fail = [{ match = {…axes…},
 //! cause = "missing-interpreter", reason = "…" }]` (the first matching entry marks a cell as
-//! expected to fail with that cause), `build` and `run`. For a single-file program `NAME.go`
+//! expected to fail with that cause), or for one rule the shorthand `expect = "fail"` with
+//! `cause`, `reason` and `match` beside it (no `match`: every cell; other cells keep the
+//! default expectation), `build` and `run`. For a single-file program `NAME.go`
 //! a sibling `NAME.out` is its expected stdout unless `expect` sets one. Relative paths are
 //! resolved against the config file's directory.
 //!

@@ -9,7 +9,7 @@ use crate::{
     BuildSettings, Cell, CellId, CellSettings, Libc, Plan, Program, RootfsSpec, RunSettings,
     Target, Toolchain, VariantKnob,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 type Mode = (bool, Option<Libc>);
@@ -20,6 +20,8 @@ struct Draft {
     target: usize,
     program: usize,
     includes: Vec<usize>,
+    /// From the axis product (not added by an `include`).
+    original: bool,
 }
 
 impl Config {
@@ -59,10 +61,11 @@ impl Config {
         };
         let base_modes = self.modes(&cgo, self.libc.as_deref());
 
-        let mut seen: HashSet<CellId> = HashSet::new();
+        // Cell id → index in `drafts`.
+        let mut seen: HashMap<CellId, usize> = HashMap::new();
         let mut drafts: Vec<Draft> = Vec::new();
         let add = |drafts: &mut Vec<Draft>,
-                   seen: &mut HashSet<CellId>,
+                   seen: &mut HashMap<CellId, usize>,
                    tc: &Arc<Toolchain>,
                    ti: usize,
                    target: &Target,
@@ -78,13 +81,19 @@ impl Config {
                 rootfs.clone(),
                 programs[pi].program.clone(),
             );
-            if seen.insert(cell.id.clone()) {
-                drafts.push(Draft {
-                    cell,
-                    target: ti,
-                    program: pi,
-                    includes,
-                });
+            match seen.get(&cell.id) {
+                // Described again by a later include: it takes that include's settings too.
+                Some(&i) => drafts[i].includes.extend(includes),
+                None => {
+                    seen.insert(cell.id.clone(), drafts.len());
+                    drafts.push(Draft {
+                        original: includes.is_empty(),
+                        cell,
+                        target: ti,
+                        program: pi,
+                        includes,
+                    });
+                }
             }
         };
 
@@ -111,20 +120,23 @@ impl Config {
         }
 
         drafts.retain(|d| !self.exclude.iter().any(|m| m.matches(&d.cell)));
+        seen = drafts
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.cell.id.clone(), i))
+            .collect();
 
         for (ri, rule) in self.include.iter().enumerate() {
             let m = &rule.matcher;
-            let mut extended = false;
-            for d in drafts.iter_mut() {
-                if m.matches(&d.cell) {
+            // As in GitHub Actions, an include extends the original combinations it matches
+            // (here with its settings, and the cells earlier includes added that it also
+            // matches); matching no original one, it adds the combinations it describes.
+            if drafts.iter().any(|d| d.original && m.matches(&d.cell)) {
+                for d in drafts.iter_mut().filter(|d| m.matches(&d.cell)) {
                     d.includes.push(ri);
-                    extended = true;
                 }
-            }
-            if extended {
                 continue;
             }
-            // No combination matches: add the ones the include describes.
             let tcs: Vec<&Arc<Toolchain>> = toolchains
                 .iter()
                 .filter(|tc| {
@@ -193,6 +205,7 @@ impl Config {
                     target,
                     program,
                     includes,
+                    ..
                 } = d;
                 let prog = &programs[program];
                 let shared = base

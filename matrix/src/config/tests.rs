@@ -1074,3 +1074,64 @@ fn bad_expect_fail_shorthand() {
         &["unknown expectation `fial`", "did you mean `fail`?"],
     );
 }
+
+#[test]
+fn include_and_exclude_follow_github_actions() {
+    let d = project();
+    let cfg = parse_in(
+        d.path(),
+        r#"
+targets = ["linux/amd64", "linux/arm64"]
+cgo = [0, 1]
+libc = ["musl"]
+exclude = [{ target = "linux/arm64", cgo = 1 }]
+include = [
+  # matches no original combination (exclude ran first): adds it back, with its settings
+  { target = "linux/arm64", cgo = 1, libc = "musl", build = { ldflags = "-s -w" } },
+  # matches original combinations: only extends them
+  { target = "linux/amd64", build = { tags = ["extended"] } },
+  # matches nothing: adds s390x cgo0 for every program and toolchain
+  { target = "linux/s390x", cgo = 0 },
+  # s390x is no original combination: adds s390x × every mode; the cell the include
+  # above added takes this include's settings too
+  { target = "linux/s390x", run = { timeout = 99 } },
+  # extends every cgo0 cell, the added ones included; a later include overrides
+  { cgo = 0, build = { ldflags = "-w" } },
+]
+"#,
+    )
+    .unwrap();
+    let plan = cfg.to_plan(&[tc("go1.24.4")], &[]).unwrap();
+    let ids: Vec<&str> = plan.cells.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "go1.24/linux-amd64/cgo0/rootfs-scratch/probe",
+            "go1.24/linux-amd64/cgo1-musl/rootfs-musl/probe",
+            "go1.24/linux-arm64/cgo0/rootfs-scratch/probe",
+            "go1.24/linux-arm64/cgo1-musl/rootfs-musl/probe",
+            "go1.24/linux-s390x/cgo0/rootfs-scratch/probe",
+            "go1.24/linux-s390x/cgo1-musl/rootfs-musl/probe",
+        ]
+    );
+    let s = |i: usize| &plan.cells[i].settings;
+    assert_eq!(s(0).tags, ["extended"]);
+    assert_eq!(
+        s(0).ldflags.as_deref(),
+        Some("-w"),
+        "the later include wins"
+    );
+    assert_eq!(s(1).tags, ["extended"]);
+    assert_eq!(s(1).ldflags, None);
+    assert_eq!(s(2).ldflags.as_deref(), Some("-w"));
+    assert!(s(2).tags.is_empty());
+    assert_eq!(
+        s(3).ldflags.as_deref(),
+        Some("-s -w"),
+        "re-added with settings"
+    );
+    assert_eq!(s(4).run_timeout, Some(Duration::from_secs(99)));
+    assert_eq!(s(4).ldflags.as_deref(), Some("-w"));
+    assert_eq!(s(5).run_timeout, Some(Duration::from_secs(99)));
+    assert_eq!(s(5).ldflags, None);
+}
