@@ -219,6 +219,57 @@ pub struct CellSettings {
     /// Set when the config expects this cell to fail with a given cause.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expect_fail: Option<ExpectedFailure>,
+    /// Memory limit of the run step in bytes (`[run] memory`); 0 means unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_memory: Option<u64>,
+    /// Task (process + thread) limit of the run step (`[run] pids`); 0 means unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_pids: Option<u64>,
+}
+
+/// Parses a size such as `512MiB`, `2GiB`, `1.5G`, `65536` (bytes; K/M/G/T and KiB/MiB/GiB/TiB
+/// are all powers of 1024). `0`, `none` and `unlimited` give 0.
+pub fn parse_byte_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("none") || t.eq_ignore_ascii_case("unlimited") {
+        return Ok(0);
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (e.g. 512MiB, 2GiB)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        other => return Err(format!("`{s}`: unknown unit `{other}` (use KiB, MiB, GiB)")),
+    };
+    let bytes = n * (1u64 << shift) as f64;
+    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_byte_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_byte_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_byte_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_byte_size("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse_byte_size("4096"), Ok(4096));
+        assert_eq!(parse_byte_size("none"), Ok(0));
+        assert!(parse_byte_size("12 parsecs").is_err());
+        assert!(parse_byte_size("MiB").is_err());
+    }
 }
 
 impl CellSettings {

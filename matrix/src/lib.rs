@@ -13,7 +13,7 @@ mod target;
 pub use cause::Cause;
 pub use cell::{
     Cell, CellId, CellSettings, Expectation, ExpectedFailure, Program, ProgramSource, RootfsSpec,
-    Skip, Toolchain,
+    Skip, Toolchain, parse_byte_size,
 };
 pub use config::{
     AxisMatch, BuildSettings, CONFIG_FILE_NAME, Config, ConfigError, ConfigErrorDetail,

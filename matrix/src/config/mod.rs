@@ -132,6 +132,10 @@ pub struct RunSettings {
     pub timeout: Option<Duration>,
     pub reps: Option<u32>,
     pub env: BTreeMap<String, String>,
+    /// Memory limit in bytes (0: unlimited).
+    pub memory: Option<u64>,
+    /// Task limit (0: unlimited).
+    pub pids: Option<u64>,
 }
 
 impl BuildSettings {
@@ -164,6 +168,12 @@ impl RunSettings {
         }
         if self.reps.is_some() {
             s.reps = self.reps;
+        }
+        if self.memory.is_some() {
+            s.run_memory = self.memory;
+        }
+        if self.pids.is_some() {
+            s.run_pids = self.pids;
         }
         s.run_env
             .extend(self.env.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -38,7 +38,7 @@ const TOP_KEYS: &[&str] = &[
     "programs",
 ];
 const BUILD_KEYS: &[&str] = &["tags", "trimpath", "ldflags", "env", "timeout"];
-const RUN_KEYS: &[&str] = &["timeout", "reps", "env"];
+const RUN_KEYS: &[&str] = &["timeout", "reps", "env", "memory", "pids"];
 const AXIS_KEYS: &[&str] = &[
     "toolchain",
     "target",
@@ -845,7 +845,7 @@ impl<'a> Parser<'a> {
     }
 
     fn run(&self, v: &Val<'_>, key: &str) -> R<RunSettings> {
-        let t = self.table(v, key, "a table with timeout, reps, env")?;
+        let t = self.table(v, key, "a table with timeout, reps, env, memory, pids")?;
         let mut p = Problems::default();
         p.keep(self.check_keys(t, key, RUN_KEYS, &format!("`{key}`")));
         let mut r = RunSettings::default();
@@ -865,6 +865,25 @@ impl<'a> Parser<'a> {
                         r.reps = Some(n as u32);
                     }
                     "env" => r.env = self.env(val, &kk)?,
+                    "memory" => {
+                        let expected =
+                            "a size such as \"512MiB\" or \"2GiB\" (\"none\" for no limit)";
+                        let text = self.string(val, &kk, expected)?;
+                        let bytes = crate::cell::parse_byte_size(text)
+                            .map_err(|why| self.err(val.span(), &kk, why).expected(expected))?;
+                        r.memory = Some(bytes);
+                    }
+                    "pids" => {
+                        let expected =
+                            "a number of tasks (processes + threads) from 0 (no limit) to 4194304";
+                        let n = self.int(val, &kk, expected)?;
+                        if !(0..=4_194_304).contains(&n) {
+                            return Err(self
+                                .err(val.span(), &kk, format!("`pids = {n}` is out of range"))
+                                .expected(expected));
+                        }
+                        r.pids = Some(n as u64);
+                    }
                     _ => {}
                 }
                 Ok(())
