@@ -286,9 +286,14 @@ const AXES: &[(&str, Axis)] = &[
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FilterError {
     #[error(
-        "filter `{term}`: unknown axis `{axis}` (expected one of toolchain, target, cgo, libc, rootfs, program)"
+        "filter `{term}`: unknown axis `{axis}` (expected one of toolchain, target, cgo, libc, rootfs, program){}",
+        did_you_mean.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
     )]
-    UnknownAxis { term: String, axis: String },
+    UnknownAxis {
+        term: String,
+        axis: String,
+        did_you_mean: Option<String>,
+    },
     #[error("filter `{term}`: invalid glob: {message}")]
     BadGlob { term: String, message: String },
 }
@@ -305,6 +310,8 @@ impl Filter {
                         return Err(FilterError::UnknownAxis {
                             term: term.into(),
                             axis: axis_name.into(),
+                            did_you_mean: crate::closest(axis_name, AXES.iter().map(|(n, _)| *n))
+                                .map(str::to_string),
                         });
                     };
                     match f.terms.iter_mut().find(|(a, _)| a == ax) {
@@ -341,8 +348,14 @@ impl Filter {
 fn axis_matches(axis: Axis, value: &str, cell: &Cell) -> bool {
     match axis {
         Axis::Toolchain => {
-            version_prefix(&cell.toolchain.version, value)
-                || version_prefix(&cell.toolchain.name, value)
+            let value = if value.starts_with(|c: char| c.is_ascii_digit()) {
+                format!("go{value}")
+            } else {
+                value.to_string()
+            };
+            version_prefix(&cell.toolchain.version, &value)
+                || version_prefix(&cell.toolchain.name, &value)
+                || cell.toolchain.goroot.as_os_str() == value.as_str()
         }
         Axis::Target => {
             let t = format!("{}/{}", cell.target.goos, cell.target.goarch);
@@ -474,6 +487,16 @@ mod tests {
         );
         let f = Filter::parse(&["toolchain=go1.2"]).unwrap();
         assert!(sample().filter(&f).is_empty());
+        // `1.22` is `go1.22`.
+        let short = Filter::parse(&["toolchain=1.22"]).unwrap();
+        let long = Filter::parse(&["toolchain=go1.22"]).unwrap();
+        let ids = |f: &Filter| -> Vec<CellId> {
+            sample().filter(f).cells.into_iter().map(|c| c.id).collect()
+        };
+        assert_eq!(ids(&short), ids(&long));
+        assert!(!sample().filter(&short).is_empty());
+        let e = Filter::parse(&["targte=linux/arm64"]).unwrap_err();
+        assert!(e.to_string().ends_with("did you mean `target`?"), "{e}");
         assert!(matches!(
             Filter::parse(&["arch=arm64"]),
             Err(FilterError::UnknownAxis { .. })

@@ -104,7 +104,7 @@ fn the_documented_example_parses() {
         .iter()
         .map(|p| p.program.name.as_str())
         .collect();
-    assert_eq!(names, ["server", "hello", "alpha", "beta"]);
+    assert_eq!(names, ["server", "broken_gamma", "hello", "alpha", "beta"]);
     let server = &cfg.programs[0];
     assert!(matches!(&server.program.source, ProgramSource::Dir(p) if p.ends_with("cmd/server")));
     assert_eq!(server.program.args, ["--selftest"]);
@@ -115,17 +115,22 @@ fn the_documented_example_parses() {
         Some("listening")
     );
     assert_eq!(server.expect_fail[0].failure.cause, Cause::Signal);
+    // The shorthand is one rule.
+    let gamma = &cfg.programs[1].expect_fail;
+    assert_eq!(gamma.len(), 1);
+    assert_eq!(gamma[0].failure.cause, Cause::BuildError);
+    assert_eq!(gamma[0].matcher.toolchain, ["go1.22"]);
     // An explicit stdout_file wins over the sibling NAME.out…
     assert_eq!(
-        cfg.programs[1].program.expect.stdout.as_deref(),
+        cfg.programs[2].program.expect.stdout.as_deref(),
         Some("hi\n")
     );
     // …and suite files get their own NAME.out.
     assert_eq!(
-        cfg.programs[2].program.expect.stdout.as_deref(),
+        cfg.programs[3].program.expect.stdout.as_deref(),
         Some("alpha\n")
     );
-    assert_eq!(cfg.programs[3].program.expect.stdout, None);
+    assert_eq!(cfg.programs[4].program.expect.stdout, None);
 }
 
 #[test]
@@ -160,7 +165,7 @@ fn the_example_expands_with_include_exclude_and_settings() {
             .iter()
             .filter(|c| c.target.goarch == "s390x")
             .count(),
-        2 * 4
+        2 * 5
     );
     // Settings: global, then target, then program.
     let mips = cell("go1.24/linux-mips-gomipshardfloat/cgo0/rootfs-scratch/server");
@@ -184,7 +189,21 @@ fn the_example_expands_with_include_exclude_and_settings() {
     let srv = cell("go1.24/linux-amd64/cgo0/rootfs-scratch/server");
     assert_eq!(srv.settings.stdin.as_deref(), Some("ping\n"));
     assert_eq!(srv.settings.expect_fail, None);
-    // expect_fail marks matching cells.
+    // expect_fail marks matching cells, the shorthand too.
+    assert_eq!(
+        cell("go1.22/linux-amd64/cgo0/rootfs-scratch/broken_gamma")
+            .settings
+            .expect_fail
+            .as_ref()
+            .map(|f| f.cause),
+        Some(Cause::BuildError)
+    );
+    assert_eq!(
+        cell("go1.24/linux-amd64/cgo0/rootfs-scratch/broken_gamma")
+            .settings
+            .expect_fail,
+        None
+    );
     let s390 = cell("go1.24/linux-s390x/cgo0/rootfs-scratch/server");
     assert_eq!(
         s390.settings.expect_fail.as_ref().unwrap().cause,
@@ -1134,4 +1153,114 @@ include = [
     assert_eq!(s(4).ldflags.as_deref(), Some("-w"));
     assert_eq!(s(5).run_timeout, Some(Duration::from_secs(99)));
     assert_eq!(s(5).ldflags, None);
+}
+
+#[test]
+fn each_impossible_combination_is_skipped_with_its_reason() {
+    let d = project();
+    let cfg = parse_in(
+        d.path(),
+        r#"
+targets = ["linux/amd64", "wasip1/wasm", "darwin/arm64", "linux/loong64", { target = "linux/riscv64", goriscv64 = ["rva22u64"] }]
+cgo = [0, 1]
+libc = ["gnu", "musl"]
+rootfs = ["scratch", "glibc", "musl", "./images/alpine"]
+"#,
+    )
+    .unwrap();
+    // An old toolchain: no loong64 port, no GORISCV64 knob (go1.23).
+    let mut old = (*tc("go1.22.12")).clone();
+    old.ports = [
+        "linux/amd64",
+        "wasip1/wasm",
+        "darwin/arm64",
+        "linux/riscv64",
+    ]
+    .map(String::from)
+    .to_vec();
+    let plan = cfg.to_plan(&[Arc::new(old), tc("go1.24.4")], &[]).unwrap();
+    let skip = |id: &str| {
+        plan.cells
+            .iter()
+            .find(|c| c.id.as_str() == id)
+            .unwrap_or_else(|| panic!("no cell {id}"))
+            .skip
+            .clone()
+    };
+    let reason = |id: &str| {
+        let s = skip(id).unwrap_or_else(|| panic!("{id} is not skipped"));
+        assert_eq!(s.cause, Cause::UnsupportedTarget, "{id}");
+        s.reason
+    };
+    let cases = [
+        // cgo=1 on wasip1
+        (
+            "go1.24/wasip1-wasm/cgo1-musl/rootfs-scratch/probe",
+            "cgo is not available on wasip1/wasm",
+        ),
+        // a GOARCH the toolchain does not know
+        (
+            "go1.22/linux-loong64/cgo0/rootfs-scratch/probe",
+            "go1.22.12 cannot build linux/loong64",
+        ),
+        // a sub-architecture knob newer than the toolchain
+        (
+            "go1.22/linux-riscv64-goriscv64rva22u64/cgo0/rootfs-scratch/probe",
+            "does not know GORISCV64",
+        ),
+        // a C library for a non-linux target
+        (
+            "go1.24/darwin-arm64/cgo1-gnu/rootfs-scratch/probe",
+            "linux C library",
+        ),
+        // a rootfs a wasm module cannot use
+        (
+            "go1.24/wasip1-wasm/cgo0/rootfs-glibc/probe",
+            "run in wasmtime, not on a `glibc` rootfs",
+        ),
+        (
+            "go1.24/wasip1-wasm/cgo0/rootfs-dir-alpine/probe",
+            "run in wasmtime",
+        ),
+        // a rootfs for a binary that is built only
+        (
+            "go1.24/darwin-arm64/cgo0/rootfs-musl/probe",
+            "built and inspected only",
+        ),
+    ];
+    for (id, why) in cases {
+        let r = reason(id);
+        assert!(r.contains(why), "{id}: {r}");
+    }
+    // A linux cgo=1 build on any rootfs runs: glibc on musl or scratch is the Alpine/scratch
+    // trap, which fails with `missing-interpreter` and a hint rather than being hidden.
+    assert_eq!(skip("go1.24/linux-amd64/cgo1-gnu/rootfs-musl/probe"), None);
+    assert_eq!(
+        skip("go1.24/linux-amd64/cgo1-gnu/rootfs-scratch/probe"),
+        None
+    );
+    assert_eq!(
+        skip("go1.24/linux-amd64/cgo1-musl/rootfs-glibc/probe"),
+        None
+    );
+    // Nothing is dropped: every combination is a cell.
+    assert_eq!(plan.len(), 2 * 5 * 3 * 4);
+}
+
+#[test]
+fn a_libc_with_only_cgo0_is_skipped() {
+    let d = project();
+    let cfg = parse_in(
+        d.path(),
+        "targets = [\"linux/amd64\"]\ncgo = [0]\nlibc = [\"musl\"]\n",
+    )
+    .unwrap();
+    let plan = cfg.to_plan(&[tc("go1.24.4")], &[]).unwrap();
+    assert_eq!(plan.len(), 1);
+    let s = plan.cells[0].skip.as_ref().expect("skipped");
+    assert!(
+        s.reason.contains("only applies to cgo=1 builds"),
+        "{}",
+        s.reason
+    );
 }
