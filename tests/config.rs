@@ -47,6 +47,13 @@ expect = "fail"
 cause = "wrong-exit-code"
 reason = "known arm64 bug"
 match = { target = "linux/arm64" }
+
+[[programs]]
+path = "unixonly.go"
+expect = "fail"
+cause = "build-error"
+reason = "no syscall.Mkfifo on windows"
+match = { target = "windows/amd64" }
 "#;
 
 fn write(dir: &std::path::Path, name: &str, text: &str) {
@@ -88,6 +95,11 @@ fn a_config_file_drives_plan_and_run() {
         "suite/broken.go",
         "package main\nimport (\"os\"; \"runtime\")\nfunc main() { if runtime.GOARCH == \"arm64\" { os.Exit(4) } }\n",
     );
+    write(
+        d,
+        "unixonly.go",
+        "package main\nimport (\"fmt\"; \"syscall\")\nfunc main() { fmt.Println(syscall.Mkfifo(\"\", 0) != nil) }\n",
+    );
     let cfg = d.join("crossmatrix.toml");
     let cfg = cfg.to_str().expect("utf-8");
     let id = |target: &str, p: &str| format!("go1.24/{target}/cgo0/rootfs-scratch/{p}");
@@ -106,6 +118,15 @@ fn a_config_file_drives_plan_and_run() {
         "linux-riscv64",
     ] {
         want.insert(id(t, "hello"));
+    }
+    for t in [
+        "linux-amd64",
+        "linux-arm64",
+        "darwin-arm64",
+        "windows-amd64",
+        "freebsd-amd64",
+    ] {
+        want.insert(id(t, "unixonly"));
     }
     let wasm_cgo = "go1.24/wasip1-wasm/cgo1-musl/rootfs-musl/hello";
     want.insert(wasm_cgo.to_string());
@@ -126,7 +147,7 @@ fn a_config_file_drives_plan_and_run() {
         .iter()
         .map(|s| s["cells"].as_u64().unwrap_or(0))
         .sum();
-    assert_eq!(total, 13);
+    assert_eq!(total, 18);
     // --filter on plan: terms on different axes must all hold.
     let o = crossmatrix(&[
         "plan",
@@ -199,6 +220,24 @@ fn a_config_file_drives_plan_and_run() {
     assert_eq!(
         (&fine["status"], &fine["cause"]),
         (&"pass".into(), &serde_json::Value::Null)
+    );
+    // An expected build failure: not red either, and only where it is expected.
+    let win = record(&recs, &id("windows-amd64", "unixonly"));
+    assert_eq!(win["status"], "pass", "{win:#}");
+    assert_eq!(win["cause"], "build-error");
+    assert!(
+        win["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("expected failure (no syscall.Mkfifo on windows)")),
+        "{win:#}"
+    );
+    assert_eq!(
+        record(&recs, &id("darwin-arm64", "unixonly"))["status"],
+        "built"
+    );
+    assert_eq!(
+        record(&recs, &id("linux-arm64", "unixonly"))["status"],
+        "pass"
     );
     let skipped = record(&recs, wasm_cgo);
     assert_eq!(skipped["status"], "skipped", "{skipped:#}");

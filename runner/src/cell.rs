@@ -132,7 +132,9 @@ impl Runner {
         // Build.
         let (binary, build_fail) = self.build(cell, cc.as_ref(), &mut rec.build);
         let Some(binary) = binary else {
-            return finish(rec, CellStatus::Fail, build_fail);
+            // Known breakage may be a build error (e.g. an API the target lacks).
+            let (status, failure) = expected_failure(cell, build_fail);
+            return finish(rec, status, failure);
         };
 
         // Inspect.
@@ -668,6 +670,21 @@ fn skeleton(cell: &Cell) -> CellRecord {
 }
 
 /// Sets the cell's status and cause, copying the cause onto the step that failed.
+/// A failed step's outcome: a failure the config expects on this cell (`expect_fail`, same
+/// cause) is recorded with its cause and reason, but the cell passes.
+fn expected_failure(cell: &Cell, failure: Option<Failure>) -> (CellStatus, Option<Failure>) {
+    match (&cell.settings.expect_fail, failure) {
+        (Some(e), Some(f)) if e.cause == f.cause => {
+            let hint = match &e.reason {
+                Some(r) => format!("expected failure ({r}): {}", f.hint),
+                None => format!("expected failure: {}", f.hint),
+            };
+            (CellStatus::Pass, Some(Failure::new(f.cause, hint)))
+        }
+        (_, failure) => (CellStatus::Fail, failure),
+    }
+}
+
 fn finish(mut rec: CellRecord, status: CellStatus, failure: Option<Failure>) -> CellRecord {
     rec.status = status;
     if let Some(f) = failure {
