@@ -79,18 +79,36 @@ pub struct RunArgs {
     /// Cells run in parallel. Default: the number of cores.
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
-    /// Startup repetitions timed per passing cell.
-    #[arg(long, default_value_t = 10)]
+    /// Startup repetitions timed per passing cell (all inside one sandbox).
+    #[arg(long, default_value_t = 30)]
     pub reps: u32,
+    /// Untimed warm-up runs before the timed repetitions (after the verification run).
+    #[arg(long, default_value_t = 2)]
+    pub warmup: u32,
+    /// Let timed startup runs overlap builds: a little faster when the matrix has few cells
+    /// per core, but the samples then include compilers competing for the cores.
+    #[arg(long)]
+    pub overlap_timing: bool,
     /// How foreign binaries run: auto, native, qemu-binfmt, qemu-direct.
     #[arg(long, default_value = "auto")]
     pub executor: String,
-    /// Wall-clock limit for one run of a binary, in seconds.
-    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    /// Wall-clock limit for one run of a binary: seconds, or with a unit (`10s`, `500ms`, `2m`).
+    #[arg(long, default_value = "30", value_name = "DURATION", value_parser = seconds)]
     pub timeout: f64,
-    /// Wall-clock limit for one build, in seconds.
-    #[arg(long, default_value_t = 900.0, value_name = "SECONDS")]
+    /// Wall-clock limit for one build: seconds, or with a unit (`15m`).
+    #[arg(long, default_value = "900", value_name = "DURATION", value_parser = seconds)]
     pub build_timeout: f64,
+    /// Memory of one run's whole process tree: `512MiB`, `2GiB`, `none`. A cgroup where the
+    /// host allows it, else RLIMIT_DATA (`crossmatrix doctor` says which).
+    #[arg(long, default_value = "2GiB", value_name = "SIZE", value_parser = byte_size)]
+    pub memory: u64,
+    /// Tasks (processes + threads) one run may have at once; 0 for no limit.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub pids: u64,
+    /// Re-run a cell that fails under qemu with a second executor (qemu invoked directly,
+    /// another qemu, or native); a pass there labels the failure `emulator-suspect`.
+    #[arg(long)]
+    pub recheck: bool,
     /// Cache for GOCACHE, zig, rootfs and compiled wasm. Default: $XDG_CACHE_HOME/crossmatrix.
     #[arg(long, env = "CROSSMATRIX_CACHE", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -204,4 +222,43 @@ pub struct WasmExecArgs {
     pub module: PathBuf,
     #[arg(last = true)]
     pub args: Vec<String>,
+}
+
+/// `30`, `2.5`, `10s`, `500ms`, `2m`, `1h` → seconds.
+fn seconds(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v * mult),
+        _ => Err(format!(
+            "`{s}` is not a positive duration (e.g. 30, 10s, 500ms, 2m)"
+        )),
+    }
+}
+
+fn byte_size(s: &str) -> Result<u64, String> {
+    crossmatrix_matrix::parse_byte_size(s)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations() {
+        assert_eq!(super::seconds("10s"), Ok(10.0));
+        assert_eq!(super::seconds("500ms"), Ok(0.5));
+        assert_eq!(super::seconds("2m"), Ok(120.0));
+        assert_eq!(super::seconds("2.5"), Ok(2.5));
+        assert!(super::seconds("0").is_err());
+        assert!(super::seconds("soon").is_err());
+    }
 }

@@ -527,9 +527,15 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             bwrap,
             self_exe,
             reps: a.reps,
+            warmups: a.warmup,
+            quiet_timing: !a.overlap_timing,
             build_timeout: Duration::from_secs_f64(a.build_timeout),
             run_timeout: Duration::from_secs_f64(a.timeout),
             executor: pref,
+            run_limits: crossmatrix_runner::resources::StepLimits {
+                memory: Some(a.memory).filter(|&m| m > 0),
+                pids: Some(a.pids).filter(|&p| p > 0),
+            },
         },
         host,
     )?;
@@ -564,6 +570,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             .context("installing the signal handler")?;
     }
     let t0 = Instant::now();
+    let cpu0 = cpu_seconds();
     let mut records: Vec<CellRecord> = kept.into_values().collect();
     let mut write_error: Option<anyhow::Error> = None;
     let mut done = 0usize;
@@ -625,6 +632,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         .collect();
     records.sort_by_key(|r| pos.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
     let totals = Totals::from_records(&records);
+    let wall_s = t0.elapsed().as_secs_f64();
+    let cpu_s = cpu_seconds() - cpu0;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let meta = RunMeta {
         schema: SCHEMA_VERSION,
         crossmatrix_version: env!("CARGO_PKG_VERSION").into(),
@@ -646,6 +658,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         shard: a.matrix.shard.clone(),
         jobs,
         reps: a.reps,
+        wall_s: round2(wall_s),
+        cpu_s: round2(cpu_s),
+        cpu_bound_s: round2(cpu_bound(cpu_s, cores, &records, &plan)),
+        cores,
         totals: totals.clone(),
         interrupted: records.len() < planned_all.len(),
         shards: Vec::new(),
@@ -689,6 +705,45 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     })
 }
 
+/// User + system CPU seconds of this process and every child it has waited for (builds,
+/// sandboxes and what ran in them: bubblewrap reaps its children, so their time adds up here).
+fn cpu_seconds() -> f64 {
+    let secs = |who| {
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage writes into the struct we own.
+        if unsafe { libc::getrusage(who, &mut ru) } != 0 {
+            return 0.0;
+        }
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        tv(ru.ru_utime) + tv(ru.ru_stime)
+    };
+    secs(libc::RUSAGE_SELF) + secs(libc::RUSAGE_CHILDREN)
+}
+
+/// The lower bound on a run's wall time: its CPU spread over the cores, or the longest cell
+/// (build + runs, as measured: an over-estimate when cells waited for cores), whichever is
+/// larger. Only cells this run executed count.
+fn cpu_bound(cpu_s: f64, cores: usize, records: &[CellRecord], ran: &Plan) -> f64 {
+    let ran: std::collections::HashSet<&str> = ran.cells.iter().map(|c| c.id.as_str()).collect();
+    let longest_ms = records
+        .iter()
+        .filter(|r| ran.contains(r.id.as_str()))
+        .map(|r| {
+            let run = r.run.as_ref().map_or(0, |x| x.duration_ms) as f64;
+            let timed: f64 = r.startup.as_ref().map_or(0.0, |s| {
+                s.samples_ms.iter().sum::<f64>() * f64::from(s.reps + s.warmups)
+                    / f64::from(s.reps.max(1))
+            });
+            r.build.duration_ms as f64 + run + timed
+        })
+        .fold(0.0, f64::max);
+    (cpu_s / cores.max(1) as f64).max(longest_ms / 1000.0)
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
 fn inputs_hash(c: &crossmatrix_matrix::Cell) -> String {
     let mut h = Sha256::new();
     h.update(c.id.as_str().as_bytes());
@@ -713,6 +768,13 @@ fn progress_line(done: usize, total: usize, r: &CellRecord) -> String {
     }
     if let Some(st) = &r.startup {
         s.push_str(&format!("  {:.1} ms", st.median_ms));
+        if st.outliers > 0 {
+            s.push_str(&format!(
+                " ({} outlier{})",
+                st.outliers,
+                if st.outliers == 1 { "" } else { "s" }
+            ));
+        }
     }
     if let Some(c) = r.cause {
         s.push_str(&format!("  {c}: {}", r.hint.as_deref().unwrap_or("")));

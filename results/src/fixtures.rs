@@ -91,6 +91,7 @@ impl RecordExt for CellRecord {
             min_ms: min,
             mad_ms: crate::stats::median(&devs).unwrap_or(0.0),
             samples_ms: samples_ms.to_vec(),
+            ..Default::default()
         });
         self
     }

@@ -120,6 +120,11 @@ pub fn merge(inputs: &[MergeInput]) -> Result<(RunMeta, Vec<CellRecord>), MergeE
         .to_string();
     meta.wall_ms = span_ms(&meta.started_at, &meta.finished_at)
         .unwrap_or_else(|| inputs.iter().map(|i| i.meta.wall_ms).max().unwrap_or(0));
+    meta.wall_s = meta.wall_ms as f64 / 1000.0;
+    // CPU adds up over machines; a bound for one machine does not describe several.
+    meta.cpu_s = inputs.iter().map(|i| i.meta.cpu_s).sum();
+    meta.cpu_bound_s = 0.0;
+    meta.cores = 0;
     meta.tools = union(inputs.iter().flat_map(|i| i.meta.tools.iter().cloned()));
     meta.toolchains = union(
         inputs

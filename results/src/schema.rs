@@ -124,7 +124,7 @@ pub struct RunRecord {
     pub stderr_tail: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct StartupRecord {
     pub reps: u32,
     pub median_ms: f64,
@@ -133,6 +133,17 @@ pub struct StartupRecord {
     /// Every repetition, in run order (for significance tests and benchstat).
     #[serde(default)]
     pub samples_ms: Vec<f64>,
+    /// Untimed runs before the samples (besides the verification run).
+    #[serde(default)]
+    pub warmups: u32,
+    /// Samples more than 14.826 MADs from the median (hyperfine's outlier rule): a sign that
+    /// something else ran on the machine; re-run if it matters.
+    #[serde(default)]
+    pub outliers: u32,
+    /// How the samples were taken: `in-sandbox` (every repetition inside one sandbox, by
+    /// crossmatrix's timer) or `sandbox-per-run` (bubblewrap started per repetition).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub method: String,
 }
 
 /// One line of `cells.jsonl`.
@@ -275,6 +286,20 @@ pub struct RunMeta {
     pub shard: Option<String>,
     pub jobs: usize,
     pub reps: u32,
+    /// Wall time of the run in seconds (`wall_ms` / 1000).
+    #[serde(default)]
+    pub wall_s: f64,
+    /// CPU time (user + system) of everything the run did: crossmatrix itself and every
+    /// process it waited for (builds, zig, apt, sandboxes, emulated programs).
+    #[serde(default)]
+    pub cpu_s: f64,
+    /// The fastest this run could have been on this machine: max(`cpu_s` ÷ cores, the longest
+    /// single cell). `wall_s` ÷ `cpu_bound_s` says how close the scheduler came.
+    #[serde(default)]
+    pub cpu_bound_s: f64,
+    /// Cores the bound assumes (the host's available parallelism).
+    #[serde(default)]
+    pub cores: usize,
     pub totals: Totals,
     /// True when the run was interrupted before every planned cell finished.
     #[serde(default)]

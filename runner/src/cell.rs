@@ -3,14 +3,15 @@
 
 use crate::classify::{Failure, RunContext, classify_build, classify_run};
 use crate::inspect::{BinaryInfo, inspect_binary};
-use crate::process::{Finished, run_captured, run_captured_with_input, run_timed, signal_name};
+use crate::process::{Finished, run_captured, run_captured_with_input, signal_name};
+use crate::resources::StepLimits;
 use crate::sandbox::{Limits, Sandbox};
-use crate::stats::summarize;
+use crate::timing::{TimingJob, ensure_timer, run_job};
 use crate::wasm;
 use crossmatrix_matrix::{Cause, Cell, Libc, ProgramSource, RootfsSpec};
 use crossmatrix_results::{
-    BuildRecord, CellRecord, CellStatus, RunRecord, SCHEMA_VERSION, StartupRecord, StepStatus,
-    TargetInfo, ToolchainInfo,
+    BuildRecord, CellRecord, CellStatus, RunRecord, SCHEMA_VERSION, StepStatus, TargetInfo,
+    ToolchainInfo,
 };
 use crossmatrix_toolchains::cc::{CCompiler, CcKind, pick_c_compiler};
 use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference, Host};
@@ -19,6 +20,7 @@ use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The embedded probe program, written to the cache on first use.
@@ -37,6 +39,9 @@ const IN_ZIGCACHE: &str = "/cache/zig";
 const IN_TOOLS: &str = "/.crossmatrix";
 /// Size cap of a run's writable scratch dir (its cwd): filling it gives ENOSPC, not a full host.
 const SCRATCH_BYTES: u64 = 256 << 20;
+/// Tasks (processes + threads) a build may run at once: `go build` and the C compiler it
+/// drives stay far below; a runaway tool does not take the host's pids.
+const BUILD_PIDS: u64 = 4096;
 
 /// Settings shared by every cell of a run.
 #[derive(Debug, Clone)]
@@ -49,9 +54,15 @@ pub struct RunnerConfig {
     /// The crossmatrix binary, bound into wasm sandboxes to run the embedded wasmtime.
     pub self_exe: PathBuf,
     pub reps: u32,
+    /// Untimed runs before the timed ones (the verification run comes first regardless).
+    pub warmups: u32,
+    /// Run timed repetitions only while no build runs (see `dispatch::run_cells`).
+    pub quiet_timing: bool,
     pub build_timeout: Duration,
     pub run_timeout: Duration,
     pub executor: ExecutorPreference,
+    /// Memory and task limits of every run step (a cell's `[run] memory`/`pids` override them).
+    pub run_limits: StepLimits,
 }
 
 /// Runs cells. Shared by the worker threads of a run.
@@ -60,6 +71,8 @@ pub struct Runner {
     host: Host,
     rootfs: RootfsStore,
     probe_dir: PathBuf,
+    /// crossmatrix-timer, built on first use by the first cell's toolchain.
+    timer: OnceLock<Result<PathBuf, String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +104,7 @@ impl Runner {
             host,
             rootfs,
             probe_dir,
+            timer: OnceLock::new(),
         })
     }
 
@@ -98,9 +112,53 @@ impl Runner {
         &self.host
     }
 
-    /// Builds, inspects and runs one cell. Never panics on cell failures: every outcome is a
-    /// record.
+    pub fn quiet_timing(&self) -> bool {
+        self.cfg.quiet_timing
+    }
+
+    /// Builds, inspects, runs and times one cell. Never panics on cell failures: every outcome
+    /// is a record.
     pub fn run_cell(&self, cell: &Cell) -> CellRecord {
+        match self.run_cell_staged(cell) {
+            (rec, Some(job)) => self.time(rec, &job),
+            (rec, None) => rec,
+        }
+    }
+
+    /// [`Runner::run_cell`] without the timed startup runs: the record, and for a cell that
+    /// passed, the timing job to finish it with [`Runner::time`] (when no build competes).
+    pub fn run_cell_staged(&self, cell: &Cell) -> (CellRecord, Option<TimingJob>) {
+        let mut timing = None;
+        let rec = self.execute(cell, &mut timing);
+        let timing = timing.filter(|_| rec.status == CellStatus::Pass && rec.cause.is_none());
+        (rec, timing)
+    }
+
+    /// Runs `job` and puts its startup figures into `rec`.
+    pub fn time(&self, mut rec: CellRecord, job: &TimingJob) -> CellRecord {
+        let timer = self.timer.get_or_init(|| {
+            ensure_timer(
+                &self.cfg.cache_dir,
+                Path::new(&rec.toolchain.goroot),
+                &rec.toolchain.version,
+                &self.host.host_goarch,
+            )
+        });
+        let timed = run_job(job, timer.as_deref().ok());
+        rec.startup = timed.record(job.warmups);
+        if let Some(why) = timed.stopped {
+            // The cell passed its verification run; a later repetition did not.
+            rec.hint = Some(format!("startup timing stopped early: {why}"));
+        }
+        rec
+    }
+
+    /// Whether the in-sandbox timer could be built, and if not why (for `doctor`-style notes).
+    pub fn timer_status(&self) -> Option<&Result<PathBuf, String>> {
+        self.timer.get()
+    }
+
+    fn execute(&self, cell: &Cell, timing: &mut Option<TimingJob>) -> CellRecord {
         let mut rec = skeleton(cell);
         if let Some(skip) = &cell.skip {
             rec.build.status = StepStatus::Skipped;
@@ -183,9 +241,9 @@ impl Runner {
                 Some(Failure::new(Cause::NoExecutor, hint.clone())),
             );
         }
-        let (run, startup, fail) = self.run(cell, &binary, &info, &choice);
+        let (run, job, fail) = self.run(cell, &binary, &info, &choice);
         rec.run = Some(run);
-        rec.startup = startup;
+        *timing = job;
         match fail {
             None => finish(rec, CellStatus::Pass, None),
             // Known breakage the config expects is recorded, with its cause, but not red.
@@ -284,6 +342,12 @@ impl Runner {
                 file_size: 8 << 30,
                 ..Limits::default()
             })
+            .resources(StepLimits {
+                memory: None,
+                pids: Some(BUILD_PIDS),
+            })
+            // go waits for its compilers and linkers: as pid 1 its CPU counts in run.json.
+            .as_pid_1()
             .host_system()
             .ro(goroot, goroot)
             .ro(&src_dir, IN_SRC)
@@ -401,7 +465,7 @@ impl Runner {
         binary: &Path,
         info: &BinaryInfo,
         choice: &ExecutorChoice,
-    ) -> (RunRecord, Option<StartupRecord>, Option<Failure>) {
+    ) -> (RunRecord, Option<TimingJob>, Option<Failure>) {
         let (executor, executor_version) = describe(choice);
         let mut run = RunRecord {
             status: StepStatus::Fail,
@@ -445,23 +509,24 @@ impl Runner {
         }
         run.status = StepStatus::Ok;
 
-        // Startup timing: the verification run above was the warm-up.
-        let reps = cell.settings.reps.unwrap_or(self.cfg.reps);
-        let mut samples = Vec::with_capacity(reps as usize);
-        for _ in 0..reps {
-            match run_timed(prepared.command(), run_timeout) {
-                Ok((d, _, false)) => samples.push(d.as_secs_f64() * 1000.0),
-                _ => break,
-            }
+        // Startup timing, later: the verification run above was the first warm-up.
+        let job = TimingJob {
+            sandbox: prepared.sandbox.clone(),
+            argv: prepared.argv.clone(),
+            warmups: self.cfg.warmups,
+            reps: cell.settings.reps.unwrap_or(self.cfg.reps),
+            timeout: run_timeout,
+        };
+        (run, Some(job), None)
+    }
+
+    /// The run step's memory and task limits: the cell's, else the run's; 0 is unlimited.
+    fn run_limits(&self, cell: &Cell) -> StepLimits {
+        let nonzero = |v: Option<u64>| v.filter(|&n| n > 0);
+        StepLimits {
+            memory: nonzero(cell.settings.run_memory.or(self.cfg.run_limits.memory)),
+            pids: nonzero(cell.settings.run_pids.or(self.cfg.run_limits.pids)),
         }
-        let startup = summarize(&samples).map(|s| StartupRecord {
-            reps: samples.len() as u32,
-            median_ms: round3(s.median),
-            min_ms: round3(s.min),
-            mad_ms: round3(s.mad),
-            samples_ms: samples.iter().map(|x| round3(*x)).collect(),
-        });
-        (run, startup, None)
     }
 
     fn prepare_run(
@@ -479,7 +544,10 @@ impl Runner {
                 .unwrap_or_default()
         );
         let mut argv: Vec<OsString> = Vec::new();
-        let mut sb = Sandbox::new(&self.cfg.bwrap).limits(Limits::default());
+        let limits = self.run_limits(cell);
+        let mut sb = Sandbox::new(&self.cfg.bwrap)
+            .limits(Limits::default())
+            .resources(limits);
         let mut interpreter_present = None;
         if let ExecutorChoice::Wasmtime = choice {
             let sha = rec_sha(binary, info);
@@ -509,6 +577,11 @@ impl Runner {
                     .to_string()
                     .into(),
             );
+            if let Some(m) = limits.memory {
+                // wasmtime's own limit (a clear `oom`), below the sandbox's.
+                argv.push("--max-memory".into());
+                argv.push(m.min(wasm::MAX_MEMORY_BYTES).to_string().into());
+            }
             argv.push(format!("{IN_TOOLS}/module.cwasm").into());
             argv.push("--".into());
             argv.push(cell.program.name.clone().into());
@@ -621,10 +694,6 @@ fn fill_run(run: &mut RunRecord, f: &Finished) {
     run.duration_ms = f.elapsed.as_millis() as u64;
     run.stdout_tail = f.stdout.last_lines(20);
     run.stderr_tail = f.stderr.last_lines(20);
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 fn tail_lines(s: &str, n: usize) -> String {

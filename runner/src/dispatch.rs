@@ -3,11 +3,12 @@
 //! first (see [`costs`]).
 
 use crate::cell::Runner;
+use crate::timing::TimingJob;
 use crossmatrix_matrix::Cell;
 use crossmatrix_results::CellRecord;
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
 use std::thread;
 
 /// What the dispatcher tells its caller.
@@ -44,8 +45,10 @@ fn costs(cells: &[Cell], host_arch: &str) -> Vec<u32> {
             if cell.cgo {
                 let first = zig_seen.insert((cell.target.goarch.clone(), cell.libc));
                 c += match (first, cell.libc) {
-                    (true, Some(crossmatrix_matrix::Libc::Musl)) => 70,
-                    (true, _) => 15,
+                    // zig's compiler-rt (and glibc stubs) for the target; musl itself comes
+                    // prebuilt from Debian when it can be fetched (else ~90 s more).
+                    (true, Some(crossmatrix_matrix::Libc::Musl)) => 25,
+                    (true, _) => 20,
                     (false, _) => 3,
                 };
             }
@@ -55,7 +58,13 @@ fn costs(cells: &[Cell], host_arch: &str) -> Vec<u32> {
 }
 
 /// Runs `cells` on `jobs` threads; `on_event` runs on the calling thread, in finish order.
-/// `stop` makes workers take no new cells (for SIGINT).
+/// `stop` makes workers take no new cells (for SIGINT); cells already built and waiting for
+/// their timed runs are then recorded without startup figures, so nothing finished is lost.
+///
+/// With [`Runner::quiet_timing`] (the default), a passing cell's timed startup runs are queued
+/// and run only while no build runs, and no build starts while they run: compilers competing
+/// for the cores would otherwise inflate and scatter the samples. The CPU work is the same
+/// either way; the timed runs just move to the gaps between builds (in practice, the end).
 pub fn run_cells<F>(
     runner: &Runner,
     cells: &[Cell],
@@ -69,25 +78,90 @@ pub fn run_cells<F>(
     let mut order: Vec<usize> = (0..cells.len()).collect();
     // Stable: equal costs keep plan order.
     order.sort_by_key(|i| std::cmp::Reverse(cost[*i]));
-    let next = AtomicUsize::new(0);
+    let order: VecDeque<usize> = order.into();
+    let quiet = runner.quiet_timing();
+    let state = Mutex::new(State {
+        order,
+        timing: VecDeque::new(),
+        building: 0,
+        timing_now: 0,
+    });
+    let changed = Condvar::new();
     let (tx, rx) = mpsc::channel::<(usize, Option<CellRecord>)>();
     thread::scope(|s| {
         for _ in 0..jobs.max(1) {
             let tx = tx.clone();
-            let (order, next) = (&order, &next);
+            let (state, changed) = (&state, &changed);
             s.spawn(move || {
                 loop {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let k = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(&i) = order.get(k) else { break };
-                    if tx.send((i, None)).is_err() {
-                        break;
-                    }
-                    let rec = runner.run_cell(&cells[i]);
-                    if tx.send((i, Some(rec))).is_err() {
-                        break;
+                    let work = {
+                        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                        loop {
+                            if stop.load(Ordering::SeqCst) {
+                                break Work::Drain;
+                            }
+                            if let Some(w) = st.next(quiet) {
+                                break w;
+                            }
+                            if st.finished() {
+                                break Work::Done;
+                            }
+                            st = changed
+                                .wait_timeout(st, std::time::Duration::from_millis(200))
+                                .unwrap_or_else(|e| e.into_inner())
+                                .0;
+                        }
+                    };
+                    match work {
+                        Work::Done => break,
+                        Work::Drain => {
+                            // Record what waits for timing, untimed, then stop.
+                            let waiting: Vec<_> = {
+                                let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                                st.timing.drain(..).collect()
+                            };
+                            for (i, rec, _) in waiting {
+                                let _ = tx.send((i, Some(rec)));
+                            }
+                            changed.notify_all();
+                            break;
+                        }
+                        Work::Build(i) => {
+                            if tx.send((i, None)).is_err() {
+                                break;
+                            }
+                            let (rec, job) = runner.run_cell_staged(&cells[i]);
+                            let finished = match job {
+                                Some(job) if quiet => {
+                                    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                                    st.timing.push_back((i, rec, job));
+                                    None
+                                }
+                                Some(job) => Some(runner.time(rec, &job)),
+                                None => Some(rec),
+                            };
+                            {
+                                let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                                st.building -= 1;
+                            }
+                            changed.notify_all();
+                            if let Some(rec) = finished {
+                                if tx.send((i, Some(rec))).is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                        Work::Time(i, rec, job) => {
+                            let rec = runner.time(rec, &job);
+                            {
+                                let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                                st.timing_now -= 1;
+                            }
+                            changed.notify_all();
+                            if tx.send((i, Some(rec))).is_err() {
+                                break;
+                            }
+                        }
                     }
                 }
             });
@@ -100,6 +174,54 @@ pub fn run_cells<F>(
             }
         }
     });
+}
+
+/// The dispatcher's shared state.
+struct State {
+    /// Cells not started, most expensive first.
+    order: VecDeque<usize>,
+    /// Built and verified cells waiting for their timed runs.
+    timing: VecDeque<(usize, CellRecord, TimingJob)>,
+    /// Cells in their build/verify stage.
+    building: usize,
+    /// Timed runs in progress.
+    timing_now: usize,
+}
+
+enum Work {
+    Build(usize),
+    Time(usize, CellRecord, TimingJob),
+    /// Nothing left anywhere.
+    Done,
+    /// Stop requested.
+    Drain,
+}
+
+impl State {
+    /// What a free worker should do now, if anything: timed runs only while nothing builds,
+    /// builds only while nothing is timed (in quiet mode).
+    fn next(&mut self, quiet: bool) -> Option<Work> {
+        if self.building == 0 {
+            if let Some((i, rec, job)) = self.timing.pop_front() {
+                self.timing_now += 1;
+                return Some(Work::Time(i, rec, job));
+            }
+        }
+        if !quiet || self.timing_now == 0 {
+            if let Some(i) = self.order.pop_front() {
+                self.building += 1;
+                return Some(Work::Build(i));
+            }
+        }
+        None
+    }
+
+    fn finished(&self) -> bool {
+        self.order.is_empty()
+            && self.timing.is_empty()
+            && self.building == 0
+            && self.timing_now == 0
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +260,6 @@ mod tests {
         ];
         let c = costs(&cells, "amd64");
         // go1.22/arm64 with cgo already paid for its standard library in the musl cell.
-        assert_eq!(c, vec![11, 82, 15, 18]);
+        assert_eq!(c, vec![11, 37, 15, 23]);
     }
 }

@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod process;
 pub mod sandbox;
 pub mod stats;
+pub mod timing;
 pub mod wasm;
 
 pub use cell::{Runner, RunnerConfig, RunnerError};

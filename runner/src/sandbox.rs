@@ -26,6 +26,7 @@ pub struct Sandbox {
     chdir: Option<PathBuf>,
     share_net: bool,
     limits: Option<Limits>,
+    as_pid_1: bool,
 }
 
 /// rlimits for a sandboxed step.
@@ -87,6 +88,7 @@ impl Sandbox {
             env: Vec::new(),
             chdir: None,
             share_net: false,
+            as_pid_1: false,
             limits: None,
         }
     }
@@ -122,6 +124,16 @@ impl Sandbox {
     /// Resource limits set on bwrap before it starts, inherited by everything in the sandbox.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = Some(limits);
+        self
+    }
+
+    /// Runs the command as the pid namespace's init instead of under bubblewrap's own. Its CPU
+    /// time then reaches our `RUSAGE_CHILDREN` (bubblewrap's init is never waited for, so what
+    /// runs under it is missing from the run's accounting). Only for commands that wait for
+    /// their children and do not rely on signal defaults — `go build`, the startup timer — never
+    /// for the user's program itself (pid 1 ignores default-action signals).
+    pub fn as_pid_1(mut self) -> Self {
+        self.as_pid_1 = true;
         self
     }
 
@@ -206,6 +218,9 @@ impl Sandbox {
             push("--share-net");
         }
         push("--die-with-parent");
+        if self.as_pid_1 {
+            push("--as-pid-1");
+        }
         push("--new-session");
         push("--cap-drop");
         push("ALL");

@@ -156,9 +156,19 @@ fn totals_line(records: &[CellRecord]) -> String {
     )
 }
 
-/// `wall time 2m 05s`, plus `(interrupted)` when the run did not finish.
+/// `wall time 2m 05s`, how it compares with the run's CPU bound when known, and
+/// `(interrupted)` when the run did not finish.
 fn wall_time_note(meta: &RunMeta) -> String {
     let mut s = format!("wall time {}", format_ms(meta.wall_ms as f64));
+    if meta.cpu_bound_s > 0.0 {
+        s.push_str(&format!(
+            " = {:.2}× the bound {} ({:.0} s CPU on {} cores)",
+            meta.wall_ms as f64 / 1000.0 / meta.cpu_bound_s,
+            format_ms(meta.cpu_bound_s * 1000.0),
+            meta.cpu_s,
+            meta.cores
+        ));
+    }
     if meta.interrupted {
         s.push_str(" (interrupted)");
     }

@@ -76,6 +76,7 @@ fn startup(median: f64, mad: f64) -> StartupRecord {
             median + mad,
             median + 2.0 * mad,
         ],
+        ..Default::default()
     }
 }
 
@@ -252,6 +253,10 @@ pub(crate) fn fixture_meta() -> RunMeta {
         shard: None,
         jobs: 2,
         reps: 5,
+        wall_s: 0.0,
+        cpu_s: 0.0,
+        cpu_bound_s: 0.0,
+        cores: 0,
         totals: Totals::default(),
         interrupted: false,
         shards: vec![],

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# benches/timing.sh — is crossmatrix's startup timer right, and what does its sandbox cost?
+#
+# 1. Agreement with hyperfine: crossmatrix times a native (linux/amd64) and a qemu
+#    (linux/arm64, through binfmt_misc) probe cell; `hyperfine -N` times the very same binaries
+#    (from OUT/bin) on the host. The medians must agree within ±3% (AGREE_PCT).
+# 2. Sandbox overhead per exec, against `unshare -r -n` (a bare user+net namespace) on the same
+#    host in the same run: crossmatrix runs all repetitions inside one bubblewrap sandbox, so
+#    its per-exec cost is (in-sandbox median − bare median) + one sandbox start ÷ reps.
+#    Goal: ≤ 1.5× unshare's overhead.
+#
+#   benches/timing.sh                  # REPS=30 RUNS=30
+#
+# Shared machines are noisy: run it on a quiet machine; it exits 1 when a check fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${CROSSMATRIX:-target/release/crossmatrix}
+REPS=${REPS:-30}
+RUNS=${RUNS:-30}
+AGREE_PCT=${AGREE_PCT:-3}
+command -v hyperfine >/dev/null || { echo "hyperfine is not installed (apt-get install hyperfine)"; exit 2; }
+command -v jq >/dev/null || { echo "jq is not installed (apt-get install jq)"; exit 2; }
+[ -x "$BIN" ] || cargo build --release --quiet
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+CACHE=${CACHE:-$WORK/cache}
+
+"$BIN" run --toolchain go1.24 --target linux/amd64 --target linux/arm64 --cgo 0 \
+  --reps "$REPS" --cache-dir "$CACHE" --out "$WORK/out" --no-progress >/dev/null 2>&1
+
+median_of_hyperfine() { # command... → median in ms
+  hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/h.json" --output=null "$@" >/dev/null 2>&1
+  jq '.results[0].median * 1000' "$WORK/h.json"
+}
+cm_median() { # cell id → median in ms
+  jq -r --arg id "$1" 'select(.id == $id) | .startup.median_ms' "$WORK/out/cells.jsonl"
+}
+pct() { awk "BEGIN{printf \"%+.1f\", ($1 / $2 - 1) * 100}"; }
+ok=1
+
+echo "== timer agreement (median of $REPS crossmatrix reps vs $RUNS hyperfine -N runs)"
+printf '%-10s %14s %14s %8s\n' cell "crossmatrix" "hyperfine" "diff"
+for arch in amd64 arm64; do
+  id="go1.24/linux-$arch/cgo0/rootfs-scratch/probe"
+  bin=$(find "$WORK/out/bin" -path "*linux-$arch*cgo0*" -name probe -type f | head -1)
+  cm=$(cm_median "$id")
+  hf=$(median_of_hyperfine "$bin")
+  d=$(pct "$cm" "$hf")
+  printf '%-10s %11.3f ms %11.3f ms %7s%%\n' "$arch" "$cm" "$hf" "$d"
+  awk "BEGIN{exit !(($d) <= $AGREE_PCT && ($d) >= -$AGREE_PCT)}" || ok=0
+done
+
+echo "== sandbox overhead per exec (native probe)"
+bin=$(find "$WORK/out/bin" -path "*linux-amd64*cgo0*" -name probe -type f | head -1)
+bare=$(median_of_hyperfine "$bin")
+unshare=$(median_of_hyperfine unshare -r -n "$bin")
+start=$(median_of_hyperfine bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL \
+  --tmpfs / --proc /proc --dev /dev --tmpfs /tmp --ro-bind "$bin" /p --clearenv /p)
+cm=$(cm_median "go1.24/linux-amd64/cgo0/rootfs-scratch/probe")
+awk -v bare="$bare" -v un="$unshare" -v start="$start" -v cm="$cm" -v reps="$REPS" 'BEGIN{
+  u = un - bare; s = start - bare; c = (cm - bare) + s / reps
+  printf "bare exec            %8.3f ms\n", bare
+  printf "unshare -r -n        %8.3f ms  (overhead %.3f ms)\n", un, u
+  printf "bwrap per exec       %8.3f ms  (overhead %.3f ms: one sandbox per run)\n", start, s
+  printf "crossmatrix in-box   %8.3f ms  (overhead %.3f ms incl. 1/%d of a sandbox start)\n", cm, c, reps
+  r = (u > 0) ? c / u : 0
+  printf "crossmatrix ÷ unshare overhead: %.2f (goal ≤ 1.5)\n", r
+  exit !(r <= 1.5)
+}' || ok=0
+[ "$ok" = 1 ] && echo "PASS" || { echo "FAIL (noisy machine? re-run when quiet)"; exit 1; }

@@ -1,0 +1,303 @@
+//! Startup timing. A cell's repetitions run inside **one** sandbox under `crossmatrix-timer`
+//! (a static Go program embedded here, built once per cache), which fork-execs the binary
+//! `warmups + reps` times and reports each run's wall and CPU time. Starting bubblewrap once
+//! per repetition instead would add its own ~5–10 ms to every sample; inside one sandbox an
+//! exec costs what it costs in a container.
+//!
+//! Timed runs are scheduled apart from builds (see `dispatch`), so their figures are not
+//! polluted by compilers competing for the cores.
+
+use crate::process::{run_captured, run_timed};
+use crate::sandbox::Sandbox;
+use crate::stats::summarize;
+use crossmatrix_results::StartupRecord;
+use sha2::{Digest, Sha256};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const TIMER_FILES: &[(&str, &str)] = &[
+    ("go.mod", include_str!("../timer/go.mod")),
+    ("main.go", include_str!("../timer/main.go")),
+];
+
+/// Where the timer is bound inside a run sandbox.
+const IN_TIMER: &str = "/.crossmatrix/timer";
+
+/// hyperfine's outlier rule: a sample whose distance from the median exceeds this many
+/// (unscaled) MADs, i.e. a modified Z-score above 10.
+const OUTLIER_MADS: f64 = 1.4826 * 10.0;
+
+/// How long building the timer may take (a cold standard library for the host arch).
+const TIMER_BUILD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The timed part of a passing cell, ready to run later (when no build competes).
+#[derive(Debug, Clone)]
+pub struct TimingJob {
+    /// The run sandbox of the cell (the same one the verification run used).
+    pub sandbox: Sandbox,
+    /// What runs in it: the binary, or the executor and the binary.
+    pub argv: Vec<OsString>,
+    pub warmups: u32,
+    pub reps: u32,
+    /// Limit for one repetition.
+    pub timeout: Duration,
+}
+
+/// Builds the timer with the toolchain at `goroot` (once per cache and timer source; later
+/// calls find it). Returns the static binary.
+pub fn ensure_timer(
+    cache_dir: &Path,
+    goroot: &Path,
+    go_version: &str,
+    host_goarch: &str,
+) -> Result<PathBuf, String> {
+    let mut h = Sha256::new();
+    for (name, body) in TIMER_FILES {
+        h.update(name.as_bytes());
+        h.update(body.as_bytes());
+    }
+    h.update(go_version.as_bytes());
+    h.update(host_goarch.as_bytes());
+    let hash = format!("{:x}", h.finalize());
+    let dir = cache_dir.join("timer").join(&hash[..16]);
+    let exe = dir.join("crossmatrix-timer");
+    if exe.is_file() {
+        return Ok(exe);
+    }
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+    for (name, body) in TIMER_FILES {
+        let p = src.join(name);
+        std::fs::write(&p, body).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    let tmp = dir.join(format!(".timer.{}", std::process::id()));
+    let gocache = cache_dir.join("go").join(go_version);
+    let mut cmd = Command::new(goroot.join("bin/go"));
+    cmd.args(["build", "-trimpath", "-ldflags=-s -w", "-o"])
+        .arg(&tmp)
+        .arg(".")
+        .current_dir(&src)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &dir)
+        .env("GOROOT", goroot)
+        .env("GOCACHE", &gocache)
+        .env("GOPATH", dir.join("gopath"))
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOTELEMETRY", "off")
+        .env("GOFLAGS", "-buildvcs=false")
+        .env("CGO_ENABLED", "0")
+        .env("GOOS", "linux")
+        .env("GOARCH", host_goarch);
+    let f = run_captured(cmd, TIMER_BUILD_TIMEOUT)
+        .map_err(|e| format!("cannot run {}/bin/go: {e}", goroot.display()))?;
+    if f.code != Some(0) {
+        return Err(format!(
+            "building the timer with {go_version} failed: {}",
+            f.stderr.last_lines(5)
+        ));
+    }
+    std::fs::rename(&tmp, &exe).map_err(|e| format!("{}: {e}", exe.display()))?;
+    Ok(exe)
+}
+
+/// What the timed repetitions gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timed {
+    /// Wall time of each measured repetition, in run order, in ms.
+    pub samples_ms: Vec<f64>,
+    /// Set when the repetitions stopped early (a run failed or timed out).
+    pub stopped: Option<String>,
+    /// `in-sandbox` (one sandbox, the timer inside) or `sandbox-per-run`.
+    pub method: &'static str,
+}
+
+impl Timed {
+    /// The startup record: median, min, MAD and hyperfine-style outliers.
+    pub fn record(&self, warmups: u32) -> Option<StartupRecord> {
+        let s = summarize(&self.samples_ms)?;
+        Some(StartupRecord {
+            reps: self.samples_ms.len() as u32,
+            median_ms: round3(s.median),
+            min_ms: round3(s.min),
+            mad_ms: round3(s.mad),
+            samples_ms: self.samples_ms.iter().map(|x| round3(*x)).collect(),
+            warmups,
+            outliers: outliers(&self.samples_ms, s.median, s.mad),
+            method: self.method.to_string(),
+        })
+    }
+}
+
+/// Samples further than [`OUTLIER_MADS`] MADs from the median (hyperfine's rule; a zero MAD
+/// counts every sample off the median).
+pub fn outliers(samples: &[f64], median: f64, mad: f64) -> u32 {
+    let mad = if mad > 0.0 { mad } else { f64::EPSILON };
+    samples
+        .iter()
+        .filter(|x| ((*x - median) / mad).abs() > OUTLIER_MADS)
+        .count() as u32
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Runs `job`: with the timer inside one sandbox when there is one, else one sandbox per
+/// repetition.
+pub fn run_job(job: &TimingJob, timer: Option<&Path>) -> Timed {
+    match timer {
+        Some(t) => in_sandbox(job, t),
+        None => sandbox_per_run(job),
+    }
+}
+
+fn in_sandbox(job: &TimingJob, timer: &Path) -> Timed {
+    // The timer waits for every repetition, so as pid 1 their CPU is accounted to the run.
+    let sb = job.sandbox.clone().ro(timer, IN_TIMER).as_pid_1();
+    let mut argv: Vec<OsString> = vec![
+        IN_TIMER.into(),
+        job.warmups.to_string().into(),
+        job.reps.to_string().into(),
+        job.timeout.as_millis().max(1).to_string().into(),
+        "--".into(),
+    ];
+    argv.extend(job.argv.iter().cloned());
+    // Every repetition has its own limit inside the timer; this one only backs it up.
+    let deadline = job.timeout * (job.warmups + job.reps + 1) + Duration::from_secs(10);
+    let mut timed = Timed {
+        samples_ms: Vec::new(),
+        stopped: None,
+        method: "in-sandbox",
+    };
+    match run_captured(sb.command(&argv), deadline) {
+        Ok(f) => {
+            let (samples, stopped) = parse_timer_output(&f.stdout.text());
+            timed.samples_ms = samples;
+            timed.stopped = stopped.or_else(|| {
+                (f.code != Some(0)).then(|| {
+                    format!(
+                        "the timer failed (exit {:?}): {}",
+                        f.code,
+                        f.stderr.last_lines(2)
+                    )
+                })
+            });
+        }
+        Err(e) => timed.stopped = Some(format!("cannot start bwrap: {e}")),
+    }
+    timed
+}
+
+fn sandbox_per_run(job: &TimingJob) -> Timed {
+    let mut timed = Timed {
+        samples_ms: Vec::new(),
+        stopped: None,
+        method: "sandbox-per-run",
+    };
+    for i in 0..job.warmups + job.reps {
+        match run_timed(job.sandbox.command(&job.argv), job.timeout) {
+            Ok((d, Some(0), false)) => {
+                if i >= job.warmups {
+                    timed.samples_ms.push(d.as_secs_f64() * 1000.0);
+                }
+            }
+            Ok((_, code, timed_out)) => {
+                timed.stopped = Some(if timed_out {
+                    format!("repetition {} ran past {:?}", i + 1, job.timeout)
+                } else {
+                    format!("repetition {} exited {code:?}", i + 1)
+                });
+                break;
+            }
+            Err(e) => {
+                timed.stopped = Some(format!("cannot start bwrap: {e}"));
+                break;
+            }
+        }
+    }
+    timed
+}
+
+/// Parses the timer's lines: the measured samples (ms) and why it stopped early, if it did.
+pub fn parse_timer_output(text: &str) -> (Vec<f64>, Option<String>) {
+    let mut samples = Vec::new();
+    let mut stopped = None;
+    for line in text.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["run", wall, _cpu, "exit", "0"] => {
+                if let Ok(ns) = wall.parse::<u64>() {
+                    samples.push(ns as f64 / 1e6);
+                }
+            }
+            // A repetition that failed is not a startup sample.
+            ["run", _wall, _cpu, "exit", code] => {
+                stopped = Some(format!("repetition {} exited {code}", samples.len() + 1));
+            }
+            ["run", _wall, _cpu, "signal", sig] => {
+                stopped = Some(format!("a repetition was killed by signal {sig}"));
+            }
+            ["timeout", _] => stopped = Some("a repetition ran past the run timeout".into()),
+            _ => {}
+        }
+    }
+    (samples, stopped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_timer_lines() {
+        let (s, stop) =
+            parse_timer_output("run 1500000 700000 exit 0\nrun 2000000 800000 exit 0\n");
+        assert_eq!(s, vec![1.5, 2.0]);
+        assert_eq!(stop, None);
+        let (s, stop) = parse_timer_output("run 1000000 1 exit 0\nrun 3000000 1 exit 4\n");
+        assert_eq!(s, vec![1.0], "a failed repetition is not a sample");
+        assert!(stop.unwrap().contains("exited 4"));
+        let (s, stop) = parse_timer_output("run 1000000 1 exit 0\ntimeout 9000000000\n");
+        assert_eq!(s, vec![1.0]);
+        assert!(stop.unwrap().contains("timeout"));
+        let (_, stop) = parse_timer_output("run 1000000 1 signal 11\n");
+        assert!(stop.unwrap().contains("signal 11"));
+    }
+
+    #[test]
+    fn outliers_follow_hyperfine() {
+        // median 10, MAD 1: 30 is 20 MADs away (outlier), 20 is 10 (not).
+        let xs = [9.0, 10.0, 11.0, 10.0, 9.0, 11.0, 10.0, 20.0, 30.0];
+        let s = summarize(&xs).unwrap();
+        assert_eq!((s.median, s.mad), (10.0, 1.0));
+        assert_eq!(outliers(&xs, s.median, s.mad), 1);
+        // A zero MAD makes every sample off the median an outlier.
+        assert_eq!(outliers(&[5.0, 5.0, 5.0, 6.0], 5.0, 0.0), 1);
+    }
+
+    #[test]
+    fn record_carries_method_warmups_and_outliers() {
+        let t = Timed {
+            samples_ms: vec![1.0, 1.0, 1.0, 1.1, 50.0],
+            stopped: None,
+            method: "in-sandbox",
+        };
+        let r = t.record(2).unwrap();
+        assert_eq!((r.reps, r.warmups, r.method.as_str()), (5, 2, "in-sandbox"));
+        assert_eq!(r.median_ms, 1.0);
+        assert_eq!(r.outliers, 2);
+        assert!(
+            Timed {
+                samples_ms: vec![],
+                stopped: None,
+                method: "in-sandbox"
+            }
+            .record(0)
+            .is_none()
+        );
+    }
+}

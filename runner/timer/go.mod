@@ -1,0 +1,3 @@
+module crossmatrix-timer
+
+go 1.19
