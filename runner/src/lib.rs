@@ -6,6 +6,7 @@ pub mod classify;
 pub mod dispatch;
 pub mod inspect;
 pub mod process;
+pub mod resources;
 pub mod sandbox;
 pub mod stats;
 pub mod timing;

@@ -37,7 +37,12 @@ impl Captured {
         let text = self.text();
         let all: Vec<&str> = text.lines().collect();
         let start = all.len().saturating_sub(lines);
-        all[start..].join("\n")
+        let kept = all[start..].join("\n");
+        if self.dropped > 0 && !kept.contains("bytes dropped …]") {
+            // Say that output was cut even when the marker scrolled out of the kept lines.
+            return format!("[… {} bytes dropped …]\n{kept}", self.dropped);
+        }
+        kept
     }
 
     fn push(&mut self, mut chunk: &[u8]) {
@@ -242,6 +247,8 @@ mod tests {
         assert!(f.stdout.dropped > 0);
         assert!(f.stdout.text().ends_with("END\n"));
         assert!(f.stdout.text().contains("bytes dropped"));
+        let last = f.stdout.last_lines(1);
+        assert!(last.starts_with("[… ") && last.ends_with("\nEND"), "{last}");
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! unshared (no network), an empty tmpfs root with only what the step needs bound in, a clean
 //! environment, and the whole tree dying with its parent.
 
+use crate::resources::{ResourceControl, StepGroup, StepLimits};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 /// What to see inside a sandbox, and how.
 #[derive(Debug, Clone)]
@@ -26,8 +28,17 @@ pub struct Sandbox {
     chdir: Option<PathBuf>,
     share_net: bool,
     limits: Option<Limits>,
+    /// Size cap of the private `/tmp` (a tmpfs: memory, so it is always capped).
+    tmp_bytes: u64,
     as_pid_1: bool,
+    group: Option<Arc<StepGroup>>,
 }
+
+/// Size cap of `/tmp` unless [`Sandbox::tmp_size`] says otherwise: builds keep their work
+/// dirs there.
+pub const DEFAULT_TMP_BYTES: u64 = 4 << 30;
+/// Size cap of `/dev/shm`.
+const SHM_BYTES: u64 = 64 << 20;
 
 /// rlimits for a sandboxed step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +49,10 @@ pub struct Limits {
     pub core: u64,
     /// Open files (RLIMIT_NOFILE).
     pub open_files: u64,
+    /// Private writable memory (RLIMIT_DATA), when no cgroup limits memory.
+    pub data: Option<u64>,
+    /// Tasks of the uid (RLIMIT_NPROC), when no cgroup limits pids.
+    pub nproc: Option<u64>,
 }
 
 impl Default for Limits {
@@ -46,17 +61,26 @@ impl Default for Limits {
             file_size: 1 << 30,
             core: 0,
             open_files: 4096,
+            data: None,
+            nproc: None,
         }
     }
 }
 
 impl Limits {
     fn apply(&self) -> std::io::Result<()> {
-        for (resource, value) in [
+        let optional = [
+            (libc::RLIMIT_DATA, self.data),
+            (libc::RLIMIT_NPROC, self.nproc),
+        ];
+        let set = [
             (libc::RLIMIT_FSIZE, self.file_size),
             (libc::RLIMIT_CORE, self.core),
             (libc::RLIMIT_NOFILE, self.open_files),
-        ] {
+        ]
+        .into_iter()
+        .chain(optional.into_iter().filter_map(|(r, v)| Some((r, v?))));
+        for (resource, value) in set {
             let lim = libc::rlimit {
                 rlim_cur: value as libc::rlim_t,
                 rlim_max: value as libc::rlim_t,
@@ -89,7 +113,9 @@ impl Sandbox {
             chdir: None,
             share_net: false,
             as_pid_1: false,
+            tmp_bytes: DEFAULT_TMP_BYTES,
             limits: None,
+            group: None,
         }
     }
 
@@ -115,6 +141,12 @@ impl Sandbox {
         self
     }
 
+    /// Caps the sandbox's private `/tmp` at `bytes`.
+    pub fn tmp_size(mut self, bytes: u64) -> Self {
+        self.tmp_bytes = bytes;
+        self
+    }
+
     /// A tmpfs capped at `bytes`: a program that fills it gets ENOSPC, not the host's disk.
     pub fn tmpfs_sized(mut self, at: impl Into<PathBuf>, bytes: u64) -> Self {
         self.mounts.push(Mount::Tmpfs(at.into(), Some(bytes)));
@@ -122,7 +154,12 @@ impl Sandbox {
     }
 
     /// Resource limits set on bwrap before it starts, inherited by everything in the sandbox.
-    pub fn limits(mut self, limits: Limits) -> Self {
+    pub fn limits(mut self, mut limits: Limits) -> Self {
+        if let Some(old) = self.limits {
+            // Keep what `resources` chose.
+            limits.data = limits.data.or(old.data);
+            limits.nproc = limits.nproc.or(old.nproc);
+        }
         self.limits = Some(limits);
         self
     }
@@ -135,6 +172,33 @@ impl Sandbox {
     pub fn as_pid_1(mut self) -> Self {
         self.as_pid_1 = true;
         self
+    }
+
+    /// Memory and task limits for the whole tree: a cgroup where the host allows one, else
+    /// rlimits (see [`ResourceControl::describe`]). Call after [`Sandbox::limits`].
+    pub fn resources(self, limits: StepLimits) -> Self {
+        self.resources_with(ResourceControl::host(), limits)
+    }
+
+    /// [`Sandbox::resources`] with an explicit mechanism (tests).
+    pub fn resources_with(mut self, rc: &ResourceControl, limits: StepLimits) -> Self {
+        let e = rc.step(limits);
+        let mut l = self.limits.unwrap_or_default();
+        l.data = e.data;
+        l.nproc = e.nproc;
+        self.limits = Some(l);
+        self.group = e.group;
+        self
+    }
+
+    /// Processes the kernel's OOM killer killed in this sandbox's cgroup so far (0 without one).
+    pub fn oom_kills(&self) -> u64 {
+        self.group.as_ref().map_or(0, |g| g.oom_kills())
+    }
+
+    /// Whether memory is limited by a cgroup (so a SIGKILL can be told apart as an OOM kill).
+    pub fn has_memory_cgroup(&self) -> bool {
+        self.group.is_some() && self.limits.is_none_or(|l| l.data.is_none())
     }
 
     pub fn dir(mut self, at: impl Into<PathBuf>) -> Self {
@@ -200,10 +264,21 @@ impl Sandbox {
         c.arg("--");
         c.args(argv);
         c.env_clear();
-        if let Some(limits) = self.limits {
-            // SAFETY: the closure only calls setrlimit/getrlimit, which are async-signal-safe.
+        let limits = self.limits;
+        let group = self.group.clone();
+        if limits.is_some() || group.is_some() {
+            // SAFETY: the closure only calls setrlimit/getrlimit and open/write/close, which are
+            // async-signal-safe; it allocates nothing.
             unsafe {
-                std::os::unix::process::CommandExt::pre_exec(&mut c, move || limits.apply());
+                std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
+                    if let Some(g) = &group {
+                        g.join_from_child()?;
+                    }
+                    match limits {
+                        Some(l) => l.apply(),
+                        None => Ok(()),
+                    }
+                });
             }
         }
         c
@@ -230,9 +305,18 @@ impl Sandbox {
         push("/proc");
         push("--dev");
         push("/dev");
-        push("--tmpfs");
-        push("/tmp");
-        push("--clearenv");
+        // Every writable tmpfs is memory: each is capped, and the rest is read-only.
+        a.push("--size".into());
+        a.push(SHM_BYTES.to_string().into());
+        a.push("--tmpfs".into());
+        a.push("/dev/shm".into());
+        a.push("--remount-ro".into());
+        a.push("/dev".into());
+        a.push("--size".into());
+        a.push(self.tmp_bytes.to_string().into());
+        a.push("--tmpfs".into());
+        a.push("/tmp".into());
+        a.push("--clearenv".into());
         for m in &self.mounts {
             match m {
                 Mount::Ro(s, d) => {
@@ -264,6 +348,9 @@ impl Sandbox {
                 }
             }
         }
+        // The root tmpfs only holds mount points: nothing may be written beside them.
+        a.push("--remount-ro".into());
+        a.push("/".into());
         for (k, v) in &self.env {
             a.push("--setenv".into());
             a.push(k.into());
@@ -304,6 +391,8 @@ mod tests {
         assert!(joined.contains("--clearenv"));
         assert!(joined.contains("--setenv A 1"));
         assert!(joined.ends_with("--chdir /work"));
+        assert!(joined.contains("--remount-ro / "), "{joined}");
+        assert!(joined.contains("--remount-ro /dev"), "{joined}");
         assert!(!joined.contains("--share-net"));
     }
 

@@ -26,6 +26,9 @@ pub const MAX_WASM_STACK: usize = 1 << 20;
 /// Memory limit used when a `WasmRun` asks for none (`max_memory_bytes == 0`).
 pub const DEFAULT_MAX_MEMORY_BYTES: usize = 1 << 30;
 
+/// The most linear memory a wasm32 module can address (65536 pages of 64 KiB).
+pub const MAX_MEMORY_BYTES: u64 = 4 << 30;
+
 /// Bump when `engine()`'s configuration changes in a way that makes old `.cwasm` files
 /// unloadable, so `precompiled_path` names new ones.
 const ENGINE_CONFIG_TAG: &str = "c1";
