@@ -157,6 +157,16 @@ impl fmt::Display for CellId {
     }
 }
 
+fn push_sanitized(out: &mut String, s: &str) {
+    out.extend(s.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || "._-".contains(c) {
+            c
+        } else {
+            '_'
+        }
+    }));
+}
+
 pub(crate) fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -330,21 +340,31 @@ impl Cell {
         rootfs: &RootfsSpec,
         program: &Program,
     ) -> CellId {
-        let mode = match (cgo, libc) {
-            (false, None) => "cgo0".to_string(),
-            // Meaningless (and skipped), but it must not collide with the plain cgo0 cell.
-            (false, Some(l)) => format!("cgo0-{l}"),
-            (true, None) => "cgo1".to_string(),
-            (true, Some(l)) => format!("cgo1-{l}"),
-        };
-        CellId(format!(
-            "{}/{}/{}/rootfs-{}/{}",
-            sanitize(&toolchain.name),
-            target.slug(),
-            mode,
-            rootfs.id_part(),
-            sanitize(&program.name)
-        ))
+        use std::fmt::Write;
+        // One allocation: planning 100k cells makes 100k ids.
+        let mut id = String::with_capacity(64);
+        push_sanitized(&mut id, &toolchain.name);
+        id.push('/');
+        let _ = write!(id, "{}-{}", target.goos, target.goarch);
+        if let Some(v) = &target.variant {
+            id.push('-');
+            id.extend(v.chars().filter(|c| *c != '='));
+        }
+        id.push_str(if cgo { "/cgo1" } else { "/cgo0" });
+        // A libc with cgo0 is meaningless (and skipped), but must not collide with plain cgo0.
+        if let Some(l) = libc {
+            let _ = write!(id, "-{l}");
+        }
+        id.push_str("/rootfs-");
+        match rootfs {
+            RootfsSpec::Dir(_) => id.push_str(&rootfs.id_part()),
+            RootfsSpec::Scratch => id.push_str("scratch"),
+            RootfsSpec::Glibc => id.push_str("glibc"),
+            RootfsSpec::Musl => id.push_str("musl"),
+        }
+        id.push('/');
+        push_sanitized(&mut id, &program.name);
+        CellId(id)
     }
 
     /// `cgo0`, `cgo1-gnu`, `cgo1-musl`: the build mode column of reports.

@@ -61,9 +61,12 @@ impl Config {
         };
         let base_modes = self.modes(&cgo, self.libc.as_deref());
 
-        // Cell id → index in `drafts`.
+        // Cell id → index in `drafts`; filled after `exclude`.
         let mut seen: HashMap<CellId, usize> = HashMap::new();
-        let mut drafts: Vec<Draft> = Vec::new();
+        let rootfs_count = self.rootfs.as_ref().map_or(1, Vec::len);
+        let mut drafts: Vec<Draft> = Vec::with_capacity(
+            toolchains.len() * targets.len() * base_modes.len() * rootfs_count * programs.len(),
+        );
         let add = |drafts: &mut Vec<Draft>,
                    seen: &mut HashMap<CellId, usize>,
                    tc: &Arc<Toolchain>,
@@ -102,29 +105,37 @@ impl Config {
                 for &mode in &base_modes {
                     for rootfs in self.rootfs_for(mode, None) {
                         for pi in 0..programs.len() {
-                            add(
-                                &mut drafts,
-                                &mut seen,
-                                tc,
-                                ti,
-                                &t.target,
-                                mode,
-                                &rootfs,
-                                pi,
-                                vec![],
-                            );
+                            drafts.push(Draft {
+                                cell: Cell::new(
+                                    tc.clone(),
+                                    t.target.clone(),
+                                    mode.0,
+                                    mode.1,
+                                    rootfs.clone(),
+                                    programs[pi].program.clone(),
+                                ),
+                                target: ti,
+                                program: pi,
+                                includes: vec![],
+                                original: true,
+                            });
                         }
                     }
                 }
             }
         }
 
-        drafts.retain(|d| !self.exclude.iter().any(|m| m.matches(&d.cell)));
-        seen = drafts
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.cell.id.clone(), i))
-            .collect();
+        // Exclude, and drop repeats (two toolchains of one name): ids are unique.
+        seen.reserve(drafts.len());
+        drafts.retain(|d| {
+            !self.exclude.iter().any(|m| m.matches(&d.cell))
+                && seen.insert(d.cell.id.clone(), 0).is_none()
+        });
+        for (i, d) in drafts.iter().enumerate() {
+            if let Some(slot) = seen.get_mut(&d.cell.id) {
+                *slot = i;
+            }
+        }
 
         for (ri, rule) in self.include.iter().enumerate() {
             let m = &rule.matcher;
