@@ -104,7 +104,7 @@ impl Config {
             for (ti, t) in targets.iter().enumerate() {
                 for &mode in &base_modes {
                     for rootfs in self.rootfs_for(mode, None) {
-                        for pi in 0..programs.len() {
+                        for (pi, prog) in programs.iter().enumerate() {
                             drafts.push(Draft {
                                 cell: Cell::new(
                                     tc.clone(),
@@ -112,7 +112,7 @@ impl Config {
                                     mode.0,
                                     mode.1,
                                     rootfs.clone(),
-                                    programs[pi].program.clone(),
+                                    prog.program.clone(),
                                 ),
                                 target: ti,
                                 program: pi,
