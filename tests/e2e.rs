@@ -564,3 +564,83 @@ fn shards_merge_into_the_full_run_and_compare_toolchains() {
     ]);
     assert_eq!(o.status.code(), Some(0));
 }
+
+/// A warm re-run with nothing changed takes every binary from the build cache (no `go build`),
+/// with identical binaries; a changed source file is rebuilt. run.json carries the CPU bound.
+#[test]
+fn warm_rerun_reuses_builds_and_notices_changes() {
+    require_host!(false);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let prog = tmp.path().join("hello.go");
+    std::fs::write(
+        &prog,
+        "package main\nimport \"fmt\"\nfunc main() { fmt.Println(\"v1\") }\n",
+    )
+    .expect("write");
+    let cache = shared_cache();
+    let run = |name: &str| {
+        let out = tmp.path().join(name);
+        let o = crossmatrix(&[
+            "run",
+            prog.to_str().expect("utf-8"),
+            "--toolchain",
+            "go1.24",
+            "--target",
+            "linux/amd64",
+            "--target",
+            "linux/arm64",
+            "--reps",
+            "3",
+            "--cache-dir",
+            cache.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{name}");
+        (records(&out), out)
+    };
+    let (first, _) = run("first");
+    let (second, out2) = run("second");
+    for id in [
+        "go1.24/linux-amd64/cgo0/rootfs-scratch/hello",
+        "go1.24/linux-arm64/cgo0/rootfs-scratch/hello",
+    ] {
+        let (a, b) = (record(&first, id), record(&second, id));
+        assert_eq!(b["build"]["cached"], true, "warm: no go build: {b:#}");
+        assert_eq!(a["binary"]["sha256"], b["binary"]["sha256"], "same binary");
+        assert!(
+            b["run"]["stdout_tail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("v1")
+        );
+        assert_eq!(b["startup"]["reps"], 3);
+    }
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("run.json")).expect("run.json"))
+            .expect("json");
+    let (wall, bound) = (
+        meta["wall_s"].as_f64().unwrap_or(0.0),
+        meta["cpu_bound_s"].as_f64().unwrap_or(0.0),
+    );
+    assert!(
+        wall > 0.0 && bound > 0.0,
+        "wall and bound recorded: {meta:#}"
+    );
+    assert!(meta["cpu_s"].as_f64().unwrap_or(-1.0) >= 0.0);
+    // A changed source is rebuilt, and the new binary runs.
+    std::fs::write(
+        &prog,
+        "package main\nimport \"fmt\"\nfunc main() { fmt.Println(\"v2\") }\n",
+    )
+    .expect("write");
+    let (third, _) = run("third");
+    let r = record(&third, "go1.24/linux-arm64/cgo0/rootfs-scratch/hello");
+    assert_ne!(r["build"]["cached"], true, "changed source: rebuilt: {r:#}");
+    assert!(
+        r["run"]["stdout_tail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("v2")
+    );
+}

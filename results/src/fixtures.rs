@@ -47,6 +47,7 @@ pub(crate) fn cell(id: &str, status: CellStatus) -> CellRecord {
             hint: None,
             log_tail: String::new(),
             cc: None,
+            cached: false,
         },
         binary: None,
         run: None,

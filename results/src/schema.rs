@@ -66,6 +66,10 @@ pub struct BuildRecord {
     /// The C compiler used for cgo builds (`zig cc -target aarch64-linux-musl`), and why.
     #[serde(default)]
     pub cc: Option<String>,
+    /// The binary came from crossmatrix's build cache: an earlier build with the same
+    /// toolchain, target, settings, C compiler and source files (`go build` did not run).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
 }
 
 /// How a binary links.

@@ -6,6 +6,7 @@ use crate::inspect::{BinaryInfo, inspect_binary};
 use crate::process::{Finished, run_captured, run_captured_with_input, signal_name};
 use crate::resources::StepLimits;
 use crate::sandbox::{Limits, Sandbox};
+use crate::buildcache::{BuildCache, SourceScope, file_stamp};
 use crate::timing::{TimingJob, ensure_timer, run_job};
 use crate::wasm;
 use crossmatrix_matrix::{Cause, Cell, Libc, ProgramSource, RootfsSpec};
@@ -73,6 +74,8 @@ pub struct Runner {
     probe_dir: PathBuf,
     /// crossmatrix-timer, built on first use by the first cell's toolchain.
     timer: OnceLock<Result<PathBuf, String>>,
+    /// Binaries of earlier builds, by the hash of their inputs.
+    build_cache: BuildCache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,12 +102,14 @@ impl Runner {
             })?;
         }
         let rootfs = RootfsStore::new(&cfg.cache_dir.join("rootfs"));
+        let cfg_cache_dir = cfg.cache_dir.clone();
         Ok(Runner {
             cfg,
             host,
             rootfs,
             probe_dir,
             timer: OnceLock::new(),
+            build_cache: BuildCache::new(cfg_cache_dir.join("bin")),
         })
     }
 
@@ -130,7 +135,8 @@ impl Runner {
     pub fn run_cell_staged(&self, cell: &Cell) -> (CellRecord, Option<TimingJob>) {
         let mut timing = None;
         let rec = self.execute(cell, &mut timing);
-        let timing = timing.filter(|_| rec.status == CellStatus::Pass && rec.cause.is_none());
+        let timing = timing
+            .filter(|j| j.reps > 0 && rec.status == CellStatus::Pass && rec.cause.is_none());
         (rec, timing)
     }
 
@@ -413,6 +419,16 @@ impl Runner {
         argv.push(pkg.into());
         let build_timeout = settings.build_timeout.unwrap_or(self.cfg.build_timeout);
         let start = Instant::now();
+        // A build with exactly these inputs ran before: reuse its binary, skip `go build`.
+        let key = self.build_key(cell, &src_dir, &bin_dir, &sb, &argv, cc);
+        if let Some(key) = &key {
+            if self.build_cache.fetch(key, &exe_name, &bin_dir.join(&exe_name)) {
+                rec.status = StepStatus::Ok;
+                rec.cached = true;
+                rec.duration_ms = start.elapsed().as_millis() as u64;
+                return (Some(bin_dir.join(exe_name)), None);
+            }
+        }
         let result = run_captured(sb.command(&argv), build_timeout);
         rec.duration_ms = start.elapsed().as_millis() as u64;
         let f = match result {
@@ -456,7 +472,46 @@ impl Runner {
             return (None, Some(fail));
         }
         rec.status = StepStatus::Ok;
+        if let Some(key) = &key {
+            self.build_cache.store(key, &exe_name, &bin_dir.join(&exe_name));
+        }
         (Some(bin_dir.join(exe_name)), None)
+    }
+
+    /// The build cache key of a cell: everything the sandboxed `go build` sees — its bubblewrap
+    /// arguments (mounts, environment; the output dir masked, since it differs per run), its
+    /// command line, the toolchain, the C compiler's files, and the content of the source
+    /// files. `None` (no caching) when the source cannot be hashed.
+    fn build_key(
+        &self,
+        cell: &Cell,
+        src_dir: &Path,
+        bin_dir: &Path,
+        sb: &Sandbox,
+        argv: &[OsString],
+        cc: Option<&CCompiler>,
+    ) -> Option<String> {
+        let scope = match &cell.program.source {
+            ProgramSource::File(_) => SourceScope::Flat,
+            _ => SourceScope::Tree,
+        };
+        let source = self.build_cache.source_hash(src_dir, scope)?;
+        let mut h = Sha256::new();
+        let out = bin_dir.as_os_str().as_encoded_bytes();
+        for a in sb.args().iter().chain(argv) {
+            let a = a.as_encoded_bytes();
+            h.update(if a == out { b"<out>" } else { a });
+            h.update([0]);
+        }
+        h.update(cell.toolchain.version.as_bytes());
+        h.update(file_stamp(&cell.toolchain.goroot.join("bin/go")).as_bytes());
+        if let Some(cc) = cc {
+            h.update(format!("{cc:?}").as_bytes());
+            let exe = cc.cc.split_whitespace().next().unwrap_or_default();
+            h.update(file_stamp(Path::new(exe)).as_bytes());
+        }
+        h.update(source.as_bytes());
+        Some(format!("{:x}", h.finalize()))
     }
 
     fn run(
@@ -726,6 +781,7 @@ fn skeleton(cell: &Cell) -> CellRecord {
             hint: None,
             log_tail: String::new(),
             cc: None,
+            cached: false,
         },
         binary: None,
         run: None,

@@ -134,4 +134,12 @@ pub fn assert_pass(r: &Value, executor: &str, linkage: &str) {
         "{id}: min <= median"
     );
     assert!(st["mad_ms"].as_f64().is_some(), "{id}: mad");
+    // Every repetition ran inside one sandbox, after the default warm-ups.
+    assert_eq!(st["method"], "in-sandbox", "{id}: timing method");
+    assert_eq!(st["warmups"], 2, "{id}: warm-ups");
+    assert_eq!(
+        st["samples_ms"].as_array().map(Vec::len),
+        st["reps"].as_u64().map(|n| n as usize),
+        "{id}: one sample per rep"
+    );
 }

@@ -31,6 +31,7 @@ fn build_ok(ms: u64) -> BuildRecord {
         hint: None,
         log_tail: String::new(),
         cc: None,
+        cached: false,
     }
 }
 
@@ -192,6 +193,7 @@ pub(crate) fn fixture_records() -> Vec<CellRecord> {
             hint: Some("fix the compile error shown in build.log_tail".into()),
             log_tail: "# example.com/probe\n./main.go:9:14: undefined: iter.Seq\nnote: module requires go >= 1.23 (running go 1.22.12; GOTOOLCHAIN=local) & more\n".into(),
             cc: None,
+            cached: false,
         },
         CellStatus::Fail,
     );
