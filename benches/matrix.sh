@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # benches/matrix.sh — whole-matrix benchmark: crossmatrix against a naive sequential shell loop
 # (go build + one run per cell, no sandbox, no repetitions, no records) on the same matrix, cold
-# (empty caches for both) and warm, in one run on this machine. Prints both walls and the ratio.
+# (empty caches for both) and warm, in one run on this machine. Prints both walls, the ratio,
+# and crossmatrix's own wall ÷ CPU-bound ratio from run.json.
 #
 #   benches/matrix.sh                       # go1.24 × 6 arches, cgo=0
 #   ARCHES="amd64 arm64" GO=/usr/lib/go-1.22/bin/go benches/matrix.sh
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 BIN=${CROSSMATRIX:-target/release/crossmatrix}
 GO=${GO:-/usr/lib/go-1.24/bin/go}
 ARCHES=${ARCHES:-"amd64 arm64 riscv64 s390x ppc64le mips64le"}
-REPS=${REPS:-10}
+REPS=${REPS:-30}
 [ -x "$BIN" ] || cargo build --release --quiet
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -41,6 +42,7 @@ t0=$(now); crossmatrix_run "$WORK/cm-cache" "$WORK/out-cold"; t1=$(now)
 cm_cold=$(awk "BEGIN{print $t1 - $t0}")
 t0=$(now); crossmatrix_run "$WORK/cm-cache" "$WORK/out-warm"; t1=$(now)
 cm_warm=$(awk "BEGIN{print $t1 - $t0}")
-printf '%-6s %12s %12s %8s\n' "" "loop (s)" "crossmatrix" "ratio"
-printf '%-6s %12.2f %12.2f %8.2f\n' cold "$loop_cold" "$cm_cold" "$(awk "BEGIN{print $cm_cold / $loop_cold}")"
-printf '%-6s %12.2f %12.2f %8.2f\n' warm "$loop_warm" "$cm_warm" "$(awk "BEGIN{print $cm_warm / $loop_warm}")"
+bound() { jq -r '"\(.wall_s / .cpu_bound_s) (bound \(.cpu_bound_s) s, \(.cpu_s) s CPU)"' "$1/run.json"; }
+printf '%-6s %12s %12s %8s   %s\n' "" "loop (s)" "crossmatrix" "ratio" "crossmatrix wall ÷ its CPU bound"
+printf '%-6s %12.2f %12.2f %8.2f   %s\n' cold "$loop_cold" "$cm_cold" "$(awk "BEGIN{print $cm_cold / $loop_cold}")" "$(bound "$WORK/out-cold")"
+printf '%-6s %12.2f %12.2f %8.2f   %s\n' warm "$loop_warm" "$cm_warm" "$(awk "BEGIN{print $cm_warm / $loop_warm}")" "$(bound "$WORK/out-warm")"
