@@ -602,7 +602,8 @@ impl Runner {
         let limits = self.run_limits(cell);
         let mut sb = Sandbox::new(&self.cfg.bwrap)
             .limits(Limits::default())
-            .resources(limits);
+            .resources(limits)
+            .tmp_size(SCRATCH_BYTES);
         let mut interpreter_present = None;
         if let ExecutorChoice::Wasmtime = choice {
             let sha = rec_sha(binary, info);

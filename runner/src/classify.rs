@@ -195,11 +195,10 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
     if stderr.contains("crossmatrix: wasm timeout") {
         return Some(Failure::generic(Cause::Timeout));
     }
-    if stderr.contains("qemu:") && (stderr.contains("fatal") || stderr.contains("Assertion")) {
-        return Some(Failure::new(
-            Cause::EmulatorCrash,
-            format!("qemu failed: {}", last_line(&stderr)),
-        ));
+    if ctx.executor.starts_with("qemu") {
+        if let Some(f) = qemu_failure(&stderr, f, &ctx.executor) {
+            return Some(f);
+        }
     }
     if stderr.contains("bwrap:") && f.code == Some(1) {
         return Some(Failure::new(
@@ -211,9 +210,16 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
         return Some(signal_failure(sig, &signal_name(sig), &ctx.executor));
     }
     if stderr.contains("fatal error: runtime: out of memory")
+        || stderr.contains("fatal error: out of memory")
         || stderr.contains("cannot allocate memory")
     {
-        return Some(Failure::generic(Cause::Oom));
+        return Some(Failure::new(
+            Cause::Oom,
+            format!(
+                "ran out of memory ({}): raise the run's memory limit (--memory, `[run] memory`) or reduce its use",
+                last_line(&stderr)
+            ),
+        ));
     }
     let code = f.code.unwrap_or(-1);
     if code != expect.exit_code {
@@ -223,14 +229,15 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
             return Some(signal_failure(sig, &signal_name(sig), &ctx.executor));
         }
         let tail = last_line(&stderr);
-        return Some(Failure::new(
-            Cause::WrongExitCode,
-            if tail.is_empty() {
-                format!("exited {code}, expected {}", expect.exit_code)
-            } else {
-                format!("exited {code}, expected {}: {tail}", expect.exit_code)
-            },
-        ));
+        let mut hint = if tail.is_empty() {
+            format!("exited {code}, expected {}", expect.exit_code)
+        } else {
+            format!("exited {code}, expected {}: {tail}", expect.exit_code)
+        };
+        if hit_task_limit(&stderr) {
+            hint.push_str(" (the run hit its task limit: raise --pids / `[run] pids`)");
+        }
+        return Some(Failure::new(Cause::WrongExitCode, hint));
     }
     if ctx.probe {
         if let Some(f) = check_probe(&stdout, ctx) {
@@ -282,6 +289,94 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
     None
 }
 
+/// Whether the program could not start a process or thread: the pids limit (or RLIMIT_NPROC).
+fn hit_task_limit(stderr: &str) -> bool {
+    stderr.contains("failed to create new OS thread")
+        || stderr.contains("pthread_create failed: Resource temporarily unavailable")
+        || (stderr.contains("fork/exec") && stderr.contains("resource temporarily unavailable"))
+}
+
+/// qemu-user failing itself rather than the program: its assertions and aborts, its own
+/// allocations failing under the memory limit, or dying from a signal it did not report as
+/// the guest's (`qemu: uncaught target signal` is how it reports those).
+fn qemu_failure(stderr: &str, f: &Finished, executor: &str) -> Option<Failure> {
+    const OWN_MEMORY: &[&str] = &[
+        "mprotect of jit buffer",
+        "qemu_mprotect__osdep: mprotect failed",
+        "Unable to reserve 0x",
+        "failed to allocate",
+        "Cannot allocate memory",
+    ];
+    const INTERNAL: &[&str] = &[
+        "Bail out! ERROR:",
+        "** ERROR:",
+        "qemu: fatal:",
+        "qemu: unhandled CPU exception",
+        "Assertion `",
+        "assertion failed",
+        "tcg fatal error",
+    ];
+    let qemu_line = || {
+        stderr
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| {
+                INTERNAL.iter().chain(OWN_MEMORY).any(|p| l.contains(p))
+                    || l.contains("qemu")
+                    || l.contains("binfmt")
+            })
+            .map(|l| truncate(l, 200))
+            .unwrap_or_else(|| last_line(stderr))
+    };
+    let failed = f.code != Some(0) || f.signal.is_some();
+    if failed
+        && OWN_MEMORY.iter().any(|p| stderr.contains(p))
+        && (stderr.contains("qemu") || stderr.contains("binfmt") || stderr.contains("GLib"))
+    {
+        return Some(Failure::new(
+            Cause::Oom,
+            format!(
+                "{executor} could not allocate its own memory ({}): raise --memory (qemu needs ~256 MiB beyond the program)",
+                qemu_line()
+            ),
+        ));
+    }
+    if failed && INTERNAL.iter().any(|p| stderr.contains(p)) {
+        return Some(Failure::new(
+            Cause::EmulatorCrash,
+            format!(
+                "{executor} itself failed ({}): not the program; rerun with --recheck, or try another qemu version or a native runner",
+                qemu_line()
+            ),
+        ));
+    }
+    // A crash signal qemu did not attribute to the guest (it prints `uncaught target signal`
+    // for those) is qemu's own; bwrap reports it as 128+N.
+    let sig = f
+        .signal
+        .or_else(|| f.code.filter(|c| (129..=192).contains(c)).map(|c| c - 128));
+    if let Some(sig) = sig {
+        let crash = [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGABRT,
+            libc::SIGILL,
+            libc::SIGFPE,
+        ];
+        if crash.contains(&sig) && !stderr.contains("uncaught target signal") {
+            return Some(Failure::new(
+                Cause::EmulatorCrash,
+                format!(
+                    "{executor} itself died with {} without reporting a guest signal: likely a qemu bug; rerun with --recheck or another qemu version",
+                    signal_name(sig)
+                ),
+            ));
+        }
+    }
+    None
+}
+
 fn looks_like_missing_interpreter(stderr: &str) -> bool {
     // bwrap: "execvp /x: No such file or directory" for an existing file means its loader is
     // missing; qemu: "Could not open '/lib/ld-…': No such file or directory".
@@ -302,7 +397,9 @@ fn signal_failure(sig: i32, name: &str, executor: &str) -> Failure {
         libc::SIGSEGV => format!(
             "died with SIGSEGV{under}: a crash in the program or its C code; run it with GOTRACEBACK=crash"
         ),
-        libc::SIGKILL => format!("killed with SIGKILL{under}: often the OOM killer or a limit"),
+        libc::SIGKILL => format!(
+            "killed with SIGKILL{under}: the run's memory limit (--memory, `[run] memory`) or the kernel's OOM killer; raise the limit if the program needs more"
+        ),
         _ => format!("died with {name} ({sig}){under}"),
     };
     Failure::new(
@@ -544,7 +641,14 @@ mod tests {
         .unwrap();
         assert_eq!(f.cause, Cause::Signal);
         assert!(f.hint.contains("SIGSEGV") || f.hint.contains("Segmentation"));
-        let f = classify_run(&finished(Some(132), "", ""), &c, &Expectation::default()).unwrap();
+        let mut native = c.clone();
+        native.executor = "native".into();
+        let f = classify_run(
+            &finished(Some(132), "", ""),
+            &native,
+            &Expectation::default(),
+        )
+        .unwrap();
         assert_eq!(f.cause, Cause::Signal);
         let mut t = finished(None, "", "");
         t.timed_out = true;
@@ -577,5 +681,94 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(classify_run(&finished(Some(0), "hi", ""), &c, &re), None);
+    }
+
+    #[test]
+    fn qemu_failing_itself() {
+        let mut c = ctx();
+        c.probe = false;
+        let none = Expectation::default();
+        // A glib assertion inside qemu (seen here when a fork bomb hit its pids limit).
+        let f = classify_run(
+            &finished(
+                Some(134),
+                "",
+                "Bail out! ERROR:../../accel/tcg/cpu-exec.c:954:cpu_exec: assertion failed: (cpu == current_cpu)\n",
+            ),
+            &c,
+            &none,
+        )
+        .unwrap();
+        assert_eq!(f.cause, Cause::EmulatorCrash);
+        assert!(
+            f.hint.contains("cpu_exec") && f.hint.contains("--recheck"),
+            "{}",
+            f.hint
+        );
+        // qemu's translation buffer does not fit under RLIMIT_DATA: memory, not a crash.
+        let f = classify_run(
+            &finished(
+                Some(1),
+                "",
+                "aarch64-binfmt-P: qemu_mprotect__osdep: mprotect failed: Cannot allocate memory\naarch64-binfmt-P: mprotect of jit buffer: Cannot allocate memory\n",
+            ),
+            &c,
+            &none,
+        )
+        .unwrap();
+        assert_eq!(f.cause, Cause::Oom);
+        assert!(f.hint.contains("--memory"), "{}", f.hint);
+        // qemu died from SIGSEGV without blaming the guest.
+        let mut t = finished(None, "", "");
+        t.signal = Some(libc::SIGSEGV);
+        let f = classify_run(&t, &c, &none).unwrap();
+        assert_eq!(f.cause, Cause::EmulatorCrash);
+        // The guest's own SIGSEGV, as qemu reports it, stays `signal`.
+        let f = classify_run(
+            &finished(
+                Some(139),
+                "",
+                "qemu: uncaught target signal 11 (Segmentation fault) - core dumped\n",
+            ),
+            &c,
+            &none,
+        )
+        .unwrap();
+        assert_eq!(f.cause, Cause::Signal);
+    }
+
+    #[test]
+    fn memory_and_task_limits() {
+        let mut c = ctx();
+        c.probe = false;
+        c.executor = "native".into();
+        let none = Expectation::default();
+        let f = classify_run(
+            &finished(
+                Some(2),
+                "",
+                "fatal error: runtime: out of memory\n\ngoroutine 1 [running]:\n",
+            ),
+            &c,
+            &none,
+        )
+        .unwrap();
+        assert_eq!(f.cause, Cause::Oom);
+        assert!(f.hint.contains("--memory"), "{}", f.hint);
+        let f = classify_run(&finished(Some(137), "", ""), &c, &none).unwrap();
+        assert_eq!(f.cause, Cause::Oom);
+        assert!(f.hint.contains("memory limit"), "{}", f.hint);
+        let f = classify_run(
+            &finished(
+                Some(2),
+                "",
+                "runtime: failed to create new OS thread (have 7 already; errno=11)\n",
+            ),
+            &c,
+            &none,
+        )
+        .unwrap();
+        assert_eq!(f.cause, Cause::WrongExitCode);
+        assert!(f.hint.contains("--pids"), "{}", f.hint);
     }
 }
