@@ -24,6 +24,7 @@ pub fn doctor(a: DoctorArgs) -> Result<ExitCode> {
             crossmatrix_runner::wasm::wasmtime_version()
         ),
     ));
+    report.capabilities.push(limits_capability());
     let ok = report.default_matrix_runs();
     if a.format == "json" {
         let mut v = serde_json::to_value(&report)?;
@@ -78,4 +79,17 @@ fn print_table(report: &Report, ok: bool) {
             missing.join(", ")
         );
     }
+}
+
+/// How memory and pids limits are enforced here (cgroup, or rlimits and what they cannot do).
+fn limits_capability() -> Capability {
+    let rc = crossmatrix_runner::resources::ResourceControl::host();
+    let status = if rc.uses_cgroups() {
+        Status::Ok
+    } else {
+        Status::Degraded
+    };
+    Capability::new(Area::Sandbox, "limits (memory, pids)", status, rc.describe()).fix(
+        "give crossmatrix a cgroup with memory and pids delegated: run it as root, or under `systemd-run --user --scope -p Delegate=yes crossmatrix run …` (cgroup v2)",
+    )
 }
