@@ -28,8 +28,8 @@ CACHE=${CACHE:-$WORK/cache}
 "$BIN" run --toolchain go1.24 --target linux/amd64 --target linux/arm64 --cgo 0 \
   --reps "$REPS" --cache-dir "$CACHE" --out "$WORK/out" --no-progress >/dev/null 2>&1
 
-median_of_hyperfine() { # command... → median in ms
-  hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/h.json" --output=null "$@" >/dev/null 2>&1
+median_of_hyperfine() { # words of ONE command → median in ms (hyperfine -N splits it on spaces)
+  hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/h.json" --output=null "$*" >/dev/null 2>&1
   jq '.results[0].median * 1000' "$WORK/h.json"
 }
 cm_median() { # cell id → median in ms

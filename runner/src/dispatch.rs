@@ -151,7 +151,8 @@ pub fn run_cells<F>(
                                 }
                             }
                         }
-                        Work::Time(i, rec, job) => {
+                        Work::Time(i, boxed) => {
+                            let (rec, job) = *boxed;
                             let rec = runner.time(rec, &job);
                             {
                                 let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -190,7 +191,7 @@ struct State {
 
 enum Work {
     Build(usize),
-    Time(usize, CellRecord, TimingJob),
+    Time(usize, Box<(CellRecord, TimingJob)>),
     /// Nothing left anywhere.
     Done,
     /// Stop requested.
@@ -204,7 +205,7 @@ impl State {
         if self.building == 0 {
             if let Some((i, rec, job)) = self.timing.pop_front() {
                 self.timing_now += 1;
-                return Some(Work::Time(i, rec, job));
+                return Some(Work::Time(i, Box::new((rec, job))));
             }
         }
         if !quiet || self.timing_now == 0 {
