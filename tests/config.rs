@@ -300,3 +300,50 @@ fn config_errors_name_file_line_and_column() {
     assert!(err.contains("did you mean `reps`"), "{err}");
     assert!(err.contains("3 problems in"), "{err}");
 }
+
+/// An expected failure that does not happen (fixed upstream, or a rule too broad) passes, but
+/// the record says the rule can go — like an XPASS — so rules do not outlive their breakage.
+#[test]
+fn an_expected_failure_that_passes_says_so() {
+    require_host!(false);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    write(
+        d,
+        "crossmatrix.toml",
+        r#"
+toolchains = ["go1.24"]
+targets = ["linux/amd64"]
+[run]
+reps = 1
+[[programs]]
+path = "fixed.go"
+expect = "fail"
+cause = "wrong-exit-code"
+reason = "issue 123"
+"#,
+    );
+    write(d, "fixed.go", "package main\nfunc main() {}\n");
+    let out = d.join("out");
+    let cache = shared_cache();
+    let o = crossmatrix(&[
+        "run",
+        "--config",
+        d.join("crossmatrix.toml").to_str().expect("utf-8"),
+        "--cache-dir",
+        cache.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let recs = records(&out);
+    let r = record(&recs, "go1.24/linux-amd64/cgo0/rootfs-scratch/fixed");
+    assert_eq!(r["status"], "pass", "{r:#}");
+    assert_eq!(r["cause"], serde_json::Value::Null, "{r:#}");
+    let hint = r["hint"].as_str().unwrap_or("");
+    assert!(
+        hint.contains("expected to fail with wrong-exit-code but passed")
+            && hint.contains("drop the expect"),
+        "{r:#}"
+    );
+}

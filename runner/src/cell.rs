@@ -250,28 +250,23 @@ impl Runner {
         let (run, job, fail) = self.run(cell, &binary, &info, &choice);
         rec.run = Some(run);
         *timing = job;
-        match fail {
-            None => finish(rec, CellStatus::Pass, None),
-            // Known breakage the config expects is recorded, with its cause, but not red.
-            Some(f)
-                if cell
-                    .settings
-                    .expect_fail
-                    .as_ref()
-                    .is_some_and(|e| e.cause == f.cause) =>
-            {
-                let why = cell
-                    .settings
-                    .expect_fail
-                    .as_ref()
-                    .and_then(|e| e.reason.clone());
-                let hint = match why {
-                    Some(r) => format!("expected failure ({r}): {}", f.hint),
-                    None => format!("expected failure: {}", f.hint),
-                };
-                finish(rec, CellStatus::Pass, Some(Failure::new(f.cause, hint)))
+        match (fail, &cell.settings.expect_fail) {
+            // Expected to fail but passed: fixed (or the rule is too broad). Not red, but said,
+            // so the rule does not outlive the breakage (an XPASS).
+            (None, Some(e)) => {
+                let mut rec = finish(rec, CellStatus::Pass, None);
+                rec.hint = Some(format!(
+                    "expected to fail with {} but passed: drop the expect = \"fail\" rule for this cell",
+                    e.cause
+                ));
+                rec
             }
-            Some(f) => finish(rec, CellStatus::Fail, Some(f)),
+            (None, None) => finish(rec, CellStatus::Pass, None),
+            // Known breakage the config expects is recorded, with its cause, but not red.
+            (fail, _) => {
+                let (status, fail) = expected_failure(cell, fail);
+                finish(rec, status, fail)
+            }
         }
     }
 
