@@ -665,3 +665,104 @@ fn tiocsti_cannot_reach_the_terminal() {
     }
     assert!(leftovers(&format!("tiocsti_{}", tag())).is_empty());
 }
+
+/// The rlimit fallback, for real: as a non-root user nothing can create cgroups here, so
+/// `RLIMIT_NPROC` must hold the fork bomb and `RLIMIT_DATA` the allocation bomb, while an
+/// ordinary program still runs, natively and under qemu (whose translation buffer counts).
+#[test]
+fn limits_hold_without_cgroups_as_a_non_root_user() {
+    require_host!(false);
+    const USER: &str = "crossmatrix-test";
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root to switch to {USER} (the other tests run rootless already)");
+        return;
+    }
+    let exists = Command::new("id")
+        .arg(USER)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(exists, "user {USER} does not exist: ci/setup creates it");
+    let tmp = tempfile::Builder::new()
+        .prefix("crossmatrix-limits")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    let bin = tmp.path().join("crossmatrix");
+    std::fs::copy(BIN, &bin).expect("copy binary");
+    let programs: Vec<(&str, &str)> = LINUX
+        .iter()
+        .copied()
+        .filter(|(n, _)| ["forkbomb", "oom", "netdial"].contains(n))
+        .collect();
+    let files = write_programs(tmp.path(), &programs, &[("ADDR", "127.0.0.1:9".into())]);
+    for (path, mode) in [(tmp.path().to_path_buf(), "777")] {
+        let ok = Command::new("chmod")
+            .args(["-R", mode, path.to_str().expect("utf-8")])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok);
+    }
+    let home = tmp.path().join("home");
+    std::fs::create_dir(&home).expect("home");
+    let ok = Command::new("chown")
+        .args([&format!("{USER}:{USER}"), home.to_str().expect("utf-8")])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok);
+    let out = home.join("out");
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid", USER, "--regid", USER, "--init-groups", "--"])
+        .arg("env")
+        .arg("-i")
+        .arg(format!("HOME={}", home.display()))
+        .arg("PATH=/usr/local/bin:/usr/bin:/bin")
+        .arg("NO_COLOR=1")
+        .arg(&bin)
+        .arg("run")
+        .args(&files)
+        .args([
+            "--toolchain",
+            "go1.24",
+            "--target",
+            "linux/amd64",
+            "--target",
+            "linux/arm64",
+            "--timeout",
+            "8",
+            "--memory",
+            "512MiB",
+            "--pids",
+            "128",
+            "--reps",
+            "1",
+            "--jobs",
+            "1",
+            "--no-progress",
+            "--out",
+        ])
+        .arg(&out);
+    let o = c.output().expect("run setpriv");
+    eprintln!(
+        "--- stdout\n{}--- stderr\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let recs = records(&out);
+    for arch in ["amd64", "arm64"] {
+        let id = |p: &str| format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/{p}_{}", tag());
+        let r = record(&recs, &id("netdial"));
+        assert_eq!(r["status"], "pass", "runs under the rlimits: {r:#}");
+        let r = record(&recs, &id("oom"));
+        assert_eq!(r["cause"], "oom", "{r:#}");
+        assert!(text(r, &["hint"]).contains("--memory"), "{r:#}");
+        let r = record(&recs, &id("forkbomb"));
+        assert_eq!(r["status"], "fail", "{r:#}");
+    }
+    let left = leftovers(&format!("_{}", tag()));
+    assert!(
+        left.is_empty(),
+        "processes left behind:\n{}",
+        left.join("\n")
+    );
+}

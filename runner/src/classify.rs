@@ -217,7 +217,12 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
             Cause::Oom,
             format!(
                 "ran out of memory ({}): raise the run's memory limit (--memory, `[run] memory`) or reduce its use",
-                last_line(&stderr)
+                stderr
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| l.contains("out of memory") || l.contains("cannot allocate memory"))
+                    .map(|l| truncate(l, 200))
+                    .unwrap_or_else(|| last_line(&stderr))
             ),
         ));
     }
@@ -755,6 +760,11 @@ mod tests {
         .unwrap();
         assert_eq!(f.cause, Cause::Oom);
         assert!(f.hint.contains("--memory"), "{}", f.hint);
+        assert!(
+            f.hint.contains("fatal error: runtime: out of memory"),
+            "{}",
+            f.hint
+        );
         let f = classify_run(&finished(Some(137), "", ""), &c, &none).unwrap();
         assert_eq!(f.cause, Cause::Oom);
         assert!(f.hint.contains("memory limit"), "{}", f.hint);
