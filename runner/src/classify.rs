@@ -55,6 +55,8 @@ pub fn classify_build(log: &str, goarch: &str) -> Failure {
     }
     if log.contains("incompatible with") && log.contains("architecture")
         || log.contains("file in wrong format")
+        || log.contains("Relocations in generic ELF")
+        || assembles_for_another_arch(log, goarch)
     {
         return Failure::new(
             Cause::CcTargetMismatch,
@@ -71,6 +73,28 @@ pub fn classify_build(log: &str, goarch: &str) -> Failure {
             None => Cause::BuildError.default_hint().to_string(),
         },
     )
+}
+
+/// runtime/cgo's `gcc_<goarch>.S` fed to a C compiler for another architecture: its
+/// assembler rejects every instruction (clang: `invalid instruction mnemonic`; GNU as: `no such
+/// instruction`), or the compiler rejects the flags cgo passes for GOARCH (`-marm`, `-m32`).
+fn assembles_for_another_arch(log: &str, goarch: &str) -> bool {
+    const ASM: &[&str] = &[
+        "invalid instruction mnemonic",
+        "unknown use of instruction mnemonic",
+        "no such instruction",
+        "unknown mnemonic",
+        "unrecognized instruction mnemonic",
+    ];
+    const FLAGS: &[&str] = &[
+        "unrecognized command-line option '-marm'",
+        "unrecognized command-line option '-m32'",
+        "unrecognized command-line option '-m64'",
+        "unknown target CPU",
+    ];
+    let own_asm = format!("gcc_{goarch}.S");
+    (log.contains(&own_asm) && ASM.iter().any(|p| log.contains(p)))
+        || FLAGS.iter().any(|p| log.contains(p))
 }
 
 /// The first line that looks like a compiler error (`file.go:3:5: …`), else the first
@@ -542,6 +566,16 @@ mod tests {
             classify_build("cmd/go: unsupported GOOS/GOARCH pair linux/foo", "foo").cause,
             Cause::UnsupportedTarget
         );
+        // CC=zig cc -target x86_64-linux-gnu for GOARCH=arm64, as seen here.
+        let log = "# runtime/cgo\ngcc_arm64.S:30:19: error: expected ']' in brackets expression\ngcc_arm64.S:56:2: error: invalid instruction mnemonic 'blr'\n";
+        let f = classify_build(log, "arm64");
+        assert_eq!(f.cause, Cause::CcTargetMismatch);
+        assert!(f.hint.contains("CC and CXX"), "{}", f.hint);
+        let f = classify_build(
+            "gcc: error: unrecognized command-line option '-marm'; did you mean '-mabm'?",
+            "arm",
+        );
+        assert_eq!(f.cause, Cause::CcTargetMismatch);
     }
 
     #[test]
@@ -740,6 +774,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f.cause, Cause::Signal);
+    }
+
+    #[test]
+    fn exec_format_without_an_emulator() {
+        // The kernel, with no binfmt_misc handler for the machine, through bwrap.
+        let mut c = ctx();
+        c.probe = false;
+        c.executor = "native".into();
+        let f = classify_run(
+            &finished(
+                Some(1),
+                "",
+                "bwrap: execvp /.crossmatrix/probe: Exec format error\n",
+            ),
+            &c,
+            &Expectation::default(),
+        )
+        .unwrap();
+        assert_eq!(f.cause, Cause::ExecFormat);
+        assert!(f.hint.contains("qemu-user-static"), "{}", f.hint);
     }
 
     #[test]
