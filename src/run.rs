@@ -536,6 +536,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                 memory: Some(a.memory).filter(|&m| m > 0),
                 pids: Some(a.pids).filter(|&p| p > 0),
             },
+            recheck: a.recheck,
         },
         host,
     )?;

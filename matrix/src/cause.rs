@@ -41,6 +41,8 @@ pub enum Cause {
     GoVersionMismatch,
     /// The emulator itself failed (qemu crashed or reported an internal error).
     EmulatorCrash,
+    /// Failed under qemu but passed under a second executor (`--recheck`): likely a qemu bug.
+    EmulatorSuspect,
     /// The rootfs for this cell could not be assembled.
     RootfsUnavailable,
     /// The sandbox could not be set up (bubblewrap missing, user namespaces disabled…).
@@ -65,6 +67,7 @@ impl Cause {
         Cause::WrongExitCode,
         Cause::GoVersionMismatch,
         Cause::EmulatorCrash,
+        Cause::EmulatorSuspect,
         Cause::RootfsUnavailable,
         Cause::SandboxError,
     ];
@@ -88,6 +91,7 @@ impl Cause {
             Cause::WrongExitCode => "wrong-exit-code",
             Cause::GoVersionMismatch => "go-version-mismatch",
             Cause::EmulatorCrash => "emulator-crash",
+            Cause::EmulatorSuspect => "emulator-suspect",
             Cause::RootfsUnavailable => "rootfs-unavailable",
             Cause::SandboxError => "sandbox-error",
         }
@@ -140,6 +144,9 @@ impl Cause {
             }
             Cause::EmulatorCrash => {
                 "qemu-user failed, not the program: try another qemu version or a native runner"
+            }
+            Cause::EmulatorSuspect => {
+                "fails under qemu but passes under another executor: report it to qemu (or run on real hardware), not as a regression"
             }
             Cause::RootfsUnavailable => {
                 "the rootfs could not be assembled: check network access to the Debian mirror"

@@ -126,6 +126,28 @@ pub struct RunRecord {
     pub stdout_tail: String,
     #[serde(default)]
     pub stderr_tail: String,
+    /// With `--recheck`, a failure under qemu re-run under a second executor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck: Option<RecheckRecord>,
+}
+
+/// The second run of a cell that failed under qemu (`run --recheck`): which executor, and how
+/// it went. A pass there makes the cell's cause `emulator-suspect`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecheckRecord {
+    /// `native`, `qemu-binfmt`, `qemu-direct`.
+    pub executor: String,
+    #[serde(default)]
+    pub executor_version: Option<String>,
+    /// `ok` when the second run passed.
+    pub status: StepStatus,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// The second run's own cause when it failed too.
+    #[serde(default)]
+    pub cause: Option<Cause>,
+    #[serde(default)]
+    pub hint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -1,18 +1,18 @@
 //! One cell from source to record: build in a sandbox, inspect the binary, run it in a sandbox
 //! with the right executor, time its startup, classify any failure.
 
+use crate::buildcache::{BuildCache, SourceScope, file_stamp};
 use crate::classify::{Failure, RunContext, classify_build, classify_run};
 use crate::inspect::{BinaryInfo, inspect_binary};
 use crate::process::{Finished, run_captured, run_captured_with_input, signal_name};
 use crate::resources::StepLimits;
 use crate::sandbox::{Limits, Sandbox};
-use crate::buildcache::{BuildCache, SourceScope, file_stamp};
 use crate::timing::{TimingJob, ensure_timer, run_job};
 use crate::wasm;
 use crossmatrix_matrix::{Cause, Cell, Libc, ProgramSource, RootfsSpec};
 use crossmatrix_results::{
-    BuildRecord, CellRecord, CellStatus, RunRecord, SCHEMA_VERSION, StepStatus, TargetInfo,
-    ToolchainInfo,
+    BuildRecord, CellRecord, CellStatus, RecheckRecord, RunRecord, SCHEMA_VERSION, StepStatus,
+    TargetInfo, ToolchainInfo,
 };
 use crossmatrix_toolchains::cc::{CCompiler, CcKind, pick_c_compiler};
 use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference, Host};
@@ -64,6 +64,8 @@ pub struct RunnerConfig {
     pub executor: ExecutorPreference,
     /// Memory and task limits of every run step (a cell's `[run] memory`/`pids` override them).
     pub run_limits: StepLimits,
+    /// Re-run a cell that failed under qemu with a second executor (`emulator-suspect`).
+    pub recheck: bool,
 }
 
 /// Runs cells. Shared by the worker threads of a run.
@@ -135,8 +137,8 @@ impl Runner {
     pub fn run_cell_staged(&self, cell: &Cell) -> (CellRecord, Option<TimingJob>) {
         let mut timing = None;
         let rec = self.execute(cell, &mut timing);
-        let timing = timing
-            .filter(|j| j.reps > 0 && rec.status == CellStatus::Pass && rec.cause.is_none());
+        let timing =
+            timing.filter(|j| j.reps > 0 && rec.status == CellStatus::Pass && rec.cause.is_none());
         (rec, timing)
     }
 
@@ -247,7 +249,15 @@ impl Runner {
                 Some(Failure::new(Cause::NoExecutor, hint.clone())),
             );
         }
-        let (run, job, fail) = self.run(cell, &binary, &info, &choice);
+        let (mut run, job, mut fail) = self.run(cell, &binary, &info, &choice);
+        if let Some(first) = fail.as_ref().filter(|_| self.cfg.recheck) {
+            if let Some((second, verdict)) = self.recheck(cell, &binary, &info, &choice, first) {
+                run.recheck = Some(second);
+                if verdict.is_some() {
+                    fail = verdict;
+                }
+            }
+        }
         rec.run = Some(run);
         *timing = job;
         match (fail, &cell.settings.expect_fail) {
@@ -266,6 +276,108 @@ impl Runner {
             (fail, _) => {
                 let (status, fail) = expected_failure(cell, fail);
                 finish(rec, status, fail)
+            }
+        }
+    }
+
+    /// Runs a cell that failed under qemu once more under a second executor: native when the
+    /// host can run the arch, else qemu the other way (directly instead of through binfmt, or
+    /// the reverse). Returns what the second run did and, when it passed, the cell's new
+    /// verdict (`emulator-suspect`). Loader and sandbox problems are not qemu's: not rechecked.
+    fn recheck(
+        &self,
+        cell: &Cell,
+        binary: &Path,
+        info: &BinaryInfo,
+        first: &ExecutorChoice,
+        failure: &Failure,
+    ) -> Option<(RecheckRecord, Option<Failure>)> {
+        if !matches!(
+            first,
+            ExecutorChoice::QemuBinfmt { .. } | ExecutorChoice::QemuDirect(_)
+        ) || matches!(
+            failure.cause,
+            Cause::MissingInterpreter
+                | Cause::GlibcVersion
+                | Cause::MissingLibrary
+                | Cause::RootfsUnavailable
+                | Cause::SandboxError
+                | Cause::ExecFormat
+        ) {
+            return None;
+        }
+        let pick = |pref| match self.host.pick_executor(
+            &cell.target.goos,
+            &cell.target.goarch,
+            Some(&info.elf_header),
+            pref,
+        ) {
+            ExecutorChoice::None { .. } => None,
+            c => Some(c),
+        };
+        let second = pick(ExecutorPreference::Native).or_else(|| match first {
+            ExecutorChoice::QemuBinfmt { .. } => pick(ExecutorPreference::QemuDirect),
+            _ => pick(ExecutorPreference::QemuBinfmt),
+        })?;
+        let (executor, executor_version) = describe(&second);
+        let mut record = RecheckRecord {
+            executor: executor.clone(),
+            executor_version: executor_version.clone(),
+            status: StepStatus::Fail,
+            exit_code: None,
+            cause: None,
+            hint: None,
+        };
+        let outcome =
+            self.prepare_run(cell, binary, info, &second)
+                .and_then(|prepared| {
+                    let timeout = cell.settings.run_timeout.unwrap_or(self.cfg.run_timeout);
+                    let input = cell.settings.stdin.clone().map(String::into_bytes);
+                    let f = run_captured_with_input(prepared.command(), timeout, input).map_err(
+                        |e| Failure::new(Cause::SandboxError, format!("cannot start bwrap: {e}")),
+                    )?;
+                    record.exit_code = f.code;
+                    let ctx = RunContext {
+                        executor: executor.clone(),
+                        interpreter: info.interpreter.clone(),
+                        interpreter_present: prepared.interpreter_present,
+                        rootfs: cell.rootfs.label(),
+                        toolchain_version: cell.toolchain.version.clone(),
+                        goos: cell.target.goos.clone(),
+                        goarch: cell.target.goarch.clone(),
+                        cgo: cell.cgo,
+                        probe: cell.program.is_probe(),
+                    };
+                    match classify_run(&f, &ctx, &cell.program.expect) {
+                        Some(fail) => Err(fail),
+                        None => Ok(()),
+                    }
+                });
+        let (first_exec, first_version) = describe(first);
+        let first_name = match first_version {
+            Some(v) => format!("{first_exec} {v}"),
+            None => first_exec,
+        };
+        let second_name = match executor_version {
+            Some(v) => format!("{executor} {v}"),
+            None => executor,
+        };
+        match outcome {
+            Ok(()) => {
+                record.status = StepStatus::Ok;
+                let verdict = Failure::new(
+                    Cause::EmulatorSuspect,
+                    format!(
+                        "{} under {first_name} but passes under {second_name}: likely an emulator bug, not a regression; report it to qemu or run on real hardware",
+                        failure.cause
+                    ),
+                );
+                Some((record, Some(verdict)))
+            }
+            Err(f) => {
+                record.cause = Some(f.cause);
+                record.hint = Some(f.hint);
+                Some((record, None))
             }
         }
     }
@@ -417,7 +529,10 @@ impl Runner {
         // A build with exactly these inputs ran before: reuse its binary, skip `go build`.
         let key = self.build_key(cell, &src_dir, &bin_dir, &sb, &argv, cc);
         if let Some(key) = &key {
-            if self.build_cache.fetch(key, &exe_name, &bin_dir.join(&exe_name)) {
+            if self
+                .build_cache
+                .fetch(key, &exe_name, &bin_dir.join(&exe_name))
+            {
                 rec.status = StepStatus::Ok;
                 rec.cached = true;
                 rec.duration_ms = start.elapsed().as_millis() as u64;
@@ -468,7 +583,8 @@ impl Runner {
         }
         rec.status = StepStatus::Ok;
         if let Some(key) = &key {
-            self.build_cache.store(key, &exe_name, &bin_dir.join(&exe_name));
+            self.build_cache
+                .store(key, &exe_name, &bin_dir.join(&exe_name));
         }
         (Some(bin_dir.join(exe_name)), None)
     }
@@ -528,6 +644,7 @@ impl Runner {
             hint: None,
             stdout_tail: String::new(),
             stderr_tail: String::new(),
+            recheck: None,
         };
         let prepared = match self.prepare_run(cell, binary, info, choice) {
             Ok(p) => p,

@@ -144,7 +144,7 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
     let stderr = f.stderr.text();
     let stdout = f.stdout.text();
     if f.timed_out {
-        return Some(Failure::generic(Cause::Timeout));
+        return Some(timeout_failure(f.elapsed));
     }
     // Loader problems first: they show as exec failures or loader messages, whatever the code.
     if ctx.interpreter_present == Some(false) || looks_like_missing_interpreter(&stderr) {
@@ -217,7 +217,7 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
         ));
     }
     if stderr.contains("crossmatrix: wasm timeout") {
-        return Some(Failure::generic(Cause::Timeout));
+        return Some(timeout_failure(f.elapsed));
     }
     if ctx.executor.starts_with("qemu") {
         if let Some(f) = qemu_failure(&stderr, f, &ctx.executor) {
@@ -345,16 +345,14 @@ fn qemu_failure(stderr: &str, f: &Finished, executor: &str) -> Option<Failure> {
         "assertion failed",
         "tcg fatal error",
     ];
+    // The line that says what qemu hit: its own messages first, the guest's output last.
     let qemu_line = || {
-        stderr
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| {
-                INTERNAL.iter().chain(OWN_MEMORY).any(|p| l.contains(p))
-                    || l.contains("qemu")
-                    || l.contains("binfmt")
-            })
+        let lines: Vec<&str> = stderr.lines().map(str::trim).collect();
+        INTERNAL
+            .iter()
+            .chain(OWN_MEMORY)
+            .find_map(|p| lines.iter().find(|l| l.contains(p)))
+            .or_else(|| lines.iter().rev().find(|l| l.starts_with("qemu")))
             .map(|l| truncate(l, 200))
             .unwrap_or_else(|| last_line(stderr))
     };
@@ -413,6 +411,16 @@ fn looks_like_missing_interpreter(stderr: &str) -> bool {
         || (stderr.contains("Could not open '") && stderr.contains("ld-"))
 }
 
+fn timeout_failure(elapsed: std::time::Duration) -> Failure {
+    Failure::new(
+        Cause::Timeout,
+        format!(
+            "still running after {:.1} s, so its whole process tree was killed: raise --timeout (`[run] timeout`) or look for a hang",
+            elapsed.as_secs_f64()
+        ),
+    )
+}
+
 fn signal_failure(sig: i32, name: &str, executor: &str) -> Failure {
     let under = if executor.starts_with("qemu") {
         format!(" under {executor}")
@@ -429,7 +437,13 @@ fn signal_failure(sig: i32, name: &str, executor: &str) -> Failure {
         libc::SIGKILL => format!(
             "killed with SIGKILL{under}: the run's memory limit (--memory, `[run] memory`) or the kernel's OOM killer; raise the limit if the program needs more"
         ),
-        _ => format!("died with {name} ({sig}){under}"),
+        libc::SIGABRT => format!(
+            "died with SIGABRT{under}: an abort (C abort(), or a Go crash with GOTRACEBACK=crash); the trace is in run.stderr_tail"
+        ),
+        libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGQUIT => format!(
+            "died with {name}{under}: the program (or a child it started) sent it; handle the signal or stop sending it"
+        ),
+        _ => format!("died with {name} ({sig}){under}: see run.stderr_tail"),
     };
     Failure::new(
         if sig == libc::SIGKILL {

@@ -61,6 +61,7 @@ fn run_ok(executor: &str, version: Option<&str>, ms: u64) -> RunRecord {
         hint: None,
         stdout_tail: "ok\n".into(),
         stderr_tail: String::new(),
+        recheck: None,
     }
 }
 
