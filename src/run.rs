@@ -576,6 +576,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let mut write_error: Option<anyhow::Error> = None;
     let mut done = 0usize;
     let mut running: Vec<String> = Vec::new();
+    let mut queued = 0usize;
     let mut interrupted_note = false;
     run_cells(&runner, &plan.cells, jobs, &stop, |ev| {
         if stop.load(std::sync::atomic::Ordering::SeqCst) && !interrupted_note {
@@ -590,11 +591,26 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             Event::Started(c) => {
                 running.push(c.id.to_string());
                 if let Some(b) = &bar {
-                    b.set_message(running.join("  "));
+                    b.set_message(status_message(&running, queued));
+                }
+            }
+            Event::Queued(c) => {
+                running.retain(|r| r != c.id.as_str());
+                queued += 1;
+                if let Some(b) = &bar {
+                    b.set_message(status_message(&running, queued));
+                }
+            }
+            Event::Timing(c) => {
+                queued = queued.saturating_sub(1);
+                running.push(format!("timing {}", c.id));
+                if let Some(b) = &bar {
+                    b.set_message(status_message(&running, queued));
                 }
             }
             Event::Finished(c, mut rec) => {
-                running.retain(|r| r != c.id.as_str());
+                let timing = format!("timing {}", c.id);
+                running.retain(|r| r != c.id.as_str() && *r != timing);
                 done += 1;
                 rec.finished_at = now_rfc3339();
                 rec.inputs_hash = inputs_hash(c);
@@ -610,7 +626,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                     Some(b) => {
                         b.println(line);
                         b.inc(1);
-                        b.set_message(running.join("  "));
+                        b.set_message(status_message(&running, queued));
                     }
                     None => eprintln!("{line}"),
                 }
@@ -753,6 +769,16 @@ fn inputs_hash(c: &crossmatrix_matrix::Cell) -> String {
     h.update(format!("{:?}", c.program).as_bytes());
     h.update(format!("{:?}", c.settings).as_bytes());
     format!("{:x}", h.finalize())[..16].to_string()
+}
+
+/// The progress bar's message: what runs now, and how many verified cells wait for their timed
+/// runs (they run when no build does).
+fn status_message(running: &[String], queued: usize) -> String {
+    let mut m = running.join("  ");
+    if queued > 0 {
+        m.push_str(&format!("  [{queued} verified, waiting to be timed]"));
+    }
+    m
 }
 
 fn progress_line(done: usize, total: usize, r: &CellRecord) -> String {

@@ -14,6 +14,10 @@ use std::thread;
 /// What the dispatcher tells its caller.
 pub enum Event<'a> {
     Started(&'a Cell),
+    /// Built and verified; its timed startup runs wait until no build runs.
+    Queued(&'a Cell),
+    /// Its timed runs started.
+    Timing(&'a Cell),
     Finished(&'a Cell, Box<CellRecord>),
 }
 
@@ -87,7 +91,7 @@ pub fn run_cells<F>(
         timing_now: 0,
     });
     let changed = Condvar::new();
-    let (tx, rx) = mpsc::channel::<(usize, Option<CellRecord>)>();
+    let (tx, rx) = mpsc::channel::<(usize, Msg)>();
     thread::scope(|s| {
         for _ in 0..jobs.max(1) {
             let tx = tx.clone();
@@ -121,18 +125,19 @@ pub fn run_cells<F>(
                                 st.timing.drain(..).collect()
                             };
                             for (i, rec, _) in waiting {
-                                let _ = tx.send((i, Some(rec)));
+                                let _ = tx.send((i, Msg::Done(rec)));
                             }
                             changed.notify_all();
                             break;
                         }
                         Work::Build(i) => {
-                            if tx.send((i, None)).is_err() {
+                            if tx.send((i, Msg::Started)).is_err() {
                                 break;
                             }
                             let (rec, job) = runner.run_cell_staged(&cells[i]);
                             let finished = match job {
                                 Some(job) if quiet => {
+                                    let _ = tx.send((i, Msg::Queued));
                                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                                     st.timing.push_back((i, rec, job));
                                     None
@@ -146,20 +151,21 @@ pub fn run_cells<F>(
                             }
                             changed.notify_all();
                             if let Some(rec) = finished {
-                                if tx.send((i, Some(rec))).is_err() {
+                                if tx.send((i, Msg::Done(rec))).is_err() {
                                     break;
                                 }
                             }
                         }
                         Work::Time(i, boxed) => {
                             let (rec, job) = *boxed;
+                            let _ = tx.send((i, Msg::Timing));
                             let rec = runner.time(rec, &job);
                             {
                                 let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                                 st.timing_now -= 1;
                             }
                             changed.notify_all();
-                            if tx.send((i, Some(rec))).is_err() {
+                            if tx.send((i, Msg::Done(rec))).is_err() {
                                 break;
                             }
                         }
@@ -170,11 +176,21 @@ pub fn run_cells<F>(
         drop(tx);
         for (i, rec) in rx {
             match rec {
-                None => on_event(Event::Started(&cells[i])),
-                Some(r) => on_event(Event::Finished(&cells[i], Box::new(r))),
+                Msg::Started => on_event(Event::Started(&cells[i])),
+                Msg::Queued => on_event(Event::Queued(&cells[i])),
+                Msg::Timing => on_event(Event::Timing(&cells[i])),
+                Msg::Done(r) => on_event(Event::Finished(&cells[i], Box::new(r))),
             }
         }
     });
+}
+
+/// What a worker tells the calling thread.
+enum Msg {
+    Started,
+    Queued,
+    Timing,
+    Done(CellRecord),
 }
 
 /// The dispatcher's shared state.
