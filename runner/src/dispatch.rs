@@ -125,7 +125,7 @@ pub fn run_cells<F>(
                                 st.timing.drain(..).collect()
                             };
                             for (i, rec, _) in waiting {
-                                let _ = tx.send((i, Msg::Done(rec)));
+                                let _ = tx.send((i, Msg::Done(Box::new(rec))));
                             }
                             changed.notify_all();
                             break;
@@ -151,7 +151,7 @@ pub fn run_cells<F>(
                             }
                             changed.notify_all();
                             if let Some(rec) = finished {
-                                if tx.send((i, Msg::Done(rec))).is_err() {
+                                if tx.send((i, Msg::Done(Box::new(rec)))).is_err() {
                                     break;
                                 }
                             }
@@ -165,7 +165,7 @@ pub fn run_cells<F>(
                                 st.timing_now -= 1;
                             }
                             changed.notify_all();
-                            if tx.send((i, Msg::Done(rec))).is_err() {
+                            if tx.send((i, Msg::Done(Box::new(rec)))).is_err() {
                                 break;
                             }
                         }
@@ -179,7 +179,7 @@ pub fn run_cells<F>(
                 Msg::Started => on_event(Event::Started(&cells[i])),
                 Msg::Queued => on_event(Event::Queued(&cells[i])),
                 Msg::Timing => on_event(Event::Timing(&cells[i])),
-                Msg::Done(r) => on_event(Event::Finished(&cells[i], Box::new(r))),
+                Msg::Done(r) => on_event(Event::Finished(&cells[i], r)),
             }
         }
     });
@@ -190,7 +190,7 @@ enum Msg {
     Started,
     Queued,
     Timing,
-    Done(CellRecord),
+    Done(Box<CellRecord>),
 }
 
 /// The dispatcher's shared state.

@@ -162,7 +162,7 @@ fn wall_time_note(meta: &RunMeta) -> String {
     let mut s = format!("wall time {}", format_ms(meta.wall_ms as f64));
     if meta.cpu_bound_s > 0.0 {
         s.push_str(&format!(
-            " = {:.2}× the bound {} ({:.0} s CPU on {} cores)",
+            " = {:.2}× the bound {} ({:.1} s CPU on {} cores)",
             meta.wall_ms as f64 / 1000.0 / meta.cpu_bound_s,
             format_ms(meta.cpu_bound_s * 1000.0),
             meta.cpu_s,
