@@ -37,6 +37,7 @@ fn select_toolchains(wanted: &[String]) -> Result<Vec<Arc<Toolchain>>> {
         found
     } else {
         let mut out = Vec::new();
+        let mut missing: Vec<&str> = Vec::new();
         for w in wanted {
             let p = Path::new(w);
             if w.contains('/') && p.exists() {
@@ -65,19 +66,26 @@ fn select_toolchains(wanted: &[String]) -> Result<Vec<Arc<Toolchain>>> {
                 .cloned();
             match hit {
                 Some(t) => out.push(t),
-                None => bail!(
-                    "--toolchain {w}: no such Go toolchain here (found: {}); install it (e.g. apt-get install golang-1.NN-go) or pass its GOROOT",
-                    if found.is_empty() {
-                        "none".to_string()
-                    } else {
-                        found
-                            .iter()
-                            .map(|t| t.version.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                ),
+                None => missing.push(w.as_str()),
             }
+        }
+        if !missing.is_empty() {
+            let found = if found.is_empty() {
+                "none".to_string()
+            } else {
+                found
+                    .iter()
+                    .map(|t| t.version.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            bail!(
+                "no such Go toolchain here: {} (found: {found}); `crossmatrix toolchain install {}` \
+                 fetches official releases into the cache, or install them (apt-get install \
+                 golang-1.NN-go) or pass a GOROOT",
+                missing.join(", "),
+                missing.join(" ")
+            );
         }
         out.sort_by(|a, b| crossmatrix_toolchains::go::compare_go_versions(&a.version, &b.version));
         out.dedup_by(|a, b| a.goroot == b.goroot);

@@ -305,6 +305,10 @@ fn usage_errors_exit_2_with_a_clear_message() {
             "auto, native, qemu-binfmt, qemu-direct",
         ),
         (vec!["run", "--toolchain", "go9.99"], "no such Go toolchain"),
+        (
+            vec!["run", "--toolchain", "go9.98", "--toolchain", "go9.99"],
+            "crossmatrix toolchain install go9.98 go9.99",
+        ),
         (vec!["run", "--filter", "arch=arm64"], "unknown axis"),
         (vec!["run", "--shard", "3/2"], "out of range"),
         (vec!["run", "/nonexistent/prog.go"], "no such file"),
