@@ -116,6 +116,11 @@ impl ResourceControl {
                 Err(e) => notes.push(format!("cgroup v1 {controller} at {}: {e}", dir.display())),
             }
         }
+        for via in [&rc.memory, &rc.pids] {
+            if let Some(parent) = via.cgroup_parent() {
+                sweep_stale(parent);
+            }
+        }
         if rc.memory == Via::Rlimit || rc.pids == Via::Rlimit {
             if notes.is_empty() {
                 notes.push("no cgroup hierarchy with the memory/pids controllers was found".into());
@@ -309,6 +314,28 @@ impl Drop for StepGroup {
                 return;
             }
             std::thread::sleep(Duration::from_millis(if attempt < 10 { 5 } else { 40 }));
+        }
+    }
+}
+
+/// Removes the step cgroups of crossmatrix processes that no longer exist (killed with
+/// SIGKILL, so their `StepGroup`s were never dropped). Only empty ones go: rmdir refuses others.
+fn sweep_stale(parent: &Path) {
+    let Ok(rd) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("crossmatrix-"))
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir(e.path());
         }
     }
 }
