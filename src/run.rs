@@ -985,7 +985,7 @@ pub fn wasm_exec(a: WasmExecArgs) -> ExitCode {
             eprintln!("crossmatrix: wasm timeout after {} ms", a.timeout_ms);
             ExitCode::from(124)
         }
-        Err(e @ wasm::WasmError::MemoryLimit { .. }) => {
+        Err(e @ (wasm::WasmError::MemoryLimit { .. } | wasm::WasmError::TableLimit { .. })) => {
             eprintln!("crossmatrix: wasm out of memory: {e}");
             ExitCode::from(137)
         }

@@ -26,6 +26,10 @@ pub const MAX_WASM_STACK: usize = 1 << 20;
 /// Memory limit used when a `WasmRun` asks for none (`max_memory_bytes == 0`).
 pub const DEFAULT_MAX_MEMORY_BYTES: usize = 1 << 30;
 
+/// Elements one table may hold. Go's own function table is a few tens of thousands; a table
+/// grown past this is a runaway, not a program.
+pub const MAX_TABLE_ELEMENTS: usize = 10_000_000;
+
 /// The most linear memory a wasm32 module can address (65536 pages of 64 KiB).
 pub const MAX_MEMORY_BYTES: u64 = 4 << 30;
 
@@ -70,6 +74,9 @@ pub enum WasmError {
     Timeout,
     #[error("the guest asked for {requested} bytes of linear memory; the limit is {limit}")]
     MemoryLimit { requested: usize, limit: usize },
+    /// Tables (function references) count as memory too: 8+ bytes per element.
+    #[error("the guest asked for {requested} table elements; the limit is {limit}")]
+    TableLimit { requested: usize, limit: usize },
 }
 
 /// One run of a precompiled wasip1 module.
@@ -287,6 +294,7 @@ struct GuestState {
 struct MemoryLimit {
     limit: usize,
     exceeded: Option<usize>,
+    table_exceeded: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -320,7 +328,25 @@ impl ResourceLimiter for MemoryLimit {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        if desired > MAX_TABLE_ELEMENTS {
+            self.table_exceeded = Some(desired);
+            return Err(MemoryLimitExceeded.into());
+        }
         Ok(maximum.is_none_or(|max| desired <= max))
+    }
+
+    // One instance, its memories and tables: what a Go wasip1 module has. The defaults
+    // (10 000 each) are far more than a module needs.
+    fn instances(&self) -> usize {
+        4
+    }
+
+    fn tables(&self) -> usize {
+        16
+    }
+
+    fn memories(&self) -> usize {
+        4
     }
 }
 
@@ -342,6 +368,7 @@ fn run_guest(
             limits: MemoryLimit {
                 limit,
                 exceeded: None,
+                table_exceeded: None,
             },
         },
     );
@@ -355,9 +382,18 @@ fn run_guest(
     let start = match start {
         Ok(f) => f,
         Err(e) => {
-            return match store.data().limits.exceeded {
-                Some(requested) => Outcome::Failed(WasmError::MemoryLimit { requested, limit }),
-                None => Outcome::Failed(WasmError::Instantiate(format!("{e:#}"))),
+            return match (
+                store.data().limits.exceeded,
+                store.data().limits.table_exceeded,
+            ) {
+                (Some(requested), _) => {
+                    Outcome::Failed(WasmError::MemoryLimit { requested, limit })
+                }
+                (_, Some(requested)) => Outcome::Failed(WasmError::TableLimit {
+                    requested,
+                    limit: MAX_TABLE_ELEMENTS,
+                }),
+                _ => Outcome::Failed(WasmError::Instantiate(format!("{e:#}"))),
             };
         }
     };
@@ -370,6 +406,11 @@ fn run_guest(
                 Outcome::Exited(exit.0)
             } else if let Some(requested) = store.data().limits.exceeded {
                 Outcome::Failed(WasmError::MemoryLimit { requested, limit })
+            } else if let Some(requested) = store.data().limits.table_exceeded {
+                Outcome::Failed(WasmError::TableLimit {
+                    requested,
+                    limit: MAX_TABLE_ELEMENTS,
+                })
             } else if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
                 Outcome::Interrupted
             } else {

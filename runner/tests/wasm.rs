@@ -41,6 +41,18 @@ const GROW_MODULE: &[u8] = &[
     0x0a, 0x0e, 0x01, 0x0c, 0x00, 0x03, 0x40, 0x41, 0x01, 0x40, 0x00, 0x1a, 0x0c, 0x00, 0x0b, 0x0b,
 ];
 
+/// `(module (table 1 funcref) (func (export "_start")
+///   (loop (drop (table.grow (ref.null func) (i32.const 1000))) (br 0))))`
+const TABLE_GROW_MODULE: &[u8] = &[
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, //
+    0x01, 0x04, 0x01, 0x60, 0x00, 0x00, //
+    0x03, 0x02, 0x01, 0x00, //
+    0x04, 0x04, 0x01, 0x70, 0x00, 0x01, // table: funcref, min 1
+    0x07, 0x0a, 0x01, 0x06, b'_', b's', b't', b'a', b'r', b't', 0x00, 0x00, //
+    0x0a, 0x12, 0x01, 0x10, 0x00, 0x03, 0x40, 0xd0, 0x70, 0x41, 0xe8, 0x07, 0xfc, 0x0f, 0x00, 0x1a,
+    0x0c, 0x00, 0x0b, 0x0b,
+];
+
 /// `(module (func (export "_start")))`: returns normally.
 const EMPTY_START_MODULE: &[u8] = &[
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, //
@@ -109,6 +121,20 @@ fn growing_past_the_limit_is_a_memory_error() {
         }
         other => panic!("expected a memory limit error, got {other:?}"),
     }
+}
+
+#[test]
+fn growing_a_table_without_end_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwasm = precompile_bytes(dir.path(), TABLE_GROW_MODULE);
+    let started = Instant::now();
+    match exec_precompiled(&cwasm, &run_with(Duration::from_secs(30))) {
+        Err(WasmError::TableLimit { requested, limit }) => {
+            assert!(requested > limit, "{requested} > {limit}");
+        }
+        other => panic!("expected a table limit error, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
 }
 
 #[test]
