@@ -570,8 +570,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    // First SIGINT/SIGTERM: start no new cells, let running ones finish and be recorded, then
-    // write run.json and exit 130. A second one exits at once (sandboxes die with us).
+    // First SIGINT/SIGTERM: start no new cells, kill the running ones (not recorded, so
+    // `--resume` runs them), keep what finished, write run.json, print a partial summary and
+    // exit 130. A second one exits at once (sandboxes die with us).
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))
@@ -586,10 +587,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let mut running: Vec<String> = Vec::new();
     let mut queued = 0usize;
     let mut interrupted_note = false;
+    let mut killed: Vec<String> = Vec::new();
     run_cells(&runner, &plan.cells, jobs, &stop, |ev| {
         if stop.load(std::sync::atomic::Ordering::SeqCst) && !interrupted_note {
             interrupted_note = true;
-            let msg = "interrupted: finishing the running cells (press Ctrl-C again to abort now)";
+            let msg = "interrupted: starting no more cells and killing the running ones";
             match &bar {
                 Some(b) => b.println(msg),
                 None => eprintln!("{msg}"),
@@ -614,6 +616,19 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                 running.push(format!("timing {}", c.id));
                 if let Some(b) = &bar {
                     b.set_message(status_message(&running, queued));
+                }
+            }
+            Event::Killed(c) => {
+                let timing = format!("timing {}", c.id);
+                running.retain(|r| r != c.id.as_str() && *r != timing);
+                killed.push(c.id.to_string());
+                let line = format!("killed  {} (interrupted; not recorded)", c.id);
+                match &bar {
+                    Some(b) => {
+                        b.println(line);
+                        b.set_message(status_message(&running, queued));
+                    }
+                    None => eprintln!("{line}"),
                 }
             }
             Event::Finished(c, mut rec) => {
@@ -718,8 +733,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     );
     if meta.interrupted {
         eprintln!(
-            "interrupted: {} of {total} cells finished and are recorded",
-            records.len()
+            "interrupted: {} of {total} cells finished and are recorded; {} running cell(s) \
+             killed and not recorded; the same command with `--resume {}` runs the rest",
+            records.len(),
+            killed.len(),
+            out.display()
         );
         return Ok(ExitCode::from(130));
     }

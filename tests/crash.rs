@@ -1,6 +1,8 @@
 //! Crash safety: crossmatrix killed with SIGKILL in the middle of a matrix keeps every finished
 //! cell readable, takes its running sandboxes down with it (bubblewrap `--die-with-parent`),
-//! and `run --resume` completes the rest without running a finished cell again.
+//! and `run --resume` completes the rest without running a finished cell again. SIGINT stops
+//! starting cells, kills the running ones (whatever they ignore), keeps what finished, prints a
+//! partial summary and exits 130.
 
 mod common;
 
@@ -149,6 +151,117 @@ fn sigkill_mid_matrix_keeps_finished_cells_and_resume_completes() {
     // The killed run's step cgroups (if this host gave it any) were swept by the next run.
     let stale = cgroups_named(&format!("crossmatrix-{killed_pid}-"));
     assert!(stale.is_empty(), "stale cgroups: {stale:?}");
+}
+
+#[test]
+fn sigint_kills_running_cells_keeps_finished_ones_and_exits_130() {
+    require_host!(false);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let hello = tmp.path().join(format!("hi_{}.go", tag()));
+    std::fs::write(
+        &hello,
+        "package main\nimport \"fmt\"\nfunc main() { fmt.Println(\"hello\") }\n",
+    )
+    .expect("write");
+    // Hangs for longer than the test waits, deaf to SIGINT/SIGTERM/SIGHUP: only a kill of its
+    // whole sandbox ends it before its 10-minute timeout.
+    let hang = tmp.path().join(format!("hang_{}.go", tag()));
+    std::fs::write(
+        &hang,
+        "package main\nimport (\"os/signal\"; \"syscall\"; \"time\")\nfunc main() { signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP); time.Sleep(time.Hour) }\n",
+    )
+    .expect("write");
+    let out = tmp.path().join("out");
+    let cache = shared_cache();
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            hello.to_str().expect("utf-8"),
+            hang.to_str().expect("utf-8"),
+            "--toolchain",
+            "go1.24",
+            "--target",
+            "linux/amd64",
+            "--target",
+            "linux/arm64",
+            // A worker per cell, so the hello cells finish beside the hanging ones; no timed
+            // runs, which would wait for the hanging cells' verification runs to end.
+            "-j",
+            "4",
+            "--reps",
+            "0",
+            "--timeout",
+            "600s",
+            "--no-progress",
+            "--cache-dir",
+            cache.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn crossmatrix");
+    let cells = out.join("cells.jsonl");
+    let hello_done = || {
+        std::fs::read_to_string(&cells)
+            .map(|t| t.lines().filter(|l| l.contains("/hi_")).count())
+            .unwrap_or(0)
+    };
+    let hang_name = format!("/.crossmatrix/hang_{}", tag());
+    // Both hello cells recorded, both hang cells running (native and under qemu).
+    wait_until(
+        "two finished cells and two hanging ones",
+        Duration::from_secs(300),
+        || hello_done() >= 2 && processes_mentioning(&hang_name).len() >= 2,
+    );
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    // It must end well before the hanging cells' 600 s timeout: they are killed, not awaited.
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "SIGINT did not end the run within 60 s: the running cells were not killed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let o = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        processes_mentioning(&hang_name).is_empty(),
+        "hanging cells left running"
+    );
+    assert!(
+        stderr.contains("killed  go1.24/linux-amd64/cgo0/rootfs-scratch/hang_")
+            && stderr.contains("killed  go1.24/linux-arm64/cgo0/rootfs-scratch/hang_"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 running cell(s) killed and not recorded") && stderr.contains("--resume"),
+        "{stderr}"
+    );
+    // Only the finished cells are recorded, as passes: a killed cell is not a failure.
+    let recs = records(&out);
+    assert_eq!(recs.len(), 2, "{recs:#?}");
+    assert!(
+        recs.iter()
+            .all(|r| r["status"] == "pass" && r["id"].as_str().is_some_and(|i| i.contains("/hi_")))
+    );
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("run.json")).expect("run.json is written"),
+    )
+    .expect("json");
+    assert_eq!(meta["interrupted"], true);
+    assert_eq!(meta["planned"].as_array().map(Vec::len), Some(4));
+    // The partial summary (the table) names the finished cells.
+    assert!(stdout.contains("/hi_"), "{stdout}");
 }
 
 fn cgroups_named(prefix: &str) -> Vec<String> {

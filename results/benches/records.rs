@@ -42,7 +42,12 @@ fn bench(c: &mut Criterion) {
     }
     drop(w);
     c.bench_function("read_cells 1000 records", |b| {
-        b.iter(|| read_cells(black_box(dir.path())).expect("read").records.len())
+        b.iter(|| {
+            read_cells(black_box(dir.path()))
+                .expect("read")
+                .records
+                .len()
+        })
     });
     let opts = RenderOptions { color: false };
     for format in [

@@ -19,6 +19,8 @@ pub enum Event<'a> {
     /// Its timed runs started.
     Timing(&'a Cell),
     Finished(&'a Cell, Box<CellRecord>),
+    /// Killed mid-step by an interrupt: not recorded, so `--resume` runs it again.
+    Killed(&'a Cell),
 }
 
 /// Estimated cost of each cell, in rough seconds of CPU, used to start the longest first. Work
@@ -62,8 +64,10 @@ fn costs(cells: &[Cell], host_arch: &str) -> Vec<u32> {
 }
 
 /// Runs `cells` on `jobs` threads; `on_event` runs on the calling thread, in finish order.
-/// `stop` makes workers take no new cells (for SIGINT); cells already built and waiting for
-/// their timed runs are then recorded without startup figures, so nothing finished is lost.
+/// `stop` (for SIGINT) makes workers take no new cells and kills the running ones' process
+/// groups ([`crate::process::abort_all`]); a cell cut short that way is reported as
+/// [`Event::Killed`], never as a failure. Cells already built and verified (waiting for or in
+/// their timed runs) are recorded without startup figures, so nothing finished is lost.
 ///
 /// With [`Runner::quiet_timing`] (the default), a passing cell's timed startup runs are queued
 /// and run only while no build runs, and no build starts while they run: compilers competing
@@ -92,7 +96,19 @@ pub fn run_cells<F>(
     });
     let changed = Condvar::new();
     let (tx, rx) = mpsc::channel::<(usize, Msg)>();
+    let all_done = AtomicBool::new(false);
     thread::scope(|s| {
+        // Turns a stop request into killing what runs now (workers are blocked in their steps).
+        let all_done = &all_done;
+        s.spawn(move || {
+            while !all_done.load(Ordering::SeqCst) {
+                if stop.load(Ordering::SeqCst) {
+                    crate::process::abort_all();
+                    break;
+                }
+                thread::sleep(std::time::Duration::from_millis(20));
+            }
+        });
         for _ in 0..jobs.max(1) {
             let tx = tx.clone();
             let (state, changed) = (&state, &changed);
@@ -134,15 +150,18 @@ pub fn run_cells<F>(
                             if tx.send((i, Msg::Started)).is_err() {
                                 break;
                             }
+                            crate::process::take_aborted_here();
                             let (rec, job) = runner.run_cell_staged(&cells[i]);
+                            let killed = crate::process::take_aborted_here();
                             let finished = match job {
+                                _ if killed => None,
                                 Some(job) if quiet => {
                                     let _ = tx.send((i, Msg::Queued));
                                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                                     st.timing.push_back((i, rec, job));
                                     None
                                 }
-                                Some(job) => Some(runner.time(rec, &job)),
+                                Some(job) => Some(time_unless_killed(runner, rec, &job)),
                                 None => Some(rec),
                             };
                             {
@@ -150,16 +169,19 @@ pub fn run_cells<F>(
                                 st.building -= 1;
                             }
                             changed.notify_all();
-                            if let Some(rec) = finished {
-                                if tx.send((i, Msg::Done(Box::new(rec)))).is_err() {
-                                    break;
-                                }
+                            let msg = match finished {
+                                Some(rec) => Msg::Done(Box::new(rec)),
+                                None if killed => Msg::Killed,
+                                None => continue,
+                            };
+                            if tx.send((i, msg)).is_err() {
+                                break;
                             }
                         }
                         Work::Time(i, boxed) => {
                             let (rec, job) = *boxed;
                             let _ = tx.send((i, Msg::Timing));
-                            let rec = runner.time(rec, &job);
+                            let rec = time_unless_killed(runner, rec, &job);
                             {
                                 let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                                 st.timing_now -= 1;
@@ -180,9 +202,22 @@ pub fn run_cells<F>(
                 Msg::Queued => on_event(Event::Queued(&cells[i])),
                 Msg::Timing => on_event(Event::Timing(&cells[i])),
                 Msg::Done(r) => on_event(Event::Finished(&cells[i], r)),
+                Msg::Killed => on_event(Event::Killed(&cells[i])),
             }
         }
+        all_done.store(true, Ordering::SeqCst);
     });
+}
+
+/// The cell's timed runs; when an interrupt kills them, the verified record as it was, untimed.
+fn time_unless_killed(runner: &Runner, rec: CellRecord, job: &TimingJob) -> CellRecord {
+    crate::process::take_aborted_here();
+    let timed = runner.time(rec.clone(), job);
+    if crate::process::take_aborted_here() {
+        rec
+    } else {
+        timed
+    }
 }
 
 /// What a worker tells the calling thread.
@@ -191,6 +226,7 @@ enum Msg {
     Queued,
     Timing,
     Done(Box<CellRecord>),
+    Killed,
 }
 
 /// The dispatcher's shared state.

@@ -1,12 +1,87 @@
 //! One child process from spawn to verdict: its own process group, a wall-clock deadline that
 //! kills the whole group, and stdout/stderr captured with a cap (head and tail kept).
 
+use std::cell::Cell;
+use std::collections::HashSet;
 use std::io::{self, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// Every process group this process runs right now, so that an interrupt (SIGINT) can kill
+/// them all at once: the children live in their own groups, so the terminal's Ctrl-C does not
+/// reach them.
+static GROUPS: Mutex<Groups> = Mutex::new(Groups {
+    aborted: false,
+    running: None,
+});
+
+struct Groups {
+    /// Set by [`abort_all`]: every running group was killed and new ones are killed at spawn.
+    aborted: bool,
+    running: Option<HashSet<u32>>,
+}
+
+thread_local! {
+    /// A step run on this thread ended after [`abort_all`]: its outcome says nothing about the
+    /// program.
+    static ABORTED_HERE: Cell<bool> = const { Cell::new(false) };
+}
+
+fn groups() -> std::sync::MutexGuard<'static, Groups> {
+    GROUPS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Kills every running child's process group (with everything in it: sandboxes, emulators,
+/// the programs) and every one started from now on. For an interrupted run; there is no way
+/// back.
+pub fn abort_all() {
+    let mut g = groups();
+    g.aborted = true;
+    for pid in g.running.take().unwrap_or_default() {
+        kill_group(pid);
+    }
+}
+
+/// Whether [`abort_all`] was called.
+pub fn aborted() -> bool {
+    groups().aborted
+}
+
+/// Whether a step run on this thread was cut short by [`abort_all`] since the last call; resets
+/// the flag. The dispatcher asks this after each cell to tell a killed cell from a failed one.
+pub fn take_aborted_here() -> bool {
+    ABORTED_HERE.with(|f| f.replace(false))
+}
+
+/// Marks the current thread's step as cut short by [`abort_all`] (for steps that run in
+/// process, such as wasm).
+pub fn mark_aborted_here() {
+    ABORTED_HERE.with(|f| f.set(true));
+}
+
+/// Tracks `pid`'s group while it runs; kills it at once when the run was already aborted.
+fn register(pid: u32) {
+    let mut g = groups();
+    if g.aborted {
+        kill_group(pid);
+    } else {
+        g.running.get_or_insert_with(HashSet::new).insert(pid);
+    }
+}
+
+/// Stops tracking `pid`'s group; flags the thread when the step ended after an abort.
+fn unregister(pid: u32) {
+    let mut g = groups();
+    if let Some(r) = g.running.as_mut() {
+        r.remove(&pid);
+    }
+    if g.aborted {
+        mark_aborted_here();
+    }
+}
 
 /// Bytes of output kept per stream: the first `HEAD` and the last `TAIL`.
 const HEAD: usize = 16 * 1024;
@@ -158,6 +233,7 @@ fn wait_deadline(
     deadline: Instant,
 ) -> io::Result<(std::process::ExitStatus, bool, Instant)> {
     let pid = child.id();
+    register(pid);
     let (tx, rx) = mpsc::channel();
     let waiter = thread::spawn(move || {
         let mut child = child;
@@ -174,9 +250,11 @@ fn wait_deadline(
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => false,
     };
-    let (status, at) = waiter
+    let joined = waiter
         .join()
-        .map_err(|_| io::Error::other("the process waiter thread panicked"))??;
+        .map_err(|_| io::Error::other("the process waiter thread panicked"));
+    unregister(pid);
+    let (status, at) = joined??;
     Ok((status, timed_out, at))
 }
 

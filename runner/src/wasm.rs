@@ -41,6 +41,9 @@ const ENGINE_CONFIG_TAG: &str = "c1";
 /// `MAX_WASM_STACK`) plus host calls into WASI.
 const GUEST_THREAD_STACK: usize = MAX_WASM_STACK + (8 << 20);
 
+/// How often a running guest checks whether the run was interrupted.
+const ABORT_POLL: Duration = Duration::from_millis(50);
+
 /// After the deadline, how long to wait for the guest to notice the epoch interrupt. A guest
 /// blocked in a host call (a long `poll_oneoff` sleep) only notices once it returns to wasm;
 /// past this grace we report the timeout anyway and leave its thread behind.
@@ -223,7 +226,21 @@ pub fn exec_precompiled(cwasm: &Path, run: &WasmRun) -> Result<i32, WasmError> {
         Ok(Event::Finished(outcome)) => return finish(guest, outcome),
         Err(_) => return Err(guest_panicked()),
     }
-    match rx.recv_timeout(run.timeout) {
+    // Wait for the guest in slices so that an interrupted run (SIGINT) stops it too.
+    let deadline = std::time::Instant::now() + run.timeout;
+    let waited = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left.min(ABORT_POLL)) {
+            Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => {
+                if crate::process::aborted() {
+                    crate::process::mark_aborted_here();
+                    break Err(mpsc::RecvTimeoutError::Timeout);
+                }
+            }
+            other => break other,
+        }
+    };
+    match waited {
         Ok(Event::Finished(outcome)) => finish(guest, outcome),
         Ok(Event::Started) => unreachable!("the guest starts once"),
         Err(mpsc::RecvTimeoutError::Disconnected) => Err(guest_panicked()),
