@@ -337,17 +337,7 @@ impl Runner {
                         |e| Failure::new(Cause::SandboxError, format!("cannot start bwrap: {e}")),
                     )?;
                     record.exit_code = f.code;
-                    let ctx = RunContext {
-                        executor: executor.clone(),
-                        interpreter: info.interpreter.clone(),
-                        interpreter_present: prepared.interpreter_present,
-                        rootfs: cell.rootfs.label(),
-                        toolchain_version: cell.toolchain.version.clone(),
-                        goos: cell.target.goos.clone(),
-                        goarch: cell.target.goarch.clone(),
-                        cgo: cell.cgo,
-                        probe: cell.program.is_probe(),
-                    };
+                    let ctx = run_context(cell, info, &prepared, &executor);
                     match classify_run(&f, &ctx, &cell.program.expect) {
                         Some(fail) => Err(fail),
                         None => Ok(()),
@@ -660,17 +650,7 @@ impl Runner {
             }
         };
         fill_run(&mut run, &first);
-        let ctx = RunContext {
-            executor,
-            interpreter: info.interpreter.clone(),
-            interpreter_present: prepared.interpreter_present,
-            rootfs: cell.rootfs.label(),
-            toolchain_version: cell.toolchain.version.clone(),
-            goos: cell.target.goos.clone(),
-            goarch: cell.target.goarch.clone(),
-            cgo: cell.cgo,
-            probe: cell.program.is_probe(),
-        };
+        let ctx = run_context(cell, info, &prepared, &executor);
         if let Some(f) = classify_run(&first, &ctx, &cell.program.expect) {
             return (run, None, Some(f));
         }
@@ -839,6 +819,22 @@ fn rec_sha(binary: &Path, info: &BinaryInfo) -> String {
     let mut h = Sha256::new();
     h.update(binary.to_string_lossy().as_bytes());
     format!("{:x}", h.finalize())
+}
+
+/// What the classifier needs to know about a run step.
+fn run_context(cell: &Cell, info: &BinaryInfo, prepared: &Prepared, executor: &str) -> RunContext {
+    RunContext {
+        executor: executor.to_owned(),
+        interpreter: info.interpreter.clone(),
+        interpreter_present: prepared.interpreter_present,
+        rootfs: cell.rootfs.label(),
+        toolchain_version: cell.toolchain.version.clone(),
+        goos: cell.target.goos.clone(),
+        goarch: cell.target.goarch.clone(),
+        cgo: cell.cgo,
+        probe: cell.program.is_probe(),
+        oom_kills: prepared.sandbox.oom_kills(),
+    }
 }
 
 fn describe(choice: &ExecutorChoice) -> (String, Option<String>) {

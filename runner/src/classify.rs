@@ -137,6 +137,8 @@ pub struct RunContext {
     pub cgo: bool,
     /// Check the probe's report (`go_version=` etc.).
     pub probe: bool,
+    /// Processes the kernel's OOM killer killed in the step's memory cgroup (0 without one).
+    pub oom_kills: u64,
 }
 
 /// Classifies a finished run; `None` means it passed.
@@ -144,7 +146,28 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
     let stderr = f.stderr.text();
     let stdout = f.stdout.text();
     if f.timed_out {
+        // Go's runtime said it ran out of memory, then the process hung as it died (seen:
+        // qemu-user failing its own allocations while the guest crashes) until the timeout.
+        if let Some(line) = out_of_memory_line(&stderr) {
+            return Some(Failure::new(
+                Cause::Oom,
+                format!(
+                    "ran out of memory ({line}), then hung as it died until the {:.1} s timeout killed it: raise the run's memory limit (--memory, `[run] memory`) or reduce its use",
+                    f.elapsed.as_secs_f64()
+                ),
+            ));
+        }
         return Some(timeout_failure(f.elapsed));
+    }
+    // The kernel says so: whatever the program printed as it died, its cgroup hit the limit.
+    if ctx.oom_kills > 0 && (f.signal.is_some() || f.code != Some(0)) {
+        return Some(Failure::new(
+            Cause::Oom,
+            format!(
+                "the kernel's OOM killer killed {} process(es) at the run's memory limit: raise it (--memory, `[run] memory`) or reduce the program's use",
+                ctx.oom_kills
+            ),
+        ));
     }
     // Loader problems first: they show as exec failures or loader messages, whatever the code.
     if ctx.interpreter_present == Some(false) || looks_like_missing_interpreter(&stderr) {
@@ -233,20 +256,11 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
     if let Some(sig) = f.signal {
         return Some(signal_failure(sig, &signal_name(sig), &ctx.executor));
     }
-    if stderr.contains("fatal error: runtime: out of memory")
-        || stderr.contains("fatal error: out of memory")
-        || stderr.contains("cannot allocate memory")
-    {
+    if let Some(line) = out_of_memory_line(&stderr) {
         return Some(Failure::new(
             Cause::Oom,
             format!(
-                "ran out of memory ({}): raise the run's memory limit (--memory, `[run] memory`) or reduce its use",
-                stderr
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| l.contains("out of memory") || l.contains("cannot allocate memory"))
-                    .map(|l| truncate(l, 200))
-                    .unwrap_or_else(|| last_line(&stderr))
+                "ran out of memory ({line}): raise the run's memory limit (--memory, `[run] memory`) or reduce its use"
             ),
         ));
     }
@@ -402,6 +416,24 @@ fn qemu_failure(stderr: &str, f: &Finished, executor: &str) -> Option<Failure> {
         }
     }
     None
+}
+
+/// The line where the program (Go's runtime, or a C allocation) says it ran out of memory.
+fn out_of_memory_line(stderr: &str) -> Option<String> {
+    if !(stderr.contains("fatal error: runtime: out of memory")
+        || stderr.contains("fatal error: out of memory")
+        || stderr.contains("cannot allocate memory"))
+    {
+        return None;
+    }
+    Some(
+        stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| l.contains("out of memory") || l.contains("cannot allocate memory"))
+            .map(|l| truncate(l, 200))
+            .unwrap_or_else(|| last_line(stderr)),
+    )
 }
 
 fn looks_like_missing_interpreter(stderr: &str) -> bool {
@@ -566,6 +598,47 @@ mod tests {
 
     const GOOD: &str =
         "crossmatrix-probe 1\ngo_version=go1.24.4\ngoos=linux\ngoarch=arm64\ncgo=0\n";
+
+    #[test]
+    fn out_of_memory_then_a_hang_is_oom_not_timeout() {
+        let mut f = finished(
+            None,
+            "",
+            "fatal error: runtime: out of memory\n\nruntime stack:\n***MEMORY-ERROR***: aarch64-binfmt-P[2]: GSlice: failed to allocate 496 bytes\n",
+        );
+        f.timed_out = true;
+        f.elapsed = Duration::from_secs(8);
+        let got = classify_run(&f, &ctx(), &Expectation::default()).expect("a failure");
+        assert_eq!(got.cause, Cause::Oom, "{}", got.hint);
+        assert!(
+            got.hint.contains("fatal error: runtime: out of memory")
+                && got.hint.contains("--memory")
+        );
+        // A plain hang stays a timeout.
+        let mut f = finished(None, "", "");
+        f.timed_out = true;
+        let got = classify_run(&f, &ctx(), &Expectation::default()).expect("a failure");
+        assert_eq!(got.cause, Cause::Timeout);
+    }
+
+    #[test]
+    fn the_cgroup_oom_counter_decides_oom() {
+        // Killed with nothing on stderr: only the cgroup's counter tells it was the OOM killer.
+        let mut f = finished(None, "", "");
+        f.signal = Some(libc::SIGKILL);
+        let mut c = ctx();
+        c.oom_kills = 1;
+        let got = classify_run(&f, &c, &Expectation::default()).expect("a failure");
+        assert_eq!(got.cause, Cause::Oom);
+        assert!(
+            got.hint.contains("OOM killer") && got.hint.contains("--memory"),
+            "{}",
+            got.hint
+        );
+        // A clean exit is a pass even if some child of the program was OOM-killed earlier.
+        let ok = finished(Some(0), GOOD, "");
+        assert!(classify_run(&ok, &c, &Expectation::default()).is_none());
+    }
 
     #[test]
     fn build_causes() {
