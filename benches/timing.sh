@@ -9,15 +9,19 @@
 #    its per-exec cost is (in-sandbox median − bare median) + one sandbox start ÷ reps.
 #    Goal: ≤ 1.5× unshare's overhead.
 #
-#   benches/timing.sh                  # REPS=30 RUNS=30
+#   benches/timing.sh                  # REPS=30 RUNS=30 ROUNDS=5
 #
-# Shared machines are noisy: run it on a quiet machine; it exits 1 when a check fails.
+# Shared machines are noisy (qemu startup medians of the same command drift by ±6% from one
+# batch of 30 to the next here), so the two timers take turns: ROUNDS rounds, each one a
+# crossmatrix run then hyperfine on the same binaries, and the verdict compares the median of
+# the rounds' medians. Run it on a quiet machine; it exits 1 when a check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${CROSSMATRIX:-target/release/crossmatrix}
 REPS=${REPS:-30}
 RUNS=${RUNS:-30}
 AGREE_PCT=${AGREE_PCT:-3}
+ROUNDS=${ROUNDS:-5}
 command -v hyperfine >/dev/null || { echo "hyperfine is not installed (apt-get install hyperfine)"; exit 2; }
 command -v jq >/dev/null || { echo "jq is not installed (apt-get install jq)"; exit 2; }
 [ -x "$BIN" ] || cargo build --release --quiet
@@ -25,28 +29,42 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 CACHE=${CACHE:-$WORK/cache}
 
-"$BIN" run --toolchain go1.24 --target linux/amd64 --target linux/arm64 --cgo 0 \
-  --reps "$REPS" --cache-dir "$CACHE" --out "$WORK/out" --no-progress >/dev/null 2>&1
+cm_run() { # one crossmatrix run of the two cells into $1
+  "$BIN" run --toolchain go1.24 --target linux/amd64 --target linux/arm64 --cgo 0 \
+    --reps "$REPS" --cache-dir "$CACHE" --out "$1" --no-progress >/dev/null 2>&1
+}
+cm_run "$WORK/out"
 
 median_of_hyperfine() { # words of ONE command → median in ms (hyperfine -N splits it on spaces)
   hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/h.json" --output=null "$*" >/dev/null 2>&1
   jq '.results[0].median * 1000' "$WORK/h.json"
 }
-cm_median() { # cell id → median in ms
-  jq -r --arg id "$1" 'select(.id == $id) | .startup.median_ms' "$WORK/out/cells.jsonl"
+cm_median() { # cell id [out dir] → median in ms
+  jq -r --arg id "$1" 'select(.id == $id) | .startup.median_ms' "${2:-$WORK/out}/cells.jsonl"
 }
+median() { sort -g | awk '{a[NR]=$1} END{print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 pct() { awk "BEGIN{printf \"%+.1f\", ($1 / $2 - 1) * 100}"; }
 ok=1
 
-echo "== timer agreement (median of $REPS crossmatrix reps vs $RUNS hyperfine -N runs)"
-printf '%-10s %14s %14s %8s\n' cell "crossmatrix" "hyperfine" "diff"
+echo "== timer agreement ($ROUNDS alternating rounds of $REPS crossmatrix reps and $RUNS hyperfine -N runs)"
+for arch in amd64 arm64; do : >"$WORK/cm.$arch"; : >"$WORK/hf.$arch"; done
+for r in $(seq "$ROUNDS"); do
+  cm_run "$WORK/round$r"
+  for arch in amd64 arm64; do
+    id="go1.24/linux-$arch/cgo0/rootfs-scratch/probe"
+    bin=$(find "$WORK/out/bin" -path "*linux-$arch*cgo0*" -name probe -type f | head -1)
+    cm_median "$id" "$WORK/round$r" >>"$WORK/cm.$arch"
+    median_of_hyperfine "$bin" >>"$WORK/hf.$arch"
+  done
+done
+printf '%-8s %-38s %-38s %12s %12s %8s\n' cell "crossmatrix medians (ms)" "hyperfine medians (ms)" "crossmatrix" "hyperfine" "diff"
 for arch in amd64 arm64; do
-  id="go1.24/linux-$arch/cgo0/rootfs-scratch/probe"
-  bin=$(find "$WORK/out/bin" -path "*linux-$arch*cgo0*" -name probe -type f | head -1)
-  cm=$(cm_median "$id")
-  hf=$(median_of_hyperfine "$bin")
+  cm=$(median <"$WORK/cm.$arch")
+  hf=$(median <"$WORK/hf.$arch")
   d=$(pct "$cm" "$hf")
-  printf '%-10s %11.3f ms %11.3f ms %7s%%\n' "$arch" "$cm" "$hf" "$d"
+  printf '%-8s %-38s %-38s %9.3f ms %9.3f ms %7s%%\n' "$arch" \
+    "$(awk '{printf "%.1f ", $1}' "$WORK/cm.$arch")" "$(awk '{printf "%.1f ", $1}' "$WORK/hf.$arch")" \
+    "$cm" "$hf" "$d"
   awk "BEGIN{exit !(($d) <= $AGREE_PCT && ($d) >= -$AGREE_PCT)}" || ok=0
 done
 
