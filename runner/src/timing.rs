@@ -75,7 +75,9 @@ pub fn ensure_timer(
     let tmp = dir.join(format!(".timer.{}", std::process::id()));
     let gocache = cache_dir.join("go").join(go_version);
     let mut cmd = Command::new(goroot.join("bin/go"));
-    cmd.args(["build", "-trimpath", "-ldflags=-s -w", "-o"])
+    // No -trimpath: with the same flags as a linux/<host> cgo=0 cell, the standard library
+    // that cell compiled into the shared GOCACHE is reused (a cold run saves a whole build).
+    cmd.args(["build", "-ldflags=-s -w", "-o"])
         .arg(&tmp)
         .arg(".")
         .current_dir(&src)
