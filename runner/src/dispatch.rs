@@ -88,7 +88,10 @@ pub fn run_cells<F>(
     order.sort_by_key(|i| std::cmp::Reverse(cost[*i]));
     let order: VecDeque<usize> = order.into();
     let quiet = runner.quiet_timing();
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let state = Mutex::new(State {
+        cores,
+        jobs: jobs.max(1),
         order,
         timing: VecDeque::new(),
         building: 0,
@@ -146,12 +149,12 @@ pub fn run_cells<F>(
                             changed.notify_all();
                             break;
                         }
-                        Work::Build(i) => {
+                        Work::Build(i, build_jobs) => {
                             if tx.send((i, Msg::Started)).is_err() {
                                 break;
                             }
                             crate::process::take_aborted_here();
-                            let (rec, job) = runner.run_cell_staged(&cells[i]);
+                            let (rec, job) = runner.run_cell_staged_with(&cells[i], build_jobs);
                             let killed = crate::process::take_aborted_here();
                             let finished = match job {
                                 _ if killed => None,
@@ -231,6 +234,8 @@ enum Msg {
 
 /// The dispatcher's shared state.
 struct State {
+    cores: usize,
+    jobs: usize,
     /// Cells not started, most expensive first.
     order: VecDeque<usize>,
     /// Built and verified cells waiting for their timed runs.
@@ -242,7 +247,8 @@ struct State {
 }
 
 enum Work {
-    Build(usize),
+    /// A cell to build and verify, with the `go build -p` it should use.
+    Build(usize, Option<usize>),
     Time(usize, Box<(CellRecord, TimingJob)>),
     /// Nothing left anywhere.
     Done,
@@ -263,10 +269,17 @@ impl State {
         if !quiet || self.timing_now == 0 {
             if let Some(i) = self.order.pop_front() {
                 self.building += 1;
-                return Some(Work::Build(i));
+                return Some(Work::Build(i, Some(self.build_jobs())));
             }
         }
         None
+    }
+
+    /// The cores one more build may use: the machine's, shared by the builds that can run
+    /// beside it (as many as the jobs, or fewer when few cells are left to build).
+    fn build_jobs(&self) -> usize {
+        let side_by_side = self.jobs.min(self.order.len() + self.building).max(1);
+        (self.cores / side_by_side).max(1)
     }
 
     fn finished(&self) -> bool {
@@ -282,6 +295,25 @@ mod tests {
     use super::*;
     use crossmatrix_matrix::{Libc, Program, RootfsSpec, Target, Toolchain};
     use std::sync::Arc;
+
+    #[test]
+    fn builds_share_the_cores_while_several_can_run() {
+        let st = |cores, jobs, left: usize, building| State {
+            cores,
+            jobs,
+            order: (0..left).collect(),
+            timing: VecDeque::new(),
+            building,
+            timing_now: 0,
+        };
+        // Two builds at once on two cores: one core each.
+        assert_eq!(st(2, 2, 5, 1).build_jobs(), 1);
+        // The last build (nothing else to build beside it) gets every core.
+        assert_eq!(st(2, 2, 0, 1).build_jobs(), 2);
+        // More jobs than cores never goes below one.
+        assert_eq!(st(2, 8, 20, 3).build_jobs(), 1);
+        assert_eq!(st(8, 2, 20, 1).build_jobs(), 4);
+    }
 
     #[test]
     fn shared_work_is_charged_to_the_first_cell() {
