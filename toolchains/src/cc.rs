@@ -91,7 +91,9 @@ impl CCompiler {
         }
         let own = sysroot.join(".crossmatrix");
         let paths = own.join("libc.txt");
-        if !paths.is_file() {
+        // Files written before `gcc_dir` was added are rewritten.
+        let current = std::fs::read_to_string(&paths).is_ok_and(|t| t.contains("\ngcc_dir="));
+        if !current {
             std::fs::create_dir_all(&own).map_err(|e| format!("{}: {e}", own.display()))?;
             let target = self
                 .cc
@@ -112,13 +114,7 @@ impl CCompiler {
                 std::fs::rename(&tmp, own.join(name))
                     .map_err(|e| format!("{}: {e}", own.display()))?;
             }
-            let text = format!(
-                "include_dir={inc}\nsys_include_dir={inc}\ncc_dir={own}\ncrt_dir={lib}\n\
-                 msvc_lib_dir=\nkernel32_lib_dir=\ndarwin_sdk_dir=\n",
-                inc = include.display(),
-                own = own.display(),
-                lib = lib_dir.display(),
-            );
+            let text = libc_paths_file(&include, &own, &lib_dir);
             let tmp = own.join(format!(".libc.txt.{}", std::process::id()));
             std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
             std::fs::rename(&tmp, &paths).map_err(|e| format!("{}: {e}", paths.display()))?;
@@ -129,6 +125,21 @@ impl CCompiler {
             .push(("ZIG_LIBC".into(), paths.display().to_string()));
         Ok(self)
     }
+}
+
+/// zig's libc paths file (`ZIG_LIBC`) for a sysroot. The field for the directory holding
+/// `crtbegin.o`/`crtend.o` is `gcc_dir` up to zig 0.15 and `cc_dir` after it; newer zigs read
+/// `gcc_dir` as the old name of `cc_dir`, older ones ignore `cc_dir`, so both are written with
+/// the same value (checked with zig 0.15.1 and 0.17.1: each links with this file and fails
+/// without its own field).
+fn libc_paths_file(include: &Path, own: &Path, lib: &Path) -> String {
+    format!(
+        "include_dir={inc}\nsys_include_dir={inc}\ncc_dir={own}\ncrt_dir={lib}\n\
+         msvc_lib_dir=\nkernel32_lib_dir=\ndarwin_sdk_dir=\ngcc_dir={own}\n",
+        inc = include.display(),
+        own = own.display(),
+        lib = lib.display(),
+    )
 }
 
 /// No C compiler for a (GOARCH, libc); `hint` names what to install.
@@ -607,6 +618,22 @@ mod tests {
         let err = pick_with("ppc64", Libc::Musl, Some(&z), "amd64", &none).unwrap_err();
         assert!(err.hint.contains("cgo=0"), "{}", err.hint);
         assert!(err.to_string().contains("linux/ppc64 (musl)"), "{err}");
+    }
+
+    #[test]
+    fn libc_paths_file_names_the_crt_dir_for_old_and_new_zig() {
+        let t = libc_paths_file(
+            Path::new("/s/inc"),
+            Path::new("/s/own"),
+            Path::new("/s/lib"),
+        );
+        let fields: std::collections::HashMap<&str, &str> =
+            t.lines().filter_map(|l| l.split_once('=')).collect();
+        assert_eq!(fields["cc_dir"], "/s/own");
+        assert_eq!(fields["gcc_dir"], "/s/own");
+        assert_eq!(fields["crt_dir"], "/s/lib");
+        assert_eq!(fields["include_dir"], "/s/inc");
+        assert_eq!(fields["sys_include_dir"], "/s/inc");
     }
 
     #[test]
