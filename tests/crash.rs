@@ -15,6 +15,13 @@ fn tag() -> String {
     format!("k{}", std::process::id())
 }
 
+/// Writes `<dir>/<stem>_<tag>.go` (tagged so this test's processes can be found) and returns its path.
+fn go_file(dir: &Path, stem: &str, body: &str) -> std::path::PathBuf {
+    let p = dir.join(format!("{stem}_{}.go", tag()));
+    std::fs::write(&p, body).expect("write a Go program");
+    p
+}
+
 /// Live processes whose command line mentions `needle`.
 fn processes_mentioning(needle: &str) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir("/proc") else {
@@ -42,19 +49,17 @@ fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
 fn sigkill_mid_matrix_keeps_finished_cells_and_resume_completes() {
     require_host!(false);
     let tmp = tempfile::tempdir().expect("tempdir");
-    let hello = tmp.path().join(format!("hello_{}.go", tag()));
-    std::fs::write(
-        &hello,
+    let hello = go_file(
+        tmp.path(),
+        "hello",
         "package main\nimport \"fmt\"\nfunc main() { fmt.Println(\"hello\") }\n",
-    )
-    .expect("write");
+    );
     // Runs long enough to be killed mid-run, short enough for the resumed run.
-    let slow = tmp.path().join(format!("slow_{}.go", tag()));
-    std::fs::write(
-        &slow,
+    let slow = go_file(
+        tmp.path(),
+        "slow",
         "package main\nimport (\"fmt\"; \"time\")\nfunc main() { time.Sleep(4 * time.Second); fmt.Println(\"done\") }\n",
-    )
-    .expect("write");
+    );
     let out = tmp.path().join("out");
     let cache = shared_cache();
     let args = |dir_flag: &'static str| -> Vec<String> {
@@ -157,20 +162,18 @@ fn sigkill_mid_matrix_keeps_finished_cells_and_resume_completes() {
 fn sigint_kills_running_cells_keeps_finished_ones_and_exits_130() {
     require_host!(false);
     let tmp = tempfile::tempdir().expect("tempdir");
-    let hello = tmp.path().join(format!("hi_{}.go", tag()));
-    std::fs::write(
-        &hello,
+    let hello = go_file(
+        tmp.path(),
+        "hi",
         "package main\nimport \"fmt\"\nfunc main() { fmt.Println(\"hello\") }\n",
-    )
-    .expect("write");
+    );
     // Hangs for longer than the test waits, deaf to SIGINT/SIGTERM/SIGHUP: only a kill of its
     // whole sandbox ends it before its 10-minute timeout.
-    let hang = tmp.path().join(format!("hang_{}.go", tag()));
-    std::fs::write(
-        &hang,
+    let hang = go_file(
+        tmp.path(),
+        "hang",
         "package main\nimport (\"os/signal\"; \"syscall\"; \"time\")\nfunc main() { signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP); time.Sleep(time.Hour) }\n",
-    )
-    .expect("write");
+    );
     let out = tmp.path().join("out");
     let cache = shared_cache();
     let mut child = Command::new(BIN)

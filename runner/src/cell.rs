@@ -400,12 +400,25 @@ impl Runner {
         if cc.kind != CcKind::Zig || !cc.cc.contains("-linux-musl") {
             return cc;
         }
-        let Ok(sysroot) = self.rootfs.get(goarch, RootfsFlavor::MuslDev) else {
-            return cc;
-        };
-        cc.clone()
-            .with_musl_sysroot(&sysroot, lib, &self.cfg.cache_dir.join("zig"))
-            .unwrap_or(cc)
+        let prebuilt = self
+            .rootfs
+            .get(goarch, RootfsFlavor::MuslDev)
+            .map_err(|e| e.to_string())
+            .and_then(|sysroot| {
+                cc.clone()
+                    .with_musl_sysroot(&sysroot, lib, &self.cfg.cache_dir.join("zig"))
+            });
+        match prebuilt {
+            Ok(cc) => cc,
+            // Say why in the record (build.cc): the fallback costs a musl compile.
+            Err(why) => CCompiler {
+                why: format!(
+                    "{}; Debian's musl-dev not used ({why}), so zig compiles musl",
+                    cc.why
+                ),
+                ..cc
+            },
+        }
     }
 
     fn gocache(&self, cell: &Cell) -> PathBuf {

@@ -103,8 +103,14 @@ impl CCompiler {
                 .unwrap_or_default()
                 .to_string();
             let zig = self.cc.split(" cc ").next().unwrap_or("zig").to_string();
+            // Cells of one arch may get here at once (threads of one process): unique names.
+            let unique = || {
+                static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                format!("{}.{n}", std::process::id())
+            };
             for name in ["crtbegin.o", "crtend.o"] {
-                let tmp = own.join(format!(".{name}.{}", std::process::id()));
+                let tmp = own.join(format!(".{name}.{}", unique()));
                 let mut cmd = Command::new(&zig);
                 cmd.args(["cc", "-c", "-target", &target, "-x", "c", "/dev/null", "-o"])
                     .arg(&tmp)
@@ -115,7 +121,7 @@ impl CCompiler {
                     .map_err(|e| format!("{}: {e}", own.display()))?;
             }
             let text = libc_paths_file(&include, &own, &lib_dir);
-            let tmp = own.join(format!(".libc.txt.{}", std::process::id()));
+            let tmp = own.join(format!(".libc.txt.{}", unique()));
             std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
             std::fs::rename(&tmp, &paths).map_err(|e| format!("{}: {e}", paths.display()))?;
         }
