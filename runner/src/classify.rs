@@ -420,17 +420,21 @@ fn qemu_failure(stderr: &str, f: &Finished, executor: &str) -> Option<Failure> {
 
 /// The line where the program (Go's runtime, or a C allocation) says it ran out of memory.
 fn out_of_memory_line(stderr: &str) -> Option<String> {
-    if !(stderr.contains("fatal error: runtime: out of memory")
-        || stderr.contains("fatal error: out of memory")
-        || stderr.contains("cannot allocate memory"))
-    {
+    // Go's runtime, a C allocation, or qemu-user's own (GLib: `***MEMORY-ERROR***: …: GSlice:
+    // failed to allocate … Cannot allocate memory`).
+    let says_oom = |l: &str| {
+        l.contains("out of memory")
+            || l.to_ascii_lowercase().contains("cannot allocate memory")
+            || l.contains("***MEMORY-ERROR***")
+    };
+    if !stderr.lines().any(says_oom) {
         return None;
     }
     Some(
         stderr
             .lines()
             .map(str::trim)
-            .find(|l| l.contains("out of memory") || l.contains("cannot allocate memory"))
+            .find(|l| says_oom(l))
             .map(|l| truncate(l, 200))
             .unwrap_or_else(|| last_line(stderr)),
     )
@@ -614,6 +618,16 @@ mod tests {
             got.hint.contains("fatal error: runtime: out of memory")
                 && got.hint.contains("--memory")
         );
+        // qemu's own allocation failed first, then it hung: still the memory limit.
+        let mut f = finished(
+            None,
+            "",
+            "\n***MEMORY-ERROR***: aarch64-binfmt-P[2]: GSlice: failed to allocate 496 bytes (alignment: 512): Cannot allocate memory\n",
+        );
+        f.timed_out = true;
+        let got = classify_run(&f, &ctx(), &Expectation::default()).expect("a failure");
+        assert_eq!(got.cause, Cause::Oom, "{}", got.hint);
+        assert!(got.hint.contains("GSlice"), "{}", got.hint);
         // A plain hang stays a timeout.
         let mut f = finished(None, "", "");
         f.timed_out = true;
