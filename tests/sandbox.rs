@@ -271,10 +271,10 @@ func main() {
     ),
 ];
 
-/// A tag unique to this test process, in every program name, so leftovers of this run are
-/// told apart from concurrent runs.
-fn tag() -> String {
-    format!("x{}", std::process::id())
+/// A name suffix unique to this test binary and test: the tests run side by side, and each
+/// looks for leftovers of its own programs only.
+fn tag_for(test: char) -> String {
+    format!("{test}{}", std::process::id())
 }
 
 /// What the test saw of crossmatrix while it ran.
@@ -284,6 +284,8 @@ struct Watch {
     vm_hwm_kib: u64,
     /// Peak number of host processes.
     max_procs: usize,
+    /// The crossmatrix processes of this run (the child itself, or the one `script` started).
+    pids: BTreeSet<i32>,
 }
 
 /// Runs crossmatrix with `args` (optionally under `script` for a pty) and watches its peak
@@ -317,10 +319,14 @@ fn run_watched(args: &[String], under_pty: bool) -> (std::process::Output, Watch
         while !d2.load(Ordering::SeqCst) {
             let pids = proc_pids();
             w.max_procs = w.max_procs.max(pids.len());
-            for pid in [root_pid as i32]
-                .into_iter()
-                .chain(pids.into_iter().filter(|&p| is_crossmatrix(p)))
-            {
+            let ours = pids.into_iter().filter(|&p| {
+                p == root_pid as i32
+                    || (is_crossmatrix(p) && parent_pid(p) == Some(root_pid as i32))
+            });
+            for pid in ours {
+                if is_crossmatrix(pid) {
+                    w.pids.insert(pid);
+                }
                 if let Some(k) = vm_hwm_kib(pid) {
                     w.vm_hwm_kib = w.vm_hwm_kib.max(k);
                 }
@@ -362,6 +368,17 @@ fn target_dir() -> &'static Path {
         .parent()
         .and_then(Path::parent)
         .unwrap_or(Path::new("/"))
+}
+
+fn parent_pid(pid: i32) -> Option<i32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // pid (comm) state ppid …; comm may hold spaces and parentheses.
+    s.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn vm_hwm_kib(pid: i32) -> Option<u64> {
@@ -421,7 +438,12 @@ fn leftover_cgroups() -> Vec<String> {
     out
 }
 
-fn write_programs(dir: &Path, programs: &[(&str, &str)], subst: &[(&str, String)]) -> Vec<String> {
+fn write_programs(
+    dir: &Path,
+    tag: &str,
+    programs: &[(&str, &str)],
+    subst: &[(&str, String)],
+) -> Vec<String> {
     programs
         .iter()
         .map(|(name, src)| {
@@ -429,7 +451,7 @@ fn write_programs(dir: &Path, programs: &[(&str, &str)], subst: &[(&str, String)
             for (k, v) in subst {
                 src = src.replace(k, v);
             }
-            let p = dir.join(format!("{name}_{}.go", tag()));
+            let p = dir.join(format!("{name}_{tag}.go"));
             std::fs::write(&p, src).expect("write program");
             p.display().to_string()
         })
@@ -470,13 +492,14 @@ fn text(r: &Value, path: &[&str]) -> String {
 #[test]
 fn hostile_programs_are_contained_and_classified() {
     require_host!(false);
+    let tag = tag_for('h');
     let tmp = tempfile::tempdir().expect("tempdir");
     let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
     let addr = listener.local_addr().expect("addr").to_string();
     // A file in the host's /tmp that must stay invisible, and one a program must not create.
-    let hostmark = std::env::temp_dir().join(format!("cm-hostmark-{}", tag()));
+    let hostmark = std::env::temp_dir().join(format!("cm-hostmark-{}", tag));
     std::fs::write(&hostmark, "host secret").expect("write host marker");
-    let escape_name = format!("cm-escape-{}", tag());
+    let escape_name = format!("cm-escape-{}", tag);
     let _ = std::fs::remove_file(std::env::temp_dir().join(&escape_name));
     let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     let subst = [
@@ -488,7 +511,7 @@ fn hostile_programs_are_contained_and_classified() {
     ];
     let out = tmp.path().join("out");
     let mut args = vec!["run".to_string()];
-    args.extend(write_programs(tmp.path(), LINUX, &subst));
+    args.extend(write_programs(tmp.path(), &tag, LINUX, &subst));
     args.extend(
         ["--target", "linux/amd64", "--target", "linux/arm64"]
             .map(String::from)
@@ -501,7 +524,7 @@ fn hostile_programs_are_contained_and_classified() {
     assert_eq!(o.status.code(), Some(1), "hostile programs fail the run");
     let recs = records(&out);
     for arch in ["amd64", "arm64"] {
-        let id = |p: &str| format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/{p}_{}", tag());
+        let id = |p: &str| format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/{p}_{}", tag);
         for contained in ["netdial", "ifaces", "secrets", "writeout"] {
             let r = record(&recs, &id(contained));
             assert_eq!(r["status"], "pass", "{contained} on {arch}: {r:#}");
@@ -589,13 +612,13 @@ fn hostile_programs_are_contained_and_classified() {
     // wasip1 in the embedded wasmtime.
     let wout = tmp.path().join("wout");
     let mut args = vec!["run".to_string()];
-    args.extend(write_programs(tmp.path(), WASM, &subst));
+    args.extend(write_programs(tmp.path(), &tag, WASM, &subst));
     args.extend(["--target", "wasip1/wasm"].map(String::from).to_vec());
     args.extend(common_args(&wout, "5"));
-    let (o, _) = run_watched(&args, false);
+    let (o, wwatch) = run_watched(&args, false);
     assert_eq!(o.status.code(), Some(1));
     let recs = records(&wout);
-    let id = |p: &str| format!("go1.24/wasip1-wasm/cgo0/rootfs-scratch/{p}_{}", tag());
+    let id = |p: &str| format!("go1.24/wasip1-wasm/cgo0/rootfs-scratch/{p}_{}", tag);
     let r = record(&recs, &id("wspin"));
     assert_eq!(r["cause"], "timeout", "wasm infinite loop: {r:#}");
     assert!(r["run"]["duration_ms"].as_u64().unwrap_or(u64::MAX) < 30_000);
@@ -608,30 +631,35 @@ fn hostile_programs_are_contained_and_classified() {
     drop(listener);
     let _ = std::fs::remove_file(&hostmark);
     // Nothing of either run survives it: no process, no cgroup.
-    let left = leftovers(&format!("_{}", tag()));
+    let left = leftovers(&format!("_{}", tag));
     assert!(
         left.is_empty(),
         "processes left behind:\n{}",
         left.join("\n")
     );
-    let cgroups: Vec<String> = leftover_cgroups()
-        .into_iter()
-        .filter(|c| !c.contains(&format!("crossmatrix-{}-", std::process::id())))
-        .filter(|c| {
-            // Only those of the crossmatrix processes this test ran (they have exited).
-            c.rsplit('/')
-                .next()
-                .and_then(|n| n.split('-').nth(1))
-                .and_then(|p| p.parse::<i32>().ok())
-                .is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists())
-        })
-        .collect();
+    // Only those of the crossmatrix processes this test ran (they have exited; the other tests
+    // run their own side by side): still there after a moment.
+    let ours: BTreeSet<i32> = watch.pids.union(&wwatch.pids).copied().collect();
+    assert!(
+        !ours.is_empty(),
+        "the runs' crossmatrix processes were seen"
+    );
+    let owned = |c: &String| {
+        c.rsplit('/')
+            .next()
+            .and_then(|n| n.split('-').nth(1))
+            .and_then(|p| p.parse::<i32>().ok())
+            .is_some_and(|p| ours.contains(&p))
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let cgroups: Vec<String> = leftover_cgroups().into_iter().filter(owned).collect();
     assert!(cgroups.is_empty(), "cgroups left behind: {cgroups:?}");
 }
 
 #[test]
 fn tiocsti_cannot_reach_the_terminal() {
     require_host!(false);
+    let tag = tag_for('t');
     if which::which("script").is_err() {
         if std::env::var_os("CI").is_some() {
             panic!("CI is set but `script` (util-linux) is missing");
@@ -640,7 +668,7 @@ fn tiocsti_cannot_reach_the_terminal() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
-    let p = tmp.path().join(format!("tiocsti_{}.go", tag()));
+    let p = tmp.path().join(format!("tiocsti_{}.go", tag));
     std::fs::write(&p, TIOCSTI).expect("write program");
     let out = tmp.path().join("out");
     let mut args = vec!["run".to_string(), p.display().to_string()];
@@ -663,7 +691,7 @@ fn tiocsti_cannot_reach_the_terminal() {
         assert!(stdout.contains("contained"), "{stdout}");
         assert!(stdout.contains("cannot open /dev/tty"), "{stdout}");
     }
-    assert!(leftovers(&format!("tiocsti_{}", tag())).is_empty());
+    assert!(leftovers(&format!("tiocsti_{}", tag)).is_empty());
 }
 
 /// The rlimit fallback, for real: as a non-root user nothing can create cgroups here, so
@@ -672,6 +700,7 @@ fn tiocsti_cannot_reach_the_terminal() {
 #[test]
 fn limits_hold_without_cgroups_as_a_non_root_user() {
     require_host!(false);
+    let tag = tag_for('u');
     const USER: &str = "crossmatrix-test";
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -694,7 +723,12 @@ fn limits_hold_without_cgroups_as_a_non_root_user() {
         .copied()
         .filter(|(n, _)| ["forkbomb", "oom", "netdial"].contains(n))
         .collect();
-    let files = write_programs(tmp.path(), &programs, &[("ADDR", "127.0.0.1:9".into())]);
+    let files = write_programs(
+        tmp.path(),
+        &tag,
+        &programs,
+        &[("ADDR", "127.0.0.1:9".into())],
+    );
     let ok = Command::new("chmod")
         .args(["-R", "777", tmp.path().to_str().expect("utf-8")])
         .status()
@@ -748,7 +782,7 @@ fn limits_hold_without_cgroups_as_a_non_root_user() {
     assert_eq!(o.status.code(), Some(1));
     let recs = records(&out);
     for arch in ["amd64", "arm64"] {
-        let id = |p: &str| format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/{p}_{}", tag());
+        let id = |p: &str| format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/{p}_{}", tag);
         let r = record(&recs, &id("netdial"));
         assert_eq!(r["status"], "pass", "runs under the rlimits: {r:#}");
         let r = record(&recs, &id("oom"));
@@ -757,7 +791,7 @@ fn limits_hold_without_cgroups_as_a_non_root_user() {
         let r = record(&recs, &id("forkbomb"));
         assert_eq!(r["status"], "fail", "{r:#}");
     }
-    let left = leftovers(&format!("_{}", tag()));
+    let left = leftovers(&format!("_{}", tag));
     assert!(
         left.is_empty(),
         "processes left behind:\n{}",
