@@ -43,13 +43,16 @@ pub fn host_info(binfmt: bool) -> HostInfo {
 }
 
 /// First line of `cmd --version`, or None.
+/// Remembered in the cache while `cmd` is the same file.
 pub fn version_of(cmd: &Path, arg: &str) -> Option<String> {
-    let out = Command::new(cmd).arg(arg).output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .next()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
+    crossmatrix_toolchains::facts::remembered(cmd, &[arg], &[], || {
+        let out = Command::new(cmd).arg(arg).output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .next()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+    })
 }
 
 pub fn tool_versions(bwrap: &Path, host: &Host) -> Vec<ToolVersion> {

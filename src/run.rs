@@ -394,16 +394,6 @@ pub fn plan(a: PlanArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn default_cache_dir() -> PathBuf {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(x).join("crossmatrix");
-    }
-    if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(h).join(".cache/crossmatrix");
-    }
-    std::env::temp_dir().join("crossmatrix-cache")
-}
-
 fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -461,7 +451,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                 .unwrap_or_else(|_| "run".into());
             PathBuf::from("results").join(stamp)
         });
-    let cache_dir = a.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    let cache_dir = a
+        .cache_dir
+        .clone()
+        .unwrap_or_else(crossmatrix_toolchains::default_cache_dir);
     let jobs = a
         .jobs
         .unwrap_or_else(|| {

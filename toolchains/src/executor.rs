@@ -118,10 +118,12 @@ pub fn find_qemu(goarch: &str) -> Option<Qemu> {
 }
 
 fn qemu_version(path: &Path) -> Option<String> {
-    let mut cmd = Command::new(path);
-    cmd.arg("--version");
-    let out = command::run_checked(&mut cmd, QEMU_VERSION_TIMEOUT).ok()?;
-    parse_qemu_version(&out.stdout_str())
+    crate::facts::remembered(path, &["--version"], &[], || {
+        let mut cmd = Command::new(path);
+        cmd.arg("--version");
+        let out = command::run_checked(&mut cmd, QEMU_VERSION_TIMEOUT).ok()?;
+        parse_qemu_version(&out.stdout_str())
+    })
 }
 
 /// The kinds of executor, as recorded in results.

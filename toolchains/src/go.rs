@@ -175,18 +175,31 @@ fn version_from_go_env(go: &Path, goroot: &Path) -> Result<String, GoError> {
 }
 
 fn list_ports(go: &Path, goroot: &Path) -> Vec<String> {
-    let mut cmd = go_command(go, goroot);
-    cmd.args(["tool", "dist", "list"]);
-    match command::run_checked(&mut cmd, DIST_LIST_TIMEOUT) {
-        Ok(out) => out
-            .stdout_str()
-            .lines()
-            .map(str::trim)
-            .filter(|l| l.contains('/'))
-            .map(str::to_string)
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+    // The ports are the toolchain's: remembered while its `go`, `dist` and VERSION stay.
+    let dist = goroot.join("pkg/tool").join(format!(
+        "{}_{}",
+        std::env::consts::OS,
+        crate::executor::host_goarch()
+    ));
+    let dist = dist.join("dist");
+    let version = goroot.join("VERSION");
+    let depends: Vec<&Path> = [dist.as_path(), version.as_path()]
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect();
+    let listed = crate::facts::remembered(go, &["tool", "dist", "list"], &depends, || {
+        let mut cmd = go_command(go, goroot);
+        cmd.args(["tool", "dist", "list"]);
+        let out = command::run_checked(&mut cmd, DIST_LIST_TIMEOUT).ok()?;
+        Some(out.stdout_str()).filter(|t| t.contains('/'))
+    });
+    listed
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains('/'))
+        .map(str::to_string)
+        .collect()
 }
 
 /// The version named on the first line of a GOROOT/VERSION file (`go1.24.4`, or

@@ -7,6 +7,7 @@ pub mod cc;
 pub mod command;
 pub mod doctor;
 pub mod executor;
+pub mod facts;
 pub mod go;
 pub mod install;
 mod lock;
