@@ -1,6 +1,7 @@
 //! Command-line arguments.
 
 use clap::{Args, Parser, Subcommand};
+use crossmatrix_runner::timing::TimingMode;
 use std::path::PathBuf;
 
 /// Build and run a Go program for every toolchain × GOOS/GOARCH × CGO × libc × rootfs,
@@ -85,9 +86,13 @@ pub struct RunArgs {
     /// Untimed warm-up runs before the timed repetitions (after the verification run).
     #[arg(long, default_value_t = 2)]
     pub warmup: u32,
-    /// Let timed startup runs overlap builds: a little faster when the matrix has few cells
-    /// per core, but the samples then include compilers competing for the cores.
-    #[arg(long)]
+    /// When timed startup runs run: `quiet` (while no build runs; timed cells side by side),
+    /// `exclusive` (one timed cell at a time, nothing else running: the least noise, the
+    /// slowest), `overlap` (as soon as a cell passed, beside builds).
+    #[arg(long, default_value = "quiet", value_name = "MODE", value_parser = timing_mode)]
+    pub timing: TimingMode,
+    /// The same as `--timing overlap`.
+    #[arg(long, conflicts_with = "timing", hide = true)]
     pub overlap_timing: bool,
     /// How foreign binaries run: auto, native, qemu-binfmt, qemu-direct.
     #[arg(long, default_value = "auto")]
@@ -225,6 +230,10 @@ pub struct WasmExecArgs {
 }
 
 /// `30`, `2.5`, `10s`, `500ms`, `2m`, `1h` → seconds.
+fn timing_mode(s: &str) -> Result<TimingMode, String> {
+    s.parse()
+}
+
 fn seconds(s: &str) -> Result<f64, String> {
     let t = s.trim();
     let (num, mult) = if let Some(n) = t.strip_suffix("ms") {

@@ -463,6 +463,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                 .unwrap_or(1)
         })
         .max(1);
+    let timing_mode = if a.overlap_timing {
+        crossmatrix_runner::timing::TimingMode::Overlap
+    } else {
+        a.timing
+    };
     // With --resume, cells recorded with the same inputs are done; the rest run.
     let mut previous: Vec<CellRecord> = Vec::new();
     let mut writer = match &a.resume {
@@ -529,7 +534,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             self_exe,
             reps: a.reps,
             warmups: a.warmup,
-            quiet_timing: !a.overlap_timing,
+            timing: timing_mode,
             build_timeout: Duration::from_secs_f64(a.build_timeout),
             run_timeout: Duration::from_secs_f64(a.timeout),
             executor: pref,
@@ -691,6 +696,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         shard: a.matrix.shard.clone(),
         jobs,
         reps: a.reps,
+        timing: (a.reps > 0).then(|| timing_mode.as_str().to_string()),
         wall_s: round2(wall_s),
         cpu_s: round2(cpu_s),
         cpu_bound_s: round2(cpu_bound(cpu_s, cores, &records, &plan)),

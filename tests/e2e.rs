@@ -313,6 +313,14 @@ fn usage_errors_exit_2_with_a_clear_message() {
         (vec!["run", "--shard", "3/2"], "out of range"),
         (vec!["run", "/nonexistent/prog.go"], "no such file"),
         (vec!["run", "--frobnicate"], "unexpected argument"),
+        (
+            vec!["run", "--timing", "sometimes"],
+            "expected quiet, exclusive or overlap",
+        ),
+        (
+            vec!["run", "--timing", "quiet", "--overlap-timing"],
+            "cannot be used with",
+        ),
     ] {
         let o = crossmatrix(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
@@ -582,11 +590,13 @@ fn warm_rerun_reuses_builds_and_notices_changes() {
     )
     .expect("write");
     let cache = shared_cache();
-    let run = |name: &str| {
+    let run = |name: &str, timing: &str| {
         let out = tmp.path().join(name);
         let o = crossmatrix(&[
             "run",
             prog.to_str().expect("utf-8"),
+            "--timing",
+            timing,
             "--toolchain",
             "go1.24",
             "--target",
@@ -603,8 +613,8 @@ fn warm_rerun_reuses_builds_and_notices_changes() {
         assert_eq!(o.status.code(), Some(0), "{name}");
         (records(&out), out)
     };
-    let (first, _) = run("first");
-    let (second, out2) = run("second");
+    let (first, out1) = run("first", "quiet");
+    let (second, out2) = run("second", "exclusive");
     for id in [
         "go1.24/linux-amd64/cgo0/rootfs-scratch/hello",
         "go1.24/linux-arm64/cgo0/rootfs-scratch/hello",
@@ -632,14 +642,29 @@ fn warm_rerun_reuses_builds_and_notices_changes() {
         "wall and bound recorded: {meta:#}"
     );
     assert!(meta["cpu_s"].as_f64().unwrap_or(-1.0) >= 0.0);
+    // Each run says when its timed runs ran (--timing).
+    for (out, mode) in [(&out1, "quiet"), (&out2, "exclusive")] {
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))
+                .expect("json");
+        assert_eq!(m["timing"], mode, "{m:#}");
+    }
     // A changed source is rebuilt, and the new binary runs.
     std::fs::write(
         &prog,
         "package main\nimport \"fmt\"\nfunc main() { fmt.Println(\"v2\") }\n",
     )
     .expect("write");
-    let (third, _) = run("third");
+    let (third, out3) = run("third", "overlap");
     let r = record(&third, "go1.24/linux-arm64/cgo0/rootfs-scratch/hello");
+    assert_eq!(
+        r["startup"]["reps"], 3,
+        "timed beside the other cell's build: {r:#}"
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out3.join("run.json")).expect("run.json"))
+            .expect("json");
+    assert_eq!(m["timing"], "overlap");
     assert_ne!(r["build"]["cached"], true, "changed source: rebuilt: {r:#}");
     assert!(
         r["run"]["stdout_tail"]

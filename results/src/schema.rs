@@ -312,6 +312,10 @@ pub struct RunMeta {
     pub shard: Option<String>,
     pub jobs: usize,
     pub reps: u32,
+    /// When the timed runs ran (`quiet`, `exclusive`, `overlap`: `--timing`); absent when
+    /// nothing was timed (`--reps 0`) and in runs made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<String>,
     /// Wall time of the run in seconds (`wall_ms` / 1000).
     #[serde(default)]
     pub wall_s: f64,

@@ -57,8 +57,8 @@ pub struct RunnerConfig {
     pub reps: u32,
     /// Untimed runs before the timed ones (the verification run comes first regardless).
     pub warmups: u32,
-    /// Run timed repetitions only while no build runs (see `dispatch::run_cells`).
-    pub quiet_timing: bool,
+    /// When timed repetitions run (see `dispatch::run_cells`).
+    pub timing: crate::timing::TimingMode,
     pub build_timeout: Duration,
     pub run_timeout: Duration,
     pub executor: ExecutorPreference,
@@ -119,8 +119,8 @@ impl Runner {
         &self.host
     }
 
-    pub fn quiet_timing(&self) -> bool {
-        self.cfg.quiet_timing
+    pub fn timing_mode(&self) -> crate::timing::TimingMode {
+        self.cfg.timing
     }
 
     /// Builds, inspects, runs and times one cell. Never panics on cell failures: every outcome

@@ -3,7 +3,7 @@
 //! first (see [`costs`]).
 
 use crate::cell::Runner;
-use crate::timing::TimingJob;
+use crate::timing::{TimingJob, TimingMode};
 use crossmatrix_matrix::Cell;
 use crossmatrix_results::CellRecord;
 use std::collections::{HashSet, VecDeque};
@@ -69,10 +69,12 @@ fn costs(cells: &[Cell], host_arch: &str) -> Vec<u32> {
 /// [`Event::Killed`], never as a failure. Cells already built and verified (waiting for or in
 /// their timed runs) are recorded without startup figures, so nothing finished is lost.
 ///
-/// With [`Runner::quiet_timing`] (the default), a passing cell's timed startup runs are queued
+/// With [`TimingMode::Quiet`] (the default), a passing cell's timed startup runs are queued
 /// and run only while no build runs, and no build starts while they run: compilers competing
 /// for the cores would otherwise inflate and scatter the samples. The CPU work is the same
 /// either way; the timed runs just move to the gaps between builds (in practice, the end).
+/// [`TimingMode::Exclusive`] also keeps timed cells from running beside each other;
+/// [`TimingMode::Overlap`] times a cell as soon as it passed.
 pub fn run_cells<F>(
     runner: &Runner,
     cells: &[Cell],
@@ -87,7 +89,8 @@ pub fn run_cells<F>(
     // Stable: equal costs keep plan order.
     order.sort_by_key(|i| std::cmp::Reverse(cost[*i]));
     let order: VecDeque<usize> = order.into();
-    let quiet = runner.quiet_timing();
+    let mode = runner.timing_mode();
+    let deferred = mode != TimingMode::Overlap;
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let state = Mutex::new(State {
         cores,
@@ -123,7 +126,7 @@ pub fn run_cells<F>(
                             if stop.load(Ordering::SeqCst) {
                                 break Work::Drain;
                             }
-                            if let Some(w) = st.next(quiet) {
+                            if let Some(w) = st.next(mode) {
                                 break w;
                             }
                             if st.finished() {
@@ -158,7 +161,7 @@ pub fn run_cells<F>(
                             let killed = crate::process::take_aborted_here();
                             let finished = match job {
                                 _ if killed => None,
-                                Some(job) if quiet => {
+                                Some(job) if deferred => {
                                     let _ = tx.send((i, Msg::Queued));
                                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                                     st.timing.push_back((i, rec, job));
@@ -258,21 +261,35 @@ enum Work {
 
 impl State {
     /// What a free worker should do now, if anything: timed runs only while nothing builds,
-    /// builds only while nothing is timed (in quiet mode).
-    fn next(&mut self, quiet: bool) -> Option<Work> {
-        if self.building == 0 {
+    /// builds only while nothing is timed (unless overlapping), one timed cell at a time when
+    /// exclusive.
+    fn next(&mut self, mode: TimingMode) -> Option<Work> {
+        if self.may_time(mode) {
             if let Some((i, rec, job)) = self.timing.pop_front() {
                 self.timing_now += 1;
                 return Some(Work::Time(i, Box::new((rec, job))));
             }
         }
-        if !quiet || self.timing_now == 0 {
+        if self.may_build(mode) {
             if let Some(i) = self.order.pop_front() {
                 self.building += 1;
                 return Some(Work::Build(i, Some(self.build_jobs())));
             }
         }
         None
+    }
+
+    /// Whether a queued timed cell may start now.
+    fn may_time(&self, mode: TimingMode) -> bool {
+        match mode {
+            TimingMode::Overlap | TimingMode::Quiet => self.building == 0,
+            TimingMode::Exclusive => self.building == 0 && self.timing_now == 0,
+        }
+    }
+
+    /// Whether a build may start now.
+    fn may_build(&self, mode: TimingMode) -> bool {
+        mode == TimingMode::Overlap || self.timing_now == 0
     }
 
     /// The cores one more build may use: the machine's, shared by the builds that can run
@@ -313,6 +330,38 @@ mod tests {
         // More jobs than cores never goes below one.
         assert_eq!(st(2, 8, 20, 3).build_jobs(), 1);
         assert_eq!(st(8, 2, 20, 1).build_jobs(), 4);
+    }
+
+    #[test]
+    fn timing_modes_gate_builds_and_timed_cells() {
+        let st = |building, timing_now| State {
+            cores: 2,
+            jobs: 2,
+            order: VecDeque::new(),
+            timing: VecDeque::new(),
+            building,
+            timing_now,
+        };
+        use TimingMode::*;
+        // (building, timing now) → (may time, may build) per mode.
+        let cases = [
+            (Quiet, 0, 0, true, true),
+            (Quiet, 1, 0, false, true),
+            (Quiet, 0, 1, true, false),
+            (Exclusive, 0, 0, true, true),
+            (Exclusive, 1, 0, false, true),
+            (Exclusive, 0, 1, false, false),
+            (Overlap, 1, 1, false, true),
+            (Overlap, 0, 1, true, true),
+        ];
+        for (mode, b, t, time, build) in cases {
+            let s = st(b, t);
+            assert_eq!(
+                (s.may_time(mode), s.may_build(mode)),
+                (time, build),
+                "{mode:?} with {b} building, {t} timed"
+            );
+        }
     }
 
     #[test]

@@ -22,6 +22,44 @@ const TIMER_FILES: &[(&str, &str)] = &[
     ("main.go", include_str!("../timer/main.go")),
 ];
 
+/// When a cell's timed repetitions may run, relative to the rest of the run's work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimingMode {
+    /// As soon as the cell passed, beside whatever builds and other timed runs there are.
+    Overlap,
+    /// Only while no build runs, and no build starts meanwhile; timed cells may run side by
+    /// side (up to `--jobs`).
+    #[default]
+    Quiet,
+    /// One timed cell at a time with nothing else running: the least noisy samples, and the
+    /// timed part of the run takes about `jobs` times longer.
+    Exclusive,
+}
+
+impl TimingMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimingMode::Overlap => "overlap",
+            TimingMode::Quiet => "quiet",
+            TimingMode::Exclusive => "exclusive",
+        }
+    }
+}
+
+impl std::str::FromStr for TimingMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "overlap" => Ok(TimingMode::Overlap),
+            "quiet" => Ok(TimingMode::Quiet),
+            "exclusive" => Ok(TimingMode::Exclusive),
+            other => Err(format!(
+                "unknown timing mode `{other}`: expected quiet, exclusive or overlap"
+            )),
+        }
+    }
+}
+
 /// Where the timer is bound inside a run sandbox.
 const IN_TIMER: &str = "/.crossmatrix/timer";
 

@@ -256,6 +256,7 @@ pub(crate) fn fixture_meta() -> RunMeta {
         shard: None,
         jobs: 2,
         reps: 5,
+        timing: Some("quiet".into()),
         wall_s: 0.0,
         cpu_s: 0.0,
         cpu_bound_s: 0.0,
