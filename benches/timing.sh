@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # benches/timing.sh — is crossmatrix's startup timer right, and what does its sandbox cost?
 #
-# 1. Agreement with hyperfine: crossmatrix times a native (linux/amd64) and a qemu
+# 1. Agreement with hyperfine: crossmatrix (`--timing exclusive`, one cell at a time, as hyperfine
+#    runs) times a native (linux/amd64) and a qemu
 #    (linux/arm64, through binfmt_misc) probe cell; `hyperfine -N` times the very same binaries
 #    (from OUT/bin) on the host. The medians must agree within ±3% (AGREE_PCT).
 # 2. Sandbox overhead per exec, against `unshare -r -n` (a bare user+net namespace) on the same
@@ -9,19 +10,20 @@
 #    its per-exec cost is (in-sandbox median − bare median) + one sandbox start ÷ reps.
 #    Goal: ≤ 1.5× unshare's overhead.
 #
-#   benches/timing.sh                  # REPS=30 RUNS=30 ROUNDS=5
+#   benches/timing.sh                  # ROUNDS=24 REPS=10 RUNS=10
 #
-# Shared machines are noisy (qemu startup medians of the same command drift by ±6% from one
-# batch of 30 to the next here), so the two timers take turns: ROUNDS rounds, each one a
-# crossmatrix run then hyperfine on the same binaries, and the verdict compares the median of
-# the rounds' medians. Run it on a quiet machine; it exits 1 when a check fails.
+# Shared machines are noisy: the startup medians of the same command drift by ±6–15% from one
+# minute to the next here, more than the ±3% to check. So the two timers take turns in short
+# batches — ROUNDS rounds, each a crossmatrix run of REPS reps then hyperfine with RUNS runs on
+# the same binaries — and the verdict compares the medians of all samples pooled, which drift
+# alike. Run it on a quiet machine; it exits 1 when a check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${CROSSMATRIX:-target/release/crossmatrix}
-REPS=${REPS:-30}
-RUNS=${RUNS:-30}
+REPS=${REPS:-10}
+RUNS=${RUNS:-10}
 AGREE_PCT=${AGREE_PCT:-3}
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-24}
 command -v hyperfine >/dev/null || { echo "hyperfine is not installed (apt-get install hyperfine)"; exit 2; }
 command -v jq >/dev/null || { echo "jq is not installed (apt-get install jq)"; exit 2; }
 [ -x "$BIN" ] || cargo build --release --quiet
@@ -31,13 +33,20 @@ CACHE=${CACHE:-$WORK/cache}
 
 cm_run() { # one crossmatrix run of the two cells into $1
   "$BIN" run --toolchain go1.24 --target linux/amd64 --target linux/arm64 --cgo 0 \
-    --reps "$REPS" --cache-dir "$CACHE" --out "$1" --no-progress >/dev/null 2>&1
+    --reps "$REPS" --timing exclusive --cache-dir "$CACHE" --out "$1" --no-progress >/dev/null 2>&1
 }
 cm_run "$WORK/out"
 
 median_of_hyperfine() { # words of ONE command → median in ms (hyperfine -N splits it on spaces)
   hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/h.json" --output=null "$*" >/dev/null 2>&1
   jq '.results[0].median * 1000' "$WORK/h.json"
+}
+samples_of_hyperfine() { # like median_of_hyperfine, but every sample, one per line, in ms
+  hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$WORK/h.json" --output=null "$*" >/dev/null 2>&1
+  jq '.results[0].times[] * 1000' "$WORK/h.json"
+}
+cm_samples() { # cell id, out dir → every timed sample, one per line, in ms
+  jq -r --arg id "$1" 'select(.id == $id) | .startup.samples_ms[]' "$2/cells.jsonl"
 }
 cm_median() { # cell id [out dir] → median in ms
   jq -r --arg id "$1" 'select(.id == $id) | .startup.median_ms' "${2:-$WORK/out}/cells.jsonl"
@@ -46,23 +55,24 @@ median() { sort -g | awk '{a[NR]=$1} END{print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a
 pct() { awk "BEGIN{printf \"%+.1f\", ($1 / $2 - 1) * 100}"; }
 ok=1
 
-echo "== timer agreement ($ROUNDS alternating rounds of $REPS crossmatrix reps and $RUNS hyperfine -N runs)"
-for arch in amd64 arm64; do : >"$WORK/cm.$arch"; : >"$WORK/hf.$arch"; done
+echo "== timer agreement ($ROUNDS alternating rounds of $REPS crossmatrix reps and $RUNS hyperfine -N runs; pooled medians)"
+for arch in amd64 arm64; do : >"$WORK/cm.$arch"; : >"$WORK/hf.$arch"; : >"$WORK/cms.$arch"; : >"$WORK/hfs.$arch"; done
 for r in $(seq "$ROUNDS"); do
   cm_run "$WORK/round$r"
   for arch in amd64 arm64; do
     id="go1.24/linux-$arch/cgo0/rootfs-scratch/probe"
     bin=$(find "$WORK/out/bin" -path "*linux-$arch*cgo0*" -name probe -type f | head -1)
     cm_median "$id" "$WORK/round$r" >>"$WORK/cm.$arch"
-    median_of_hyperfine "$bin" >>"$WORK/hf.$arch"
+    cm_samples "$id" "$WORK/round$r" >>"$WORK/cms.$arch"
+    samples_of_hyperfine "$bin" | tee -a "$WORK/hfs.$arch" | median >>"$WORK/hf.$arch"
   done
 done
-printf '%-8s %-38s %-38s %12s %12s %8s\n' cell "crossmatrix medians (ms)" "hyperfine medians (ms)" "crossmatrix" "hyperfine" "diff"
+printf '%-6s %-50s %-50s %12s %12s %8s\n' cell "crossmatrix round medians (ms)" "hyperfine round medians (ms)" "crossmatrix" "hyperfine" "diff"
 for arch in amd64 arm64; do
-  cm=$(median <"$WORK/cm.$arch")
-  hf=$(median <"$WORK/hf.$arch")
+  cm=$(median <"$WORK/cms.$arch")
+  hf=$(median <"$WORK/hfs.$arch")
   d=$(pct "$cm" "$hf")
-  printf '%-8s %-38s %-38s %9.3f ms %9.3f ms %7s%%\n' "$arch" \
+  printf '%-6s %-50s %-50s %9.3f ms %9.3f ms %7s%%\n' "$arch" \
     "$(awk '{printf "%.1f ", $1}' "$WORK/cm.$arch")" "$(awk '{printf "%.1f ", $1}' "$WORK/hf.$arch")" \
     "$cm" "$hf" "$d"
   awk "BEGIN{exit !(($d) <= $AGREE_PCT && ($d) >= -$AGREE_PCT)}" || ok=0
