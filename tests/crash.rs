@@ -268,22 +268,5 @@ fn sigint_kills_running_cells_keeps_finished_ones_and_exits_130() {
 }
 
 fn cgroups_named(prefix: &str) -> Vec<String> {
-    fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            if !e.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            if e.file_name().to_string_lossy().starts_with(prefix) {
-                out.push(e.path().display().to_string());
-            } else if depth < 6 {
-                walk(&e.path(), prefix, depth + 1, out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(Path::new("/sys/fs/cgroup"), prefix, 0, &mut out);
-    out
+    common::own_step_cgroups(prefix)
 }

@@ -286,6 +286,8 @@ struct Watch {
     max_procs: usize,
     /// The crossmatrix processes of this run (the child itself, or the one `script` started).
     pids: BTreeSet<i32>,
+    /// Step cgroups of those processes seen while it ran.
+    step_cgroups: BTreeSet<String>,
 }
 
 /// Runs crossmatrix with `args` (optionally under `script` for a pty) and watches its peak
@@ -326,6 +328,8 @@ fn run_watched(args: &[String], under_pty: bool) -> (std::process::Output, Watch
             for pid in ours {
                 if is_crossmatrix(pid) {
                     w.pids.insert(pid);
+                    w.step_cgroups
+                        .extend(common::own_step_cgroups(&format!("crossmatrix-{pid}-")));
                 }
                 if let Some(k) = vm_hwm_kib(pid) {
                     w.vm_hwm_kib = w.vm_hwm_kib.max(k);
@@ -416,26 +420,7 @@ fn leftovers(needle: &str) -> Vec<String> {
 
 /// cgroups crossmatrix made for its steps that still exist (it removes each after its step).
 fn leftover_cgroups() -> Vec<String> {
-    fn walk(dir: &Path, depth: usize, out: &mut Vec<String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let Ok(ft) = e.file_type() else { continue };
-            if !ft.is_dir() || ft.is_symlink() {
-                continue;
-            }
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("crossmatrix-") {
-                out.push(e.path().display().to_string());
-            } else if depth < 6 {
-                walk(&e.path(), depth + 1, out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(Path::new("/sys/fs/cgroup"), 0, &mut out);
-    out
+    common::own_step_cgroups("crossmatrix-")
 }
 
 fn write_programs(
@@ -640,6 +625,23 @@ fn hostile_programs_are_contained_and_classified() {
     // Only those of the crossmatrix processes this test ran (they have exited; the other tests
     // run their own side by side): still there after a moment.
     let ours: BTreeSet<i32> = watch.pids.union(&wwatch.pids).copied().collect();
+    // Where this host gives crossmatrix cgroups, its steps were seen in them (so finding
+    // none left below is not for want of looking in the right place).
+    let doctor = Command::new(BIN)
+        .args(["doctor", "--format", "json"])
+        .output()
+        .expect("crossmatrix doctor");
+    let uses_cgroups = String::from_utf8_lossy(&doctor.stdout).contains("memory via cgroup");
+    if uses_cgroups {
+        assert!(
+            !watch.step_cgroups.is_empty(),
+            "doctor says memory via cgroup, but no step cgroup was seen"
+        );
+    }
+    eprintln!(
+        "step cgroups seen: {} (cgroups in use: {uses_cgroups})",
+        watch.step_cgroups.len()
+    );
     assert!(
         !ours.is_empty(),
         "the runs' crossmatrix processes were seen"

@@ -143,3 +143,57 @@ pub fn assert_pass(r: &Value, executor: &str, linkage: &str) {
         "{id}: one sample per rep"
     );
 }
+
+/// Step cgroups (`crossmatrix-<pid>-<n>`) whose name starts with `prefix`, looked for only
+/// below this test process's own cgroups: crossmatrix makes them there, and the cgroup tree
+/// may show other containers' cgroups too (their pids mean nothing here).
+pub fn own_step_cgroups(prefix: &str) -> Vec<String> {
+    fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let Ok(ft) = e.file_type() else { continue };
+            if !ft.is_dir() || ft.is_symlink() {
+                continue;
+            }
+            if e.file_name().to_string_lossy().starts_with(prefix) {
+                out.push(e.path().display().to_string());
+            } else if depth < 4 {
+                walk(&e.path(), prefix, depth + 1, out);
+            }
+        }
+    }
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for line in own.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let rel = path.trim_start_matches('/');
+        let mut mounts: Vec<String> = controllers
+            .split(',')
+            .map(|c| c.trim_start_matches("name=").to_string())
+            .collect();
+        mounts.push(controllers.replace("name=", ""));
+        if controllers.is_empty() {
+            // cgroup v2: the unified mount, alone or beside v1 hierarchies.
+            mounts = vec![String::new(), "unified".into()];
+        }
+        for m in mounts {
+            let dir = Path::new("/sys/fs/cgroup").join(m).join(rel);
+            if dir.is_dir() && !roots.contains(&dir) {
+                roots.push(dir);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for r in &roots {
+        walk(r, prefix, 0, &mut out);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
