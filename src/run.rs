@@ -424,6 +424,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         // SAFETY: no other thread runs yet (workers and signal handlers start later).
         unsafe { std::env::set_var("CROSSMATRIX_CACHE", dir) };
     }
+    // Sandboxed programs' CPU reaches run.json through their sandbox's init, which only a
+    // subreaper gets to reap (see `process::become_subreaper`); without it the figure is low.
+    if let Err(e) = crossmatrix_runner::process::become_subreaper() {
+        eprintln!("crossmatrix: cannot become a subreaper ({e}): cpu_s will miss the runs' CPU");
+    }
     let Planned {
         plan,
         matrix_hash: full_hash,

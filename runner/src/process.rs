@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, mpsc};
@@ -28,6 +29,94 @@ thread_local! {
     /// A step run on this thread ended after [`abort_all`]: its outcome says nothing about the
     /// program.
     static ABORTED_HERE: Cell<bool> = const { Cell::new(false) };
+    /// The `--info-fd` pipe of the sandbox command built last on this thread (see
+    /// [`reap_sandbox_init`]), taken by the next spawn.
+    static PENDING_INFO: std::cell::RefCell<Option<InfoPipe>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The two ends of a pipe bubblewrap writes its `--info-fd` JSON (`{"child-pid": N}`) into.
+#[derive(Debug)]
+pub(crate) struct InfoPipe {
+    pub(crate) read: OwnedFd,
+    pub(crate) write: OwnedFd,
+}
+
+/// Hands the next spawn on this thread an `--info-fd` pipe (see [`reap_sandbox_init`]).
+pub(crate) fn set_pending_info(p: InfoPipe) {
+    PENDING_INFO.with(|c| *c.borrow_mut() = Some(p));
+}
+
+/// Takes the pending info pipe, closing our copy of its write end (the child has its own).
+fn take_pending_info() -> Option<OwnedFd> {
+    PENDING_INFO.with(|c| c.borrow_mut().take()).map(|p| p.read)
+}
+
+/// Makes this process the reaper of its orphaned descendants (`PR_SET_CHILD_SUBREAPER`).
+///
+/// bubblewrap's own init (pid 1 of a sandbox's pid namespace, when the program is not run as
+/// pid 1) reaps the program, but bwrap exits as soon as it has the program's exit status,
+/// without waiting for that init: the init — and with it the CPU time of the program it
+/// reaped — would go to the host's init. As a subreaper, crossmatrix inherits it, reaps it
+/// ([`reap_sandbox_init`]), and the program's CPU lands in this process's
+/// `RUSAGE_CHILDREN` like everything else it ran.
+pub fn become_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// After a sandbox's bwrap has exited: reads the sandbox init's pid from the info pipe and
+/// reaps that init (now our child when we are a subreaper and bwrap had not reaped it) on a
+/// detached thread. Nothing happens when the pid is unknown or not our child.
+fn reap_sandbox_init(info: OwnedFd) {
+    let mut text = String::new();
+    let mut f = std::fs::File::from(info);
+    // bwrap wrote the JSON right after creating the sandbox and has exited since: what is in
+    // the pipe is all there is (non-blocking, in case the init still holds the write end).
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+        libc::fcntl(
+            fd,
+            libc::F_SETFL,
+            libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+        );
+    }
+    let _ = f.read_to_string(&mut text);
+    let Some(pid) = parse_child_pid(&text) else {
+        return;
+    };
+    // SAFETY: getpid has no preconditions.
+    if pid <= 1 || pid == unsafe { libc::getpid() } {
+        return;
+    }
+    let _ = thread::Builder::new()
+        .name("reap-init".into())
+        .spawn(move || {
+            let mut status = 0;
+            // SAFETY: waitpid on one pid; ECHILD (bwrap reaped it, or we are no subreaper)
+            // returns at once.
+            unsafe {
+                while libc::waitpid(pid, &mut status, 0) == -1
+                    && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+                {
+                }
+            }
+        });
+}
+
+/// `N` from bwrap's info JSON (`{ "child-pid": N, … }`).
+fn parse_child_pid(text: &str) -> Option<i32> {
+    let rest = &text[text.find("\"child-pid\"")? + "\"child-pid\"".len()..];
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 fn groups() -> std::sync::MutexGuard<'static, Groups> {
@@ -172,7 +261,9 @@ pub fn run_captured_with_input(
     .stderr(Stdio::piped())
     .process_group(0);
     let start = Instant::now();
-    let mut child = cmd.spawn()?;
+    let spawned = cmd.spawn();
+    let info = take_pending_info();
+    let mut child = spawned?;
     if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
         // A child that never reads must not block us: write from a thread.
         thread::spawn(move || {
@@ -183,6 +274,9 @@ pub fn run_captured_with_input(
     let out = child.stdout.take().map(spawn_reader);
     let err = child.stderr.take().map(spawn_reader);
     let (status, timed_out, ended) = wait_deadline(child, start + timeout)?;
+    if let Some(info) = info {
+        reap_sandbox_init(info);
+    }
     let elapsed = ended - start;
     let stdout = out.and_then(|h| h.join().ok()).unwrap_or_default();
     let stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
@@ -204,8 +298,13 @@ pub fn run_timed(mut cmd: Command, timeout: Duration) -> io::Result<(Duration, O
         .stderr(Stdio::null())
         .process_group(0);
     let start = Instant::now();
-    let child = cmd.spawn()?;
+    let spawned = cmd.spawn();
+    let info = take_pending_info();
+    let child = spawned?;
     let (status, timed_out, ended) = wait_deadline(child, start + timeout)?;
+    if let Some(info) = info {
+        reap_sandbox_init(info);
+    }
     Ok((ended - start, status.code(), timed_out))
 }
 
@@ -327,6 +426,19 @@ mod tests {
         assert!(f.stdout.text().contains("bytes dropped"));
         let last = f.stdout.last_lines(1);
         assert!(last.starts_with("[… ") && last.ends_with("END"));
+    }
+
+    #[test]
+    fn bwrap_info_names_the_init_pid() {
+        assert_eq!(
+            parse_child_pid(
+                "{\n    \"child-pid\": 12345,\n    \"cgroup-namespace\": 4026531835\n}\n"
+            ),
+            Some(12345)
+        );
+        assert_eq!(parse_child_pid("{\"child-pid\":7}"), Some(7));
+        assert_eq!(parse_child_pid(""), None);
+        assert_eq!(parse_child_pid("{\"child-pid\": \"x\"}"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::resources::{ResourceControl, StepGroup, StepLimits};
 use std::ffi::OsString;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -259,18 +260,32 @@ impl Sandbox {
 
     /// The `bwrap` command that runs `argv` in this sandbox.
     pub fn command(&self, argv: &[OsString]) -> Command {
+        // Without --as-pid-1 the program runs under bwrap's own init, which bwrap does not
+        // wait for: ask bwrap for the init's pid so that it can be reaped (and its CPU
+        // counted; see `process::become_subreaper`).
+        let info_fd = if self.as_pid_1 { None } else { info_pipe() };
+        let info_write = info_fd.as_ref().map(|p| p.write.as_raw_fd());
         let mut c = Command::new(&self.bwrap);
         c.args(self.args());
+        if let Some(fd) = info_write {
+            c.arg("--info-fd").arg(fd.to_string());
+        }
         c.arg("--");
         c.args(argv);
         c.env_clear();
         let limits = self.limits;
         let group = self.group.clone();
-        if limits.is_some() || group.is_some() {
-            // SAFETY: the closure only calls setrlimit/getrlimit and open/write/close, which are
-            // async-signal-safe; it allocates nothing.
+        if limits.is_some() || group.is_some() || info_write.is_some() {
+            // SAFETY: the closure only calls setrlimit/getrlimit, fcntl and open/write/close,
+            // which are async-signal-safe; it allocates nothing.
             unsafe {
                 std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
+                    if let Some(fd) = info_write {
+                        // Keep the info pipe's write end open across exec (in this child only).
+                        if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
                     if let Some(g) = &group {
                         g.join_from_child()?;
                     }
@@ -281,10 +296,14 @@ impl Sandbox {
                 });
             }
         }
+        if let Some(p) = info_fd {
+            crate::process::set_pending_info(p);
+        }
         c
     }
 
     /// bwrap's arguments (without the command): public for tests and `--dry-run` style output.
+    /// (The `--info-fd` that [`Sandbox::command`] adds is not among them: it differs per spawn.)
     pub fn args(&self) -> Vec<OsString> {
         let mut a: Vec<OsString> = Vec::new();
         let mut push = |s: &str| a.push(s.into());
@@ -361,6 +380,23 @@ impl Sandbox {
             a.push(d.into());
         }
         a
+    }
+}
+
+/// A close-on-exec pipe for bwrap's `--info-fd`; `None` if the host is out of descriptors
+/// (then the init is not reaped, which only loses its CPU from the accounting).
+fn info_pipe() -> Option<crate::process::InfoPipe> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return None;
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    unsafe {
+        Some(crate::process::InfoPipe {
+            read: std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            write: std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        })
     }
 }
 
