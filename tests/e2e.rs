@@ -673,3 +673,78 @@ fn warm_rerun_reuses_builds_and_notices_changes() {
             .contains("v2")
     );
 }
+
+/// run.json's `cpu_s` counts what the sandboxed programs themselves burn, not only the builds:
+/// a program that uses 1 s of CPU in its (only) run, on a warm build cache, shows up in it —
+/// natively and under qemu.
+#[test]
+fn cpu_of_sandboxed_runs_is_counted() {
+    require_host!(false);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let prog = tmp.path().join("burn.go");
+    std::fs::write(
+        &prog,
+        r#"package main
+
+import (
+	"fmt"
+	"syscall"
+)
+
+// Spins until this process has used 1 s of CPU (user + system), whatever the machine's speed.
+func main() {
+	var ru syscall.Rusage
+	n := 0
+	for {
+		for i := 0; i < 1000000; i++ {
+			n += i
+		}
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		if ru.Utime.Sec+ru.Stime.Sec >= 1 {
+			break
+		}
+	}
+	fmt.Println("burned", n > 0)
+}
+"#,
+    )
+    .expect("write");
+    let cache = shared_cache();
+    for arch in ["amd64", "arm64"] {
+        let run = |name: &str| {
+            let out = tmp.path().join(format!("{name}-{arch}"));
+            let o = crossmatrix(&[
+                "run",
+                prog.to_str().expect("utf-8"),
+                "--toolchain",
+                "go1.24",
+                "--target",
+                &format!("linux/{arch}"),
+                "--reps",
+                "0",
+                "--cache-dir",
+                cache.to_str().expect("utf-8"),
+                "--out",
+                out.to_str().expect("utf-8"),
+            ]);
+            assert_eq!(o.status.code(), Some(0), "{name} {arch}");
+            out
+        };
+        run("build");
+        let out = run("warm");
+        let recs = records(&out);
+        assert_eq!(
+            recs[0]["build"]["cached"], true,
+            "warm: no build CPU: {:#}",
+            recs[0]
+        );
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))
+                .expect("json");
+        let cpu = meta["cpu_s"].as_f64().unwrap_or(0.0);
+        assert!(
+            cpu >= 0.95,
+            "{arch}: the run burned 1 s of CPU, run.json says cpu_s = {cpu}"
+        );
+    }
+}
