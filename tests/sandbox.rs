@@ -209,6 +209,43 @@ func main() {
 
 /// Pushes input into the controlling terminal with TIOCSTI: through its own fds and every tty
 /// it can open. Run under a pty by `tiocsti_cannot_reach_the_terminal`.
+/// Lists its open descriptors; anything beyond 0–2, the one it lists with and the Go
+/// netpoller's is a leak.
+const FDSNOOP: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+)
+
+func main() {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		fmt.Println("cannot list descriptors:", err)
+		os.Exit(2)
+	}
+	names, _ := d.Readdirnames(-1)
+	leaked := 0
+	for _, n := range names {
+		fd, _ := strconv.Atoi(n)
+		if fd <= 2 || uintptr(fd) == d.Fd() {
+			continue
+		}
+		t, _ := os.Readlink("/proc/self/fd/" + n)
+		if t == "anon_inode:[eventpoll]" || t == "anon_inode:[eventfd]" {
+			continue // the Go runtime's own netpoller
+		}
+		fmt.Println("leaked descriptor", fd, "->", t)
+		leaked++
+	}
+	if leaked > 0 {
+		os.Exit(1)
+	}
+	fmt.Println("contained: only stdio")
+}
+"#;
+
 const TIOCSTI: &str = r#"package main
 import ("fmt"; "os"; "syscall"; "unsafe")
 func sti(fd uintptr) error {
@@ -694,6 +731,53 @@ fn tiocsti_cannot_reach_the_terminal() {
         assert!(stdout.contains("cannot open /dev/tty"), "{stdout}");
     }
     assert!(leftovers(&format!("tiocsti_{}", tag)).is_empty());
+}
+
+/// Descriptors crossmatrix inherits without close-on-exec (a CI runner's pipes) stay out of
+/// the sandbox: the program sees only stdin, stdout and stderr.
+#[test]
+fn inherited_descriptors_do_not_reach_the_program() {
+    require_host!(false);
+    let tag = tag_for('f');
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path().join(format!("fdsnoop_{tag}.go"));
+    std::fs::write(&p, FDSNOOP).expect("write program");
+    let secret = tmp.path().join("secret");
+    std::fs::write(&secret, "host secret").expect("write secret");
+    let out = tmp.path().join("out");
+    let mut args = vec!["run".to_string(), p.display().to_string()];
+    args.extend(
+        ["--target", "linux/amd64", "--target", "linux/arm64"]
+            .map(String::from)
+            .to_vec(),
+    );
+    args.extend(common_args(&out, "20"));
+    let file = std::fs::File::open(&secret).expect("open secret");
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
+    let mut cmd = Command::new(BIN);
+    cmd.args(&args).env("NO_COLOR", "1").stdin(Stdio::null());
+    // SAFETY: dup2 is async-signal-safe; the target descriptor is cleared of close-on-exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            if libc::dup2(raw, 57) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = cmd.output().expect("run crossmatrix");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for r in records(&out) {
+        assert_eq!(r["status"], "pass", "{r:#}");
+        let stdout = text(&r, &["run", "stdout_tail"]);
+        assert!(stdout.contains("contained"), "{stdout}");
+    }
 }
 
 /// The rlimit fallback, for real: as a non-root user nothing can create cgroups here, so

@@ -275,11 +275,15 @@ impl Sandbox {
         c.env_clear();
         let limits = self.limits;
         let group = self.group.clone();
-        if limits.is_some() || group.is_some() || info_write.is_some() {
-            // SAFETY: the closure only calls setrlimit/getrlimit, fcntl and open/write/close,
-            // which are async-signal-safe; it allocates nothing.
+        {
+            // SAFETY: the closure only calls setrlimit/getrlimit, close_range, fcntl and
+            // open/write/close, which are async-signal-safe; it allocates nothing.
             unsafe {
                 std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
+                    // Only stdio (and bwrap's info pipe) cross into the sandbox: descriptors
+                    // crossmatrix itself inherited without close-on-exec (a CI runner's pipes,
+                    // a shell's) must not reach the program.
+                    cloexec_from_3();
                     if let Some(fd) = info_write {
                         // Keep the info pipe's write end open across exec (in this child only).
                         if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
@@ -380,6 +384,31 @@ impl Sandbox {
             a.push(d.into());
         }
         a
+    }
+}
+
+/// Marks every descriptor from 3 up close-on-exec (between fork and exec: async-signal-safe
+/// calls only). `close_range` where the kernel has it (5.11+), else one `fcntl` per possible
+/// descriptor up to the soft `RLIMIT_NOFILE` (at most 65536).
+fn cloexec_from_3() {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: raw syscalls on descriptor numbers; failures are handled by the fallback.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) == 0 {
+            return;
+        }
+        let mut rl: libc::rlimit = std::mem::zeroed();
+        let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
+            rl.rlim_cur.min(65536) as i32
+        } else {
+            1024
+        };
+        for fd in 3..max {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
     }
 }
 
