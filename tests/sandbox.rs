@@ -503,6 +503,18 @@ fn common_args(out: &Path, timeout: &str) -> Vec<String> {
     .to_vec()
 }
 
+/// `run PROGRAM` on linux/amd64 (native) and linux/arm64 (qemu) with the common limits.
+fn one_program_on_both_arches(program: &Path, out: &Path) -> Vec<String> {
+    let mut args = vec!["run".to_string(), program.display().to_string()];
+    args.extend(
+        ["--target", "linux/amd64", "--target", "linux/arm64"]
+            .map(String::from)
+            .to_vec(),
+    );
+    args.extend(common_args(out, "20"));
+    args
+}
+
 fn text(r: &Value, path: &[&str]) -> String {
     let mut v = r;
     for p in path {
@@ -710,13 +722,7 @@ fn tiocsti_cannot_reach_the_terminal() {
     let p = tmp.path().join(format!("tiocsti_{}.go", tag));
     std::fs::write(&p, TIOCSTI).expect("write program");
     let out = tmp.path().join("out");
-    let mut args = vec!["run".to_string(), p.display().to_string()];
-    args.extend(
-        ["--target", "linux/amd64", "--target", "linux/arm64"]
-            .map(String::from)
-            .to_vec(),
-    );
-    args.extend(common_args(&out, "20"));
+    let args = one_program_on_both_arches(&p, &out);
     // crossmatrix runs with a pty as its controlling terminal; the sandboxed program must not
     // be able to push input into it.
     let (o, _) = run_watched(&args, true);
@@ -745,13 +751,7 @@ fn inherited_descriptors_do_not_reach_the_program() {
     let secret = tmp.path().join("secret");
     std::fs::write(&secret, "host secret").expect("write secret");
     let out = tmp.path().join("out");
-    let mut args = vec!["run".to_string(), p.display().to_string()];
-    args.extend(
-        ["--target", "linux/amd64", "--target", "linux/arm64"]
-            .map(String::from)
-            .to_vec(),
-    );
-    args.extend(common_args(&out, "20"));
+    let args = one_program_on_both_arches(&p, &out);
     let file = std::fs::File::open(&secret).expect("open secret");
     let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
     let mut cmd = Command::new(BIN);
