@@ -4,8 +4,9 @@
 # (empty caches for both) and warm, in one run on this machine. Prints both walls, the ratio,
 # and crossmatrix's own wall ÷ CPU-bound ratio from run.json.
 #
-# crossmatrix runs twice per temperature: with REPS timed repetitions per cell (the default
-# run), and with --reps 0 (the loop's own work: one verified run per cell).
+# crossmatrix runs with REPS timed repetitions per cell (the default run) and with --reps 0
+# (the loop's own work: one verified run per cell); warm, both as users re-run it (unchanged
+# passing cells reuse their figures) and with --rerun (every cell run and timed again).
 #
 #   benches/matrix.sh                       # go1.24 × 6 arches, cgo=0
 #   ARCHES="amd64 arm64" GO=/usr/lib/go-1.22/bin/go benches/matrix.sh
@@ -17,7 +18,6 @@ BIN=${CROSSMATRIX:-target/release/crossmatrix}
 GO=${GO:-/usr/lib/go-1.24/bin/go}
 ARCHES=${ARCHES:-"amd64 arm64 riscv64 s390x ppc64le mips64le"}
 REPS=${REPS:-30}
-CM_REPS=$REPS
 [ -x "$BIN" ] || cargo build --release --quiet
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -32,31 +32,45 @@ naive_loop() { # $1 = GOCACHE
     "$WORK/loop/$a/probe" >/dev/null
   done
 }
-crossmatrix_run() { # $1 = cache dir, $2 = out dir
-  "$BIN" run --toolchain "$GOVERSION" "${targets[@]}" --cgo 0 --reps "$REPS" \
-    --cache-dir "$1" --out "$2" --no-progress >/dev/null 2>&1
+# Times the loop: sets loop_wall and loop_cpu (user + system of the loop and its children).
+timed_loop() {
+  local t
+  t=$( { TIMEFORMAT='%R %U %S'; time naive_loop "$1" >/dev/null 2>&1; } 2>&1 )
+  loop_wall=$(awk '{print $1}' <<<"$t")
+  loop_cpu=$(awk '{print $2 + $3}' <<<"$t")
+}
+crossmatrix_run() { # $1 = cache dir, $2 = out dir, $3 = reps, then extra flags
+  local cache=$1 out=$2 reps=$3
+  shift 3
+  "$BIN" run --toolchain "$GOVERSION" "${targets[@]}" --cgo 0 --reps "$reps" \
+    --cache-dir "$cache" --out "$out" --no-progress "$@" >/dev/null 2>&1 || true
+}
+cm() { # label, loop wall, loop cpu, cache, out, reps, flags…
+  local label=$1 lw=$2 lc=$3 cache=$4 out=$5 reps=$6 t0 t1
+  shift 6
+  t0=$(now); crossmatrix_run "$cache" "$out" "$reps" "$@"; t1=$(now)
+  local wall reused
+  wall=$(awk "BEGIN{print $t1 - $t0}")
+  reused=$(jq -s 'map(select(.reused_from != null)) | length' "$out/cells.jsonl")
+  printf '%-28s %9.2f %12.2f %7.2f   %-6s %8.1f %8.1f   %s\n' "$label" "$lw" "$wall" \
+    "$(awk "BEGIN{print $wall / $lw}")" \
+    "$(jq -r '.wall_s / .cpu_bound_s * 100 | round / 100' "$out/run.json")" \
+    "$lc" "$(jq -r .cpu_s "$out/run.json")" "$reused"
 }
 
 echo "matrix: $GOVERSION × {$ARCHES} × cgo0; crossmatrix with $REPS timed reps per cell"
-t0=$(now); naive_loop "$WORK/gocache-loop"; t1=$(now)
-loop_cold=$(awk "BEGIN{print $t1 - $t0}")
-t0=$(now); naive_loop "$WORK/gocache-loop"; t1=$(now)
-loop_warm=$(awk "BEGIN{print $t1 - $t0}")
-t0=$(now); crossmatrix_run "$WORK/cm-cache" "$WORK/out-cold"; t1=$(now)
-cm_cold=$(awk "BEGIN{print $t1 - $t0}")
-t0=$(now); crossmatrix_run "$WORK/cm-cache" "$WORK/out-warm"; t1=$(now)
-cm_warm=$(awk "BEGIN{print $t1 - $t0}")
-# The loop's own work: one run per cell, no timed repetitions (--reps 0), still sandboxed,
-# verified and recorded.
-REPS=0
-t0=$(now); crossmatrix_run "$WORK/cm-cache0" "$WORK/out-cold0"; t1=$(now)
-cm_cold0=$(awk "BEGIN{print $t1 - $t0}")
-t0=$(now); crossmatrix_run "$WORK/cm-cache0" "$WORK/out-warm0"; t1=$(now)
-cm_warm0=$(awk "BEGIN{print $t1 - $t0}")
-bound() { jq -r '"\(.wall_s / .cpu_bound_s * 100 | round / 100) (bound \(.cpu_bound_s) s, \(.cpu_s) s CPU)"' "$1/run.json"; }
-row() { printf '%-20s %10.2f %12.2f %8.2f   %s\n' "$1" "$2" "$3" "$(awk "BEGIN{print $3 / $2}")" "$(bound "$4")"; }
-printf '%-20s %10s %12s %8s   %s\n' "" "loop (s)" "crossmatrix" "ratio" "crossmatrix wall ÷ its CPU bound"
-row "cold, ${CM_REPS} reps" "$loop_cold" "$cm_cold" "$WORK/out-cold"
-row "warm, ${CM_REPS} reps" "$loop_warm" "$cm_warm" "$WORK/out-warm"
-row "cold, 0 reps" "$loop_cold" "$cm_cold0" "$WORK/out-cold0"
-row "warm, 0 reps" "$loop_warm" "$cm_warm0" "$WORK/out-warm0"
+echo "(cold: empty caches for both; warm: the same caches again; CPU = user + system seconds)"
+timed_loop "$WORK/gocache-loop"; loop_cold=$loop_wall; loop_cold_cpu=$loop_cpu
+timed_loop "$WORK/gocache-loop"; loop_warm=$loop_wall; loop_warm_cpu=$loop_cpu
+printf '%-28s %9s %12s %7s   %-6s %8s %8s   %s\n' "" "loop (s)" "crossmatrix" "ratio" \
+  "÷bound" "loop CPU" "cm CPU" "cells reused"
+cm "cold, $REPS reps" "$loop_cold" "$loop_cold_cpu" "$WORK/c1" "$WORK/o1" "$REPS"
+# A warm re-run with nothing changed reuses every passing cell's figures (the default).
+cm "warm, $REPS reps" "$loop_warm" "$loop_warm_cpu" "$WORK/c1" "$WORK/o2" "$REPS"
+# --rerun: every cell is run and timed again (warm builds).
+cm "warm, $REPS reps, --rerun" "$loop_warm" "$loop_warm_cpu" "$WORK/c1" "$WORK/o3" "$REPS" --rerun
+# The loop's own work: one run per cell, no timed repetitions, still sandboxed, verified and
+# recorded.
+cm "cold, 0 reps" "$loop_cold" "$loop_cold_cpu" "$WORK/c0" "$WORK/o4" 0
+cm "warm, 0 reps" "$loop_warm" "$loop_warm_cpu" "$WORK/c0" "$WORK/o5" 0
+cm "warm, 0 reps, --rerun" "$loop_warm" "$loop_warm_cpu" "$WORK/c0" "$WORK/o6" 0 --rerun

@@ -15,10 +15,13 @@
 # Shared machines are noisy: the startup medians of the same command drift by ±6–15% from one
 # minute to the next here, more than the ±3% to check. So the two timers take turns in short
 # batches — ROUNDS rounds, each a crossmatrix run of REPS reps then hyperfine with RUNS runs on
-# the same binaries — and the verdict compares the medians of all samples pooled, which drift
-# alike. Run it on a quiet machine; it exits 1 when a check fails.
+# the same binaries — and the verdict is paired: the median over the rounds of each round's
+# crossmatrix median ÷ hyperfine median, so drift between rounds cancels (the medians of all
+# samples pooled are printed too). Run it on a quiet machine; it exits 1 when a check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A benchmark measures: every run times its cells, never reusing an earlier run's figures.
+export CROSSMATRIX_RERUN=1
 BIN=${CROSSMATRIX:-target/release/crossmatrix}
 REPS=${REPS:-10}
 RUNS=${RUNS:-10}
@@ -67,14 +70,17 @@ for r in $(seq "$ROUNDS"); do
     samples_of_hyperfine "$bin" | tee -a "$WORK/hfs.$arch" | median >>"$WORK/hf.$arch"
   done
 done
-printf '%-6s %-50s %-50s %12s %12s %8s\n' cell "crossmatrix round medians (ms)" "hyperfine round medians (ms)" "crossmatrix" "hyperfine" "diff"
 for arch in amd64 arm64; do
   cm=$(median <"$WORK/cms.$arch")
   hf=$(median <"$WORK/hfs.$arch")
-  d=$(pct "$cm" "$hf")
-  printf '%-6s %-50s %-50s %9.3f ms %9.3f ms %7s%%\n' "$arch" \
-    "$(awk '{printf "%.1f ", $1}' "$WORK/cm.$arch")" "$(awk '{printf "%.1f ", $1}' "$WORK/hf.$arch")" \
-    "$cm" "$hf" "$d"
+  # Paired: each round's crossmatrix median over the same round's hyperfine median.
+  ratios=$(paste "$WORK/cm.$arch" "$WORK/hf.$arch" | awk '{printf "%.4f\n", $1 / $2}')
+  d=$(awk "BEGIN{printf \"%+.1f\", ($(median <<<"$ratios") - 1) * 100}")
+  echo "$arch: round medians (ms), crossmatrix: $(awk '{printf "%.1f ", $1}' "$WORK/cm.$arch")"
+  echo "$arch: round medians (ms), hyperfine:   $(awk '{printf "%.1f ", $1}' "$WORK/hf.$arch")"
+  echo "$arch: round ratios: $(awk '{printf "%.3f ", $1}' <<<"$ratios")"
+  printf '%-6s pooled medians: crossmatrix %.3f ms, hyperfine %.3f ms (%s%%); median of round ratios: %s%%\n' \
+    "$arch" "$cm" "$hf" "$(pct "$cm" "$hf")" "$d"
   awk "BEGIN{exit !(($d) <= $AGREE_PCT && ($d) >= -$AGREE_PCT)}" || ok=0
 done
 

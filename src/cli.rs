@@ -114,6 +114,11 @@ pub struct RunArgs {
     /// another qemu, or native); a pass there labels the failure `emulator-suspect`.
     #[arg(long)]
     pub recheck: bool,
+    /// Run and time every cell again. By default a passing cell whose every input is unchanged
+    /// since an earlier run on this machine (same binary, executor, sandbox, rootfs, settings,
+    /// boot) reuses that run's figures, marked `reused_from` in its record.
+    #[arg(long, env = "CROSSMATRIX_RERUN", value_parser = clap::builder::FalseyValueParser::new())]
+    pub rerun: bool,
     /// Cache for GOCACHE, zig, rootfs and compiled wasm. Default: $XDG_CACHE_HOME/crossmatrix.
     #[arg(long, env = "CROSSMATRIX_CACHE", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,

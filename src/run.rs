@@ -548,6 +548,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                 pids: Some(a.pids).filter(|&p| p > 0),
             },
             recheck: a.recheck,
+            reuse: !a.rerun,
         },
         host,
     )?;
@@ -735,6 +736,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         out.display(),
         out.display()
     );
+    let reused = records.iter().filter(|r| r.reused_from.is_some()).count();
+    if reused > 0 {
+        eprintln!(
+            "reused: {reused} of {} cells passed with the same inputs in an earlier run on this \
+             machine; their run and startup figures are from then (`--rerun` measures again)",
+            records.len()
+        );
+    }
     if meta.interrupted {
         eprintln!(
             "interrupted: {} of {total} cells finished and are recorded; {} running cell(s) \
@@ -776,6 +785,10 @@ fn cpu_bound(cpu_s: f64, cores: usize, records: &[CellRecord], ran: &Plan) -> f6
         .iter()
         .filter(|r| ran.contains(r.id.as_str()))
         .map(|r| {
+            if r.reused_from.is_some() {
+                // Its runs happened in an earlier run.
+                return r.build.duration_ms as f64;
+            }
             let run = r.run.as_ref().map_or(0, |x| x.duration_ms) as f64;
             let timed: f64 = r.startup.as_ref().map_or(0.0, |s| {
                 s.samples_ms.iter().sum::<f64>() * f64::from(s.reps + s.warmups)
@@ -822,6 +835,9 @@ fn progress_line(done: usize, total: usize, r: &CellRecord) -> String {
     let mut s = format!("[{done:>w$}/{total}] {status} {}", r.id);
     if let Some(run) = &r.run {
         s.push_str(&format!("  {}", run.executor));
+    }
+    if let Some(at) = &r.reused_from {
+        s.push_str(&format!("  reused from {at}"));
     }
     if let Some(st) = &r.startup {
         s.push_str(&format!("  {:.1} ms", st.median_ms));
@@ -898,10 +914,17 @@ pub fn compare(a: CompareArgs) -> Result<ExitCode> {
         .iter()
         .map(|g| g.parse::<Gate>().map_err(|e| anyhow!("--fail-on {g}: {e}")))
         .collect::<Result<Vec<_>>>()?;
+    let reused = |recs: &[CellRecord]| {
+        recs.iter()
+            .filter(|r| r.reused_from.is_some() && r.startup.is_some())
+            .count()
+    };
+    let reused_timings;
     let cmp = match (&a.new, &a.toolchains) {
         (Some(new), None) => {
             let (_, base) = read_run(&a.base)?;
             let (_, newr) = read_run(new)?;
+            reused_timings = reused(&base) + reused(&newr);
             let opts = CompareOptions {
                 base_label: a.base.display().to_string(),
                 new_label: new.display().to_string(),
@@ -914,6 +937,7 @@ pub fn compare(a: CompareArgs) -> Result<ExitCode> {
                 anyhow!("--toolchains {pair}: expected two toolchains as A,B (e.g. go1.22,go1.24)")
             })?;
             let (_, recs) = read_run(&a.base)?;
+            reused_timings = reused(&recs);
             let names = crossmatrix_results::compare::toolchain_names(&recs);
             for t in [x, y] {
                 if !names
@@ -942,6 +966,13 @@ pub fn compare(a: CompareArgs) -> Result<ExitCode> {
         }
     };
     print!("{}", render_comparison(&cmp, format, stdout_color()));
+    if reused_timings > 0 {
+        eprintln!(
+            "note: {reused_timings} record(s) compared here reuse startup figures measured in an \
+             earlier run (`reused_from`); timings compare best when both sides are measured in \
+             one sitting (`run --rerun`)"
+        );
+    }
     let violations = check_gates(&cmp, &gates);
     if !violations.is_empty() {
         eprintln!("{} gate violation(s):", violations.len());

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{BIN, record, records, require_host, shared_cache};
+use common::{record, records, require_host, shared_cache};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 /// Runs crossmatrix in `dir` with `args` (+ cache and no progress), optionally with `PATH`.
 fn run_in(dir: &Path, args: &[&str], path: Option<&str>) -> Output {
     let cache = shared_cache();
-    let mut c = Command::new(BIN);
+    let mut c = common::command();
     c.current_dir(dir)
         .args(args)
         .args(["--no-progress", "--reps", "1", "--cache-dir"])

@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::{BIN, crossmatrix, records, require_host, shared_cache};
+use common::{crossmatrix, records, require_host, shared_cache};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn tag() -> String {
@@ -86,7 +86,7 @@ fn sigkill_mid_matrix_keeps_finished_cells_and_resume_completes() {
         .map(String::from)
         .to_vec()
     };
-    let mut child = Command::new(BIN)
+    let mut child = common::command()
         .args(args("--out"))
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
@@ -176,7 +176,7 @@ fn sigint_kills_running_cells_keeps_finished_ones_and_exits_130() {
     );
     let out = tmp.path().join("out");
     let cache = shared_cache();
-    let mut child = Command::new(BIN)
+    let mut child = common::command()
         .args([
             "run",
             hello.to_str().expect("utf-8"),

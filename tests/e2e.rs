@@ -355,7 +355,7 @@ fn sigint_records_finished_cells_and_exits_130() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("out");
     let cache = shared_cache();
-    let mut child = std::process::Command::new(common::BIN)
+    let mut child = common::command()
         .args([
             "run",
             "--toolchain",
@@ -746,5 +746,125 @@ func main() {
             cpu >= 0.95,
             "{arch}: the run burned 1 s of CPU, run.json says cpu_s = {cpu}"
         );
+    }
+}
+
+/// A warm re-run with nothing changed reuses each passing cell's run and startup figures (the
+/// record says from when); `--rerun` measures again and refreshes what later runs reuse; a
+/// changed setting or a failing cell runs for real.
+#[test]
+fn unchanged_passing_cells_reuse_their_results_until_an_input_changes() {
+    require_host!(false);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // A constant unique to this test run: no earlier `cargo test` left results for it.
+    let nonce = format!("{:?}", std::time::SystemTime::now());
+    let ok = tmp.path().join("hello.go");
+    std::fs::write(
+        &ok,
+        format!("package main\nimport \"fmt\"\nvar n = {nonce:?}\nfunc main() {{ fmt.Println(\"hi\", len(n) > 0) }}\n"),
+    )
+    .expect("write");
+    let bad = tmp.path().join("bad").join("exit3.go");
+    std::fs::create_dir_all(bad.parent().expect("dir")).expect("mkdir");
+    std::fs::write(
+        &bad,
+        format!("package main\nimport \"os\"\nvar n = {nonce:?}\nfunc main() {{ os.Exit(3 + len(n[:0])) }}\n"),
+    )
+    .expect("write");
+    let cache = shared_cache();
+    let run = |name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        let mut args = vec![
+            "run",
+            ok.to_str().expect("utf-8"),
+            bad.to_str().expect("utf-8"),
+            "--toolchain",
+            "go1.24",
+            "--target",
+            "linux/amd64",
+            "--target",
+            "linux/arm64",
+            "--reps",
+            "3",
+            "--cache-dir",
+            cache.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        let o = common::crossmatrix_reusing(&args);
+        assert_eq!(o.status.code(), Some(1), "{name}: the exit3 cells fail");
+        (records(&out), o)
+    };
+    let ids = [
+        "go1.24/linux-amd64/cgo0/rootfs-scratch/hello",
+        "go1.24/linux-arm64/cgo0/rootfs-scratch/hello",
+    ];
+    let failing = [
+        "go1.24/linux-amd64/cgo0/rootfs-scratch/exit3",
+        "go1.24/linux-arm64/cgo0/rootfs-scratch/exit3",
+    ];
+    let samples =
+        |recs: &[serde_json::Value], id: &str| record(recs, id)["startup"]["samples_ms"].clone();
+
+    let (first, _) = run("first", &[]);
+    for id in ids.iter().chain(&failing) {
+        assert!(
+            record(&first, id).get("reused_from").is_none(),
+            "cold: {id}"
+        );
+    }
+    let (second, o) = run("second", &[]);
+    for id in ids {
+        let (a, b) = (record(&first, id), record(&second, id));
+        assert_eq!(b["status"], "pass");
+        assert!(
+            b["reused_from"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{b:#}"
+        );
+        assert_eq!(a["startup"], b["startup"], "the earlier figures: {id}");
+        assert_eq!(a["run"], b["run"], "the earlier verification run: {id}");
+        assert_eq!(b["build"]["cached"], true);
+        assert_eq!(a["binary"]["sha256"], b["binary"]["sha256"]);
+    }
+    for id in failing {
+        let r = record(&second, id);
+        assert_eq!(r["cause"], "wrong-exit-code");
+        assert!(
+            r.get("reused_from").is_none(),
+            "a failure runs again: {r:#}"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("reused: 2 of 4 cells"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("2 reused from an earlier run"),
+        "the report says so"
+    );
+
+    // --rerun measures again, and later runs reuse the new figures.
+    let (third, o) = run("third", &["--rerun"]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("reused:"));
+    for id in ids {
+        let r = record(&third, id);
+        assert!(r.get("reused_from").is_none(), "--rerun: {r:#}");
+        assert_eq!(r["startup"]["reps"], 3);
+    }
+    let (fourth, _) = run("fourth", &[]);
+    for id in ids {
+        assert!(record(&fourth, id)["reused_from"].is_string());
+        assert_eq!(
+            samples(&fourth, id),
+            samples(&third, id),
+            "the --rerun figures: {id}"
+        );
+    }
+
+    // Another setting of the run is another input.
+    let (fifth, _) = run("fifth", &["--warmup", "1"]);
+    for id in ids {
+        let r = record(&fifth, id);
+        assert!(r.get("reused_from").is_none(), "--warmup changed: {r:#}");
+        assert_eq!(r["startup"]["warmups"], 1);
     }
 }

@@ -340,7 +340,7 @@ fn run_watched(args: &[String], under_pty: bool) -> (std::process::Output, Watch
         c.args(["-qec", &line, "/dev/null"]);
         c
     } else {
-        let mut c = Command::new(BIN);
+        let mut c = common::command();
         c.args(args);
         c
     };
@@ -676,7 +676,7 @@ fn hostile_programs_are_contained_and_classified() {
     let ours: BTreeSet<i32> = watch.pids.union(&wwatch.pids).copied().collect();
     // Where this host gives crossmatrix cgroups, its steps were seen in them (so finding
     // none left below is not for want of looking in the right place).
-    let doctor = Command::new(BIN)
+    let doctor = common::command()
         .args(["doctor", "--format", "json"])
         .output()
         .expect("crossmatrix doctor");
@@ -754,7 +754,7 @@ fn inherited_descriptors_do_not_reach_the_program() {
     let args = one_program_on_both_arches(&p, &out);
     let file = std::fs::File::open(&secret).expect("open secret");
     let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
-    let mut cmd = Command::new(BIN);
+    let mut cmd = common::command();
     cmd.args(&args).env("NO_COLOR", "1").stdin(Stdio::null());
     // SAFETY: dup2 is async-signal-safe; the target descriptor is cleared of close-on-exec.
     unsafe {

@@ -57,6 +57,7 @@ pub(crate) fn cell(id: &str, status: CellStatus) -> CellRecord {
         hint: None,
         inputs_hash: format!("inputs-of-{id}"),
         finished_at: "2025-01-02T03:05:00Z".into(),
+        reused_from: None,
     }
 }
 

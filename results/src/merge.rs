@@ -243,6 +243,7 @@ fn differing_fields(a: &CellRecord, b: &CellRecord) -> String {
         "hint",
         "inputs_hash",
         "finished_at",
+        "reused_from",
     ];
     let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
         (serde_json::to_value(a), serde_json::to_value(b))

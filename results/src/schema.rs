@@ -204,6 +204,10 @@ pub struct CellRecord {
     /// RFC 3339 UTC.
     #[serde(default)]
     pub finished_at: String,
+    /// Set when the run and startup figures were reused from an earlier run (every input
+    /// unchanged, same machine and boot): when they were measured, RFC 3339 UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<String>,
 }
 
 impl CellRecord {

@@ -6,6 +6,7 @@ use crate::classify::{Failure, RunContext, classify_build, classify_run};
 use crate::inspect::{BinaryInfo, inspect_binary};
 use crate::process::{Finished, run_captured, run_captured_with_input, signal_name};
 use crate::resources::StepLimits;
+use crate::resultcache::{ResultCache, machine_identity};
 use crate::sandbox::{Limits, Sandbox};
 use crate::timing::{TimingJob, ensure_timer, run_job};
 use crate::wasm;
@@ -66,6 +67,9 @@ pub struct RunnerConfig {
     pub run_limits: StepLimits,
     /// Re-run a cell that failed under qemu with a second executor (`emulator-suspect`).
     pub recheck: bool,
+    /// Reuse the results of passing cells whose every input is unchanged (see
+    /// [`crate::resultcache`]); false with `run --rerun`.
+    pub reuse: bool,
 }
 
 /// Runs cells. Shared by the worker threads of a run.
@@ -78,6 +82,10 @@ pub struct Runner {
     timer: OnceLock<Result<PathBuf, String>>,
     /// Binaries of earlier builds, by the hash of their inputs.
     build_cache: BuildCache,
+    /// Results of earlier passing cells, by the hash of their run's inputs.
+    results: ResultCache,
+    /// This machine in this boot (part of every result key).
+    machine: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +113,7 @@ impl Runner {
         }
         let rootfs = RootfsStore::new(&cfg.cache_dir.join("rootfs"));
         let cfg_cache_dir = cfg.cache_dir.clone();
+        let reuse = cfg.reuse;
         Ok(Runner {
             cfg,
             host,
@@ -112,6 +121,8 @@ impl Runner {
             probe_dir,
             timer: OnceLock::new(),
             build_cache: BuildCache::new(cfg_cache_dir.join("bin")),
+            results: ResultCache::new(cfg_cache_dir.join("cells"), reuse),
+            machine: machine_identity(),
         })
     }
 
@@ -149,10 +160,22 @@ impl Runner {
         build_jobs: Option<usize>,
     ) -> (CellRecord, Option<TimingJob>) {
         let mut timing = None;
-        let rec = self.execute(cell, &mut timing, build_jobs);
+        let mut key = None;
+        let rec = self.execute(cell, &mut timing, &mut key, build_jobs);
         let timing =
             timing.filter(|j| j.reps > 0 && rec.status == CellStatus::Pass && rec.cause.is_none());
+        if let (None, Some(key)) = (&timing, &key) {
+            // Nothing left to time (`--reps 0`): the record is final.
+            self.keep_result(key, &rec);
+        }
         (rec, timing)
+    }
+
+    /// Keeps a fresh passing record for later runs with the same inputs.
+    fn keep_result(&self, key: &str, rec: &CellRecord) {
+        if rec.status == CellStatus::Pass && rec.cause.is_none() && rec.reused_from.is_none() {
+            self.results.store(key, rec);
+        }
     }
 
     /// Runs `job` and puts its startup figures into `rec`.
@@ -170,6 +193,8 @@ impl Runner {
         if let Some(why) = timed.stopped {
             // The cell passed its verification run; a later repetition did not.
             rec.hint = Some(format!("startup timing stopped early: {why}"));
+        } else if let Some(key) = &job.result_key {
+            self.keep_result(key, &rec);
         }
         rec
     }
@@ -183,6 +208,7 @@ impl Runner {
         &self,
         cell: &Cell,
         timing: &mut Option<TimingJob>,
+        result_key: &mut Option<String>,
         build_jobs: Option<usize>,
     ) -> CellRecord {
         let mut rec = skeleton(cell);
@@ -267,7 +293,12 @@ impl Runner {
                 Some(Failure::new(Cause::NoExecutor, hint.clone())),
             );
         }
-        let (mut run, job, mut fail) = self.run(cell, &binary, &info, &choice);
+        let mut reused = None;
+        let (mut run, job, mut fail) =
+            self.run(cell, &binary, &info, &choice, result_key, &mut reused);
+        if let Some((prev, measured_at)) = reused {
+            return reuse(rec, prev, measured_at);
+        }
         if let Some(first) = fail.as_ref().filter(|_| self.cfg.recheck) {
             if let Some((second, verdict)) = self.recheck(cell, &binary, &info, &choice, first) {
                 run.recheck = Some(second);
@@ -650,12 +681,16 @@ impl Runner {
         Some(format!("{:x}", h.finalize()))
     }
 
+    /// The verification run. Sets `result_key` to the key of the run's inputs, and `reused`
+    /// (without running anything) when an earlier run with the same inputs passed.
     fn run(
         &self,
         cell: &Cell,
         binary: &Path,
         info: &BinaryInfo,
         choice: &ExecutorChoice,
+        result_key: &mut Option<String>,
+        reused: &mut Option<(CellRecord, String)>,
     ) -> (RunRecord, Option<TimingJob>, Option<Failure>) {
         let (executor, executor_version) = describe(choice);
         let mut run = RunRecord {
@@ -675,6 +710,11 @@ impl Runner {
             Ok(p) => p,
             Err(f) => return (run, None, Some(f)),
         };
+        *result_key = self.result_key(cell, binary, info, choice, &prepared);
+        if let Some(hit) = result_key.as_deref().and_then(|k| self.results.load(k)) {
+            *reused = Some(hit);
+            return (run, None, None);
+        }
         let run_timeout = cell.settings.run_timeout.unwrap_or(self.cfg.run_timeout);
         let input = cell.settings.stdin.clone().map(String::into_bytes);
         let first = match run_captured_with_input(prepared.command(), run_timeout, input) {
@@ -698,8 +738,68 @@ impl Runner {
             warmups: self.cfg.warmups,
             reps: cell.settings.reps.unwrap_or(self.cfg.reps),
             timeout: run_timeout,
+            result_key: result_key.clone(),
         };
         (run, Some(job), None)
+    }
+
+    /// The key of everything a cell's run and timing depend on (see [`crate::resultcache`]):
+    /// the binary's content, the executor and its file, the sandbox and command line (the
+    /// binary's host path masked: it differs per OUT), the rootfs tree, the cell's settings,
+    /// the run's timeout, limits, reps, warm-ups and timing mode, crossmatrix itself and this
+    /// machine in this boot. `None` (never reused) when the binary or rootfs cannot be hashed.
+    fn result_key(
+        &self,
+        cell: &Cell,
+        binary: &Path,
+        info: &BinaryInfo,
+        choice: &ExecutorChoice,
+        prepared: &Prepared,
+    ) -> Option<String> {
+        if info.sha256.is_empty() {
+            return None;
+        }
+        let rootfs = match &prepared.root {
+            Some(root) => self.results.tree_stamp(root)?,
+            None => String::new(),
+        };
+        let mut h = Sha256::new();
+        let mut put = |b: &[u8]| {
+            h.update(b);
+            h.update([0]);
+        };
+        put(b"crossmatrix cell result v1");
+        put(env!("CARGO_PKG_VERSION").as_bytes());
+        put(file_stamp(&self.cfg.self_exe).as_bytes());
+        put(self.machine.as_bytes());
+        put(info.sha256.as_bytes());
+        let (executor, version) = describe(choice);
+        put(format!("{executor} {version:?}").as_bytes());
+        match choice {
+            ExecutorChoice::QemuBinfmt { interpreter, .. } => {
+                put(file_stamp(interpreter).as_bytes())
+            }
+            ExecutorChoice::QemuDirect(q) => put(file_stamp(&q.path).as_bytes()),
+            _ => {}
+        }
+        let bin = binary.as_os_str().as_encoded_bytes();
+        for a in prepared.sandbox.args().iter().chain(&prepared.argv) {
+            let a = a.as_encoded_bytes();
+            put(if a == bin { b"<binary>" } else { a });
+        }
+        put(rootfs.as_bytes());
+        put(format!("{:?} {:?}", cell.program.expect, cell.settings).as_bytes());
+        put(format!(
+            "{:?} {:?} {} {} {:?} {}",
+            self.cfg.run_timeout,
+            self.run_limits(cell),
+            self.cfg.reps,
+            self.cfg.warmups,
+            self.cfg.timing,
+            self.cfg.recheck
+        )
+        .as_bytes());
+        Some(format!("{:x}", h.finalize()))
     }
 
     /// The run step's memory and task limits: the cell's, else the run's; 0 is unlimited.
@@ -732,6 +832,7 @@ impl Runner {
             .resources(limits)
             .tmp_size(SCRATCH_BYTES);
         let mut interpreter_present = None;
+        let mut root = None;
         if let ExecutorChoice::Wasmtime = choice {
             let sha = rec_sha(binary, info);
             let cwasm = wasm::precompiled_path(&self.cfg.cache_dir.join("wasm"), &sha);
@@ -794,6 +895,7 @@ impl Runner {
                         }
                         RootfsSpec::Scratch => unreachable!("handled above"),
                     };
+                    root = Some(dir.clone());
                     sb = sb.root_from(&dir).map_err(|e| {
                         Failure::new(
                             Cause::RootfsUnavailable,
@@ -831,6 +933,7 @@ impl Runner {
             sandbox: sb,
             argv,
             interpreter_present,
+            root,
         })
     }
 }
@@ -839,6 +942,8 @@ struct Prepared {
     sandbox: Sandbox,
     argv: Vec<OsString>,
     interpreter_present: Option<bool>,
+    /// The rootfs the sandbox's root is made of, if any.
+    root: Option<PathBuf>,
 }
 
 impl Prepared {
@@ -885,6 +990,18 @@ fn describe(choice: &ExecutorChoice) -> (String, Option<String>) {
         ),
         ExecutorChoice::None { .. } => ("none".into(), None),
     }
+}
+
+/// `rec` (built and inspected in this run) finished with the run and startup figures of `prev`,
+/// an earlier run of the same binary with the same inputs, measured at `measured_at`.
+fn reuse(mut rec: CellRecord, prev: CellRecord, measured_at: String) -> CellRecord {
+    rec.run = prev.run;
+    rec.startup = prev.startup;
+    rec.status = prev.status;
+    rec.cause = prev.cause;
+    rec.hint = prev.hint;
+    rec.reused_from = Some(measured_at);
+    rec
 }
 
 fn fill_run(run: &mut RunRecord, f: &Finished) {
@@ -935,6 +1052,7 @@ fn skeleton(cell: &Cell) -> CellRecord {
         hint: None,
         inputs_hash: String::new(),
         finished_at: String::new(),
+        reused_from: None,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod inspect;
 pub mod process;
 pub mod resources;
+pub mod resultcache;
 pub mod sandbox;
 pub mod stats;
 pub mod timing;

@@ -81,6 +81,8 @@ pub struct TimingJob {
     pub reps: u32,
     /// Limit for one repetition.
     pub timeout: Duration,
+    /// Where the finished record is kept for later runs with the same inputs.
+    pub result_key: Option<String>,
 }
 
 /// Builds the timer with the toolchain at `goroot` (once per cache and timer source; later

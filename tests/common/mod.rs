@@ -62,13 +62,29 @@ macro_rules! require_host {
 }
 pub(crate) use require_host;
 
+/// The crossmatrix binary, set up for tests: no colours, no step summary, and every cell runs
+/// for real (`CROSSMATRIX_RERUN=1`): the tests share one cache, and a test that checks what a
+/// run does must not get another test's (or an earlier `cargo test`'s) reused result. Tests of
+/// reuse itself remove the variable.
+pub fn command() -> Command {
+    let mut c = Command::new(BIN);
+    c.env("NO_COLOR", "1")
+        .env("CROSSMATRIX_RERUN", "1")
+        .env_remove("GITHUB_STEP_SUMMARY");
+    c
+}
+
 pub fn crossmatrix(args: &[&str]) -> Output {
-    let out = Command::new(BIN)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .expect("run crossmatrix");
+    run_logged(command().args(args), args)
+}
+
+/// [`crossmatrix`] with result reuse on, as users run it.
+pub fn crossmatrix_reusing(args: &[&str]) -> Output {
+    run_logged(command().env_remove("CROSSMATRIX_RERUN").args(args), args)
+}
+
+fn run_logged(cmd: &mut Command, args: &[&str]) -> Output {
+    let out = cmd.output().expect("run crossmatrix");
     eprintln!(
         "$ crossmatrix {}\n--- stdout\n{}--- stderr\n{}",
         args.join(" "),

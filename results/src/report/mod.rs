@@ -145,7 +145,7 @@ pub fn render(
 /// `6 cells: 2 passed, 2 failed, 1 skipped, 1 built (not run)`.
 fn totals_line(records: &[CellRecord]) -> String {
     let t = crate::schema::Totals::from_records(records);
-    format!(
+    let mut line = format!(
         "{} {}: {} passed, {} failed, {} skipped, {} built (not run)",
         t.cells,
         if t.cells == 1 { "cell" } else { "cells" },
@@ -153,7 +153,14 @@ fn totals_line(records: &[CellRecord]) -> String {
         t.fail,
         t.skipped,
         t.built
-    )
+    );
+    let reused = records.iter().filter(|r| r.reused_from.is_some()).count();
+    if reused > 0 {
+        line.push_str(&format!(
+            "; {reused} reused from an earlier run (inputs unchanged)"
+        ));
+    }
+    line
 }
 
 /// `wall time 2m 05s`, how it compares with the run's CPU bound when known, and

@@ -118,6 +118,7 @@ fn record(
         hint: None,
         inputs_hash: "h".into(),
         finished_at: "2025-01-02T03:05:00Z".into(),
+        reused_from: None,
     }
 }
 
@@ -360,6 +361,19 @@ fn table_without_meta_or_records() {
     )
     .unwrap();
     assert!(!only_pass.contains("CAUSE"), "{only_pass}");
+    let mut reused = records[..2].to_vec();
+    reused[1].reused_from = Some("2025-01-01T00:00:00Z".into());
+    let out = render(
+        ReportFormat::Table,
+        &reused,
+        None,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        out.ends_with("; 1 reused from an earlier run (inputs unchanged)\n"),
+        "{out}"
+    );
     let empty = render(ReportFormat::Table, &[], None, &RenderOptions::default()).unwrap();
     assert_eq!(
         empty,
