@@ -15,23 +15,24 @@
 #    its per-exec cost is (in-sandbox median − bare median) + one sandbox start ÷ reps.
 #    Goal: ≤ 1.5× unshare's overhead.
 #
-#   benches/timing.sh                  # ROUNDS=24 REPS=10 RUNS=10
+#   benches/timing.sh                  # ROUNDS=60 REPS=5 RUNS=5
 #
 # Shared machines are noisy: the startup medians of the same command drift by ±6–15% from one
 # minute to the next here, more than the ±3% to check. So the two timers take turns in short
-# batches — ROUNDS rounds, each a crossmatrix run of REPS reps then hyperfine with RUNS runs on
-# the same binaries — and the verdict is paired: the median over the rounds of each round's
-# crossmatrix median ÷ hyperfine median, so drift between rounds cancels (the medians of all
-# samples pooled are printed too). Run it on a quiet machine; it exits 1 when a check fails.
+# batches, per cell — ROUNDS rounds, each a crossmatrix run of that one cell with REPS reps,
+# then hyperfine with RUNS runs of the same binary in a sandbox, then on the host — and the
+# verdict is paired: the median over the rounds of each round's crossmatrix median ÷ hyperfine
+# median, so drift between rounds cancels (the medians of all samples pooled are printed too).
+# Run it on a quiet machine; it exits 1 when a check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # A benchmark measures: every run times its cells, never reusing an earlier run's figures.
 export CROSSMATRIX_RERUN=1
 BIN=${CROSSMATRIX:-target/release/crossmatrix}
-REPS=${REPS:-10}
-RUNS=${RUNS:-10}
+REPS=${REPS:-5}
+RUNS=${RUNS:-5}
 AGREE_PCT=${AGREE_PCT:-3}
-ROUNDS=${ROUNDS:-24}
+ROUNDS=${ROUNDS:-60}
 command -v hyperfine >/dev/null || { echo "hyperfine is not installed (apt-get install hyperfine)"; exit 2; }
 command -v jq >/dev/null || { echo "jq is not installed (apt-get install jq)"; exit 2; }
 [ -x "$BIN" ] || cargo build --release --quiet
@@ -39,11 +40,14 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 CACHE=${CACHE:-$WORK/cache}
 
-cm_run() { # one crossmatrix run of the two cells into $1
-  "$BIN" run --toolchain go1.24 --target linux/amd64 --target linux/arm64 --cgo 0 \
-    --reps "$REPS" --timing exclusive --cache-dir "$CACHE" --out "$1" --no-progress >/dev/null 2>&1
+cm_run() { # $1 = out dir, then targets: one crossmatrix run of those probe cells
+  local out=$1 t=()
+  shift
+  for a in "$@"; do t+=(--target "linux/$a"); done
+  "$BIN" run --toolchain go1.24 "${t[@]}" --cgo 0 \
+    --reps "$REPS" --timing exclusive --cache-dir "$CACHE" --out "$out" --no-progress >/dev/null 2>&1
 }
-cm_run "$WORK/out"
+cm_run "$WORK/out" amd64 arm64
 
 median_of_hyperfine() { # words of ONE command → median in ms (hyperfine -N splits it on spaces)
   hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/h.json" --output=null "$*" >/dev/null 2>&1
@@ -78,12 +82,12 @@ for arch in amd64 arm64; do
   for f in cm hf cms hfs hos; do : >"$WORK/$f.$arch"; done
 done
 for r in $(seq "$ROUNDS"); do
-  cm_run "$WORK/round$r"
   for arch in amd64 arm64; do
     id="go1.24/linux-$arch/cgo0/rootfs-scratch/probe"
     bin=$(find "$WORK/out/bin" -path "*linux-$arch*cgo0*" -name probe -type f | head -1)
-    cm_median "$id" "$WORK/round$r" >>"$WORK/cm.$arch"
-    cm_samples "$id" "$WORK/round$r" >>"$WORK/cms.$arch"
+    cm_run "$WORK/round$r-$arch" "$arch"
+    cm_median "$id" "$WORK/round$r-$arch" >>"$WORK/cm.$arch"
+    cm_samples "$id" "$WORK/round$r-$arch" >>"$WORK/cms.$arch"
     samples_of_hyperfine_in_sandbox "$bin" | tee -a "$WORK/hfs.$arch" | median >>"$WORK/hf.$arch"
     samples_of_hyperfine "$bin" >>"$WORK/hos.$arch"
   done

@@ -842,6 +842,20 @@ fn unchanged_passing_cells_reuse_their_results_until_an_input_changes() {
         "the report says so"
     );
 
+    // Comparing figures of different sittings is said.
+    let (first_out, second_out) = (tmp.path().join("first"), tmp.path().join("second"));
+    let c = crossmatrix(&[
+        "compare",
+        first_out.to_str().expect("utf-8"),
+        second_out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(c.status.code(), Some(0));
+    let note = String::from_utf8_lossy(&c.stderr);
+    assert!(
+        note.contains("2 record(s) compared here reuse startup figures"),
+        "{note}"
+    );
+
     // --rerun measures again, and later runs reuse the new figures.
     let (third, o) = run("third", &["--rerun"]);
     assert!(!String::from_utf8_lossy(&o.stderr).contains("reused:"));
