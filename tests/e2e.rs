@@ -592,24 +592,9 @@ fn warm_rerun_reuses_builds_and_notices_changes() {
     let cache = shared_cache();
     let run = |name: &str, timing: &str| {
         let out = tmp.path().join(name);
-        let o = crossmatrix(&[
-            "run",
-            prog.to_str().expect("utf-8"),
-            "--timing",
-            timing,
-            "--toolchain",
-            "go1.24",
-            "--target",
-            "linux/amd64",
-            "--target",
-            "linux/arm64",
-            "--reps",
-            "3",
-            "--cache-dir",
-            cache.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ]);
+        let mut args = common::go124_run(&[&prog], &["amd64", "arm64"], &cache, &out);
+        args.extend(["--timing", timing, "--reps", "3"].map(String::from));
+        let o = crossmatrix(&args);
         assert_eq!(o.status.code(), Some(0), "{name}");
         (records(&out), out)
     };
@@ -713,20 +698,9 @@ func main() {
     for arch in ["amd64", "arm64"] {
         let run = |name: &str| {
             let out = tmp.path().join(format!("{name}-{arch}"));
-            let o = crossmatrix(&[
-                "run",
-                prog.to_str().expect("utf-8"),
-                "--toolchain",
-                "go1.24",
-                "--target",
-                &format!("linux/{arch}"),
-                "--reps",
-                "0",
-                "--cache-dir",
-                cache.to_str().expect("utf-8"),
-                "--out",
-                out.to_str().expect("utf-8"),
-            ]);
+            let mut args = common::go124_run(&[&prog], &[arch], &cache, &out);
+            args.extend(["--reps", "0"].map(String::from));
+            let o = crossmatrix(&args);
             assert_eq!(o.status.code(), Some(0), "{name} {arch}");
             out
         };
@@ -774,24 +748,8 @@ fn unchanged_passing_cells_reuse_their_results_until_an_input_changes() {
     let cache = shared_cache();
     let run = |name: &str, extra: &[&str]| {
         let out = tmp.path().join(name);
-        let mut args = vec![
-            "run",
-            ok.to_str().expect("utf-8"),
-            bad.to_str().expect("utf-8"),
-            "--toolchain",
-            "go1.24",
-            "--target",
-            "linux/amd64",
-            "--target",
-            "linux/arm64",
-            "--reps",
-            "3",
-            "--cache-dir",
-            cache.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ];
-        args.extend_from_slice(extra);
+        let mut args = common::go124_run(&[&ok, &bad], &["amd64", "arm64"], &cache, &out);
+        args.extend(["--reps", "3"].iter().chain(extra).map(|a| a.to_string()));
         let o = common::crossmatrix_reusing(&args);
         assert_eq!(o.status.code(), Some(1), "{name}: the exit3 cells fail");
         (records(&out), o)

@@ -74,17 +74,32 @@ pub fn command() -> Command {
     c
 }
 
-pub fn crossmatrix(args: &[&str]) -> Output {
-    run_logged(command().args(args), args)
+pub fn crossmatrix<S: AsRef<str>>(args: &[S]) -> Output {
+    run_logged(&mut command(), args)
 }
 
 /// [`crossmatrix`] with result reuse on, as users run it.
-pub fn crossmatrix_reusing(args: &[&str]) -> Output {
-    run_logged(command().env_remove("CROSSMATRIX_RERUN").args(args), args)
+pub fn crossmatrix_reusing<S: AsRef<str>>(args: &[S]) -> Output {
+    run_logged(command().env_remove("CROSSMATRIX_RERUN"), args)
 }
 
-fn run_logged(cmd: &mut Command, args: &[&str]) -> Output {
-    let out = cmd.output().expect("run crossmatrix");
+/// `run PROGRAM... --toolchain go1.24 --target linux/ARCH... --cache-dir CACHE --out OUT`, the
+/// start of most end-to-end runs; tests push their own flags after it.
+pub fn go124_run(programs: &[&Path], arches: &[&str], cache: &Path, out: &Path) -> Vec<String> {
+    let path = |p: &Path| p.to_str().expect("utf-8 path").to_string();
+    let mut a = vec!["run".to_string()];
+    a.extend(programs.iter().map(|p| path(p)));
+    a.extend(["--toolchain".into(), "go1.24".into()]);
+    for arch in arches {
+        a.extend(["--target".into(), format!("linux/{arch}")]);
+    }
+    a.extend(["--cache-dir".into(), path(cache), "--out".into(), path(out)]);
+    a
+}
+
+fn run_logged<S: AsRef<str>>(cmd: &mut Command, args: &[S]) -> Output {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let out = cmd.args(&args).output().expect("run crossmatrix");
     eprintln!(
         "$ crossmatrix {}\n--- stdout\n{}--- stderr\n{}",
         args.join(" "),
