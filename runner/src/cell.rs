@@ -21,7 +21,6 @@ use crossmatrix_toolchains::rootfs::{RootfsFlavor, RootfsStore, musl_sysroot_lib
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -947,7 +946,7 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn command(&self) -> Command {
+    fn command(&self) -> crate::process::Spawn {
         self.sandbox.command(&self.argv)
     }
 }

@@ -29,9 +29,6 @@ thread_local! {
     /// A step run on this thread ended after [`abort_all`]: its outcome says nothing about the
     /// program.
     static ABORTED_HERE: Cell<bool> = const { Cell::new(false) };
-    /// The `--info-fd` pipe of the sandbox command built last on this thread (see
-    /// [`reap_sandbox_init`]), taken by the next spawn.
-    static PENDING_INFO: std::cell::RefCell<Option<InfoPipe>> = const { std::cell::RefCell::new(None) };
 }
 
 /// The two ends of a pipe bubblewrap writes its `--info-fd` JSON (`{"child-pid": N}`) into.
@@ -41,14 +38,42 @@ pub(crate) struct InfoPipe {
     pub(crate) write: OwnedFd,
 }
 
-/// Hands the next spawn on this thread an `--info-fd` pipe (see [`reap_sandbox_init`]).
-pub(crate) fn set_pending_info(p: InfoPipe) {
-    PENDING_INFO.with(|c| *c.borrow_mut() = Some(p));
+/// A command to spawn and, for a sandbox whose program bubblewrap's own init reaps, the
+/// `--info-fd` pipe that tells that init's pid (see [`reap_sandbox_init`]). A plain
+/// [`Command`] converts into one without a pipe.
+#[derive(Debug)]
+pub struct Spawn {
+    cmd: Command,
+    info: Option<InfoPipe>,
 }
 
-/// Takes the pending info pipe, closing our copy of its write end (the child has its own).
-fn take_pending_info() -> Option<OwnedFd> {
-    PENDING_INFO.with(|c| c.borrow_mut().take()).map(|p| p.read)
+impl Spawn {
+    pub(crate) fn with_info(cmd: Command, info: Option<InfoPipe>) -> Spawn {
+        Spawn { cmd, info }
+    }
+
+    /// The command (to inspect its arguments).
+    pub fn command(&self) -> &Command {
+        &self.cmd
+    }
+
+    /// Spawns the command; returns the child and the info pipe's read end (our copy of the
+    /// write end is closed: the child has its own).
+    fn spawn(self) -> (io::Result<Child>, Option<OwnedFd>) {
+        let Spawn { mut cmd, info } = self;
+        let child = cmd.spawn();
+        (child, info.map(|p| p.read))
+    }
+
+    fn cmd_mut(&mut self) -> &mut Command {
+        &mut self.cmd
+    }
+}
+
+impl From<Command> for Spawn {
+    fn from(cmd: Command) -> Spawn {
+        Spawn { cmd, info: None }
+    }
 }
 
 /// Makes this process the reaper of its orphaned descendants (`PR_SET_CHILD_SUBREAPER`).
@@ -242,27 +267,28 @@ pub struct Finished {
 
 /// Runs `cmd` to completion or until `timeout`, in a new process group that is killed whole
 /// when the deadline passes. stdin is closed.
-pub fn run_captured(cmd: Command, timeout: Duration) -> io::Result<Finished> {
+pub fn run_captured(cmd: impl Into<Spawn>, timeout: Duration) -> io::Result<Finished> {
     run_captured_with_input(cmd, timeout, None)
 }
 
 /// [`run_captured`] with `input` written to the child's stdin (then closed).
 pub fn run_captured_with_input(
-    mut cmd: Command,
+    cmd: impl Into<Spawn>,
     timeout: Duration,
     input: Option<Vec<u8>>,
 ) -> io::Result<Finished> {
-    cmd.stdin(if input.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .process_group(0);
+    let mut cmd = cmd.into();
+    cmd.cmd_mut()
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
     let start = Instant::now();
-    let spawned = cmd.spawn();
-    let info = take_pending_info();
+    let (spawned, info) = cmd.spawn();
     let mut child = spawned?;
     if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
         // A child that never reads must not block us: write from a thread.
@@ -292,14 +318,18 @@ pub fn run_captured_with_input(
 
 /// Runs `cmd` with output discarded and returns its wall time: the timing loop. Same deadline
 /// and group kill as [`run_captured`].
-pub fn run_timed(mut cmd: Command, timeout: Duration) -> io::Result<(Duration, Option<i32>, bool)> {
-    cmd.stdin(Stdio::null())
+pub fn run_timed(
+    cmd: impl Into<Spawn>,
+    timeout: Duration,
+) -> io::Result<(Duration, Option<i32>, bool)> {
+    let mut cmd = cmd.into();
+    cmd.cmd_mut()
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0);
     let start = Instant::now();
-    let spawned = cmd.spawn();
-    let info = take_pending_info();
+    let (spawned, info) = cmd.spawn();
     let child = spawned?;
     let (status, timed_out, ended) = wait_deadline(child, start + timeout)?;
     if let Some(info) = info {

@@ -258,8 +258,8 @@ impl Sandbox {
         }
     }
 
-    /// The `bwrap` command that runs `argv` in this sandbox.
-    pub fn command(&self, argv: &[OsString]) -> Command {
+    /// The `bwrap` command that runs `argv` in this sandbox, with its `--info-fd` pipe.
+    pub fn command(&self, argv: &[OsString]) -> crate::process::Spawn {
         // Without --as-pid-1 the program runs under bwrap's own init, which bwrap does not
         // wait for: ask bwrap for the init's pid so that it can be reaped (and its CPU
         // counted; see `process::become_subreaper`).
@@ -300,10 +300,7 @@ impl Sandbox {
                 });
             }
         }
-        if let Some(p) = info_fd {
-            crate::process::set_pending_info(p);
-        }
-        c
+        crate::process::Spawn::with_info(c, info_fd)
     }
 
     /// bwrap's arguments (without the command): public for tests and `--dry-run` style output.
