@@ -14,16 +14,8 @@
 # Timings on shared machines are noisy: compare the ratio, not the absolute seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${CROSSMATRIX:-target/release/crossmatrix}
-GO=${GO:-/usr/lib/go-1.24/bin/go}
-ARCHES=${ARCHES:-"amd64 arm64 riscv64 s390x ppc64le mips64le"}
-REPS=${REPS:-30}
-[ -x "$BIN" ] || cargo build --release --quiet
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+source benches/common.sh
 cp -r runner/probe "$WORK/probe"
-GOVERSION=$("$GO" env GOVERSION)
-targets=(); for a in $ARCHES; do targets+=(--target "linux/$a"); done
 
 now() { date +%s.%N; }
 naive_loop() { # $1 = GOCACHE

@@ -21,17 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # A benchmark measures: every run times its cells, never reusing an earlier run's figures.
 export CROSSMATRIX_RERUN=1
-BIN=${CROSSMATRIX:-target/release/crossmatrix}
-GO=${GO:-/usr/lib/go-1.24/bin/go}
-ARCHES=${ARCHES:-"amd64 arm64 riscv64 s390x ppc64le mips64le"}
-REPS=${REPS:-30}
 ROUNDS=${ROUNDS:-1}
-[ -x "$BIN" ] || cargo build --release --quiet
-command -v jq >/dev/null || { echo "quiet.sh: needs jq (apt-get install jq)" >&2; exit 2; }
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-GOVERSION=$("$GO" env GOVERSION)
-targets=(); for a in $ARCHES; do targets+=(--target "linux/$a"); done
+source benches/common.sh
 
 cm() { # $1 = cache dir, $2 = out dir, $3 = reps, rest = extra flags
   local cache=$1 out=$2 reps=$3; shift 3
