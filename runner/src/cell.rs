@@ -85,6 +85,8 @@ pub struct Runner {
     results: ResultCache,
     /// This machine in this boot (part of every result key).
     machine: String,
+    /// `GOGC` and `GOMEMLIMIT` of builds.
+    build_gc: [(&'static str, String); 2],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +124,7 @@ impl Runner {
             build_cache: BuildCache::new(cfg_cache_dir.join("bin")),
             results: ResultCache::new(cfg_cache_dir.join("cells"), reuse),
             machine: machine_identity(),
+            build_gc: crate::buildgc::host_gc_env(),
         })
     }
 
@@ -535,6 +538,10 @@ impl Runner {
             .env("GOARCH", &cell.target.goarch)
             .env("CGO_ENABLED", if cell.cgo { "1" } else { "0" })
             .env("TMPDIR", "/tmp");
+        // The compiler's own GC: less often, within a memory cap (see `buildgc`).
+        for (k, v) in &self.build_gc {
+            sb = sb.env(*k, v);
+        }
         if !has_mod {
             sb = sb.env("GO111MODULE", "off");
         }

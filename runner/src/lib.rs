@@ -2,6 +2,7 @@
 //! its startup and classifies every failure into a `Cause` with a hint.
 
 pub mod buildcache;
+pub mod buildgc;
 pub mod cell;
 pub mod classify;
 pub mod dispatch;
