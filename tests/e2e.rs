@@ -840,3 +840,67 @@ fn unchanged_passing_cells_reuse_their_results_until_an_input_changes() {
         assert_eq!(r["startup"]["warmups"], 1);
     }
 }
+
+/// Builds run the compiler's GC with `GOGC=400` under a `GOMEMLIMIT` (less build CPU): the
+/// binary is the very one Go's defaults build, which a config's `[build] env` restores.
+#[test]
+fn the_compilers_gc_settings_leave_the_binary_unchanged() {
+    require_host!(false);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let nonce = format!("{:?}", std::time::SystemTime::now());
+    let prog = tmp.path().join("gc.go");
+    std::fs::write(
+        &prog,
+        format!("package main\nimport \"fmt\"\nvar n = {nonce:?}\nfunc main() {{ fmt.Println(len(n) > 0) }}\n"),
+    )
+    .expect("write");
+    let cfg = tmp.path().join("crossmatrix.toml");
+    std::fs::write(
+        &cfg,
+        "targets = [\"linux/arm64\"]\ncgo = [0]\n[build]\nenv = { GOGC = \"100\", GOMEMLIMIT = \"off\" }\n",
+    )
+    .expect("write config");
+    let cache = shared_cache();
+    let build = |name: &str, config: Option<&Path>| {
+        let out = tmp.path().join(name);
+        let mut args = match config {
+            None => common::go124_run(&[&prog], &["arm64"], &cache, &out),
+            Some(c) => {
+                let mut a = vec!["run".to_string(), prog.to_str().expect("utf-8").into()];
+                a.extend(
+                    [
+                        "--config",
+                        c.to_str().expect("utf-8"),
+                        "--toolchain",
+                        "go1.24",
+                    ]
+                    .map(String::from),
+                );
+                a.extend(
+                    [
+                        "--cache-dir",
+                        cache.to_str().expect("utf-8"),
+                        "--out",
+                        out.to_str().expect("utf-8"),
+                    ]
+                    .map(String::from),
+                );
+                a
+            }
+        };
+        args.extend(["--reps", "0"].map(String::from));
+        let o = crossmatrix(&args);
+        assert_eq!(o.status.code(), Some(0), "{name}");
+        record(&records(&out), "go1.24/linux-arm64/cgo0/rootfs-scratch/gc").clone()
+    };
+    let ours = build("ours", None);
+    let go_defaults = build("go-defaults", Some(&cfg));
+    assert_ne!(
+        go_defaults["build"]["cached"], true,
+        "other build env, so a build of its own: {go_defaults:#}"
+    );
+    assert_eq!(
+        ours["binary"]["sha256"], go_defaults["binary"]["sha256"],
+        "GOGC/GOMEMLIMIT of the compiler are not build inputs"
+    );
+}
