@@ -9,7 +9,7 @@ use crossmatrix_matrix::{
 };
 use crossmatrix_results::report::{RenderOptions, ReportFormat, render};
 use crossmatrix_results::store::{CellWriter, read_cells, read_run_meta, write_run_meta};
-use crossmatrix_results::{CellRecord, CellStatus, RunMeta, SCHEMA_VERSION, Totals};
+use crossmatrix_results::{CellRecord, CellStatus, RunMeta, SCHEMA_VERSION, Totals, now_rfc3339};
 use crossmatrix_runner::{Event, Runner, RunnerConfig, run_cells, wasm};
 use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference, Host};
 use crossmatrix_toolchains::go::{GoToolchain, discover_go, go_toolchain_at, short_names};
@@ -392,12 +392,6 @@ pub fn plan(a: PlanArgs) -> Result<ExitCode> {
         other => bail!("--format {other}: expected table, json or github"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
 fn matrix_hash(plan: &Plan) -> String {

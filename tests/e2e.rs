@@ -730,21 +730,11 @@ func main() {
 fn unchanged_passing_cells_reuse_their_results_until_an_input_changes() {
     require_host!(false);
     let tmp = tempfile::tempdir().expect("tempdir");
-    // A constant unique to this test run: no earlier `cargo test` left results for it.
-    let nonce = format!("{:?}", std::time::SystemTime::now());
+    // Unique to this test run: no earlier `cargo test` left results for them.
     let ok = tmp.path().join("hello.go");
-    std::fs::write(
-        &ok,
-        format!("package main\nimport \"fmt\"\nvar n = {nonce:?}\nfunc main() {{ fmt.Println(\"hi\", len(n) > 0) }}\n"),
-    )
-    .expect("write");
+    common::unique_program(&ok, "\"fmt\"", "fmt.Println(\"hi\", len(nonce) > 0)");
     let bad = tmp.path().join("bad").join("exit3.go");
-    std::fs::create_dir_all(bad.parent().expect("dir")).expect("mkdir");
-    std::fs::write(
-        &bad,
-        format!("package main\nimport \"os\"\nvar n = {nonce:?}\nfunc main() {{ os.Exit(3 + len(n[:0])) }}\n"),
-    )
-    .expect("write");
+    common::unique_program(&bad, "\"os\"", "os.Exit(3 + len(nonce[:0]))");
     let cache = shared_cache();
     let run = |name: &str, extra: &[&str]| {
         let out = tmp.path().join(name);
@@ -847,13 +837,8 @@ fn unchanged_passing_cells_reuse_their_results_until_an_input_changes() {
 fn the_compilers_gc_settings_leave_the_binary_unchanged() {
     require_host!(false);
     let tmp = tempfile::tempdir().expect("tempdir");
-    let nonce = format!("{:?}", std::time::SystemTime::now());
     let prog = tmp.path().join("gc.go");
-    std::fs::write(
-        &prog,
-        format!("package main\nimport \"fmt\"\nvar n = {nonce:?}\nfunc main() {{ fmt.Println(len(n) > 0) }}\n"),
-    )
-    .expect("write");
+    common::unique_program(&prog, "\"fmt\"", "fmt.Println(len(nonce) > 0)");
     let cfg = tmp.path().join("crossmatrix.toml");
     std::fs::write(
         &cfg,

@@ -361,6 +361,13 @@ pub struct ShardInfo {
     pub interrupted: bool,
 }
 
+/// Now, as records and run.json write times: RFC 3339, UTC.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@
 //! the end are kept; a failure always runs again. `run --rerun` runs every cell again (and
 //! keeps the new results).
 
-use crossmatrix_results::CellRecord;
+use crossmatrix_results::{CellRecord, now_rfc3339};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -142,12 +142,6 @@ pub fn machine_identity() -> String {
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!("boot {} cores {cores}", boot.trim())
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
 #[cfg(test)]

@@ -228,3 +228,20 @@ pub fn own_step_cgroups(prefix: &str) -> Vec<String> {
     out.dedup();
     out
 }
+
+/// Writes a single-file Go program at `path` whose `main` is `body`, importing `imports`, with a
+/// `nonce` string unique to this test run that `body` must use: its binary differs from every
+/// earlier `cargo test`'s, so no build or result cached by them can stand in for it.
+pub fn unique_program(path: &Path, imports: &str, body: &str) {
+    let nonce = format!("{:?}", std::time::SystemTime::now());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("create the program's dir");
+    }
+    std::fs::write(
+        path,
+        format!(
+            "package main\nimport {imports}\nvar nonce = {nonce:?}\nfunc main() {{ {body} }}\n"
+        ),
+    )
+    .expect("write the program");
+}
