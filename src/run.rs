@@ -32,70 +32,7 @@ struct Planned {
 }
 
 fn select_toolchains(wanted: &[String]) -> Result<Vec<Arc<Toolchain>>> {
-    let found = discover_go();
-    let chosen: Vec<GoToolchain> = if wanted.is_empty() {
-        found
-    } else {
-        let mut out = Vec::new();
-        let mut missing: Vec<&str> = Vec::new();
-        for w in wanted {
-            let p = Path::new(w);
-            if w.contains('/') && p.exists() {
-                out.push(
-                    go_toolchain_at(p)
-                        .with_context(|| format!("--toolchain {w}: not a Go toolchain"))?,
-                );
-                continue;
-            }
-            let want = if w.starts_with("go") {
-                w.clone()
-            } else {
-                format!("go{w}")
-            };
-            let hit = found
-                .iter()
-                .filter(|t| {
-                    t.version == want
-                        || t.version.starts_with(&format!("{want}."))
-                        || want == "golatest"
-                        || want == "gostable"
-                })
-                .max_by(|a, b| {
-                    crossmatrix_toolchains::go::compare_go_versions(&a.version, &b.version)
-                })
-                .cloned();
-            match hit {
-                Some(t) => out.push(t),
-                None => missing.push(w.as_str()),
-            }
-        }
-        if !missing.is_empty() {
-            let found = if found.is_empty() {
-                "none".to_string()
-            } else {
-                found
-                    .iter()
-                    .map(|t| t.version.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            bail!(
-                "no such Go toolchain here: {} (found: {found}); `crossmatrix toolchain install {}` \
-                 fetches official releases into the cache, or install them (apt-get install \
-                 golang-1.NN-go) or pass a GOROOT",
-                missing.join(", "),
-                missing.join(" ")
-            );
-        }
-        out.sort_by(|a, b| crossmatrix_toolchains::go::compare_go_versions(&a.version, &b.version));
-        out.dedup_by(|a, b| a.goroot == b.goroot);
-        out
-    };
-    if chosen.is_empty() {
-        bail!(
-            "no Go toolchain found (looked at `go` on PATH, /usr/lib/go-1.*, $GOROOT): run ci/setup or apt-get install golang-go"
-        );
-    }
+    let chosen = crossmatrix_toolchains::go::select_toolchains(wanted, &discover_go())?;
     let names = short_names(&chosen);
     Ok(chosen
         .iter()

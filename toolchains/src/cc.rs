@@ -2,7 +2,7 @@
 //! else Debian cross gcc, musl-gcc or the host gcc — always CC and CXX from the same toolchain.
 
 use crate::command;
-use crate::executor::host_goarch;
+use crate::paths::host_goarch;
 use crossmatrix_matrix::Libc;
 use serde::Serialize;
 use std::collections::HashSet;

@@ -3,6 +3,7 @@
 
 use crate::binfmt::{BINFMT_DIR, BinfmtEntry, BinfmtStatus, read_binfmt};
 use crate::command;
+pub use crate::paths::host_goarch;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,27 +32,6 @@ pub fn qemu_arch(goarch: &str) -> Option<&'static str> {
         "s390x" => "s390x",
         _ => return None,
     })
-}
-
-/// The GOARCH of the machine this runs on.
-pub fn host_goarch() -> &'static str {
-    let little = cfg!(target_endian = "little");
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "x86" => "386",
-        "aarch64" => "arm64",
-        "arm" => "arm",
-        "riscv64" => "riscv64",
-        "s390x" => "s390x",
-        "loongarch64" => "loong64",
-        "powerpc64" if little => "ppc64le",
-        "powerpc64" => "ppc64",
-        "mips64" if little => "mips64le",
-        "mips64" => "mips64",
-        "mips" if little => "mipsle",
-        "mips" => "mips",
-        other => other,
-    }
 }
 
 /// The first 64 bytes of a typical linux ELF executable for GOARCH (class, byte order,

@@ -13,10 +13,10 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// Where answers live: `<cache>/facts` ([`crate::install::default_cache_dir`], which
+/// Where answers live: `<cache>/facts` ([`crate::paths::default_cache_dir`], which
 /// `--cache-dir` sets).
 fn dir() -> PathBuf {
-    crate::install::default_cache_dir().join("facts")
+    crate::paths::default_cache_dir().join("facts")
 }
 
 /// `ask()`'s answer for `tool` run with `args`, remembered while `tool` and the files in

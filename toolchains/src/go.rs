@@ -2,8 +2,10 @@
 //! versions, the ports each can build, and the short names cells use.
 
 use crate::command::{self, CommandError};
+use crate::version::minor_of;
+use crate::version::{VersionRequest, is_stable};
+pub use crate::version::{compare_go_versions, parse_version_file};
 use serde::Serialize;
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,9 +67,9 @@ pub enum GoError {
 
 /// Every Go toolchain this host has, deduplicated by canonical GOROOT, oldest first.
 /// Toolchains that cannot be inspected are left out. Looks in the default install cache
-/// ([`crate::install::default_toolchains_dir`]) too.
+/// ([`crate::paths::default_toolchains_dir`]) too.
 pub fn discover_go() -> Vec<GoToolchain> {
-    discover_go_in(&crate::install::default_toolchains_dir())
+    discover_go_in(&crate::paths::default_toolchains_dir())
 }
 
 /// [`discover_go`] with the toolchains installed under `toolchains_dir` (the directory
@@ -94,7 +96,7 @@ pub fn discover_go_in(toolchains_dir: &Path) -> Vec<GoToolchain> {
         candidates.push((PathBuf::from(g), GoSource::GorootEnv));
     }
     candidates.extend(
-        crate::install::installed_toolchains(toolchains_dir)
+        crate::paths::installed_toolchains(toolchains_dir)
             .into_iter()
             .map(|p| (p, GoSource::Cache)),
     );
@@ -179,7 +181,7 @@ fn list_ports(go: &Path, goroot: &Path) -> Vec<String> {
     let dist = goroot.join("pkg/tool").join(format!(
         "{}_{}",
         std::env::consts::OS,
-        crate::executor::host_goarch()
+        crate::paths::host_goarch()
     ));
     let dist = dist.join("dist");
     let version = goroot.join("VERSION");
@@ -202,90 +204,86 @@ fn list_ports(go: &Path, goroot: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The version named on the first line of a GOROOT/VERSION file (`go1.24.4`, or
-/// `devel go1.25-abcdef …` for a source build); `None` when it does not name one.
-pub fn parse_version_file(text: &str) -> Option<String> {
-    let first = text.lines().next()?.trim();
-    if first.starts_with("go1") || first.starts_with("devel") {
-        Some(first.to_string())
-    } else {
-        None
+/// Why the toolchains a user named cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    #[error("--toolchain {spec}: not a Go toolchain: {source}")]
+    NotAToolchain { spec: String, source: GoError },
+    #[error(
+        "no such Go toolchain here: {} (found: {}); `crossmatrix toolchain install {}` fetches \
+         official releases into the cache, or install them (apt-get install golang-1.NN-go) or \
+         pass a GOROOT",
+        missing.join(", "),
+        if found.is_empty() { "none".to_string() } else { found.join(", ") },
+        missing.join(" ")
+    )]
+    Missing {
+        missing: Vec<String>,
+        /// The versions that are here.
+        found: Vec<String>,
+    },
+    #[error(
+        "no Go toolchain found (looked at `go` on PATH, /usr/lib/go-1.*, $GOROOT): run ci/setup or apt-get install golang-go"
+    )]
+    NoneFound,
+}
+
+/// The toolchains `wanted` names among `found` (see [`discover_go`]), oldest first, without
+/// duplicates; all of `found` when nothing is wanted. Each entry is a GOROOT path, or a
+/// version request resolved the way `toolchain install` resolves it against the download
+/// index ([`VersionRequest`]): `go1.22` is the newest stable 1.22.x here, `latest` the newest
+/// stable release (or the newest at all when only pre-releases are here). Every name that
+/// matches nothing is reported at once.
+pub fn select_toolchains(
+    wanted: &[String],
+    found: &[GoToolchain],
+) -> Result<Vec<GoToolchain>, SelectError> {
+    let mut chosen: Vec<GoToolchain> = Vec::new();
+    if wanted.is_empty() {
+        chosen = found.to_vec();
     }
-}
-
-/// A parsed version: numeric parts, then an optional pre-release (`rc1`, `beta2`) that sorts
-/// before the release it precedes.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct ParsedVersion {
-    pub(crate) nums: Vec<u64>,
-    pub(crate) pre: Option<(u8, u64)>,
-}
-
-pub(crate) fn parse_go_version(v: &str) -> Option<ParsedVersion> {
-    let v = v.strip_prefix("devel ").unwrap_or(v);
-    let v = v.split_whitespace().next()?;
-    let v = v.strip_prefix("go")?;
-    // `go1.25-abcdef` (devel) or `go1.24.4-X:foo`: the version ends at the first `-`.
-    let v = v.split('-').next()?;
-    let (num_part, pre) = match v.find(|c: char| c.is_ascii_alphabetic()) {
-        None => (v, None),
-        Some(i) => {
-            let (n, p) = v.split_at(i);
-            let digits = p.trim_start_matches(|c: char| c.is_ascii_alphabetic());
-            let kind = &p[..p.len() - digits.len()];
-            let rank = match kind {
-                "alpha" => 0,
-                "beta" => 1,
-                "rc" => 2,
-                _ => return None,
-            };
-            (n, Some((rank, digits.parse().unwrap_or(0))))
+    let mut missing = Vec::new();
+    for w in wanted {
+        let p = Path::new(w);
+        if w.contains('/') && p.exists() {
+            chosen.push(
+                go_toolchain_at(p).map_err(|source| SelectError::NotAToolchain {
+                    spec: w.clone(),
+                    source,
+                })?,
+            );
+            continue;
         }
-    };
-    let nums = num_part
-        .split('.')
-        .map(|p| p.parse::<u64>().ok())
-        .collect::<Option<Vec<_>>>()?;
-    if nums.is_empty() {
-        return None;
-    }
-    Some(ParsedVersion { nums, pre })
-}
-
-/// Orders Go versions the way the Go project does: `go1.9 < go1.22rc1 < go1.22 = go1.22.0 <
-/// go1.22.12 < go1.24.4`. Unparseable versions sort after parseable ones, by text.
-pub fn compare_go_versions(a: &str, b: &str) -> Ordering {
-    match (parse_go_version(a), parse_go_version(b)) {
-        (Some(pa), Some(pb)) => {
-            let len = pa.nums.len().max(pb.nums.len());
-            for i in 0..len {
-                let x = pa.nums.get(i).copied().unwrap_or(0);
-                let y = pb.nums.get(i).copied().unwrap_or(0);
-                match x.cmp(&y) {
-                    Ordering::Equal => {}
-                    o => return o,
-                }
-            }
-            match (pa.pre, pb.pre) {
-                (None, None) => Ordering::Equal,
-                (None, Some(_)) => Ordering::Greater,
-                (Some(_), None) => Ordering::Less,
-                (Some(x), Some(y)) => x.cmp(&y),
-            }
-            .then_with(|| a.cmp(b))
+        let hit = w.parse::<VersionRequest>().ok().and_then(|req| {
+            req.pick(found, |t| (t.version.as_str(), is_stable(&t.version)))
+                .or_else(|| {
+                    // Only pre-releases (or devel builds) here: `latest` is the newest of them.
+                    (req == VersionRequest::Latest)
+                        .then(|| {
+                            found
+                                .iter()
+                                .max_by(|a, b| compare_go_versions(&a.version, &b.version))
+                        })
+                        .flatten()
+                })
+        });
+        match hit {
+            Some(t) => chosen.push(t.clone()),
+            None => missing.push(w.clone()),
         }
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => a.cmp(b),
     }
-}
-
-/// `go1.24` from `go1.24.4` (and from `go1.24rc1`); the whole string when it has no minor.
-fn minor_of(version: &str) -> String {
-    match parse_go_version(version) {
-        Some(p) if p.nums.len() >= 2 => format!("go{}.{}", p.nums[0], p.nums[1]),
-        _ => version.to_string(),
+    if !missing.is_empty() {
+        return Err(SelectError::Missing {
+            missing,
+            found: found.iter().map(|t| t.version.clone()).collect(),
+        });
     }
+    chosen.sort_by(|a, b| compare_go_versions(&a.version, &b.version));
+    chosen.dedup_by(|a, b| a.goroot == b.goroot);
+    if chosen.is_empty() {
+        return Err(SelectError::NoneFound);
+    }
+    Ok(chosen)
 }
 
 /// Names for cell ids, one per toolchain in the same order: `go1.24` unless two toolchains
@@ -339,35 +337,44 @@ mod tests {
     }
 
     #[test]
-    fn version_file_first_line() {
+    fn select_resolves_requests_against_what_is_here() {
+        let found = [
+            tc("go1.22.12"),
+            tc("go1.24.4"),
+            tc("go1.24.11"),
+            tc("go1.25rc1"),
+        ];
+        let pick = |w: &[&str]| {
+            let w: Vec<String> = w.iter().map(|s| s.to_string()).collect();
+            select_toolchains(&w, &found)
+                .map(|ts| ts.into_iter().map(|t| t.version).collect::<Vec<_>>())
+        };
+        assert_eq!(pick(&["go1.24"]).unwrap(), ["go1.24.11"]);
         assert_eq!(
-            parse_version_file("go1.24.4\ntime 2025-05-29T19:37:36Z\n").as_deref(),
-            Some("go1.24.4")
+            pick(&["1.22", "latest"]).unwrap(),
+            ["go1.22.12", "go1.24.11"]
         );
-        assert_eq!(
-            parse_version_file("devel go1.25-abc123 Tue Jan 1\n").as_deref(),
-            Some("devel go1.25-abc123 Tue Jan 1")
+        assert_eq!(pick(&["go1.24.4", "go1.24.4"]).unwrap(), ["go1.24.4"]);
+        assert_eq!(pick(&["go1.25rc1"]).unwrap(), ["go1.25rc1"]);
+        assert_eq!(pick(&[]).unwrap().len(), 4);
+        let err = pick(&["go1.23", "go1.25", "go1.24"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("no such Go toolchain here: go1.23, go1.25 (found: go1.22.12, go1.24.4, go1.24.11, go1.25rc1); `crossmatrix toolchain install go1.23 go1.25`"), "{err}");
+        let only_rc = [tc("go1.26rc1")];
+        let latest = select_toolchains(&["latest".to_string()], &only_rc).unwrap();
+        assert_eq!(latest[0].version, "go1.26rc1");
+        assert!(matches!(
+            select_toolchains(&[], &[]),
+            Err(SelectError::NoneFound)
+        ));
+        let not = select_toolchains(&["/".to_string()], &found)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            not.starts_with("--toolchain /: not a Go toolchain"),
+            "{not}"
         );
-        assert_eq!(parse_version_file(""), None);
-        assert_eq!(parse_version_file("\ngo1.2"), None);
-        assert_eq!(parse_version_file("hello"), None);
-    }
-
-    #[test]
-    fn versions_compare_semantically() {
-        use Ordering::*;
-        assert_eq!(compare_go_versions("go1.22.12", "go1.24.4"), Less);
-        assert_eq!(compare_go_versions("go1.9", "go1.22"), Less);
-        assert_eq!(compare_go_versions("go1.24.10", "go1.24.9"), Greater);
-        assert_eq!(compare_go_versions("go1.22rc1", "go1.22"), Less);
-        assert_eq!(compare_go_versions("go1.22beta1", "go1.22rc1"), Less);
-        assert_eq!(compare_go_versions("go1.22", "go1.22.0"), Less); // tie broken by text
-        assert_eq!(compare_go_versions("go1.24.4", "go1.24.4"), Equal);
-        assert_eq!(compare_go_versions("devel go1.25-abc", "go1.24.4"), Greater);
-        assert_eq!(compare_go_versions("weird", "go1.2"), Greater);
-        let mut v = vec!["go1.24.4", "go1.22.12", "go1.9.2", "go1.24rc2"];
-        v.sort_by(|a, b| compare_go_versions(a, b));
-        assert_eq!(v, ["go1.9.2", "go1.22.12", "go1.24rc2", "go1.24.4"]);
     }
 
     #[test]

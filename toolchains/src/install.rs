@@ -6,16 +6,16 @@
 //! complete; `<version>.lock` serialises installers of that version; `.tmp-<version>-*` are
 //! staging dirs, removed on failure (and by the next installer of that version after a crash).
 
-use crate::executor::host_goarch;
-use crate::go::{compare_go_versions, parse_go_version, parse_version_file};
 use crate::lock::lock_exclusive;
+use crate::paths::host_goarch;
+pub use crate::paths::{default_cache_dir, default_toolchains_dir, installed_toolchains};
+pub use crate::version::{BadVersionRequest, VersionRequest};
+use crate::version::{compare_go_versions, normalise, parse_go_version, parse_version_file};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -84,61 +84,6 @@ pub fn parse_index(json: &str) -> Result<Vec<GoRelease>, serde_json::Error> {
     serde_json::from_str(json)
 }
 
-/// What the user asked to install.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum VersionRequest {
-    /// The newest stable release.
-    Latest,
-    /// `go1.22`: the newest stable patch release of that minor.
-    Minor { major: u64, minor: u64 },
-    /// `go1.23.4`, `go1.24rc1`: exactly that release.
-    Exact(String),
-}
-
-/// A version request that does not parse (a usage error).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "`{0}` is not a Go version: expected e.g. `go1.23.4`, `go1.22` (the newest 1.22.x), `go1.24rc1` or `latest`"
-)]
-pub struct BadVersionRequest(pub String);
-
-impl FromStr for VersionRequest {
-    type Err = BadVersionRequest;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        if t == "latest" || t == "stable" {
-            return Ok(VersionRequest::Latest);
-        }
-        let bare = t.strip_prefix("go").unwrap_or(t);
-        let bad = || BadVersionRequest(s.to_string());
-        if bare.is_empty()
-            || !bare
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '.' || c.is_ascii_lowercase())
-            || !bare.starts_with(|c: char| c.is_ascii_digit())
-        {
-            return Err(bad());
-        }
-        let full = format!("go{bare}");
-        let parsed = parse_go_version(&full).ok_or_else(bad)?;
-        match (parsed.nums.as_slice(), parsed.pre) {
-            (&[major, minor], None) => Ok(VersionRequest::Minor { major, minor }),
-            ([_, _], Some(_)) | ([_, _, _], None) => Ok(VersionRequest::Exact(full)),
-            _ => Err(bad()),
-        }
-    }
-}
-
-impl fmt::Display for VersionRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            VersionRequest::Latest => f.write_str("latest"),
-            VersionRequest::Minor { major, minor } => write!(f, "go{major}.{minor}"),
-            VersionRequest::Exact(v) => f.write_str(v),
-        }
-    }
-}
-
 /// Why a request matched no release of the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoSuchVersion {
@@ -154,46 +99,23 @@ pub fn resolve<'a>(
     os: &str,
     arch: &str,
 ) -> Result<&'a GoRelease, NoSuchVersion> {
-    let has_archive = |r: &&GoRelease| r.archive_for(os, arch).is_some();
-    let newest = |it: &mut dyn Iterator<Item = &'a GoRelease>| {
-        it.max_by(|a, b| compare_go_versions(&a.version, &b.version))
-    };
-    let found = match req {
-        VersionRequest::Latest => {
-            newest(&mut index.iter().filter(|r| r.stable).filter(has_archive))
-        }
-        VersionRequest::Minor { major, minor } => newest(
-            &mut index
-                .iter()
-                .filter(|r| r.stable)
-                .filter(has_archive)
-                .filter(|r| {
-                    parse_go_version(&r.version).is_some_and(|p| {
-                        p.nums.first() == Some(major) && p.nums.get(1) == Some(minor)
-                    })
-                }),
-        ),
-        VersionRequest::Exact(v) => index
-            .iter()
-            .find(|r| &r.version == v || normalise(&r.version) == normalise(v)),
-    };
+    // An exact version is that release whatever it ships; the others pick among releases
+    // with an archive for this host.
+    let exact = matches!(req, VersionRequest::Exact(_));
+    let candidates = index
+        .iter()
+        .filter(|r| exact || r.archive_for(os, arch).is_some());
+    let found = req.pick(candidates, |r| (r.version.as_str(), r.stable));
     found.ok_or_else(|| NoSuchVersion {
         nearest: nearest_versions(index, &req.to_string(), 5),
     })
-}
-
-/// `go1.21.0` and `go1.21` name one release in old indexes; compare without a `.0` patch.
-fn normalise(v: &str) -> &str {
-    v.strip_suffix(".0")
-        .filter(|s| s.matches('.').count() == 1)
-        .unwrap_or(v)
 }
 
 /// The `n` versions of `index` closest to `requested`: numerically (minor, then patch) when
 /// both parse, by edit distance otherwise; returned oldest first.
 pub fn nearest_versions(index: &[GoRelease], requested: &str, n: usize) -> Vec<String> {
     let req = parse_go_version(requested);
-    let num = |p: &crate::go::ParsedVersion, i: usize| p.nums.get(i).copied().unwrap_or(0);
+    let num = |p: &crate::version::ParsedVersion, i: usize| p.nums.get(i).copied().unwrap_or(0);
     let mut scored: Vec<(u64, usize, &str)> = index
         .iter()
         .map(|r| {
@@ -237,46 +159,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
-}
-
-/// crossmatrix's cache: `$CROSSMATRIX_CACHE`, else `$XDG_CACHE_HOME/crossmatrix`, else
-/// `~/.cache/crossmatrix`.
-pub fn default_cache_dir() -> PathBuf {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-    if let Some(x) = var("CROSSMATRIX_CACHE") {
-        return PathBuf::from(x);
-    }
-    if let Some(x) = var("XDG_CACHE_HOME") {
-        return PathBuf::from(x).join("crossmatrix");
-    }
-    if let Some(h) = var("HOME") {
-        return PathBuf::from(h).join(".cache/crossmatrix");
-    }
-    std::env::temp_dir().join("crossmatrix-cache")
-}
-
-/// Where installed toolchains live: `<default cache>/toolchains`.
-pub fn default_toolchains_dir() -> PathBuf {
-    default_cache_dir().join("toolchains")
-}
-
-/// The complete installs under `dir` (GOROOTs named `go…` holding `bin/go`), sorted by
-/// version. Staging dirs and lock files are not installs.
-pub fn installed_toolchains(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found: Vec<(String, PathBuf)> = rd
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let p = e.path();
-            (name.starts_with("go") && !name.ends_with(".lock") && p.join("bin/go").is_file())
-                .then_some((name, p))
-        })
-        .collect();
-    found.sort_by(|a, b| compare_go_versions(&a.0, &b.0));
-    found.into_iter().map(|(_, p)| p).collect()
 }
 
 /// Everything that can go wrong installing a toolchain. [`InstallError::is_usage`] tells

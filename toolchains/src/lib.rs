@@ -11,14 +11,18 @@ pub mod facts;
 pub mod go;
 pub mod install;
 mod lock;
+pub mod paths;
 pub mod rootfs;
+pub mod version;
 
 pub use binfmt::{BinfmtEntry, BinfmtStatus, read_binfmt};
 pub use cc::{CCompiler, CcKind, NoCCompiler, find_zig, pick_c_compiler};
 pub use executor::{ExecutorChoice, ExecutorKind, ExecutorPreference, Host, Qemu, find_qemu};
-pub use go::{GoSource, GoToolchain, discover_go, discover_go_in, go_toolchain_at};
-pub use install::{
-    DownloadSource, InstallError, InstallProgress, Installed, Installer, VersionRequest,
-    default_cache_dir, default_toolchains_dir,
+pub use go::{
+    GoSource, GoToolchain, SelectError, discover_go, discover_go_in, go_toolchain_at,
+    select_toolchains,
 };
+pub use install::{DownloadSource, InstallError, InstallProgress, Installed, Installer};
+pub use paths::{default_cache_dir, default_toolchains_dir, host_goarch};
 pub use rootfs::{RootfsError, RootfsFlavor, RootfsStore};
+pub use version::VersionRequest;
