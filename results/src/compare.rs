@@ -14,9 +14,8 @@ use crate::schema::{CellRecord, CellStatus};
 use crate::stats::{geomean, mann_whitney_u, median};
 use serde::{Serialize, Serializer};
 use std::collections::HashMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::str::FromStr;
-use unicode_width::UnicodeWidthStr;
 
 /// How to compare.
 #[derive(Debug, Clone, PartialEq)]
@@ -622,7 +621,9 @@ pub fn check_gates(cmp: &Comparison, gates: &[Gate]) -> Vec<GateViolation> {
                 Gate::NewFailure => {
                     let new_fail = c.new.as_ref().is_some_and(|n| n.status == CellStatus::Fail);
                     match c.change {
-                        Change::Regressed | Change::Added if new_fail => Some(transition(c)),
+                        Change::Regressed | Change::Added if new_fail => {
+                            Some(render::transition(c))
+                        }
                         _ => None,
                     }
                 }
@@ -666,15 +667,6 @@ fn size_detail(s: &SizeDelta) -> String {
     )
 }
 
-/// `pass → fail (glibc-version)`, `(absent) → fail (timeout)`.
-fn transition(c: &CellComparison) -> String {
-    let label = |s: &Option<CellSide>| {
-        s.as_ref()
-            .map_or_else(|| "(absent)".to_string(), CellSide::status_label)
-    };
-    format!("{} → {}", label(&c.base), label(&c.new))
-}
-
 // ---------------------------------------------------------------------------------------
 // Rendering
 
@@ -707,8 +699,8 @@ impl FromStr for CompareFormat {
 /// status changes, then the size and startup tables. `color` adds ANSI colours to the table.
 pub fn render_comparison(cmp: &Comparison, format: CompareFormat, color: bool) -> String {
     match format {
-        CompareFormat::Table => render_table(cmp, color),
-        CompareFormat::Markdown => render_markdown(cmp),
+        CompareFormat::Table => render::render(cmp, &mut render::TextSink::new(color)),
+        CompareFormat::Markdown => render::render(cmp, &mut render::MarkdownSink::default()),
         CompareFormat::Json => match serde_json::to_string_pretty(cmp) {
             Ok(mut s) => {
                 s.push('\n');
@@ -739,362 +731,6 @@ fn signed_size(delta: i64) -> String {
     }
 }
 
-/// The headline lines shared by table and Markdown (without markup).
-fn headline(cmp: &Comparison) -> (String, String, String) {
-    let s = &cmp.summary;
-    let mut counts = format!(
-        "{} → {}: {} {} compared: {} regressed, {} fixed",
-        cmp.base_label,
-        cmp.new_label,
-        s.cells,
-        if s.cells == 1 { "cell" } else { "cells" },
-        s.regressed,
-        s.fixed
-    );
-    for change in [
-        Change::CauseChanged,
-        Change::StillFailing,
-        Change::StatusChanged,
-        Change::Added,
-        Change::Removed,
-    ] {
-        let n = s.count(change);
-        if n > 0 {
-            let _ = write!(counts, ", {n} {}", change.heading().to_lowercase());
-        }
-    }
-    let _ = write!(counts, ", {} same", s.same);
-    let size = match s.size_geomean_pct {
-        Some(g) => format!(
-            "size: geomean {} over {} {}",
-            pct(g),
-            s.size_cells,
-            if s.size_cells == 1 { "cell" } else { "cells" }
-        ),
-        None => "size: no cell has a binary on both sides".into(),
-    };
-    let startup = match s.startup_geomean_pct {
-        Some(g) => format!(
-            "startup: geomean {} over {} significant of {} timed (α={}; ~ = no significant difference)",
-            pct(g),
-            s.startup_significant,
-            s.startup_compared,
-            cmp.alpha
-        ),
-        None if s.startup_compared > 0 => format!(
-            "startup: ~ no significant difference in {} timed {} (α={})",
-            s.startup_compared,
-            if s.startup_compared == 1 {
-                "cell"
-            } else {
-                "cells"
-            },
-            cmp.alpha
-        ),
-        None => "startup: no cell was timed on both sides".into(),
-    };
-    (counts, size, startup)
-}
-
-/// The order the status sections appear in; `Same` is only counted.
-const SECTIONS: &[Change] = &[
-    Change::Regressed,
-    Change::Fixed,
-    Change::CauseChanged,
-    Change::StillFailing,
-    Change::StatusChanged,
-    Change::Added,
-    Change::Removed,
-];
-
-/// Size rows, largest relative growth first; unchanged sizes are left out.
-fn size_rows(cmp: &Comparison) -> Vec<(&CellComparison, &SizeDelta)> {
-    let mut rows: Vec<_> = cmp
-        .cells
-        .iter()
-        .filter_map(|c| c.size.as_ref().map(|s| (c, s)))
-        .filter(|(_, s)| s.delta_bytes != 0)
-        .collect();
-    rows.sort_by(|a, b| b.1.delta_pct.total_cmp(&a.1.delta_pct));
-    rows
-}
-
-/// Startup rows: significant changes first (largest slow-down first), then the rest.
-fn startup_rows(cmp: &Comparison) -> Vec<(&CellComparison, &StartupDelta)> {
-    let mut rows: Vec<_> = cmp
-        .cells
-        .iter()
-        .filter_map(|c| c.startup.as_ref().map(|s| (c, s)))
-        .collect();
-    rows.sort_by(|a, b| {
-        b.1.significant
-            .cmp(&a.1.significant)
-            .then(b.1.delta_pct.total_cmp(&a.1.delta_pct))
-    });
-    rows
-}
-
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const BOLD: &str = "\x1b[1m";
-const DIM: &str = "\x1b[2m";
-const RESET: &str = "\x1b[0m";
-
-fn paint(text: &str, style: Option<&str>, color: bool) -> String {
-    match style {
-        Some(s) if color => format!("{s}{text}{RESET}"),
-        _ => text.to_string(),
-    }
-}
-
-fn section_style(change: Change) -> Option<&'static str> {
-    match change {
-        Change::Regressed | Change::CauseChanged => Some(RED),
-        Change::Fixed => Some(GREEN),
-        Change::StillFailing | Change::StatusChanged => Some(YELLOW),
-        _ => None,
-    }
-}
-
-/// Left-aligned columns except those marked right; `style(row, col)` colours a cell's text.
-fn aligned(
-    rows: &[Vec<String>],
-    right: &[bool],
-    style: impl Fn(usize, usize) -> Option<&'static str>,
-    color: bool,
-) -> String {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0; cols];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.width());
-        }
-    }
-    let mut out = String::new();
-    for (r, row) in rows.iter().enumerate() {
-        let mut line = String::from("  ");
-        for (c, cell) in row.iter().enumerate() {
-            if c > 0 {
-                line.push_str("  ");
-            }
-            let pad = " ".repeat(widths[c].saturating_sub(cell.width()));
-            let text = paint(cell, style(r, c), color);
-            if right.get(c).copied().unwrap_or(false) {
-                line.push_str(&pad);
-                line.push_str(&text);
-            } else {
-                line.push_str(&text);
-                line.push_str(&pad);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-fn render_table(cmp: &Comparison, color: bool) -> String {
-    let (counts, size, startup) = headline(cmp);
-    let mut out = String::new();
-    let _ = writeln!(out, "{}", paint(&counts, Some(BOLD), color));
-    let _ = writeln!(out, "{size}");
-    let _ = writeln!(out, "{startup}");
-
-    for &change in SECTIONS {
-        let cells: Vec<&CellComparison> = cmp.with_change(change).collect();
-        if cells.is_empty() {
-            continue;
-        }
-        let title = format!("{} ({})", change.heading().to_uppercase(), cells.len());
-        let _ = writeln!(out, "\n{}", paint(&title, section_style(change), color));
-        for c in cells {
-            let (cause, hint) = match c.new.as_ref().or(c.base.as_ref()) {
-                Some(s) if s.status != CellStatus::Pass => (
-                    s.cause.map(|c| c.code().to_string()).unwrap_or_default(),
-                    s.hint.clone(),
-                ),
-                _ => (String::new(), None),
-            };
-            let _ = writeln!(out, "  {}  {}", c.key, transition(c));
-            // A fixed cell's hint was about the old failure: not worth repeating.
-            if change != Change::Fixed {
-                if let Some(h) = hint.filter(|h| !h.trim().is_empty()) {
-                    let h = format!("↳ {}: {}", cause, one_line(&h));
-                    let _ = writeln!(out, "    {}", paint(&h, Some(DIM), color));
-                }
-            }
-        }
-    }
-
-    let sizes = size_rows(cmp);
-    if !sizes.is_empty() {
-        let _ = writeln!(out, "\n{}", paint("SIZE", Some(BOLD), color));
-        let mut rows = vec![vec![
-            "CELL".to_string(),
-            cmp.base_label.clone(),
-            cmp.new_label.clone(),
-            "DELTA".into(),
-            "%".into(),
-        ]];
-        for (c, s) in &sizes {
-            rows.push(vec![
-                c.key.clone(),
-                human_size(s.base_bytes),
-                human_size(s.new_bytes),
-                signed_size(s.delta_bytes),
-                pct(s.delta_pct),
-            ]);
-        }
-        let style = |r: usize, col: usize| match (r, col) {
-            (0, _) => Some(BOLD),
-            (r, 4) if sizes[r - 1].1.delta_pct > 0.0 => Some(RED),
-            (_, 4) => Some(GREEN),
-            _ => None,
-        };
-        out.push_str(&aligned(
-            &rows,
-            &[false, true, true, true, true],
-            style,
-            color,
-        ));
-        let unchanged = cmp.summary.size_cells - sizes.len();
-        if unchanged > 0 {
-            let _ = writeln!(out, "  ({unchanged} more with the same size)");
-        }
-    }
-
-    let startups = startup_rows(cmp);
-    if !startups.is_empty() {
-        let _ = writeln!(out, "\n{}", paint("STARTUP (median)", Some(BOLD), color));
-        let mut rows = vec![vec![
-            "CELL".to_string(),
-            cmp.base_label.clone(),
-            cmp.new_label.clone(),
-            "DELTA".into(),
-        ]];
-        for (c, s) in &startups {
-            rows.push(vec![
-                c.key.clone(),
-                format_ms(s.base_median_ms),
-                format_ms(s.new_median_ms),
-                s.verdict(),
-            ]);
-        }
-        let style = |r: usize, col: usize| match (r, col) {
-            (0, _) => Some(BOLD),
-            (r, 3) if startups[r - 1].1.significant && startups[r - 1].1.delta_pct > 0.0 => {
-                Some(RED)
-            }
-            (r, 3) if startups[r - 1].1.significant => Some(GREEN),
-            _ => None,
-        };
-        out.push_str(&aligned(&rows, &[false, true, true, false], style, color));
-    }
-    out
-}
-
-fn render_markdown(cmp: &Comparison) -> String {
-    let (counts, size, startup) = headline(cmp);
-    let mut out = format!(
-        "## crossmatrix compare: {} → {}\n\n**{}**\n\n- {size}\n- {startup}\n",
-        md_text(&cmp.base_label),
-        md_text(&cmp.new_label),
-        md_text(&counts)
-    );
-    for &change in SECTIONS {
-        let cells: Vec<&CellComparison> = cmp.with_change(change).collect();
-        if cells.is_empty() {
-            continue;
-        }
-        let _ = write!(
-            out,
-            "\n### {} ({})\n\n| cell | {} → {} | cause | hint |\n|---|---|---|---|\n",
-            change.heading(),
-            cells.len(),
-            md_text(&cmp.base_label),
-            md_text(&cmp.new_label)
-        );
-        for c in cells {
-            let failing = c
-                .new
-                .as_ref()
-                .or(c.base.as_ref())
-                .filter(|s| s.status != CellStatus::Pass && change != Change::Fixed);
-            let cause = failing
-                .and_then(|s| s.cause)
-                .map_or_else(|| "-".to_string(), |c| format!("`{}`", c.code()));
-            let hint = failing
-                .and_then(|s| s.hint.as_deref())
-                .map_or_else(|| "-".to_string(), md_text);
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {cause} | {hint} |",
-                code_span(&c.key),
-                md_text(&transition(c))
-            );
-        }
-    }
-
-    let sizes = size_rows(cmp);
-    if !sizes.is_empty() {
-        let _ = write!(
-            out,
-            "\n### Size\n\n| cell | {} | {} | delta | % |\n|---|---:|---:|---:|---:|\n",
-            md_text(&cmp.base_label),
-            md_text(&cmp.new_label)
-        );
-        for (c, s) in &sizes {
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} | {} |",
-                code_span(&c.key),
-                human_size(s.base_bytes),
-                human_size(s.new_bytes),
-                signed_size(s.delta_bytes),
-                pct(s.delta_pct)
-            );
-        }
-        let unchanged = cmp.summary.size_cells - sizes.len();
-        if unchanged > 0 {
-            let _ = writeln!(out, "\n{unchanged} more with the same size.");
-        }
-    }
-
-    let startups = startup_rows(cmp);
-    if !startups.is_empty() {
-        let _ = write!(
-            out,
-            "\n### Startup (median)\n\n| cell | {} | {} | delta |\n|---|---:|---:|---|\n",
-            md_text(&cmp.base_label),
-            md_text(&cmp.new_label)
-        );
-        for (c, s) in &startups {
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} |",
-                code_span(&c.key),
-                format_ms(s.base_median_ms),
-                format_ms(s.new_median_ms),
-                s.verdict()
-            );
-        }
-    }
-    out
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Free text inside a Markdown table cell: one line, no bare pipes.
-fn md_text(s: &str) -> String {
-    one_line(s).replace('|', "\\|")
-}
-
-fn code_span(s: &str) -> String {
-    s.replace('`', "'").replace('|', "\\|")
-}
-
+mod render;
 #[cfg(test)]
 mod tests;

@@ -16,19 +16,15 @@
 //! its tables by configuration, so anything that differs between two runs of one matrix
 //! (host name, dates) is written as a `#` comment, which the format ignores.
 
-use super::{RenderOptions, ReportError, Reporter};
-use crate::schema::{CellRecord, CellStatus, RunMeta};
+use super::{Input, ReportError, Reporter};
+use crate::schema::{CellRecord, CellStatus};
 use std::fmt::Write as _;
 
 pub(super) struct BenchstatReporter;
 
 impl Reporter for BenchstatReporter {
-    fn render(
-        &self,
-        records: &[CellRecord],
-        meta: Option<&RunMeta>,
-        _opts: &RenderOptions,
-    ) -> Result<String, ReportError> {
+    fn render(&self, input: &Input<'_>) -> Result<String, ReportError> {
+        let Input { records, meta, .. } = *input;
         let mut out = String::new();
         if let Some(m) = meta {
             let _ = writeln!(
@@ -188,7 +184,7 @@ mod tests {
             crate::ReportFormat::Benchstat,
             &records,
             None,
-            &RenderOptions::default(),
+            &crate::RenderOptions::default(),
         )
         .unwrap();
         let mut benchmarks = 0;

@@ -6,7 +6,7 @@
 //! The markup is XHTML-compatible (every element closed, attributes quoted), so the tests
 //! check it with an XML parser.
 
-use super::{RenderOptions, ReportError, Reporter, format_ms, human_size, totals_line};
+use super::{Input, ReportError, Reporter, format_ms, human_size, totals_line};
 use crate::schema::{CellRecord, CellStatus, RunMeta};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -14,12 +14,8 @@ use std::fmt::Write as _;
 pub(super) struct HtmlReporter;
 
 impl Reporter for HtmlReporter {
-    fn render(
-        &self,
-        records: &[CellRecord],
-        meta: Option<&RunMeta>,
-        _opts: &RenderOptions,
-    ) -> Result<String, ReportError> {
+    fn render(&self, input: &Input<'_>) -> Result<String, ReportError> {
+        let Input { records, meta, .. } = *input;
         let mut body = String::new();
         let _ = write!(
             body,

@@ -2,20 +2,16 @@
 //! (`classname` = `goos/goarch/mode`, name = `program on rootfs`); a failure's type is its
 //! cause code and its message the hint.
 
-use super::{RenderOptions, ReportError, Reporter};
-use crate::schema::{CellRecord, CellStatus, RunMeta, StepStatus};
+use super::{Input, ReportError, Reporter};
+use crate::schema::{CellRecord, CellStatus, StepStatus};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use std::time::Duration;
 
 pub(super) struct JunitReporter;
 
 impl Reporter for JunitReporter {
-    fn render(
-        &self,
-        records: &[CellRecord],
-        meta: Option<&RunMeta>,
-        _opts: &RenderOptions,
-    ) -> Result<String, ReportError> {
+    fn render(&self, input: &Input<'_>) -> Result<String, ReportError> {
+        let Input { records, meta, .. } = *input;
         let mut report = Report::new("crossmatrix");
         if let Some(meta) = meta {
             report.set_time(Duration::from_millis(meta.wall_ms));

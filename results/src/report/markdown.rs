@@ -1,21 +1,15 @@
 //! `md`: a GitHub-flavoured Markdown summary for `$GITHUB_STEP_SUMMARY`: totals, the
 //! failures with their hints, then every cell.
 
-use super::{
-    RenderOptions, ReportError, Reporter, format_ms, size_label, totals_line, wall_time_note,
-};
-use crate::schema::{CellRecord, CellStatus, RunMeta};
+use super::{Input, ReportError, Reporter, format_ms, size_label, totals_line, wall_time_note};
+use crate::schema::{CellRecord, CellStatus};
 use std::fmt::Write as _;
 
 pub(super) struct MarkdownReporter;
 
 impl Reporter for MarkdownReporter {
-    fn render(
-        &self,
-        records: &[CellRecord],
-        meta: Option<&RunMeta>,
-        _opts: &RenderOptions,
-    ) -> Result<String, ReportError> {
+    fn render(&self, input: &Input<'_>) -> Result<String, ReportError> {
+        let Input { records, meta, .. } = *input;
         let mut out = String::from("## crossmatrix\n\n");
         out.push_str(&format!("**{}**", totals_line(records)));
         if let Some(meta) = meta {

@@ -1,6 +1,7 @@
 //! Report writers: every format is rendered from the same records by one small module
 //! behind [`Reporter`], so adding a format touches nothing else.
 
+pub(crate) mod ansi;
 mod benchstat;
 mod html;
 mod json;
@@ -120,14 +121,17 @@ pub enum ReportError {
     Junit(#[from] quick_junit::SerializeError),
 }
 
+/// What every format renders: the records in order, the run's metadata when known, and how.
+#[derive(Clone, Copy)]
+struct Input<'a> {
+    records: &'a [CellRecord],
+    meta: Option<&'a RunMeta>,
+    opts: &'a RenderOptions,
+}
+
 /// One report format.
 trait Reporter {
-    fn render(
-        &self,
-        records: &[CellRecord],
-        meta: Option<&RunMeta>,
-        opts: &RenderOptions,
-    ) -> Result<String, ReportError>;
+    fn render(&self, input: &Input<'_>) -> Result<String, ReportError>;
 }
 
 /// Renders `records` (in the order given) as `format`. `meta`, when known, adds the wall
@@ -138,7 +142,11 @@ pub fn render(
     meta: Option<&RunMeta>,
     opts: &RenderOptions,
 ) -> Result<String, ReportError> {
-    format.reporter().render(records, meta, opts)
+    format.reporter().render(&Input {
+        records,
+        meta,
+        opts,
+    })
 }
 
 /// The one-line totals every human format starts or ends with:

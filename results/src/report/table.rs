@@ -1,10 +1,8 @@
 //! `table`: one aligned row per cell for terminals and CI logs, the failure's hint on an
 //! indented line under it, then the totals.
 
-use super::{
-    RenderOptions, ReportError, Reporter, size_label, startup_label, totals_line, wall_time_note,
-};
-use crate::schema::{CellRecord, CellStatus, RunMeta};
+use super::{Input, ReportError, Reporter, size_label, startup_label, totals_line, wall_time_note};
+use crate::schema::CellStatus;
 use unicode_width::UnicodeWidthStr;
 
 pub(super) struct TableReporter;
@@ -15,13 +13,7 @@ enum Align {
     Right,
 }
 
-const GREEN: &str = "\x1b[32m";
-const RED: &str = "\x1b[31m";
-const YELLOW: &str = "\x1b[33m";
-const CYAN: &str = "\x1b[36m";
-const BOLD: &str = "\x1b[1m";
-const DIM: &str = "\x1b[2m";
-const RESET: &str = "\x1b[0m";
+use super::ansi::{BOLD, CYAN, DIM, GREEN, RED, RESET, YELLOW};
 
 fn status_label(status: CellStatus) -> (&'static str, &'static str) {
     match status {
@@ -40,12 +32,12 @@ struct Row {
 }
 
 impl Reporter for TableReporter {
-    fn render(
-        &self,
-        records: &[CellRecord],
-        meta: Option<&RunMeta>,
-        opts: &RenderOptions,
-    ) -> Result<String, ReportError> {
+    fn render(&self, input: &Input<'_>) -> Result<String, ReportError> {
+        let Input {
+            records,
+            meta,
+            opts,
+        } = *input;
         let with_cause = records.iter().any(|r| r.status != CellStatus::Pass);
         let mut header = vec!["STATUS", "CELL", "EXECUTOR", "SIZE", "STARTUP"];
         let mut aligns = vec![

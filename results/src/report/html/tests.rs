@@ -2,6 +2,7 @@
 //! and, where chromium is installed, a real render that is not blank.
 
 use super::*;
+use crate::RenderOptions;
 use crate::fixtures::{RecordExt, cell, samples};
 use crate::report::tests::{fixture_meta, fixture_records};
 use quick_xml::events::Event;
