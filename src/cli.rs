@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use crossmatrix_runner::timing::TimingMode;
+use crossmatrix_toolchains::executor::ExecutorPreference;
 use std::path::PathBuf;
 
 /// Build and run a Go program for every toolchain × GOOS/GOARCH × CGO × libc × rootfs,
@@ -64,6 +65,31 @@ pub struct MatrixArgs {
     /// (Buildkite parallelism, Kubernetes Indexed Job + CROSSMATRIX_SHARD_COUNT).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+}
+
+impl MatrixArgs {
+    /// The planner's request; `executor` decides which arches the default matrix has.
+    pub fn request(&self, executor: &str) -> anyhow::Result<crossmatrix_session::PlanRequest> {
+        Ok(crossmatrix_session::PlanRequest {
+            programs: self.programs.clone(),
+            toolchains: self.toolchains.clone(),
+            targets: self.targets.clone(),
+            cgo: self.cgo.clone(),
+            libc: self.libc.clone(),
+            rootfs: self.rootfs.clone(),
+            filter: self.filter.clone(),
+            config: self.config.clone(),
+            shard: self.shard.clone(),
+            executor: parse_executor(executor)?,
+        })
+    }
+}
+
+/// `--executor auto|native|qemu-binfmt|qemu-direct`.
+pub fn parse_executor(s: &str) -> anyhow::Result<ExecutorPreference> {
+    s.parse::<ExecutorPreference>().map_err(|_| {
+        anyhow::anyhow!("--executor {s}: expected one of auto, native, qemu-binfmt, qemu-direct")
+    })
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,9 @@
 //! The `crossmatrix` binary: parses arguments and wires the crates together.
 
 mod cli;
+mod commands;
 mod doctor;
-mod hostinfo;
+mod reporters;
 mod run;
 mod toolchain_cmd;
 
@@ -13,13 +14,13 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Run(a) => run::run(a),
-        cli::Command::Plan(a) => run::plan(a),
-        cli::Command::Report(a) => run::report(a),
-        cli::Command::Compare(a) => run::compare(a),
-        cli::Command::Merge(a) => run::merge(a),
+        cli::Command::Plan(a) => commands::plan(a),
+        cli::Command::Report(a) => commands::report(a),
+        cli::Command::Compare(a) => commands::compare(a),
+        cli::Command::Merge(a) => commands::merge(a),
         cli::Command::Doctor(a) => doctor::doctor(a),
         cli::Command::Toolchain(a) => toolchain_cmd::toolchain(a),
-        cli::Command::WasmExec(a) => return run::wasm_exec(a),
+        cli::Command::WasmExec(a) => return commands::wasm_exec(a),
     };
     match result {
         Ok(code) => code,

@@ -92,6 +92,28 @@ impl Plan {
     }
 
     /// Keeps the cells every filter group accepts (see [`Filter`]).
+    /// The cells as `crossmatrix plan --format json` prints them: id, axes, and the skip
+    /// reason of a cell that will not be built.
+    pub fn to_json(&self) -> serde_json::Value {
+        let cells: Vec<serde_json::Value> = self
+            .cells
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "id": c.id.as_str(),
+                    "toolchain": c.toolchain.version,
+                    "target": format!("{}/{}", c.target.goos, c.target.goarch),
+                    "cgo": u8::from(c.cgo),
+                    "libc": c.libc.map(|l| l.to_string()),
+                    "rootfs": c.rootfs.label(),
+                    "program": c.program.name,
+                    "skip": c.skip.as_ref().map(|s| serde_json::json!({"cause": s.cause, "reason": s.reason})),
+                })
+            })
+            .collect();
+        serde_json::Value::Array(cells)
+    }
+
     pub fn filter(self, filter: &Filter) -> Plan {
         Plan {
             cells: self

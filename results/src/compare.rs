@@ -15,6 +15,7 @@ use crate::stats::{geomean, mann_whitney_u, median};
 use serde::{Serialize, Serializer};
 use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
 /// How to compare.
@@ -729,6 +730,103 @@ fn signed_size(delta: i64) -> String {
         d if d > 0 => format!("+{mag}"),
         _ => format!("-{mag}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Comparing run directories
+
+/// What to compare: two run directories matched by cell id, or two toolchains of one run.
+#[derive(Debug, Clone)]
+pub enum CompareRuns<'a> {
+    Dirs { base: &'a Path, new: &'a Path },
+    Toolchains { run: &'a Path, pair: &'a str },
+}
+
+/// A comparison of run directories, and what the user should know about it.
+#[derive(Debug)]
+pub struct Compared {
+    pub comparison: Comparison,
+    /// Compared records whose startup figures were reused from an earlier run
+    /// (`reused_from`): timings compare best when both sides were measured in one sitting.
+    pub reused_timings: usize,
+    /// Lines of `cells.jsonl` that could not be read.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: crate::store::StoreError,
+    },
+    #[error("--toolchains {0}: expected two toolchains as A,B (e.g. go1.22,go1.24)")]
+    BadPair(String),
+    #[error("--toolchains: {toolchain} is not in {} (it has: {})", run.display(), has.join(", "))]
+    NoSuchToolchain {
+        toolchain: String,
+        run: std::path::PathBuf,
+        has: Vec<String>,
+    },
+}
+
+/// Reads the run directories `what` names and compares them.
+pub fn compare_runs(what: &CompareRuns<'_>) -> Result<Compared, CompareError> {
+    let mut warnings = Vec::new();
+    let mut read = |dir: &Path| -> Result<Vec<CellRecord>, CompareError> {
+        let r = crate::store::read_cells(dir).map_err(|source| CompareError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        warnings.extend(r.warnings);
+        Ok(r.records)
+    };
+    let reused = |recs: &[CellRecord]| {
+        recs.iter()
+            .filter(|r| r.reused_from.is_some() && r.startup.is_some())
+            .count()
+    };
+    let (comparison, reused_timings) = match *what {
+        CompareRuns::Dirs { base, new } => {
+            let (b, n) = (read(base)?, read(new)?);
+            let opts = CompareOptions {
+                base_label: base.display().to_string(),
+                new_label: new.display().to_string(),
+                ..CompareOptions::default()
+            };
+            (compare(&b, &n, &opts), reused(&b) + reused(&n))
+        }
+        CompareRuns::Toolchains { run, pair } => {
+            let (x, y) = pair
+                .split_once(',')
+                .ok_or_else(|| CompareError::BadPair(pair.to_string()))?;
+            let recs = read(run)?;
+            let names = toolchain_names(&recs);
+            for t in [x, y] {
+                if !names
+                    .iter()
+                    .any(|n| n == t || n.starts_with(&format!("{t}.")))
+                {
+                    return Err(CompareError::NoSuchToolchain {
+                        toolchain: t.to_string(),
+                        run: run.to_path_buf(),
+                        has: names,
+                    });
+                }
+            }
+            let opts = CompareOptions {
+                base_label: x.into(),
+                new_label: y.into(),
+                ..CompareOptions::default()
+            };
+            (compare_toolchains(&recs, x, y, &opts), reused(&recs))
+        }
+    };
+    Ok(Compared {
+        comparison,
+        reused_timings,
+        warnings,
+    })
 }
 
 mod render;

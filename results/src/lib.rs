@@ -12,8 +12,9 @@ pub mod stats;
 pub mod store;
 
 pub use compare::{
-    Change, CompareFormat, CompareOptions, Comparison, Gate, GateViolation, check_gates, compare,
-    compare_toolchains, render_comparison, split_by_toolchain,
+    Change, CompareError, CompareFormat, CompareOptions, CompareRuns, Compared, Comparison, Gate,
+    GateViolation, check_gates, compare, compare_runs, compare_toolchains, render_comparison,
+    split_by_toolchain,
 };
 pub use crossmatrix_matrix::Cause;
 pub use merge::{MergeError, MergeInput, merge};

@@ -211,6 +211,46 @@ pub struct CellRecord {
 }
 
 impl CellRecord {
+    /// The record of `cell` before anything ran: its axes, build skipped, no binary, no run.
+    pub fn for_cell(cell: &crossmatrix_matrix::Cell) -> CellRecord {
+        CellRecord {
+            schema: SCHEMA_VERSION,
+            id: cell.id.to_string(),
+            toolchain: ToolchainInfo {
+                name: cell.toolchain.name.clone(),
+                version: cell.toolchain.version.clone(),
+                goroot: cell.toolchain.goroot.display().to_string(),
+            },
+            target: TargetInfo {
+                goos: cell.target.goos.clone(),
+                goarch: cell.target.goarch.clone(),
+                variant: cell.target.variant.clone(),
+            },
+            cgo: u8::from(cell.cgo),
+            libc: cell.libc.map(|l| l.to_string()),
+            rootfs: cell.rootfs.label(),
+            program: cell.program.name.clone(),
+            build: BuildRecord {
+                status: StepStatus::Skipped,
+                duration_ms: 0,
+                cause: None,
+                hint: None,
+                log_tail: String::new(),
+                cc: None,
+                cached: false,
+            },
+            binary: None,
+            run: None,
+            startup: None,
+            status: CellStatus::Skipped,
+            cause: None,
+            hint: None,
+            inputs_hash: String::new(),
+            finished_at: String::new(),
+            reused_from: None,
+        }
+    }
+
     /// `cgo0`, `cgo1-gnu`, `cgo1-musl`: the build mode, as in cell ids.
     pub fn mode(&self) -> String {
         match (self.cgo, &self.libc) {

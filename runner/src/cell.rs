@@ -12,8 +12,7 @@ use crate::timing::{TimingJob, ensure_timer, run_job};
 use crate::wasm;
 use crossmatrix_matrix::{Cause, Cell, Libc, ProgramSource, RootfsSpec};
 use crossmatrix_results::{
-    BuildRecord, CellRecord, CellStatus, RecheckRecord, RunRecord, SCHEMA_VERSION, StepStatus,
-    TargetInfo, ToolchainInfo,
+    BuildRecord, CellRecord, CellStatus, RecheckRecord, RunRecord, StepStatus,
 };
 use crossmatrix_toolchains::cc::{CCompiler, CcKind, pick_c_compiler};
 use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference, Host};
@@ -213,7 +212,7 @@ impl Runner {
         result_key: &mut Option<String>,
         build_jobs: Option<usize>,
     ) -> CellRecord {
-        let mut rec = skeleton(cell);
+        let mut rec = CellRecord::for_cell(cell);
         if let Some(skip) = &cell.skip {
             rec.build.status = StepStatus::Skipped;
             return finish(
@@ -1021,45 +1020,6 @@ fn fill_run(run: &mut RunRecord, f: &Finished) {
 fn tail_lines(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn skeleton(cell: &Cell) -> CellRecord {
-    CellRecord {
-        schema: SCHEMA_VERSION,
-        id: cell.id.to_string(),
-        toolchain: ToolchainInfo {
-            name: cell.toolchain.name.clone(),
-            version: cell.toolchain.version.clone(),
-            goroot: cell.toolchain.goroot.display().to_string(),
-        },
-        target: TargetInfo {
-            goos: cell.target.goos.clone(),
-            goarch: cell.target.goarch.clone(),
-            variant: cell.target.variant.clone(),
-        },
-        cgo: u8::from(cell.cgo),
-        libc: cell.libc.map(|l| l.to_string()),
-        rootfs: cell.rootfs.label(),
-        program: cell.program.name.clone(),
-        build: BuildRecord {
-            status: StepStatus::Skipped,
-            duration_ms: 0,
-            cause: None,
-            hint: None,
-            log_tail: String::new(),
-            cc: None,
-            cached: false,
-        },
-        binary: None,
-        run: None,
-        startup: None,
-        status: CellStatus::Skipped,
-        cause: None,
-        hint: None,
-        inputs_hash: String::new(),
-        finished_at: String::new(),
-        reused_from: None,
-    }
 }
 
 /// Sets the cell's status and cause, copying the cause onto the step that failed.

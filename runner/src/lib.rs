@@ -5,7 +5,6 @@ pub mod buildcache;
 pub mod buildgc;
 pub mod cell;
 pub mod classify;
-pub mod dispatch;
 pub mod inspect;
 pub mod process;
 pub mod resources;
@@ -16,4 +15,3 @@ pub mod timing;
 pub mod wasm;
 
 pub use cell::{Runner, RunnerConfig, RunnerError};
-pub use dispatch::{Event, run_cells};

@@ -1,18 +1,18 @@
 //! Schedules a plan's cells over worker threads and hands each finished record to the caller
 //! as it ends (so it can be written before the next one finishes). Expensive cells start
-//! first (see [`costs`]).
+//! first (see [`costs`]); timed runs wait for a quiet machine (see [`run_cells`]).
 
-use crate::cell::Runner;
-use crate::timing::{TimingJob, TimingMode};
+use crate::executor::{CellExecutor, Staged};
 use crossmatrix_matrix::Cell;
 use crossmatrix_results::CellRecord;
+use crossmatrix_runner::timing::TimingMode;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 use std::thread;
 
 /// What the dispatcher tells its caller.
-pub enum Event<'a> {
+pub enum Dispatched<'a> {
     Started(&'a Cell),
     /// Built and verified; its timed startup runs wait until no build runs.
     Queued(&'a Cell),
@@ -65,8 +65,8 @@ fn costs(cells: &[Cell], host_arch: &str) -> Vec<u32> {
 
 /// Runs `cells` on `jobs` threads; `on_event` runs on the calling thread, in finish order.
 /// `stop` (for SIGINT) makes workers take no new cells and kills the running ones' process
-/// groups ([`crate::process::abort_all`]); a cell cut short that way is reported as
-/// [`Event::Killed`], never as a failure. Cells already built and verified (waiting for or in
+/// groups ([`CellExecutor::abort_all`]); a cell cut short that way is reported as
+/// [`Dispatched::Killed`], never as a failure. Cells already built and verified (waiting for or in
 /// their timed runs) are recorded without startup figures, so nothing finished is lost.
 ///
 /// With [`TimingMode::Quiet`] (the default), a passing cell's timed startup runs are queued
@@ -75,16 +75,12 @@ fn costs(cells: &[Cell], host_arch: &str) -> Vec<u32> {
 /// either way; the timed runs just move to the gaps between builds (in practice, the end).
 /// [`TimingMode::Exclusive`] also keeps timed cells from running beside each other;
 /// [`TimingMode::Overlap`] times a cell as soon as it passed.
-pub fn run_cells<F>(
-    runner: &Runner,
-    cells: &[Cell],
-    jobs: usize,
-    stop: &AtomicBool,
-    mut on_event: F,
-) where
-    F: FnMut(Event<'_>),
+pub fn run_cells<E, F>(runner: &E, cells: &[Cell], jobs: usize, stop: &AtomicBool, mut on_event: F)
+where
+    E: CellExecutor,
+    F: FnMut(Dispatched<'_>),
 {
-    let cost = costs(cells, &runner.host().host_goarch);
+    let cost = costs(cells, runner.host_goarch());
     let mut order: Vec<usize> = (0..cells.len()).collect();
     // Stable: equal costs keep plan order.
     order.sort_by_key(|i| std::cmp::Reverse(cost[*i]));
@@ -92,7 +88,7 @@ pub fn run_cells<F>(
     let mode = runner.timing_mode();
     let deferred = mode != TimingMode::Overlap;
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
-    let state = Mutex::new(State {
+    let state = Mutex::new(State::<E::Timing> {
         cores,
         jobs: jobs.max(1),
         order,
@@ -109,7 +105,7 @@ pub fn run_cells<F>(
         s.spawn(move || {
             while !all_done.load(Ordering::SeqCst) {
                 if stop.load(Ordering::SeqCst) {
-                    crate::process::abort_all();
+                    runner.abort_all();
                     break;
                 }
                 thread::sleep(std::time::Duration::from_millis(20));
@@ -156,19 +152,20 @@ pub fn run_cells<F>(
                             if tx.send((i, Msg::Started)).is_err() {
                                 break;
                             }
-                            crate::process::take_aborted_here();
-                            let (rec, job) = runner.run_cell_staged_with(&cells[i], build_jobs);
-                            let killed = crate::process::take_aborted_here();
-                            let finished = match job {
-                                _ if killed => None,
-                                Some(job) if deferred => {
+                            let staged = runner.stage(&cells[i], build_jobs);
+                            let killed = matches!(staged, Staged::Killed);
+                            let finished = match staged {
+                                Staged::Killed => None,
+                                Staged::Done(rec, Some(job)) if deferred => {
                                     let _ = tx.send((i, Msg::Queued));
                                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-                                    st.timing.push_back((i, rec, job));
+                                    st.timing.push_back((i, *rec, job));
                                     None
                                 }
-                                Some(job) => Some(time_unless_killed(runner, rec, &job)),
-                                None => Some(rec),
+                                Staged::Done(rec, Some(job)) => {
+                                    Some(time_unless_killed(runner, *rec, &job))
+                                }
+                                Staged::Done(rec, None) => Some(*rec),
                             };
                             {
                                 let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -204,11 +201,11 @@ pub fn run_cells<F>(
         drop(tx);
         for (i, rec) in rx {
             match rec {
-                Msg::Started => on_event(Event::Started(&cells[i])),
-                Msg::Queued => on_event(Event::Queued(&cells[i])),
-                Msg::Timing => on_event(Event::Timing(&cells[i])),
-                Msg::Done(r) => on_event(Event::Finished(&cells[i], r)),
-                Msg::Killed => on_event(Event::Killed(&cells[i])),
+                Msg::Started => on_event(Dispatched::Started(&cells[i])),
+                Msg::Queued => on_event(Dispatched::Queued(&cells[i])),
+                Msg::Timing => on_event(Dispatched::Timing(&cells[i])),
+                Msg::Done(r) => on_event(Dispatched::Finished(&cells[i], r)),
+                Msg::Killed => on_event(Dispatched::Killed(&cells[i])),
             }
         }
         all_done.store(true, Ordering::SeqCst);
@@ -216,14 +213,8 @@ pub fn run_cells<F>(
 }
 
 /// The cell's timed runs; when an interrupt kills them, the verified record as it was, untimed.
-fn time_unless_killed(runner: &Runner, rec: CellRecord, job: &TimingJob) -> CellRecord {
-    crate::process::take_aborted_here();
-    let timed = runner.time(rec.clone(), job);
-    if crate::process::take_aborted_here() {
-        rec
-    } else {
-        timed
-    }
+fn time_unless_killed<E: CellExecutor>(runner: &E, rec: CellRecord, job: &E::Timing) -> CellRecord {
+    runner.time(rec.clone(), job).unwrap_or(rec)
 }
 
 /// What a worker tells the calling thread.
@@ -235,35 +226,35 @@ enum Msg {
     Killed,
 }
 
-/// The dispatcher's shared state.
-struct State {
+/// The dispatcher's shared state; `J` is a passing cell's timing job.
+struct State<J> {
     cores: usize,
     jobs: usize,
     /// Cells not started, most expensive first.
     order: VecDeque<usize>,
     /// Built and verified cells waiting for their timed runs.
-    timing: VecDeque<(usize, CellRecord, TimingJob)>,
+    timing: VecDeque<(usize, CellRecord, J)>,
     /// Cells in their build/verify stage.
     building: usize,
     /// Timed runs in progress.
     timing_now: usize,
 }
 
-enum Work {
+enum Work<J> {
     /// A cell to build and verify, with the `go build -p` it should use.
     Build(usize, Option<usize>),
-    Time(usize, Box<(CellRecord, TimingJob)>),
+    Time(usize, Box<(CellRecord, J)>),
     /// Nothing left anywhere.
     Done,
     /// Stop requested.
     Drain,
 }
 
-impl State {
+impl<J> State<J> {
     /// What a free worker should do now, if anything: timed runs only while nothing builds,
     /// builds only while nothing is timed (unless overlapping), one timed cell at a time when
     /// exclusive.
-    fn next(&mut self, mode: TimingMode) -> Option<Work> {
+    fn next(&mut self, mode: TimingMode) -> Option<Work<J>> {
         if self.may_time(mode) {
             if let Some((i, rec, job)) = self.timing.pop_front() {
                 self.timing_now += 1;
@@ -315,7 +306,7 @@ mod tests {
 
     #[test]
     fn builds_share_the_cores_while_several_can_run() {
-        let st = |cores, jobs, left: usize, building| State {
+        let st = |cores, jobs, left: usize, building| State::<()> {
             cores,
             jobs,
             order: (0..left).collect(),
@@ -334,7 +325,7 @@ mod tests {
 
     #[test]
     fn timing_modes_gate_builds_and_timed_cells() {
-        let st = |building, timing_now| State {
+        let st = |building, timing_now| State::<()> {
             cores: 2,
             jobs: 2,
             order: VecDeque::new(),

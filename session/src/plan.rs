@@ -1,0 +1,385 @@
+//! From what the user asked (a config file, or axis flags and programs) to the cells of a run:
+//! the toolchains resolved against this host, the programs, the matrix expanded, then
+//! `--filter` and `--shard`. Everything a user can get wrong here is a [`PlanError`] (exit 2,
+//! before any work).
+
+use crossmatrix_matrix::{
+    Axes, CONFIG_FILE_NAME, CgoMode, Filter, LINUX_ARCHES, Libc, Plan, Program, RootfsSpec, Shard,
+    Target, Toolchain, default_matrix,
+};
+use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference, Host};
+use crossmatrix_toolchains::go::{GoToolchain, discover_go, select_toolchains, short_names};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What to plan: the command line's matrix arguments.
+#[derive(Debug, Clone, Default)]
+pub struct PlanRequest {
+    /// Package dirs or `.go` files instead of the probe (or the config's programs).
+    pub programs: Vec<PathBuf>,
+    /// `--toolchain`: versions (`go1.22`, `latest`) or GOROOT paths.
+    pub toolchains: Vec<String>,
+    pub targets: Vec<String>,
+    pub cgo: Vec<u8>,
+    pub libc: Vec<String>,
+    pub rootfs: Vec<String>,
+    pub filter: Vec<String>,
+    /// `--config`; without it `./crossmatrix.toml` when it exists.
+    pub config: Option<PathBuf>,
+    /// `--shard K/N` or `auto`.
+    pub shard: Option<String>,
+    /// How foreign binaries will run (decides which arches the default matrix has).
+    pub executor: ExecutorPreference,
+}
+
+impl PlanRequest {
+    /// Whether any axis flag replaces the default axes.
+    fn custom_axes(&self) -> bool {
+        !(self.targets.is_empty()
+            && self.cgo.is_empty()
+            && self.libc.is_empty()
+            && self.rootfs.is_empty())
+    }
+}
+
+/// A plan and what it was made from.
+pub struct Planned {
+    pub plan: Plan,
+    /// Hash of the whole matrix before `--shard`, so shards of one matrix can be merged.
+    pub matrix_hash: String,
+    pub toolchains: Vec<Arc<Toolchain>>,
+    pub host: Host,
+}
+
+/// A request that cannot be planned; the message says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Toolchains(#[from] crossmatrix_toolchains::SelectError),
+    #[error("{0}")]
+    Config(Box<crossmatrix_matrix::ConfigError>),
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl From<crossmatrix_matrix::ConfigError> for PlanError {
+    fn from(e: crossmatrix_matrix::ConfigError) -> Self {
+        PlanError::Config(Box::new(e))
+    }
+}
+
+fn usage(msg: impl Into<String>) -> PlanError {
+    PlanError::Usage(msg.into())
+}
+
+/// The cells `req` asks for on this host.
+pub fn make_plan(req: &PlanRequest) -> Result<Planned, PlanError> {
+    let host = Host::probe();
+    let config_path = match &req.config {
+        Some(p) => Some(p.clone()),
+        None => Some(PathBuf::from(CONFIG_FILE_NAME)).filter(|p| p.is_file()),
+    };
+    if let Some(path) = config_path {
+        return plan_from_config(req, &path, host);
+    }
+    let toolchains = matrix_toolchains(&select_toolchains(&req.toolchains, &discover_go())?);
+    let programs = programs_from(&req.programs)?;
+    let blocks = if req.custom_axes() {
+        vec![axes_from_flags(req, &host, &toolchains, programs)?]
+    } else {
+        default_matrix(
+            &toolchains,
+            &runnable_arches(&host, req.executor),
+            &programs,
+        )
+    };
+    narrow(Plan::expand(&blocks), req, toolchains, host)
+}
+
+/// The planner's toolchains, named for cell ids over the whole set (two of one minor get
+/// their full versions).
+fn matrix_toolchains(chosen: &[GoToolchain]) -> Vec<Arc<Toolchain>> {
+    chosen
+        .iter()
+        .zip(short_names(chosen))
+        .map(|(t, n)| Arc::new(t.to_matrix(n)))
+        .collect()
+}
+
+/// The probe, or the programs given on the command line (dirs or `.go` files; a sibling
+/// `NAME.out` is the expected stdout), parsed by the matrix crate like the config's.
+fn programs_from(paths: &[PathBuf]) -> Result<Vec<Arc<Program>>, PlanError> {
+    if paths.is_empty() {
+        return Ok(vec![Arc::new(Program::probe())]);
+    }
+    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+        return Err(usage(format!(
+            "program {}: no such file or directory",
+            missing.display()
+        )));
+    }
+    let programs = crossmatrix_matrix::programs_from_paths(paths)?;
+    Ok(programs.into_iter().map(|p| p.program).collect())
+}
+
+/// Every linux arch some executor here can run.
+pub fn runnable_arches(host: &Host, pref: ExecutorPreference) -> Vec<String> {
+    LINUX_ARCHES
+        .iter()
+        .filter(|a| {
+            !matches!(
+                host.pick_executor("linux", a, None, pref),
+                ExecutorChoice::None { .. }
+            )
+        })
+        .map(|a| a.to_string())
+        .collect()
+}
+
+/// The runnable linux arches and `wasip1/wasm`: the targets when none are given.
+fn default_targets(host: &Host, pref: ExecutorPreference) -> Vec<Target> {
+    let mut t: Vec<Target> = runnable_arches(host, pref)
+        .iter()
+        .map(|a| Target::linux(a))
+        .collect();
+    t.push(Target::new("wasip1", "wasm"));
+    t
+}
+
+/// The product of the axis flags; axes not given take their defaults (every runnable arch +
+/// wasip1, `cgo=0` unless a libc is given, the rootfs matching each build).
+fn axes_from_flags(
+    req: &PlanRequest,
+    host: &Host,
+    toolchains: &[Arc<Toolchain>],
+    programs: Vec<Arc<Program>>,
+) -> Result<Axes, PlanError> {
+    let targets = if req.targets.is_empty() {
+        default_targets(host, req.executor)
+    } else {
+        req.targets
+            .iter()
+            .map(|t| {
+                t.parse::<Target>()
+                    .map_err(|e| usage(format!("--target {t}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let libcs = req
+        .libc
+        .iter()
+        .map(|l| l.parse::<Libc>().map_err(|e| usage(format!("--libc: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cgos: Vec<u8> = match (req.cgo.is_empty(), libcs.is_empty()) {
+        (false, _) => req.cgo.clone(),
+        (true, true) => vec![0],
+        (true, false) => vec![1],
+    };
+    let mut modes = Vec::new();
+    for c in cgos {
+        match c {
+            0 => modes.push(CgoMode::Off),
+            1 if libcs.is_empty() => {
+                modes.extend([CgoMode::On(Libc::Gnu), CgoMode::On(Libc::Musl)])
+            }
+            1 => modes.extend(libcs.iter().map(|l| CgoMode::On(*l))),
+            other => return Err(usage(format!("--cgo {other}: expected 0 or 1"))),
+        }
+    }
+    let rootfs = if req.rootfs.is_empty() {
+        None
+    } else {
+        Some(
+            req.rootfs
+                .iter()
+                .map(|r| parse_rootfs(r))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    };
+    Ok(Axes {
+        toolchains: toolchains.to_vec(),
+        targets,
+        modes,
+        rootfs,
+        programs,
+    })
+}
+
+/// `--rootfs scratch|glibc|musl|DIR`.
+pub fn parse_rootfs(r: &str) -> Result<RootfsSpec, PlanError> {
+    match r {
+        "scratch" => Ok(RootfsSpec::Scratch),
+        "glibc" | "gnu" => Ok(RootfsSpec::Glibc),
+        "musl" => Ok(RootfsSpec::Musl),
+        dir if Path::new(dir).is_dir() => std::fs::canonicalize(dir)
+            .map(RootfsSpec::Dir)
+            .map_err(|e| usage(format!("--rootfs {dir}: {e}"))),
+        dir => Err(usage(format!(
+            "--rootfs {dir}: expected scratch, glibc, musl or an existing directory"
+        ))),
+    }
+}
+
+/// A plan from `crossmatrix.toml`; `--toolchain` and PATH arguments still override its
+/// toolchains and programs, `--filter` and `--shard` narrow it.
+fn plan_from_config(req: &PlanRequest, path: &Path, host: Host) -> Result<Planned, PlanError> {
+    if req.custom_axes() {
+        return Err(usage(format!(
+            "--target/--cgo/--libc/--rootfs cannot be combined with the config {}: edit its axes, or narrow it with --filter",
+            path.display()
+        )));
+    }
+    let mut cfg = crossmatrix_matrix::load_config(path)?;
+    let found = discover_go();
+    let chosen = if !req.toolchains.is_empty() || cfg.toolchains.is_empty() {
+        select_toolchains(&req.toolchains, &found)?
+    } else {
+        let mut gos: Vec<GoToolchain> = Vec::new();
+        for spec in &cfg.toolchains {
+            match select_toolchains(std::slice::from_ref(&spec.raw), &found) {
+                Ok(t) => gos.extend(t),
+                Err(e) => {
+                    let versions: Vec<&str> = found.iter().map(|t| t.version.as_str()).collect();
+                    return Err(cfg.toolchain_error(spec, e.to_string(), &versions).into());
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        gos.retain(|g| seen.insert(g.goroot.clone()));
+        gos
+    };
+    let toolchains = matrix_toolchains(&chosen);
+    if !req.programs.is_empty() {
+        cfg.programs = crossmatrix_matrix::programs_from_paths(&req.programs)?;
+    }
+    let plan = cfg.to_plan(&toolchains, &default_targets(&host, req.executor))?;
+    narrow(plan, req, toolchains, host)
+}
+
+/// Applies `--filter`, hashes the matrix (before sharding, so shards of one matrix merge) and
+/// applies `--shard`.
+fn narrow(
+    mut plan: Plan,
+    req: &PlanRequest,
+    toolchains: Vec<Arc<Toolchain>>,
+    host: Host,
+) -> Result<Planned, PlanError> {
+    if !req.filter.is_empty() {
+        let filter = Filter::parse(&req.filter).map_err(|e| usage(e.to_string()))?;
+        plan = plan.filter(&filter);
+    }
+    let full_hash = matrix_hash(&plan);
+    if let Some(s) = &req.shard {
+        plan = plan.shard(resolve_shard(s, &|k| std::env::var(k).ok())?);
+    }
+    Ok(Planned {
+        plan,
+        matrix_hash: full_hash,
+        toolchains,
+        host,
+    })
+}
+
+/// Hash of the cells' ids and toolchain versions: shards of one matrix share it.
+pub fn matrix_hash(plan: &Plan) -> String {
+    let mut h = Sha256::new();
+    for c in &plan.cells {
+        h.update(c.id.as_str().as_bytes());
+        h.update(c.toolchain.version.as_bytes());
+        h.update([0]);
+    }
+    format!("{:x}", h.finalize())[..16].to_string()
+}
+
+/// `--shard K/N`, or `--shard auto`: the shard the CI engine assigned to this job, from
+/// Buildkite's `BUILDKITE_PARALLEL_JOB`/`BUILDKITE_PARALLEL_JOB_COUNT` or a Kubernetes Indexed
+/// Job's `JOB_COMPLETION_INDEX` with `CROSSMATRIX_SHARD_COUNT` (both indexes are 0-based).
+pub fn resolve_shard(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Shard, PlanError> {
+    if s != "auto" {
+        return s.parse::<Shard>().map_err(|e| usage(e.to_string()));
+    }
+    let pair =
+        |index_var: &str, count_var: &str| -> Option<Result<Shard, PlanError>> {
+            let index = env(index_var)?;
+            let count = env(count_var);
+            Some((|| {
+                let count = count.ok_or_else(|| {
+                    usage(format!(
+                        "--shard auto: {index_var} is set but {count_var} is not"
+                    ))
+                })?;
+                let i: usize = index.trim().parse().map_err(|_| {
+                    usage(format!("--shard auto: {index_var}={index} is not a number"))
+                })?;
+                let n: usize = count.trim().parse().map_err(|_| {
+                    usage(format!("--shard auto: {count_var}={count} is not a number"))
+                })?;
+                format!("{}/{}", i + 1, n)
+                    .parse::<Shard>()
+                    .map_err(|e| usage(e.to_string()))
+            })())
+        };
+    pair("BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT")
+        .or_else(|| pair("JOB_COMPLETION_INDEX", "CROSSMATRIX_SHARD_COUNT"))
+        .unwrap_or_else(|| {
+            Err(usage(
+                "--shard auto: no shard in the environment (set BUILDKITE_PARALLEL_JOB and BUILDKITE_PARALLEL_JOB_COUNT, or JOB_COMPLETION_INDEX and CROSSMATRIX_SHARD_COUNT), or pass --shard K/N",
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn shard_auto_reads_ci_engines() {
+        let bk = env_of(&[
+            ("BUILDKITE_PARALLEL_JOB", "2"),
+            ("BUILDKITE_PARALLEL_JOB_COUNT", "4"),
+        ]);
+        assert_eq!(
+            resolve_shard("auto", &bk).unwrap(),
+            Shard { index: 3, count: 4 }
+        );
+        let k8s = env_of(&[
+            ("JOB_COMPLETION_INDEX", "0"),
+            ("CROSSMATRIX_SHARD_COUNT", "3"),
+        ]);
+        assert_eq!(
+            resolve_shard("auto", &k8s).unwrap(),
+            Shard { index: 1, count: 3 }
+        );
+        let half = env_of(&[("JOB_COMPLETION_INDEX", "0")]);
+        assert!(
+            resolve_shard("auto", &half)
+                .unwrap_err()
+                .to_string()
+                .contains("CROSSMATRIX_SHARD_COUNT")
+        );
+        assert!(
+            resolve_shard("auto", &env_of(&[]))
+                .unwrap_err()
+                .to_string()
+                .contains("no shard in the environment")
+        );
+        assert_eq!(
+            resolve_shard("2/5", &env_of(&[])).unwrap(),
+            Shard { index: 2, count: 5 }
+        );
+        let bad = env_of(&[
+            ("BUILDKITE_PARALLEL_JOB", "x"),
+            ("BUILDKITE_PARALLEL_JOB_COUNT", "4"),
+        ]);
+        assert!(resolve_shard("auto", &bad).is_err());
+    }
+}

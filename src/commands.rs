@@ -1,0 +1,197 @@
+//! `plan`, `report`, `compare`, `merge` and the internal `__wasm-exec`: each parses what it was
+//! given, calls the library, and prints.
+
+use crate::cli::{CompareArgs, MergeArgs, PlanArgs, ReportArgs, WasmExecArgs};
+use anyhow::{Context, Result, anyhow, bail};
+use crossmatrix_results::report::{RenderOptions, ReportFormat, render};
+use crossmatrix_results::store::{CellWriter, read_cells, read_run_meta, write_run_meta};
+use crossmatrix_results::{CellRecord, RunMeta};
+use crossmatrix_runner::wasm;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub fn plan(a: PlanArgs) -> Result<ExitCode> {
+    let p = crossmatrix_session::make_plan(&a.matrix.request("auto")?)?;
+    match a.format.as_str() {
+        "json" => println!("{}", serde_json::to_string_pretty(&p.plan.to_json())?),
+        "github" => {
+            if a.matrix.shard.is_some() {
+                bail!("--format github lists every shard: drop --shard and give --shards N");
+            }
+            let m = crossmatrix_matrix::github_matrix(&p.plan, a.shards.max(1));
+            println!("{}", serde_json::to_string(&m)?);
+        }
+        "table" => {
+            let w = p.plan.cells.iter().map(|c| c.id.as_str().len()).max();
+            let w = w.unwrap_or(0);
+            for c in &p.plan.cells {
+                match &c.skip {
+                    None => println!("{}", c.id),
+                    Some(s) => {
+                        println!("{:<w$}  skipped: {} ({})", c.id.as_str(), s.cause, s.reason)
+                    }
+                }
+            }
+            eprintln!("{} cells", p.plan.len());
+        }
+        other => bail!("--format {other}: expected table, json or github"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A run directory's metadata (when it finished) and records; unreadable lines are warned
+/// about.
+fn read_run(dir: &Path) -> Result<(Option<RunMeta>, Vec<CellRecord>)> {
+    let read = read_cells(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for w in &read.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok((read_run_meta(dir).ok(), read.records))
+}
+
+fn stdout_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+pub fn report(a: ReportArgs) -> Result<ExitCode> {
+    let format: ReportFormat = a
+        .format
+        .parse()
+        .map_err(|e| anyhow!("--format {}: {e}", a.format))?;
+    let (meta, records) = read_run(&a.out)?;
+    if a.history.is_empty() {
+        let opts = RenderOptions {
+            color: stdout_color(),
+        };
+        print!("{}", render(format, &records, meta.as_ref(), &opts)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if format != ReportFormat::Html {
+        bail!("--history makes an HTML dashboard: use --format html");
+    }
+    let mut runs = Vec::new();
+    for dir in a.history.iter().chain([&a.out]) {
+        let (m, r) = read_run(dir)?;
+        let m = m.ok_or_else(|| anyhow!("{}: no run.json (an unfinished run?)", dir.display()))?;
+        runs.push((m, r));
+    }
+    print!("{}", crossmatrix_results::render_html_history(&runs));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn compare(a: CompareArgs) -> Result<ExitCode> {
+    use crossmatrix_results::{CompareFormat, CompareRuns, Gate, check_gates, compare_runs};
+    let format: CompareFormat = a
+        .format
+        .parse()
+        .map_err(|_| anyhow!("--format {}: expected table, md or json", a.format))?;
+    let gates = a
+        .fail_on
+        .iter()
+        .map(|g| g.parse::<Gate>().map_err(|e| anyhow!("--fail-on {g}: {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    let what = match (&a.new, &a.toolchains) {
+        (Some(new), None) => CompareRuns::Dirs { base: &a.base, new },
+        (None, Some(pair)) => CompareRuns::Toolchains { run: &a.base, pair },
+        (Some(_), Some(_)) => {
+            bail!("give either two run dirs or one run dir with --toolchains, not both")
+        }
+        (None, None) => {
+            bail!("compare needs two run dirs (BASE NEW) or one run dir with --toolchains A,B")
+        }
+    };
+    let c = compare_runs(&what)?;
+    for w in &c.warnings {
+        eprintln!("warning: {w}");
+    }
+    let cmp = &c.comparison;
+    print!(
+        "{}",
+        crossmatrix_results::render_comparison(cmp, format, stdout_color())
+    );
+    if c.reused_timings > 0 {
+        eprintln!(
+            "note: {} record(s) compared here reuse startup figures measured in an \
+             earlier run (`reused_from`); timings compare best when both sides are measured in \
+             one sitting (`run --rerun`)",
+            c.reused_timings
+        );
+    }
+    let violations = check_gates(cmp, &gates);
+    if violations.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("{} gate violation(s):", violations.len());
+    for v in &violations {
+        eprintln!("  {v}");
+    }
+    Ok(ExitCode::from(1))
+}
+
+pub fn merge(a: MergeArgs) -> Result<ExitCode> {
+    use crossmatrix_results::{MergeInput, merge};
+    let mut inputs = Vec::new();
+    for dir in &a.dirs {
+        let (meta, records) = read_run(dir)?;
+        let meta = meta.ok_or_else(|| {
+            anyhow!(
+                "{}: no run.json (the shard did not finish; re-run it with --resume)",
+                dir.display()
+            )
+        })?;
+        let label = dir.display().to_string();
+        inputs.push(MergeInput {
+            label,
+            meta,
+            records,
+        });
+    }
+    let (meta, records) = merge(&inputs)?;
+    let mut w =
+        CellWriter::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    for r in &records {
+        w.append(r)?;
+    }
+    write_run_meta(&a.out, &meta)?;
+    eprintln!(
+        "merged {} shard(s): {} cells ({} passed, {} failed) → {}",
+        a.dirs.len(),
+        records.len(),
+        meta.totals.pass,
+        meta.totals.fail,
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs inside the wasm sandbox: prints nothing of its own on stdout.
+pub fn wasm_exec(a: WasmExecArgs) -> ExitCode {
+    let run = wasm::WasmRun {
+        args: a.args,
+        // What Go's go_wasip1_wasm_exec passes: PWD and PATH.
+        env: vec![
+            ("PWD".into(), "/".into()),
+            ("PATH".into(), "/usr/bin:/bin".into()),
+        ],
+        preopen: Some(PathBuf::from("/scratch")),
+        timeout: Duration::from_millis(a.timeout_ms),
+        max_memory_bytes: a.max_memory,
+    };
+    match wasm::exec_precompiled(&a.module, &run) {
+        Ok(code) => ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1)),
+        Err(wasm::WasmError::Timeout) => {
+            eprintln!("crossmatrix: wasm timeout after {} ms", a.timeout_ms);
+            ExitCode::from(124)
+        }
+        Err(e @ (wasm::WasmError::MemoryLimit { .. } | wasm::WasmError::TableLimit { .. })) => {
+            eprintln!("crossmatrix: wasm out of memory: {e}");
+            ExitCode::from(137)
+        }
+        Err(e) => {
+            eprintln!("crossmatrix: wasm trap: {e}");
+            ExitCode::from(134)
+        }
+    }
+}
