@@ -1,6 +1,7 @@
 //! crossmatrix's view of the host: Go toolchains, C compilers for cgo, target root
-//! filesystems, and the executors (native, binfmt_misc qemu, qemu-user, wasmtime) that run
-//! foreign binaries. Every probe of the host lives here; every external command has a timeout.
+//! filesystems (assembled, or unpacked from container images), and the executors (native,
+//! binfmt_misc qemu, qemu-user, wasmtime) that run foreign binaries. Every probe of the host
+//! lives here; every external command has a timeout.
 
 pub mod binfmt;
 pub mod cc;
@@ -9,6 +10,7 @@ pub mod doctor;
 pub mod executor;
 pub mod facts;
 pub mod go;
+pub mod image;
 pub mod install;
 mod lock;
 pub mod paths;
@@ -21,6 +23,9 @@ pub use executor::{ExecutorChoice, ExecutorKind, ExecutorPreference, Host, Qemu,
 pub use go::{
     GoSource, GoToolchain, SelectError, discover_go, discover_go_in, go_toolchain_at,
     select_toolchains,
+};
+pub use image::{
+    DEFAULT_MAX_UNPACKED_BYTES, Image, ImageError, ImagePlatform, ImageSourceKind, ImageStore,
 };
 pub use install::{DownloadSource, InstallError, InstallProgress, Installed, Installer};
 pub use paths::{default_cache_dir, default_toolchains_dir, host_goarch};
