@@ -47,6 +47,38 @@ pub enum Cause {
     RootfsUnavailable,
     /// The sandbox could not be set up (bubblewrap missing, user namespaces disabled…).
     SandboxError,
+    /// The program's build constraints (`//go:build`, `_GOOS`/`_GOARCH` file names, cgo-only
+    /// files) exclude this cell's target: not built (a skip).
+    ExcludedByConstraints,
+    /// The module's `go` line is newer than the cell's toolchain (a skip).
+    ToolchainTooOld,
+    /// A module the build needs is not in the module cache (and there is no vendor dir).
+    MissingModule,
+    /// A module in the cache does not match its `go.sum` checksum.
+    ChecksumMismatch,
+    /// `go.sum` lacks an entry for a module the build needs.
+    MissingGoSum,
+    /// The program runs the `go` command, which its root does not have.
+    NeedsGoToolchain,
+    /// A package has no test files to run (a skip).
+    NoTestFiles,
+    /// At least one Go test failed.
+    TestFailure,
+    /// A Go test panicked (the test binary died).
+    TestPanic,
+    /// The root has no time zone database (`unknown time zone`).
+    MissingTzdata,
+    /// The root has no CA certificates (`certificate signed by unknown authority`).
+    MissingCaRoots,
+    /// The root has no `/etc/passwd` / `/etc/group`, or no entry for the user.
+    MissingUserDb,
+    /// The program executes a program the root does not have.
+    MissingExecutable,
+    /// Name resolution lacks its configuration (`/etc/hosts`, `/etc/resolv.conf`,
+    /// `/etc/nsswitch.conf`).
+    DnsConfig,
+    /// The binary needs a CPU feature level (GOAMD64, GOARM, GORISCV64) the CPU lacks.
+    CpuLevel,
 }
 
 impl Cause {
@@ -70,6 +102,21 @@ impl Cause {
         Cause::EmulatorSuspect,
         Cause::RootfsUnavailable,
         Cause::SandboxError,
+        Cause::ExcludedByConstraints,
+        Cause::ToolchainTooOld,
+        Cause::MissingModule,
+        Cause::ChecksumMismatch,
+        Cause::MissingGoSum,
+        Cause::NeedsGoToolchain,
+        Cause::NoTestFiles,
+        Cause::TestFailure,
+        Cause::TestPanic,
+        Cause::MissingTzdata,
+        Cause::MissingCaRoots,
+        Cause::MissingUserDb,
+        Cause::MissingExecutable,
+        Cause::DnsConfig,
+        Cause::CpuLevel,
     ];
 
     /// The stable code, e.g. `missing-interpreter`.
@@ -94,6 +141,21 @@ impl Cause {
             Cause::EmulatorSuspect => "emulator-suspect",
             Cause::RootfsUnavailable => "rootfs-unavailable",
             Cause::SandboxError => "sandbox-error",
+            Cause::ExcludedByConstraints => "excluded-by-constraints",
+            Cause::ToolchainTooOld => "toolchain-too-old",
+            Cause::MissingModule => "missing-module",
+            Cause::ChecksumMismatch => "checksum-mismatch",
+            Cause::MissingGoSum => "missing-go-sum",
+            Cause::NeedsGoToolchain => "needs-go-toolchain",
+            Cause::NoTestFiles => "no-test-files",
+            Cause::TestFailure => "test-failure",
+            Cause::TestPanic => "test-panic",
+            Cause::MissingTzdata => "missing-tzdata",
+            Cause::MissingCaRoots => "missing-ca-roots",
+            Cause::MissingUserDb => "missing-user-db",
+            Cause::MissingExecutable => "missing-executable",
+            Cause::DnsConfig => "dns-config",
+            Cause::CpuLevel => "cpu-level",
         }
     }
 
@@ -152,6 +214,43 @@ impl Cause {
                 "the rootfs could not be assembled: check network access to the Debian mirror"
             }
             Cause::SandboxError => "bubblewrap could not start: run `crossmatrix doctor`",
+            Cause::ExcludedByConstraints => {
+                "the program's build constraints exclude this target: nothing to build here"
+            }
+            Cause::ToolchainTooOld => {
+                "go.mod's go line is newer than this toolchain: drop the toolchain from the matrix or lower the go line"
+            }
+            Cause::MissingModule => {
+                "a module is not in crossmatrix's module cache: run `crossmatrix fetch` (or vendor the dependencies with `go mod vendor`)"
+            }
+            Cause::ChecksumMismatch => {
+                "a cached module does not match go.sum: remove it from the module cache and run `crossmatrix fetch` again; if it persists, go.sum or the module source changed"
+            }
+            Cause::MissingGoSum => "go.sum lacks a needed entry: run `go mod tidy` and commit go.sum",
+            Cause::NeedsGoToolchain => {
+                "the program runs the go command at run time: give its cells a root with Go in it, or expect the failure"
+            }
+            Cause::NoTestFiles => "the package has no _test.go files: nothing to run",
+            Cause::TestFailure => "a Go test failed: see the failing tests' output in the record",
+            Cause::TestPanic => "a Go test panicked: see the stack in the record",
+            Cause::MissingTzdata => {
+                "the root has no /usr/share/zoneinfo: import _ \"time/tzdata\" (or build with -tags timetzdata), or add tzdata to the image"
+            }
+            Cause::MissingCaRoots => {
+                "the root has no CA certificates: copy ca-certificates.crt into the image (/etc/ssl/certs/), or embed roots (golang.org/x/crypto/x509roots/fallback)"
+            }
+            Cause::MissingUserDb => {
+                "the root has no /etc/passwd entry for the user: set $USER and $HOME, ship a passwd line, or build with -tags osusergo"
+            }
+            Cause::MissingExecutable => {
+                "the program executes a program the root lacks: add it to the image, or do not shell out"
+            }
+            Cause::DnsConfig => {
+                "name resolution has no configuration in the root: add /etc/hosts, /etc/resolv.conf (and /etc/nsswitch.conf for the cgo resolver)"
+            }
+            Cause::CpuLevel => {
+                "the binary needs a newer CPU level than this CPU has: build for a lower GOAMD64/GOARM/GORISCV64"
+            }
         }
     }
 }
