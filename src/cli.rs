@@ -81,6 +81,7 @@ impl MatrixArgs {
             config: self.config.clone(),
             shard: self.shard.clone(),
             executor: parse_executor(executor)?,
+            cache_dir: crossmatrix_toolchains::default_cache_dir(),
         })
     }
 }
@@ -148,12 +149,38 @@ pub struct RunArgs {
     /// Cache for GOCACHE, zig, rootfs and compiled wasm. Default: $XDG_CACHE_HOME/crossmatrix.
     #[arg(long, env = "CROSSMATRIX_CACHE", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub modules: ModuleArgs,
+    /// Fetch the modules the matrix needs first (as `crossmatrix fetch` does).
+    #[arg(long)]
+    pub fetch: bool,
     /// Print one plain line per cell even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
     /// Format of the final report on stdout: table, md, json, junit.
     #[arg(long, default_value = "table")]
     pub format: String,
+}
+
+/// Where module dependencies come from.
+#[derive(Debug, Args, Clone)]
+pub struct ModuleArgs {
+    /// The module cache builds read (read-only) and `fetch` fills: without a value your own
+    /// ($GOMODCACHE, else `go env GOMODCACHE`); default crossmatrix's, <cache>/gomod.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "")]
+    pub modcache: Option<PathBuf>,
+}
+
+impl ModuleArgs {
+    /// The module cache these arguments name (see `crossmatrix_project::module_cache`).
+    pub fn module_cache(&self, cache_dir: &std::path::Path) -> PathBuf {
+        let dir = self
+            .modcache
+            .as_deref()
+            .filter(|d| !d.as_os_str().is_empty());
+        let go = crossmatrix_toolchains::discover_go().pop().map(|t| t.go);
+        crossmatrix_project::module_cache(cache_dir, self.modcache.is_some(), dir, go.as_deref())
+    }
 }
 
 #[derive(Debug, Args)]

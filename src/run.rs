@@ -105,13 +105,15 @@ fn prepare(a: &RunArgs, planned: Planned, out: &Path, bwrap: PathBuf) -> Result<
             })
             .collect(),
     };
+    let cache_dir = a
+        .cache_dir
+        .clone()
+        .unwrap_or_else(crossmatrix_toolchains::default_cache_dir);
     let runner = Runner::new(
         RunnerConfig {
             out_dir: std::fs::canonicalize(out).unwrap_or(out.to_path_buf()),
-            cache_dir: a
-                .cache_dir
-                .clone()
-                .unwrap_or_else(crossmatrix_toolchains::default_cache_dir),
+            modcache: a.modules.module_cache(&cache_dir),
+            cache_dir,
             bwrap,
             self_exe: std::env::current_exe().context("locating the crossmatrix binary")?,
             reps: a.reps,

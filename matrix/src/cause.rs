@@ -226,7 +226,9 @@ impl Cause {
             Cause::ChecksumMismatch => {
                 "a cached module does not match go.sum: remove it from the module cache and run `crossmatrix fetch` again; if it persists, go.sum or the module source changed"
             }
-            Cause::MissingGoSum => "go.sum lacks a needed entry: run `go mod tidy` and commit go.sum",
+            Cause::MissingGoSum => {
+                "go.sum lacks a needed entry: run `go mod tidy` and commit go.sum"
+            }
             Cause::NeedsGoToolchain => {
                 "the program runs the go command at run time: give its cells a root with Go in it, or expect the failure"
             }

@@ -38,19 +38,82 @@ impl Toolchain {
 pub enum ProgramSource {
     /// crossmatrix's own embedded probe program.
     Probe,
-    /// A Go package directory (with or without go.mod).
+    /// A Go package directory (outside a module, it builds in GOPATH mode).
     Dir(PathBuf),
     /// A single `.go` file.
     File(PathBuf),
+    /// A package pattern such as `./cmd/...`, relative to `dir`: the planner expands it into
+    /// one program per `main` package it matches.
+    Pattern { dir: PathBuf, pattern: String },
+    /// A package directory or a single file inside a Go module or workspace, as the planner
+    /// resolved it.
+    Package(Box<GoPackage>),
+}
+
+/// A Go package (or single file) inside a module or workspace: where `go build` runs, what it
+/// builds, and what it reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct GoPackage {
+    /// The directory `go build` runs in (the package's).
+    pub dir: PathBuf,
+    /// What `go build` is given there: `.`, or `./NAME.go` for a single file.
+    pub target: String,
+    /// `github.com/BurntSushi/toml/cmd/tomlv` (`command-line-arguments` for a file).
+    pub import_path: String,
+    pub module: ModuleRef,
+    /// The `go.work` the build uses, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<PathBuf>,
+    /// The directories the build reads besides the module cache (module or workspace root,
+    /// local replacements), bound read-only at their own paths.
+    pub roots: Vec<PathBuf>,
+    /// The module's `vendor/` directory supplies its dependencies.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vendored: bool,
+}
+
+/// The module a package belongs to, as its `go.mod` says.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ModuleRef {
+    /// The module path.
+    pub path: String,
+    pub gomod: PathBuf,
+    /// The `go` line that applies (the workspace's when there is one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go: Option<String>,
+    /// The `toolchain` line, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toolchain: Option<String>,
+}
+
+/// Which output an exact expectation (`stdout`) is compared with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputStream {
+    /// Standard output alone.
+    #[default]
+    Stdout,
+    /// Standard output and standard error as written, interleaved (Go's `test/` convention:
+    /// `NAME.out` holds both).
+    Combined,
+}
+
+impl OutputStream {
+    pub fn is_stdout(&self) -> bool {
+        *self == OutputStream::Stdout
+    }
 }
 
 /// What a successful run of a program looks like.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Expectation {
     pub exit_code: i32,
-    /// Exact expected stdout.
+    /// Exact expected output (stdout, or stdout and stderr combined: see `output`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdout: Option<String>,
+    /// What `stdout` is compared with.
+    #[serde(default, skip_serializing_if = "OutputStream::is_stdout")]
+    pub output: OutputStream,
     /// A regex stdout must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdout_regex: Option<String>,
@@ -210,6 +273,9 @@ pub struct CellSettings {
     /// `-ldflags` (e.g. `-s -w`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ldflags: Option<String>,
+    /// Other `go build` flags (`-gcflags=-N -l`, `-race`…), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub build_flags: Vec<String>,
     /// Extra environment of the build (GOFLAGS, CGO_CFLAGS…).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub build_env: BTreeMap<String, String>,

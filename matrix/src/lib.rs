@@ -12,13 +12,14 @@ mod target;
 
 pub use cause::Cause;
 pub use cell::{
-    Cell, CellId, CellSettings, Expectation, ExpectedFailure, Program, ProgramSource, RootfsSpec,
-    Skip, Toolchain, parse_byte_size,
+    Cell, CellId, CellSettings, Expectation, ExpectedFailure, GoPackage, ModuleRef, OutputStream,
+    Program, ProgramSource, RootfsSpec, Skip, Toolchain, parse_byte_size,
 };
 pub use config::{
     AxisMatch, BuildSettings, CONFIG_FILE_NAME, Config, ConfigError, ConfigErrorDetail,
     ConfiguredProgram, ConfiguredTarget, ExpectFailRule, IncludeRule, Location, RunSettings,
-    ToolchainSpec, ToolchainSpecKind, closest, load_config, parse_config, programs_from_paths,
+    ToolchainSpec, ToolchainSpecKind, closest, is_package_pattern, load_config, parse_config,
+    programs_from_paths,
 };
 pub use defaults::{DEFAULT_CGO_ARCHES, default_matrix};
 pub use expand::{Axes, CgoMode, Filter, FilterError, Plan, Shard, ShardError};

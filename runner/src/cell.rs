@@ -37,6 +37,7 @@ const IN_OUT: &str = "/out";
 const IN_GOCACHE: &str = "/cache/go";
 const IN_ZIGCACHE: &str = "/cache/zig";
 const IN_TOOLS: &str = "/.crossmatrix";
+const IN_GOMODCACHE: &str = "/cache/gomod";
 /// Size cap of a run's writable scratch dir (its cwd): filling it gives ENOSPC, not a full host.
 const SCRATCH_BYTES: u64 = 256 << 20;
 /// Tasks (processes + threads) a build may run at once: `go build` and the C compiler it
@@ -68,6 +69,9 @@ pub struct RunnerConfig {
     /// Reuse the results of passing cells whose every input is unchanged (see
     /// [`crate::resultcache`]); false with `run --rerun`.
     pub reuse: bool,
+    /// The module cache builds read (read-only): crossmatrix's own (`<cache>/gomod`, filled
+    /// by `crossmatrix fetch`) or the user's (`--modcache`).
+    pub modcache: PathBuf,
 }
 
 /// Runs cells. Shared by the worker threads of a run.
@@ -465,18 +469,12 @@ impl Runner {
         rec: &mut BuildRecord,
         build_jobs: Option<usize>,
     ) -> (Option<PathBuf>, Option<Failure>) {
-        let (src_dir, pkg, has_mod) = match &cell.program.source {
-            ProgramSource::Probe => (self.probe_dir.clone(), ".".to_string(), true),
-            ProgramSource::Dir(d) => (d.clone(), ".".to_string(), d.join("go.mod").exists()),
-            ProgramSource::File(f) => (
-                f.parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| PathBuf::from(".")),
-                f.file_name()
-                    .map(|n| format!("./{}", n.to_string_lossy()))
-                    .unwrap_or_default(),
-                true,
-            ),
+        let src = match self.build_source(cell) {
+            Ok(src) => src,
+            Err(f) => {
+                rec.status = StepStatus::Fail;
+                return (None, Some(f));
+            }
         };
         let bin_dir = self
             .cfg
@@ -516,11 +514,14 @@ impl Runner {
             // go waits for its compilers and linkers: as pid 1 its CPU counts in run.json.
             .as_pid_1()
             .host_system()
-            .ro(goroot, goroot)
-            .ro(&src_dir, IN_SRC)
+            .ro(goroot, goroot);
+        for (host, inside) in &src.binds {
+            sb = sb.ro(host, inside);
+        }
+        sb = sb
             .rw(&bin_dir, IN_OUT)
             .rw(&gocache, IN_GOCACHE)
-            .chdir(IN_SRC)
+            .chdir(&src.chdir)
             .env(
                 "PATH",
                 format!("{}/bin:/usr/local/bin:/usr/bin:/bin", goroot.display()),
@@ -541,8 +542,8 @@ impl Runner {
         for (k, v) in &self.build_gc {
             sb = sb.env(*k, v);
         }
-        if !has_mod {
-            sb = sb.env("GO111MODULE", "off");
+        for (k, v) in &src.env {
+            sb = sb.env(*k, v);
         }
         if let Some((k, v)) = cell.target.variant_env() {
             sb = sb.env(k, v);
@@ -581,11 +582,12 @@ impl Runner {
         if let Some(ld) = &settings.ldflags {
             argv.push(format!("-ldflags={ld}").into());
         }
-        argv.push(pkg.into());
+        argv.extend(settings.build_flags.iter().map(OsString::from));
+        argv.push(src.target.clone().into());
         let build_timeout = settings.build_timeout.unwrap_or(self.cfg.build_timeout);
         let start = Instant::now();
         // A build with exactly these inputs ran before: reuse its binary, skip `go build`.
-        let key = self.build_key(cell, &src_dir, &bin_dir, &sb, &argv, cc);
+        let key = self.build_key(cell, &src, &bin_dir, &sb, &argv, cc);
         if let Some(key) = &key {
             if self
                 .build_cache
@@ -650,24 +652,88 @@ impl Runner {
         (Some(bin_dir.join(exe_name)), None)
     }
 
+    /// Where a cell's source is and how `go build` sees it: the directories bound into the
+    /// build sandbox, where it runs, what it builds, and the environment that goes with it.
+    fn build_source(&self, cell: &Cell) -> Result<BuildSource, Failure> {
+        let in_src = PathBuf::from(IN_SRC);
+        let flat = |dir: PathBuf, target: String, module_mode: bool| BuildSource {
+            binds: vec![(dir.clone(), in_src.clone())],
+            chdir: in_src.clone(),
+            target,
+            env: if module_mode {
+                vec![]
+            } else {
+                vec![("GO111MODULE", "off".to_string())]
+            },
+            key: KeySource::Tree(dir, SourceScope::Tree),
+        };
+        Ok(match &cell.program.source {
+            ProgramSource::Probe => flat(self.probe_dir.clone(), ".".into(), true),
+            ProgramSource::Dir(d) => flat(d.clone(), ".".into(), d.join("go.mod").exists()),
+            ProgramSource::File(f) => {
+                let dir = f
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| ".".into());
+                let name = f
+                    .file_name()
+                    .map(|n| format!("./{}", n.to_string_lossy()))
+                    .unwrap_or_default();
+                BuildSource {
+                    key: KeySource::Tree(dir.clone(), SourceScope::Flat),
+                    ..flat(dir, name, true)
+                }
+            }
+            ProgramSource::Package(gp) => {
+                // The module (or workspace) at its own path, so go.work `use` and `replace`
+                // directives with relative paths resolve as on the host; the module cache
+                // read-only: builds never download (`crossmatrix fetch` fills it).
+                let mut binds: Vec<(PathBuf, PathBuf)> =
+                    gp.roots.iter().map(|r| (r.clone(), r.clone())).collect();
+                let mut env = vec![
+                    (
+                        "GOWORK",
+                        gp.workspace
+                            .as_ref()
+                            .map_or_else(|| "off".to_string(), |w| w.display().to_string()),
+                    ),
+                    ("GOSUMDB", "off".to_string()),
+                ];
+                if !gp.vendored {
+                    binds.push((self.cfg.modcache.clone(), PathBuf::from(IN_GOMODCACHE)));
+                    env.push(("GOMODCACHE", IN_GOMODCACHE.to_string()));
+                }
+                BuildSource {
+                    binds,
+                    chdir: gp.dir.clone(),
+                    target: gp.target.clone(),
+                    env,
+                    key: KeySource::Package,
+                }
+            }
+            ProgramSource::Pattern { pattern, .. } => {
+                return Err(Failure::new(
+                    Cause::BuildError,
+                    format!("the pattern {pattern} was not expanded by the planner"),
+                ));
+            }
+        })
+    }
+
     /// The build cache key of a cell: everything the sandboxed `go build` sees — its bubblewrap
     /// arguments (mounts, environment; the output dir masked, since it differs per run), its
     /// command line, the toolchain, the C compiler's files, and the content of the source
-    /// files. `None` (no caching) when the source cannot be hashed.
+    /// files (for a module's package, the files its build reads: [`crate::gosource`]). `None`
+    /// (no caching) when the source cannot be hashed.
     fn build_key(
         &self,
         cell: &Cell,
-        src_dir: &Path,
+        src: &BuildSource,
         bin_dir: &Path,
         sb: &Sandbox,
         argv: &[OsString],
         cc: Option<&CCompiler>,
     ) -> Option<String> {
-        let scope = match &cell.program.source {
-            ProgramSource::File(_) => SourceScope::Flat,
-            _ => SourceScope::Tree,
-        };
-        let source = self.build_cache.source_hash(src_dir, scope)?;
         let mut h = Sha256::new();
         let out = bin_dir.as_os_str().as_encoded_bytes();
         for a in sb.args().iter().chain(argv) {
@@ -682,6 +748,29 @@ impl Runner {
             let exe = cc.cc.split_whitespace().next().unwrap_or_default();
             h.update(file_stamp(Path::new(exe)).as_bytes());
         }
+        let source = match &src.key {
+            KeySource::Tree(dir, scope) => self.build_cache.source_hash(dir, *scope)?,
+            KeySource::Package => {
+                let memo_key = format!("{:x}", h.clone().finalize());
+                // go list takes the build's flags (tags, -mod, -race… decide the file set).
+                let flags: Vec<OsString> = argv
+                    .iter()
+                    .skip(2)
+                    .filter(|a| a.to_string_lossy().starts_with('-'))
+                    .filter(|a| *a != "-o" && !a.to_string_lossy().starts_with(IN_OUT))
+                    .cloned()
+                    .collect();
+                crate::gosource::package_digest(
+                    sb,
+                    &cell.toolchain.goroot.join("bin/go"),
+                    &flags,
+                    &src.target,
+                    Path::new(IN_GOMODCACHE),
+                    &self.cfg.cache_dir.join("deps"),
+                    &memo_key,
+                )?
+            }
+        };
         h.update(source.as_bytes());
         Some(format!("{:x}", h.finalize()))
     }
@@ -941,6 +1030,26 @@ impl Runner {
             root,
         })
     }
+}
+
+/// How a cell's source reaches `go build`.
+struct BuildSource {
+    /// (host path, path in the sandbox), bound read-only.
+    binds: Vec<(PathBuf, PathBuf)>,
+    /// Where `go build` runs.
+    chdir: PathBuf,
+    /// What it builds there: `.` or `./FILE.go`.
+    target: String,
+    env: Vec<(&'static str, String)>,
+    key: KeySource,
+}
+
+/// What the build cache key hashes as the source.
+enum KeySource {
+    /// The files of a directory (GOPATH-style source, single files, the probe).
+    Tree(PathBuf, SourceScope),
+    /// The files `go list -deps` says the package's build reads.
+    Package,
 }
 
 struct Prepared {

@@ -5,6 +5,7 @@ pub mod buildcache;
 pub mod buildgc;
 pub mod cell;
 pub mod classify;
+pub mod gosource;
 pub mod inspect;
 pub mod process;
 pub mod resources;

@@ -197,9 +197,38 @@ fn unregister(pid: u32) {
     }
 }
 
-/// Bytes of output kept per stream: the first `HEAD` and the last `TAIL`.
+/// Bytes of a program's output kept per stream in records: the first `HEAD` and the last
+/// `TAIL`.
 const HEAD: usize = 16 * 1024;
 const TAIL: usize = 48 * 1024;
+
+/// How much of a stream is kept: the first `head` bytes and the last `tail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    pub head: usize,
+    pub tail: usize,
+}
+
+impl Caps {
+    /// What records keep of a program's output (crossmatrix's memory stays flat whatever a
+    /// program prints).
+    pub const RECORD: Caps = Caps {
+        head: HEAD,
+        tail: TAIL,
+    };
+    /// What crossmatrix reads from tools it runs for their answer (`go list -json`, a test
+    /// binary's event stream): all of it up to a generous bound.
+    pub const TOOL: Caps = Caps {
+        head: 256 << 20,
+        tail: 16 << 20,
+    };
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Caps::RECORD
+    }
+}
 
 /// A stream captured with a cap.
 #[derive(Debug, Clone, Default)]
@@ -234,9 +263,10 @@ impl Captured {
         kept
     }
 
-    fn push(&mut self, mut chunk: &[u8]) {
-        if self.head.len() < HEAD {
-            let n = (HEAD - self.head.len()).min(chunk.len());
+    fn push(&mut self, mut chunk: &[u8], caps: Caps) {
+        let Caps { head, tail } = caps;
+        if self.head.len() < head {
+            let n = (head - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..n]);
             chunk = &chunk[n..];
         }
@@ -244,8 +274,8 @@ impl Captured {
             return;
         }
         self.tail.extend_from_slice(chunk);
-        if self.tail.len() > TAIL {
-            let excess = self.tail.len() - TAIL;
+        if self.tail.len() > tail {
+            let excess = self.tail.len() - tail;
             self.tail.drain(..excess);
             self.dropped += excess as u64;
         }
@@ -277,28 +307,74 @@ pub fn run_captured_with_input(
     timeout: Duration,
     input: Option<Vec<u8>>,
 ) -> io::Result<Finished> {
+    run_captured_opts(
+        cmd,
+        timeout,
+        &CaptureOptions {
+            input,
+            ..CaptureOptions::default()
+        },
+    )
+}
+
+/// How [`run_captured_opts`] feeds and captures a child.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureOptions {
+    /// Written to stdin (then closed); stdin is `/dev/null` without it.
+    pub input: Option<Vec<u8>>,
+    pub caps: Caps,
+    /// stderr goes into stdout's pipe, so both interleave as written (`Finished::stdout`
+    /// holds both, `stderr` stays empty).
+    pub merge_stderr: bool,
+}
+
+/// [`run_captured`] with its input, caps and stream handling given.
+pub fn run_captured_opts(
+    cmd: impl Into<Spawn>,
+    timeout: Duration,
+    opts: &CaptureOptions,
+) -> io::Result<Finished> {
     let mut cmd = cmd.into();
-    cmd.cmd_mut()
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+    let merged = if opts.merge_stderr {
+        Some(pipe_pair()?)
+    } else {
+        None
+    };
+    let c = cmd.cmd_mut();
+    c.stdin(if opts.input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .process_group(0);
+    let mut merged_reader = None;
+    match merged {
+        Some((r, w)) => {
+            c.stdout(Stdio::from(w.try_clone()?)).stderr(Stdio::from(w));
+            merged_reader = Some(std::fs::File::from(r));
+        }
+        None => {
+            c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+    }
     let start = Instant::now();
+    // `spawn` consumes the command, and with it our copies of a merged pipe's write end (the
+    // reader sees the end of the stream when the child's copies close).
     let (spawned, info) = cmd.spawn();
     let mut child = spawned?;
-    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+    if let (Some(data), Some(mut stdin)) = (opts.input.clone(), child.stdin.take()) {
         // A child that never reads must not block us: write from a thread.
         thread::spawn(move || {
             use std::io::Write;
             let _ = stdin.write_all(&data);
         });
     }
-    let out = child.stdout.take().map(spawn_reader);
-    let err = child.stderr.take().map(spawn_reader);
+    let caps = opts.caps;
+    let out = match merged_reader {
+        Some(r) => Some(spawn_reader(r, caps)),
+        None => child.stdout.take().map(|r| spawn_reader(r, caps)),
+    };
+    let err = child.stderr.take().map(|r| spawn_reader(r, caps));
     let (status, timed_out, ended) = wait_deadline(child, start + timeout)?;
     if let Some(info) = info {
         reap_sandbox_init(info);
@@ -338,14 +414,31 @@ pub fn run_timed(
     Ok((ended - start, status.code(), timed_out))
 }
 
-fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<Captured> {
+/// A pipe whose ends close on exec (the child gets its own copies through `Stdio`).
+fn pipe_pair() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 writes two descriptors into the array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    })
+}
+
+fn spawn_reader<R: Read + Send + 'static>(mut r: R, caps: Caps) -> thread::JoinHandle<Captured> {
     thread::spawn(move || {
         let mut cap = Captured::default();
         let mut buf = [0u8; 16 * 1024];
         loop {
             match r.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => cap.push(&buf[..n]),
+                Ok(n) => cap.push(&buf[..n], caps),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             }

@@ -31,6 +31,8 @@ pub struct PlanRequest {
     pub shard: Option<String>,
     /// How foreign binaries will run (decides which arches the default matrix has).
     pub executor: ExecutorPreference,
+    /// crossmatrix's cache (what planning learns about Go projects is remembered there).
+    pub cache_dir: PathBuf,
 }
 
 impl PlanRequest {
@@ -59,6 +61,8 @@ pub enum PlanError {
     Toolchains(#[from] crossmatrix_toolchains::SelectError),
     #[error("{0}")]
     Config(Box<crossmatrix_matrix::ConfigError>),
+    #[error(transparent)]
+    Project(#[from] crossmatrix_project::ResolveError),
     #[error("{0}")]
     Usage(String),
 }
@@ -113,7 +117,11 @@ fn programs_from(paths: &[PathBuf]) -> Result<Vec<Arc<Program>>, PlanError> {
     if paths.is_empty() {
         return Ok(vec![Arc::new(Program::probe())]);
     }
-    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+    let exists = |p: &&PathBuf| match p.to_str() {
+        Some(t) if crossmatrix_matrix::is_package_pattern(t) => true,
+        _ => p.exists(),
+    };
+    if let Some(missing) = paths.iter().find(|p| !exists(p)) {
         return Err(usage(format!(
             "program {}: no such file or directory",
             missing.display()
@@ -257,14 +265,22 @@ fn plan_from_config(req: &PlanRequest, path: &Path, host: Host) -> Result<Planne
     narrow(plan, req, toolchains, host)
 }
 
-/// Applies `--filter`, hashes the matrix (before sharding, so shards of one matrix merge) and
-/// applies `--shard`.
+/// Resolves the Go project programs (modules, patterns, constraints: see
+/// [`crossmatrix_project::resolve_plan`]), applies `--filter`, hashes the matrix (before
+/// sharding, so shards of one matrix merge) and applies `--shard`.
 fn narrow(
-    mut plan: Plan,
+    plan: Plan,
     req: &PlanRequest,
     toolchains: Vec<Arc<Toolchain>>,
     host: Host,
 ) -> Result<Planned, PlanError> {
+    let mut plan = crossmatrix_project::resolve_plan(
+        plan,
+        &crossmatrix_project::ResolveOptions {
+            memo_dir: req.cache_dir.join("golist"),
+            gowork: std::env::var("GOWORK").ok(),
+        },
+    )?;
     if !req.filter.is_empty() {
         let filter = Filter::parse(&req.filter).map_err(|e| usage(e.to_string()))?;
         plan = plan.filter(&filter);

@@ -46,13 +46,14 @@
 //! ```
 
 mod error;
+pub mod gotest;
 mod parse;
 mod plan;
 #[cfg(test)]
 mod tests;
 
 pub use error::{ConfigError, ConfigErrorDetail, Location, closest};
-pub use parse::programs_from_paths;
+pub use parse::{is_package_pattern, programs_from_paths};
 
 use crate::{Cell, CellSettings, ExpectedFailure, Libc, Program, RootfsSpec, Target};
 use std::collections::BTreeMap;
@@ -122,6 +123,8 @@ pub struct BuildSettings {
     pub tags: Vec<String>,
     pub trimpath: Option<bool>,
     pub ldflags: Option<String>,
+    /// Other `go build` flags; they add up, in order.
+    pub flags: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub timeout: Option<Duration>,
 }
@@ -152,6 +155,7 @@ impl BuildSettings {
         if let Some(l) = &self.ldflags {
             s.ldflags = Some(l.clone());
         }
+        s.build_flags.extend(self.flags.iter().cloned());
         s.build_env
             .extend(self.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         if self.timeout.is_some() {

@@ -7,9 +7,10 @@ use super::{
     IncludeRule, RunSettings, ToolchainSpec, ToolchainSpecKind,
 };
 use crate::cell::sanitize;
+use crate::config::gotest;
 use crate::{
-    Cause, Expectation, ExpectedFailure, Libc, Program, ProgramSource, RootfsSpec, Target,
-    VARIANT_KNOBS, VariantKnob, is_known_port, known_ports,
+    Cause, Expectation, ExpectedFailure, Libc, OutputStream, Program, ProgramSource, RootfsSpec,
+    Target, VARIANT_KNOBS, VariantKnob, is_known_port, known_ports,
 };
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::collections::{BTreeMap, HashMap};
@@ -37,7 +38,7 @@ const TOP_KEYS: &[&str] = &[
     "run",
     "programs",
 ];
-const BUILD_KEYS: &[&str] = &["tags", "trimpath", "ldflags", "env", "timeout"];
+const BUILD_KEYS: &[&str] = &["tags", "trimpath", "ldflags", "flags", "env", "timeout"];
 const RUN_KEYS: &[&str] = &["timeout", "reps", "env", "memory", "pids"];
 const AXIS_KEYS: &[&str] = &[
     "toolchain",
@@ -52,6 +53,7 @@ const PROGRAM_KEYS: &[&str] = &[
     "path",
     "name",
     "suite",
+    "conventions",
     "include",
     "exclude",
     "args",
@@ -68,6 +70,7 @@ const PROGRAM_KEYS: &[&str] = &[
 ];
 const EXPECT_KEYS: &[&str] = &[
     "exit_code",
+    "output",
     "stdout",
     "stdout_file",
     "stdout_regex",
@@ -76,8 +79,7 @@ const EXPECT_KEYS: &[&str] = &[
 const EXPECT_FAIL_KEYS: &[&str] = &["match", "cause", "reason"];
 const ROOTFS_NAMES: &[&str] = &["scratch", "glibc", "musl"];
 const ROOTFS_EXPECTED: &str = "scratch, glibc, musl, or a directory path such as ./rootfs";
-const PROGRAM_PATH_EXPECTED: &str =
-    "a Go package directory, a single .go file, or a suite directory with suite = true";
+const PROGRAM_PATH_EXPECTED: &str = "a Go package directory, a single .go file, a package pattern such as ./cmd/..., or a suite directory with suite = true";
 
 /// Problems collected while validating one part of the config, so that one bad value does not
 /// hide the next: the user fixes them all in one go.
@@ -804,7 +806,11 @@ impl<'a> Parser<'a> {
     }
 
     fn build(&self, v: &Val<'_>, key: &str) -> R<BuildSettings> {
-        let t = self.table(v, key, "a table with tags, trimpath, ldflags, env, timeout")?;
+        let t = self.table(
+            v,
+            key,
+            "a table with tags, trimpath, ldflags, flags, env, timeout",
+        )?;
         let mut p = Problems::default();
         p.keep(self.check_keys(t, key, BUILD_KEYS, &format!("`{key}`")));
         let mut b = BuildSettings::default();
@@ -832,6 +838,18 @@ impl<'a> Parser<'a> {
                             self.string(val, &kk, "a string, e.g. \"-s -w\"")?
                                 .to_string(),
                         )
+                    }
+                    "flags" => {
+                        for (flag, span, fk) in
+                            self.strings(val, &kk, "a list of go build flags")?
+                        {
+                            if !flag.starts_with('-') {
+                                return Err(self
+                                    .err(span, &fk, format!("`{flag}` is not a flag"))
+                                    .expected("go build flags such as \"-gcflags=all=-N -l\" or \"-race\""));
+                            }
+                            b.flags.push(flag);
+                        }
                     }
                     "env" => b.env = self.env(val, &kk)?,
                     "timeout" => b.timeout = Some(self.seconds(val, &kk)?),
@@ -1065,9 +1083,14 @@ impl<'a> Parser<'a> {
             return p.finish((vec![], 0..0));
         };
         let pkey = join(key, "path");
+        let pattern = pv
+            .get_ref()
+            .as_str()
+            .filter(|s| is_package_pattern(s))
+            .map(str::to_string);
         let abs = p.keep(
             self.string(pv, &pkey, PROGRAM_PATH_EXPECTED)
-                .map(|path| self.resolve(path))
+                .map(|path| self.resolve(pattern_dir(path)))
                 .and_then(|abs| {
                     if abs.exists() {
                         Ok(abs)
@@ -1085,6 +1108,30 @@ impl<'a> Parser<'a> {
         let suite = get(t, "suite")
             .and_then(|v| p.keep(self.bool(v, &join(key, "suite"))))
             .unwrap_or(false);
+        let go_test = get(t, "conventions").and_then(|v| {
+            let k = join(key, "conventions");
+            let expected =
+                "\"go-test\" (Go's test/ directory: `// run` files, combined output, NAME.out)";
+            p.keep(self.string(v, &k, expected).and_then(|c| {
+                match c {
+                    "go-test" if suite => Ok(true),
+                    "go-test" => Err(self
+                        .err(v.span(), &k, "`conventions` applies to suites")
+                        .expected("suite = true beside it")),
+                    other => Err(self
+                        .err(v.span(), &k, format!("unknown conventions `{other}`"))
+                        .expected(expected)),
+                }
+            }))
+        });
+        let go_test = go_test.unwrap_or(false);
+        if let (Some(_), true) = (&pattern, suite) {
+            p.keep::<()>(Err(self
+                .err(pv.span(), &pkey, "a package pattern cannot be a suite")
+                .expected(
+                    "a directory of .go files with suite = true, or a pattern without it",
+                )));
+        }
         let name = get(t, "name").and_then(|v| {
             let k = join(key, "name");
             p.keep(self.string(v, &k, "a program name").and_then(|n| {
@@ -1181,35 +1228,63 @@ impl<'a> Parser<'a> {
         let Some(abs) = abs else {
             return p.finish((vec![], blame));
         };
-        let sources = p.keep(self.program_sources(
-            &abs,
-            pv.span(),
-            &pkey,
-            suite,
-            name.as_ref().map(|(n, _)| n.as_str()),
-            include.as_ref(),
-            exclude.as_ref(),
-        ));
+        let sources = match &pattern {
+            Some(pat) => Some(vec![(
+                name.as_ref()
+                    .map(|(n, _)| n.clone())
+                    .unwrap_or_else(|| pat.clone()),
+                pattern_source(&self.base, pat),
+                None,
+            )]),
+            None => p.keep(self.program_sources(
+                &abs,
+                pv.span(),
+                &pkey,
+                suite,
+                name.as_ref().map(|(n, _)| n.as_str()),
+                include.as_ref(),
+                exclude.as_ref(),
+            )),
+        };
         let programs = sources
             .unwrap_or_default()
             .into_iter()
-            .map(|(name, source, golden)| {
+            .filter_map(|(name, source, golden)| {
                 let mut expect = expect.clone();
-                if !stdout_set && golden.is_some() {
+                let (mut args, mut build, mut run) = (args.clone(), build.clone(), run.clone());
+                if go_test {
+                    // Go's harness: only `// run` files are programs, their output is combined
+                    // and compared with NAME.out, or must be empty without one.
+                    let ProgramSource::File(f) = &source else {
+                        return None;
+                    };
+                    let d = gotest::run_directive(&std::fs::read_to_string(f).ok()?)?;
+                    expect.output = crate::OutputStream::Combined;
+                    if !stdout_set {
+                        expect.stdout = Some(golden.clone().unwrap_or_default());
+                    }
+                    args = d.args;
+                    build.flags.extend(d.build_flags);
+                    build.env.extend(d.env.clone());
+                    run.env.extend(d.env);
+                    if d.timeout.is_some() {
+                        run.timeout = d.timeout;
+                    }
+                } else if !stdout_set && golden.is_some() {
                     expect.stdout = golden;
                 }
-                ConfiguredProgram {
+                Some(ConfiguredProgram {
                     program: std::sync::Arc::new(Program {
                         name,
                         source,
-                        args: args.clone(),
+                        args,
                         expect,
                     }),
-                    build: build.clone(),
-                    run: run.clone(),
+                    build,
+                    run,
                     stdin: stdin.clone(),
                     expect_fail: expect_fail.clone(),
-                }
+                })
             })
             .collect();
         p.finish((programs, blame))
@@ -1351,6 +1426,18 @@ impl<'a> Parser<'a> {
                                 .expected(expected));
                         }
                         e.exit_code = n as i32;
+                    }
+                    "output" => {
+                        let expected = "\"stdout\" (the default) or \"combined\" (stdout and stderr as written)";
+                        e.output = match self.string(val, &kk, expected)? {
+                            "stdout" => OutputStream::Stdout,
+                            "combined" => OutputStream::Combined,
+                            other => {
+                                return Err(self
+                                    .err(val.span(), &kk, format!("unknown output `{other}`"))
+                                    .expected(expected));
+                            }
+                        };
                     }
                     "stdout" | "stdout_file" => {
                         if stdout_set {
@@ -1545,6 +1632,43 @@ impl<'a> Parser<'a> {
 }
 
 /// The sibling `NAME.out` of a single-file program `NAME.go`, when present.
+/// The source of a pattern program: the pattern relative to the directory it starts from
+/// (`./cmd/...` under `base` is `./...` under `base/cmd`).
+pub(crate) fn pattern_source(base: &Path, path: &str) -> ProgramSource {
+    let dir_part = pattern_dir(path);
+    let dir = base.join(dir_part);
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let rest = path[dir_part.len()..].trim_start_matches('/');
+    ProgramSource::Pattern {
+        dir,
+        pattern: format!("./{rest}"),
+    }
+}
+
+/// A Go package pattern: a path with a `...` element (`./cmd/...`, `./...`).
+pub fn is_package_pattern(path: &str) -> bool {
+    path.split('/').any(|e| e.contains("..."))
+}
+
+/// The directory a pattern starts from (`./cmd` for `./cmd/...`), which must exist; a plain
+/// path is itself.
+pub(crate) fn pattern_dir(path: &str) -> &str {
+    if !is_package_pattern(path) {
+        return path;
+    }
+    match path.find("...") {
+        Some(i) => {
+            let head = &path[..i];
+            match head.rfind('/') {
+                Some(j) if j > 0 => &head[..j],
+                Some(_) => "/",
+                None => ".",
+            }
+        }
+        None => path,
+    }
+}
+
 fn read_golden(go_file: &Path) -> Result<Option<String>, String> {
     let golden = go_file.with_extension("out");
     if !golden.is_file() {
@@ -1561,6 +1685,24 @@ fn read_golden(go_file: &Path) -> Result<Option<String>, String> {
 pub fn programs_from_paths(paths: &[PathBuf]) -> Result<Vec<ConfiguredProgram>, ConfigError> {
     let mut out: Vec<ConfiguredProgram> = Vec::new();
     for p in paths {
+        if let Some(text) = p.to_str().filter(|t| is_package_pattern(t)) {
+            let cwd = std::env::current_dir().map_err(|e| ConfigError::new(p, e.to_string()))?;
+            let dir = cwd.join(pattern_dir(text));
+            if !dir.is_dir() {
+                return Err(ConfigError::new(
+                    p,
+                    format!("pattern {text}: no such directory {}", dir.display()),
+                )
+                .expected(PROGRAM_PATH_EXPECTED));
+            }
+            out.push(ConfiguredProgram::plain(Program {
+                name: text.to_string(),
+                source: pattern_source(&cwd, text),
+                args: vec![],
+                expect: Expectation::default(),
+            }));
+            continue;
+        }
         let abs = std::fs::canonicalize(p).map_err(|e| {
             ConfigError::new(p, format!("program: {e}")).expected(PROGRAM_PATH_EXPECTED)
         })?;

@@ -1,0 +1,568 @@
+//! From the programs a user named to the programs each cell builds, as the go command sees
+//! them: a directory or file inside a module becomes a package of that module (built from
+//! the module root, with the module's dependencies); a pattern (`./cmd/...`) becomes one
+//! program per `main` package it matches for any of the plan's targets; a cell whose target
+//! the program's build constraints exclude, or whose toolchain is older than the module's `go`
+//! line, is skipped with the reason.
+
+use crate::constraint::{Exclusion, TagSet, exclusion};
+use crate::context::{BuildContext, Tags};
+use crate::list::{Listed, go_list, tree_stamp};
+use crate::module::{ModuleError, Project, find_project};
+use crossmatrix_matrix::{
+    Cause, Cell, GoPackage, ModuleRef, Plan, Program, ProgramSource, Skip, Toolchain,
+};
+use crossmatrix_toolchains::version::compare_go_versions;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where resolution keeps what it learns, and the user's environment it honours.
+#[derive(Debug, Clone)]
+pub struct ResolveOptions {
+    /// `go list` answers are remembered here (`<cache>/golist`).
+    pub memo_dir: PathBuf,
+    /// The user's `GOWORK` (`off`, a file, or unset).
+    pub gowork: Option<String>,
+}
+
+/// A program that cannot be what the user said it is: a usage error, before any work.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Module(#[from] ModuleError),
+    #[error(transparent)]
+    List(#[from] crate::list::GoListError),
+    #[error(transparent)]
+    Context(#[from] crate::context::ContextError),
+    #[error("{}: not a Go package: {message}", dir.display())]
+    NotAPackage { dir: PathBuf, message: String },
+    #[error(
+        "{} is package {name}, not a command: give a directory holding package main (`crossmatrix test` runs a package's tests)",
+        dir.display()
+    )]
+    NotMain { dir: PathBuf, name: String },
+    #[error(
+        "pattern {pattern} matches no main package in {} for any target of the matrix: check the path (patterns are relative, like ./cmd/...)",
+        dir.display()
+    )]
+    NoMainPackage { pattern: String, dir: PathBuf },
+    #[error("{}: {source}", file.display())]
+    Constraint {
+        file: PathBuf,
+        source: crate::constraint::BadConstraint,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The go command used to read `go.mod` files: the newest toolchain of the plan (an older one
+/// may not know a newer file's directives).
+fn reader_go(plan: &Plan) -> Option<PathBuf> {
+    plan.cells
+        .iter()
+        .map(|c| &c.toolchain)
+        .max_by(|a, b| compare_go_versions(&a.version, &b.version))
+        .map(|t| t.goroot.join("bin/go"))
+}
+
+fn context_of(cell: &Cell) -> BuildContext {
+    BuildContext {
+        goroot: cell.toolchain.goroot.clone(),
+        go_version: cell.toolchain.version.clone(),
+        goos: cell.target.goos.clone(),
+        goarch: cell.target.goarch.clone(),
+        variant: cell.target.variant_env(),
+        cgo: cell.cgo,
+        tags: cell.settings.tags.clone(),
+    }
+}
+
+/// What one user program turned out to be.
+enum Resolved {
+    /// Not a Go project program (the probe), or GOPATH-style source: as it was.
+    Keep,
+    /// One package (a directory or file of a module): its program, and per context whether it
+    /// is excluded and why.
+    One {
+        program: Arc<Program>,
+        project: Option<Project>,
+        excluded: HashMap<BuildContext, String>,
+    },
+    /// A pattern: its main packages, each with its program and where it is excluded.
+    Many {
+        packages: Vec<(Arc<Program>, HashMap<BuildContext, String>)>,
+        project: Option<Project>,
+    },
+}
+
+/// Resolves every Go project program of `plan` (see the module doc).
+pub fn resolve_plan(plan: Plan, opts: &ResolveOptions) -> Result<Plan, ResolveError> {
+    let Some(go) = reader_go(&plan) else {
+        return Ok(plan);
+    };
+    let mut r = Resolver {
+        opts,
+        go,
+        stamps: HashMap::new(),
+        tags: HashMap::new(),
+    };
+    // Each program's contexts (the cells that will build it).
+    let mut programs: Vec<Arc<Program>> = Vec::new();
+    let mut contexts: HashMap<String, Vec<BuildContext>> = HashMap::new();
+    for c in &plan.cells {
+        if c.skip.is_some() {
+            continue;
+        }
+        let ctxs = contexts.entry(c.program.name.clone()).or_default();
+        if ctxs.is_empty() {
+            programs.push(c.program.clone());
+        }
+        let ctx = context_of(c);
+        if !ctxs.contains(&ctx) {
+            ctxs.push(ctx);
+        }
+    }
+    let mut resolved: HashMap<String, Resolved> = HashMap::new();
+    for p in &programs {
+        let ctxs = &contexts[&p.name];
+        resolved.insert(p.name.clone(), r.resolve(p, ctxs)?);
+    }
+    name_packages(&mut resolved, &programs);
+    let mut cells = Vec::with_capacity(plan.cells.len());
+    for cell in plan.cells {
+        match resolved.get(&cell.program.name) {
+            None | Some(Resolved::Keep) => cells.push(cell),
+            Some(_) if cell.skip.is_some() => cells.push(cell),
+            Some(Resolved::One {
+                program,
+                project,
+                excluded,
+            }) => cells.push(respun(&cell, program, project.as_ref(), excluded)),
+            Some(Resolved::Many { packages, project }) => {
+                for (program, excluded) in packages {
+                    cells.push(respun(&cell, program, project.as_ref(), excluded));
+                }
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    cells.retain(|c| seen.insert(c.id.clone()));
+    Ok(Plan { cells })
+}
+
+/// `cell` building `program` instead, skipped where its constraints exclude the cell's
+/// target or its module needs a newer toolchain.
+fn respun(
+    cell: &Cell,
+    program: &Arc<Program>,
+    project: Option<&Project>,
+    excluded: &HashMap<BuildContext, String>,
+) -> Cell {
+    let mut c = Cell::new(
+        cell.toolchain.clone(),
+        cell.target.clone(),
+        cell.cgo,
+        cell.libc,
+        cell.rootfs.clone(),
+        program.clone(),
+    );
+    c.settings = cell.settings.clone();
+    if let Some(reason) = too_old(&cell.toolchain, project) {
+        c.skip = Some(Skip {
+            cause: Cause::ToolchainTooOld,
+            reason,
+        });
+    } else if let Some(reason) = excluded.get(&context_of(cell)) {
+        c.skip = Some(Skip {
+            cause: Cause::ExcludedByConstraints,
+            reason: reason.clone(),
+        });
+    }
+    c
+}
+
+/// Why `toolchain` cannot build the project (its `go` line is newer), if it cannot.
+fn too_old(toolchain: &Toolchain, project: Option<&Project>) -> Option<String> {
+    let line = project?.go_line()?;
+    let required = format!("go{line}");
+    (compare_go_versions(&toolchain.version, &required) == std::cmp::Ordering::Less).then(|| {
+        format!(
+            "{} requires go >= {line} and {} is older (GOTOOLCHAIN=local: no toolchain is downloaded)",
+            project
+                .map(|p| match &p.workspace {
+                    Some(w) => w.gowork.display().to_string(),
+                    None => p.module.gomod.display().to_string(),
+                })
+                .unwrap_or_default(),
+            toolchain.version
+        )
+    })
+}
+
+struct Resolver<'a> {
+    opts: &'a ResolveOptions,
+    go: PathBuf,
+    /// Tree stamps of project roots, once per plan.
+    stamps: HashMap<PathBuf, Option<String>>,
+    tags: HashMap<BuildContext, Tags>,
+}
+
+impl Resolver<'_> {
+    fn project(&self, dir: &Path) -> Result<Option<Project>, ResolveError> {
+        Ok(find_project(dir, &self.go, self.opts.gowork.as_deref())?)
+    }
+
+    fn stamp(&mut self, root: &Path) -> Option<String> {
+        self.stamps
+            .entry(root.to_path_buf())
+            .or_insert_with(|| tree_stamp(root))
+            .clone()
+    }
+
+    fn tags(&mut self, ctx: &BuildContext) -> Result<&Tags, ResolveError> {
+        if !self.tags.contains_key(ctx) {
+            let t = ctx.tags()?;
+            self.tags.insert(ctx.clone(), t);
+        }
+        Ok(&self.tags[ctx])
+    }
+
+    /// `go list` of `args` in `cwd` for `ctx`, memoized against the project's tree.
+    fn list(
+        &mut self,
+        ctx: &BuildContext,
+        cwd: &Path,
+        args: &[String],
+        project: Option<&Project>,
+    ) -> Result<Vec<Listed>, ResolveError> {
+        let root = project
+            .and_then(|p| p.roots().into_iter().next())
+            .unwrap_or_else(|| cwd.to_path_buf());
+        let stamp = self.stamp(&root);
+        let memo = self.opts.memo_dir.clone();
+        Ok(go_list(ctx, cwd, args, stamp.as_deref(), &memo)?)
+    }
+
+    fn resolve(
+        &mut self,
+        p: &Arc<Program>,
+        ctxs: &[BuildContext],
+    ) -> Result<Resolved, ResolveError> {
+        match &p.source {
+            ProgramSource::Dir(dir) => self.resolve_dir(p, dir, ctxs),
+            ProgramSource::File(file) => self.resolve_file(p, file, ctxs),
+            ProgramSource::Pattern { dir, pattern } => self.resolve_pattern(p, dir, pattern, ctxs),
+            ProgramSource::Probe | ProgramSource::Package(_) => Ok(Resolved::Keep),
+        }
+    }
+
+    fn resolve_dir(
+        &mut self,
+        p: &Arc<Program>,
+        dir: &Path,
+        ctxs: &[BuildContext],
+    ) -> Result<Resolved, ResolveError> {
+        let project = self.project(dir)?;
+        let mut excluded = HashMap::new();
+        let mut import_path = None;
+        for ctx in ctxs {
+            if too_old_ctx(ctx, project.as_ref()) {
+                continue;
+            }
+            let listed = self.list(ctx, dir, &[".".to_string()], project.as_ref())?;
+            let Some(l) = listed.first() else {
+                continue;
+            };
+            let err = l.error.as_ref().map(|e| e.err.clone()).unwrap_or_default();
+            if err.contains("no Go files in") {
+                return Err(ResolveError::NotAPackage {
+                    dir: dir.to_path_buf(),
+                    message: err,
+                });
+            }
+            if !l.builds() {
+                let reason = self.exclusion_reason(dir, ctx, &err)?;
+                excluded.insert(ctx.clone(), reason);
+                continue;
+            }
+            if l.name != "main" {
+                return Err(ResolveError::NotMain {
+                    dir: dir.to_path_buf(),
+                    name: l.name.clone(),
+                });
+            }
+            import_path.get_or_insert_with(|| l.import_path.clone());
+        }
+        let Some(project) = project else {
+            return Ok(if excluded.is_empty() {
+                Resolved::Keep
+            } else {
+                Resolved::One {
+                    program: p.clone(),
+                    project: None,
+                    excluded,
+                }
+            });
+        };
+        let program = Arc::new(Program {
+            source: ProgramSource::Package(Box::new(package(
+                &project,
+                dir,
+                ".",
+                import_path.unwrap_or_default(),
+            ))),
+            ..(**p).clone()
+        });
+        Ok(Resolved::One {
+            program,
+            project: Some(project),
+            excluded,
+        })
+    }
+
+    fn resolve_file(
+        &mut self,
+        p: &Arc<Program>,
+        file: &Path,
+        ctxs: &[BuildContext],
+    ) -> Result<Resolved, ResolveError> {
+        let dir = file.parent().unwrap_or(Path::new("/"));
+        let project = self.project(dir)?;
+        let content = std::fs::read_to_string(file).map_err(|source| ResolveError::Io {
+            path: file.to_path_buf(),
+            source,
+        })?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut excluded = HashMap::new();
+        for ctx in ctxs {
+            let tags = self.tags(ctx)?;
+            // A single file is built whatever its name says (`go build f.go`): only the
+            // header's constraints and cgo count.
+            match exclusion("program.go", &content, tags) {
+                Ok(Some(e)) => {
+                    excluded.insert(ctx.clone(), format!("{name}: {e}"));
+                }
+                Ok(None) => {}
+                Err(source) => {
+                    return Err(ResolveError::Constraint {
+                        file: file.to_path_buf(),
+                        source,
+                    });
+                }
+            }
+        }
+        let Some(project) = project else {
+            return Ok(Resolved::One {
+                program: p.clone(),
+                project: None,
+                excluded,
+            });
+        };
+        let program = Arc::new(Program {
+            source: ProgramSource::Package(Box::new(package(
+                &project,
+                dir,
+                &format!("./{name}"),
+                "command-line-arguments".into(),
+            ))),
+            ..(**p).clone()
+        });
+        Ok(Resolved::One {
+            program,
+            project: Some(project),
+            excluded,
+        })
+    }
+
+    fn resolve_pattern(
+        &mut self,
+        p: &Arc<Program>,
+        dir: &Path,
+        pattern: &str,
+        ctxs: &[BuildContext],
+    ) -> Result<Resolved, ResolveError> {
+        let project = self.project(dir)?;
+        // Main package dir → (import path, contexts that build it).
+        let mut mains: BTreeMap<PathBuf, (String, HashSet<BuildContext>)> = BTreeMap::new();
+        let mut listed_ctxs = Vec::new();
+        for ctx in ctxs {
+            if too_old_ctx(ctx, project.as_ref()) {
+                continue;
+            }
+            listed_ctxs.push(ctx.clone());
+            for l in self.list(ctx, dir, &[pattern.to_string()], project.as_ref())? {
+                if l.name == "main" && l.builds() {
+                    let e = mains
+                        .entry(l.dir.clone())
+                        .or_insert_with(|| (l.import_path.clone(), HashSet::new()));
+                    e.1.insert(ctx.clone());
+                }
+            }
+        }
+        if mains.is_empty() && !listed_ctxs.is_empty() {
+            return Err(ResolveError::NoMainPackage {
+                pattern: p.name.clone(),
+                dir: dir.to_path_buf(),
+            });
+        }
+        let mut packages = Vec::new();
+        for (pkg_dir, (import_path, built)) in mains {
+            let mut excluded = HashMap::new();
+            for ctx in listed_ctxs.iter().filter(|c| !built.contains(*c)) {
+                let reason = self.exclusion_reason(&pkg_dir, ctx, "")?;
+                excluded.insert(ctx.clone(), reason);
+            }
+            let source = match &project {
+                Some(proj) => ProgramSource::Package(Box::new(package(
+                    proj,
+                    &pkg_dir,
+                    ".",
+                    import_path.clone(),
+                ))),
+                None => ProgramSource::Dir(pkg_dir.clone()),
+            };
+            let program = Arc::new(Program {
+                // Named by `name_packages` once every program is known.
+                name: import_path,
+                source,
+                ..(**p).clone()
+            });
+            packages.push((program, excluded));
+        }
+        Ok(Resolved::Many { packages, project })
+    }
+
+    /// Why `ctx` builds nothing in `dir`: each file's constraint, as its header or name says.
+    fn exclusion_reason(
+        &mut self,
+        dir: &Path,
+        ctx: &BuildContext,
+        go_says: &str,
+    ) -> Result<String, ResolveError> {
+        let mut files: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+            .map_err(|source| ResolveError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .flatten()
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .filter(|(n, _)| n.ends_with(".go"))
+            .collect();
+        files.sort();
+        let tags = self.tags(ctx)?.clone();
+        let mut why: Vec<String> = Vec::new();
+        for (name, path) in files {
+            let Ok(content) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            match exclusion(&name, &content, &tags) {
+                Ok(Some(Exclusion::NotBuilt)) | Ok(None) => {}
+                Ok(Some(e)) => why.push(format!("{name}: {e}")),
+                Err(e) => why.push(format!("{name}: {e}")),
+            }
+        }
+        let target = format!(
+            "{}/{}{}",
+            tags.goos(),
+            tags.goarch(),
+            if tags.cgo() { " cgo=1" } else { " cgo=0" }
+        );
+        Ok(match (why.len(), go_says.is_empty()) {
+            (0, true) => format!("no file of {} is built for {target}", dir.display()),
+            (0, false) => go_says.to_string(),
+            (n, _) if n > 3 => format!(
+                "excluded for {target}: {} (and {} more)",
+                why[..3].join("; "),
+                n - 3
+            ),
+            _ => format!("excluded for {target}: {}", why.join("; ")),
+        })
+    }
+}
+
+fn too_old_ctx(ctx: &BuildContext, project: Option<&Project>) -> bool {
+    let Some(line) = project.and_then(Project::go_line) else {
+        return false;
+    };
+    compare_go_versions(&ctx.go_version, &format!("go{line}")) == std::cmp::Ordering::Less
+}
+
+fn package(project: &Project, dir: &Path, target: &str, import_path: String) -> GoPackage {
+    GoPackage {
+        dir: dir.to_path_buf(),
+        target: target.to_string(),
+        import_path,
+        module: ModuleRef {
+            path: project.module.path.clone(),
+            gomod: project.module.gomod.clone(),
+            go: project.go_line().map(str::to_string),
+            toolchain: project
+                .workspace
+                .as_ref()
+                .and_then(|w| w.toolchain.clone())
+                .or_else(|| project.module.toolchain.clone()),
+        },
+        workspace: project.workspace.as_ref().map(|w| w.gowork.clone()),
+        roots: project.roots(),
+        vendored: project.module.vendored && project.workspace.is_none(),
+    }
+}
+
+/// Names the packages patterns expanded to: the last element of the import path, or the
+/// shortest suffix of it (elements joined by `-`) that no other program of the plan has.
+fn name_packages(resolved: &mut HashMap<String, Resolved>, order: &[Arc<Program>]) {
+    let mut taken: HashSet<String> = order
+        .iter()
+        .filter(|p| !matches!(p.source, ProgramSource::Pattern { .. }))
+        .map(|p| p.name.clone())
+        .collect();
+    let mut imports: Vec<String> = Vec::new();
+    for p in order {
+        if let Some(Resolved::Many { packages, .. }) = resolved.get(&p.name) {
+            imports.extend(packages.iter().map(|(pkg, _)| pkg.name.clone()));
+        }
+    }
+    let suffix = |ip: &str, n: usize| {
+        let parts: Vec<&str> = ip.split('/').collect();
+        parts[parts.len().saturating_sub(n)..].join("-")
+    };
+    let mut names: HashMap<String, String> = HashMap::new();
+    for ip in &imports {
+        let depth = ip.split('/').count();
+        let mut n = 1;
+        let name = loop {
+            let cand = suffix(ip, n);
+            let clash = taken.contains(&cand)
+                || imports
+                    .iter()
+                    .any(|other| other != ip && suffix(other, n) == cand);
+            if !clash || n >= depth {
+                break cand;
+            }
+            n += 1;
+        };
+        taken.insert(name.clone());
+        names.insert(ip.clone(), name);
+    }
+    for p in order {
+        if let Some(Resolved::Many { packages, .. }) = resolved.get_mut(&p.name) {
+            for (pkg, _) in packages.iter_mut() {
+                let name = names
+                    .get(&pkg.name)
+                    .cloned()
+                    .unwrap_or_else(|| pkg.name.clone());
+                *pkg = Arc::new(Program {
+                    name,
+                    ..(**pkg).clone()
+                });
+            }
+        }
+    }
+}
