@@ -281,6 +281,44 @@ pub fn userns_capability(
     }
 }
 
+/// Kubernetes sets `KUBERNETES_SERVICE_HOST` in every container of every pod.
+pub fn in_kubernetes_pod(service_host: Option<&std::ffi::OsStr>) -> bool {
+    service_host.is_some_and(|h| !h.is_empty())
+}
+
+/// The fix for a bwrap that failed in a Kubernetes pod: the pod security setting its error
+/// points at first, then all that bubblewrap needs there.
+pub fn kubernetes_sandbox_fix(bwrap_error: &str) -> String {
+    let e = bwrap_error.to_ascii_lowercase();
+    let first = if e.contains("mount proc") {
+        "the pod's /proc is masked: set the container's securityContext.procMount: Unmasked (allowed with the pod's hostUsers: false)"
+    } else if e.contains("namespace") || e.contains("uid map") || e.contains("unshare") {
+        "the pod may not create user namespaces: set the pod's hostUsers: false and securityContext.seccompProfile.type: Unconfined (runtimes' default seccomp profiles deny unshare)"
+    } else if e.contains("mount") || e.contains("permission denied") {
+        "a security module denies mounts: set securityContext.appArmorProfile.type: Unconfined (on SELinux nodes, seLinuxOptions.type: spc_t)"
+    } else {
+        "bubblewrap cannot start its sandbox in this pod"
+    };
+    format!(
+        "in a Kubernetes pod: {first}. bubblewrap needs hostUsers: false, procMount: Unmasked, and seccomp and AppArmor profiles Unconfined (or Localhost ones allowing unshare and mount), as in crossmatrix's ci/k8s/indexed-job.yaml; where the cluster forbids them, run crossmatrix on a VM instead"
+    )
+}
+
+/// The user-namespace row, with the pod security fix when bwrap failed inside a Kubernetes pod.
+pub fn with_kubernetes_fix(
+    row: Capability,
+    bwrap_run: Option<&Result<(), String>>,
+    in_pod: bool,
+) -> Capability {
+    match bwrap_run {
+        Some(Err(e)) if in_pod && row.status == Status::Missing => {
+            let fix = kubernetes_sandbox_fix(e);
+            row.fix(fix)
+        }
+        _ => row,
+    }
+}
+
 /// The binfmt_misc row of a non-native GOARCH: which entry handles its ELF files and whether
 /// it has the F flag (needed inside the sandbox).
 pub fn binfmt_capability(goarch: &str, binfmt: &BinfmtStatus, have_qemu: bool) -> Capability {
@@ -457,6 +495,11 @@ fn try_bwrap(bwrap: &Path) -> Result<(), String> {
         "--ro-bind",
         "/",
         "/",
+        // As the sandbox does: a container's masked /proc refuses a new proc mount.
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
         "true",
     ]);
     command::run_checked(&mut cmd, BWRAP_TIMEOUT)
@@ -510,11 +553,10 @@ pub fn probe(opts: &ProbeOptions) -> Report {
     });
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    caps.push(userns_capability(
+    caps.push(with_kubernetes_fix(
+        userns_capability(bwrap_run.as_ref(), &UsernsSysctls::read(), &os, root),
         bwrap_run.as_ref(),
-        &UsernsSysctls::read(),
-        &os,
-        root,
+        in_kubernetes_pod(std::env::var_os("KUBERNETES_SERVICE_HOST").as_deref()),
     ));
 
     let binfmt = read_binfmt(Path::new(BINFMT_DIR));
@@ -637,6 +679,50 @@ mod tests {
         assert!(c.fix.unwrap().contains("unprivileged_userns_clone=1"));
         let c = userns_capability(None, &UsernsSysctls::default(), &debian, false);
         assert_eq!(c.status, Status::Degraded);
+    }
+
+    #[test]
+    fn kubernetes_pod_rows_name_the_pod_security_setting() {
+        use std::ffi::OsStr;
+        assert!(in_kubernetes_pod(Some(OsStr::new("10.96.0.1"))));
+        assert!(!in_kubernetes_pod(Some(OsStr::new(""))));
+        assert!(!in_kubernetes_pod(None));
+
+        let fix = kubernetes_sandbox_fix(
+            "bwrap: Can't mount proc on /newroot/proc: Operation not permitted",
+        );
+        assert!(fix.contains("procMount: Unmasked"), "{fix}");
+        assert!(fix.contains("hostUsers: false"), "{fix}");
+        let fix = kubernetes_sandbox_fix(
+            "bwrap: No permissions to create new namespace, likely because the kernel does not allow non-privileged user namespaces.",
+        );
+        assert!(
+            fix.starts_with("in a Kubernetes pod: the pod may not create user namespaces"),
+            "{fix}"
+        );
+        assert!(fix.contains("seccompProfile.type: Unconfined"), "{fix}");
+        let fix = kubernetes_sandbox_fix("bwrap: Failed to mount tmpfs: Permission denied");
+        assert!(fix.contains("appArmorProfile.type: Unconfined"), "{fix}");
+        let fix = kubernetes_sandbox_fix("something else");
+        assert!(fix.contains("cannot start its sandbox"), "{fix}");
+        assert!(fix.contains("run crossmatrix on a VM"), "{fix}");
+
+        let debian = parse_os_release("ID=debian\nVERSION_ID=\"12\"\n");
+        let failed: Result<(), String> =
+            Err("bwrap: Can't mount proc on /newroot/proc: Operation not permitted".into());
+        let row = userns_capability(Some(&failed), &UsernsSysctls::default(), &debian, false);
+        let generic = row.fix.clone();
+        let in_pod = with_kubernetes_fix(row.clone(), Some(&failed), true);
+        assert_eq!(in_pod.status, Status::Missing);
+        assert!(in_pod.fix.as_deref().unwrap().contains("procMount"));
+        // Outside a pod, or when bwrap worked, the row is left as it was.
+        assert_eq!(
+            with_kubernetes_fix(row.clone(), Some(&failed), false).fix,
+            generic
+        );
+        let ok: Result<(), String> = Ok(());
+        let works = userns_capability(Some(&ok), &UsernsSysctls::default(), &debian, false);
+        assert_eq!(with_kubernetes_fix(works.clone(), Some(&ok), true), works);
     }
 
     #[test]

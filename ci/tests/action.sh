@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# ci/tests/action.sh — the GitHub Action's scripts, run here with stand-ins for crossmatrix,
+# cargo and ci/github/affected: the command lines they build from the action's inputs, the step
+# outputs they write, how a failing run is reported, and how crossmatrix gets installed (from the
+# cache, or with cargo from the action's own source). The action itself runs only on GitHub
+# (.github/workflows/action-selftest.yml); this checks its logic offline.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+passed=0; failed=0
+ok() { echo "ok      $1"; passed=$((passed + 1)); }
+bad() { echo "FAILED  $1"; shift; printf '    %s\n' "$@"; failed=$((failed + 1)); }
+expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "want: $3" "got:  $2"; fi; }
+
+# A stand-in crossmatrix: records its arguments (one per line) and whether it saw a step
+# summary, prints a plan for `plan`, exits $FAKE_RC for `run`.
+mkdir -p "$TMP/bin" "$TMP/action"
+cat > "$TMP/bin/crossmatrix" <<'EOF'
+#!/usr/bin/env bash
+printf '%s\n' "$@" > "$FAKE_LOG"
+echo "summary=${GITHUB_STEP_SUMMARY:-unset}" >> "$FAKE_LOG"
+case "$1" in
+  plan) echo '{"include":[{"shard":"1/2","index":1},{"shard":"2/2","index":2}]}' ;;
+  run) out=$4; mkdir -p "$out"; printf '{}\n{}\n' > "$out/cells.jsonl"; exit "${FAKE_RC:-0}" ;;
+esac
+EOF
+chmod +x "$TMP/bin/crossmatrix"
+export PATH="$TMP/bin:$PATH" FAKE_LOG="$TMP/args" GITHUB_OUTPUT="$TMP/output" GITHUB_STEP_SUMMARY="$TMP/summary"
+run_action() { : > "$GITHUB_OUTPUT"; rm -f "$FAKE_LOG"; (cd "$TMP" && env "$@" bash "$ROOT/ci/github/run-crossmatrix"); }
+args() { tr '\n' ' ' < "$FAKE_LOG" 2>/dev/null | sed 's/ $//'; }
+out() { sed -n "s/^$1=//p" "$GITHUB_OUTPUT"; }
+
+run_action COMMAND=plan SHARDS=2 CONFIG=cm.toml ARGS="--target linux/arm64" 2>/dev/null
+expect_eq "plan: the command line" "$(args)" "plan --format github --shards 2 --config cm.toml --target linux/arm64 summary=$TMP/summary"
+expect_eq "plan: the matrix output" "$(out matrix)" '{"include":[{"shard":"1/2","index":1},{"shard":"2/2","index":2}]}'
+
+touch "$TMP/server-linux-arm64-x"  # a file the glob below would match if it were expanded
+run_action COMMAND=run SHARD=2/4 OUT=o ARGS="--reps 3
+  --filter *linux-arm64*" 2>/dev/null
+expect_eq "run: shard, extra args split on whitespace and newlines, globs not expanded" "$(args)" \
+  "run --no-progress --out o --shard 2/4 --reps 3 --filter *linux-arm64* summary=$TMP/summary"
+expect_eq "run: outputs" "$(out out) $(out exit-code) $(out cells) $(out skipped)" "o 0 2 false"
+
+FAKE_RC=1 run_action COMMAND=run OUT=o SUMMARY=false 2>/dev/null && rc=0 || rc=$?
+expect_eq "run: a failing cell is an output, not a failed step; no summary when asked" \
+  "$rc $(out exit-code) $(sed -n 's/^summary=//p' "$FAKE_LOG")" "0 1 unset"
+
+# affected: a stand-in prints what the real one would.
+printf '#!/usr/bin/env python3\nimport os\nprint(os.environ["FAKE_AFFECTED"])\n' > "$TMP/action/affected"
+run_action COMMAND=run OUT=o ACTION_PATH="$TMP/action" AFFECTED_BASE=abc FAKE_AFFECTED="programs server the-client" 2>/dev/null
+expect_eq "affected programs become filters" "$(args)" \
+  "run --no-progress --out o --filter program=server --filter program=the-client summary=$TMP/summary"
+run_action COMMAND=run OUT=o ACTION_PATH="$TMP/action" AFFECTED_BASE=abc FAKE_AFFECTED=all \
+  AFFECTED_DEFAULT="--filter target=linux/amd64 --filter target=wasip1/wasm" 2>/dev/null
+expect_eq "a change reaching everything runs the small default" "$(args)" \
+  "run --no-progress --out o --filter target=linux/amd64 --filter target=wasip1/wasm summary=$TMP/summary"
+: > "$GITHUB_STEP_SUMMARY"
+run_action COMMAND=run OUT=o ACTION_PATH="$TMP/action" AFFECTED_BASE=abc FAKE_AFFECTED=none 2>/dev/null
+if [ ! -e "$FAKE_LOG" ] && [ "$(out skipped)" = true ] && grep -q "no cell ran" "$GITHUB_STEP_SUMMARY"; then
+  ok "nothing affected: crossmatrix does not run, skipped=true, the summary says so"
+else bad "nothing affected" "log: $(args)" "skipped: $(out skipped)"; fi
+
+# install-crossmatrix: from the cache, else cargo from the action's own source.
+cat > "$TMP/bin/cargo" <<'EOF'
+#!/usr/bin/env bash
+printf '%s\n' "$@" > "$FAKE_LOG"
+root=$4; mkdir -p "$root/bin"; printf '#!/bin/sh\necho crossmatrix 0.0.0-fake\n' > "$root/bin/crossmatrix"
+chmod +x "$root/bin/crossmatrix"
+EOF
+chmod +x "$TMP/bin/cargo"
+inst() { env ACTION_PATH="$ROOT/ci/github" DEST="$TMP/dest" "$@" bash "$ROOT/ci/github/install-crossmatrix" install 2>&1; }
+o=$(inst ACTION_REF=main ACTION_REPOSITORY=)
+expect_eq "install: cargo install --locked from the action's own source" "$(args)" \
+  "install --locked --root $TMP/dest --path $ROOT"
+o=$(inst ACTION_REF=main); rm -f "$FAKE_LOG"
+if grep -q "cached: $TMP/dest/bin/crossmatrix" <<< "$o" && [ ! -e "$FAKE_LOG" ]; then ok "install: a cached binary is used as it is"
+else bad "install: cached" "$o"; fi
+k1=$(ACTION_PATH="$ROOT/ci/github" DEST=x bash ci/github/install-crossmatrix key)
+k2=$(ACTION_PATH="$ROOT/ci/github" DEST=x bash ci/github/install-crossmatrix key)
+k3=$(VERSION=v0.3.0 ACTION_PATH="$ROOT/ci/github" DEST=x bash ci/github/install-crossmatrix key)
+if [ "$k1" = "$k2" ] && [[ "$k1" =~ ^src-[0-9a-f]{16}- ]] && [[ "$k3" =~ ^v0\.3\.0- ]]; then
+  ok "install: the cache key is the source's hash, or the version"
+else bad "install: key" "$k1" "$k2" "$k3"; fi
+
+echo "action.sh: $passed passed, $failed failed"
+[ "$failed" = 0 ]
