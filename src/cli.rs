@@ -20,6 +20,9 @@ pub enum Command {
     Run(RunArgs),
     /// Print the expanded cells without building anything.
     Plan(PlanArgs),
+    /// Download the modules the matrix's builds need into the module cache (the only step
+    /// that uses the network; builds then run offline).
+    Fetch(FetchArgs),
     /// Render a finished run (OUT dir) in another format.
     Report(ReportArgs),
     /// Compare two runs (or two toolchains of one run): regressions, fixes, size and startup.
@@ -181,6 +184,17 @@ impl ModuleArgs {
         let go = crossmatrix_toolchains::discover_go().pop().map(|t| t.go);
         crossmatrix_project::module_cache(cache_dir, self.modcache.is_some(), dir, go.as_deref())
     }
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    #[command(flatten)]
+    pub modules: ModuleArgs,
+    /// crossmatrix's cache (what was fetched is remembered there).
+    #[arg(long, env = "CROSSMATRIX_CACHE", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

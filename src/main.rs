@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod doctor;
+mod fetch;
 mod reporters;
 mod run;
 mod toolchain_cmd;
@@ -15,6 +16,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Run(a) => run::run(a),
         cli::Command::Plan(a) => commands::plan(a),
+        cli::Command::Fetch(a) => fetch::fetch(a),
         cli::Command::Report(a) => commands::report(a),
         cli::Command::Compare(a) => commands::compare(a),
         cli::Command::Merge(a) => commands::merge(a),

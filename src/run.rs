@@ -39,6 +39,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let bwrap = which::which("bwrap").map_err(|_| {
         anyhow!("bubblewrap (bwrap) is not installed: apt-get install bubblewrap (or run ci/setup); `crossmatrix doctor` checks the host")
     })?;
+    if a.fetch {
+        let cache_dir = crossmatrix_toolchains::default_cache_dir();
+        if crate::fetch::fetch_plan(&planned.plan, &a.modules, &cache_dir)? > 0 {
+            bail!(
+                "fetching the modules failed (see above): fix it, or run without --fetch to record the cells that lack modules as missing-module"
+            );
+        }
+    }
     let out = a
         .resume
         .clone()

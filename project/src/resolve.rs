@@ -412,6 +412,15 @@ impl Resolver<'_> {
                 dir: dir.to_path_buf(),
             });
         }
+        if listed_ctxs.is_empty() {
+            // Every toolchain is older than the module's go line, and go lists nothing for it:
+            // the pattern's cells stay, each skipped as too old.
+            return Ok(Resolved::One {
+                program: p.clone(),
+                project,
+                excluded: HashMap::new(),
+            });
+        }
         let mut packages = Vec::new();
         for (pkg_dir, (import_path, built)) in mains {
             let mut excluded = HashMap::new();

@@ -58,6 +58,8 @@ pub(crate) fn cell(id: &str, status: CellStatus) -> CellRecord {
         inputs_hash: format!("inputs-of-{id}"),
         finished_at: "2025-01-02T03:05:00Z".into(),
         reused_from: None,
+        package: None,
+        tests: None,
     }
 }
 

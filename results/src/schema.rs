@@ -208,6 +208,123 @@ pub struct CellRecord {
     /// unchanged, same machine and boot): when they were measured, RFC 3339 UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reused_from: Option<String>,
+    /// For a package of a Go module: which module, package and `go.mod` lines the build used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageRecord>,
+    /// For a test cell (`crossmatrix test`): every Go test's result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<TestsRecord>,
+}
+
+/// The Go package a cell built, as its module says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageRecord {
+    /// `github.com/BurntSushi/toml/cmd/tomlv` (`command-line-arguments` for a single file).
+    pub import_path: String,
+    /// The module path.
+    pub module: String,
+    /// `(devel)` for the module being built (as `go version -m` says).
+    pub module_version: String,
+    /// The `go` line of go.mod (or go.work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go: Option<String>,
+    /// The `toolchain` line, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toolchain: Option<String>,
+    /// The go.work the build used, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// Dependencies came from the module's vendor/ directory.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vendored: bool,
+}
+
+/// Outcome of one Go test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestStatus {
+    Pass,
+    Fail,
+    Skip,
+}
+
+impl TestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestStatus::Pass => "pass",
+            TestStatus::Fail => "fail",
+            TestStatus::Skip => "skip",
+        }
+    }
+}
+
+/// One Go test or subtest (`TestParse/empty`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestCase {
+    pub name: String,
+    pub status: TestStatus,
+    pub elapsed_ms: u64,
+    /// Its output (capped), kept for failed and skipped tests: the failure, or Go's skip
+    /// reason.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output: String,
+}
+
+/// One Go benchmark's figures (`-test.bench`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchmarkResult {
+    /// `BenchmarkParse/small-8` without the `-GOMAXPROCS` suffix.
+    pub name: String,
+    /// GOMAXPROCS the benchmark ran with.
+    #[serde(default)]
+    pub procs: u32,
+    pub iterations: u64,
+    pub ns_per_op: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_op: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocs_per_op: Option<f64>,
+    /// Custom metrics (`b.ReportMetric`), by unit.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metrics: std::collections::BTreeMap<String, f64>,
+}
+
+/// Counts of a test cell's tests (subtests included).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestTotals {
+    pub run: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+/// A test cell's Go tests (`crossmatrix test`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestsRecord {
+    /// The package's import path.
+    pub package: String,
+    pub totals: TestTotals,
+    /// Every test and subtest, in the order they ended.
+    #[serde(default)]
+    pub cases: Vec<TestCase>,
+    /// The test running when the binary died or was killed (panic, timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<String>,
+    /// Go said "no tests to run" (a `-run` that matched nothing): not a failure.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_tests_to_run: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub benchmarks: Vec<BenchmarkResult>,
+    /// With `--recheck`: tests that failed under qemu and passed under a second executor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emulator_suspect: Vec<String>,
+}
+
+impl TestsRecord {
+    /// The failed tests, in order.
+    pub fn failed(&self) -> impl Iterator<Item = &TestCase> {
+        self.cases.iter().filter(|c| c.status == TestStatus::Fail)
+    }
 }
 
 impl CellRecord {
@@ -248,6 +365,19 @@ impl CellRecord {
             inputs_hash: String::new(),
             finished_at: String::new(),
             reused_from: None,
+            package: match &cell.program.source {
+                crossmatrix_matrix::ProgramSource::Package(gp) => Some(PackageRecord {
+                    import_path: gp.import_path.clone(),
+                    module: gp.module.path.clone(),
+                    module_version: "(devel)".into(),
+                    go: gp.module.go.clone(),
+                    toolchain: gp.module.toolchain.clone(),
+                    workspace: gp.workspace.as_ref().map(|w| w.display().to_string()),
+                    vendored: gp.vendored,
+                }),
+                _ => None,
+            },
+            tests: None,
         }
     }
 

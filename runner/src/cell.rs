@@ -4,7 +4,7 @@
 use crate::buildcache::{BuildCache, SourceScope, file_stamp};
 use crate::classify::{Failure, RunContext, classify_build, classify_run};
 use crate::inspect::{BinaryInfo, inspect_binary};
-use crate::process::{Finished, run_captured, run_captured_with_input, signal_name};
+use crate::process::{CaptureOptions, Finished, run_captured, run_captured_opts, signal_name};
 use crate::resources::StepLimits;
 use crate::resultcache::{ResultCache, machine_identity};
 use crate::sandbox::{Limits, Sandbox};
@@ -106,6 +106,7 @@ impl Runner {
         let probe_dir = write_probe(&cfg.cache_dir)?;
         for d in [
             cfg.out_dir.join("bin"),
+            cfg.modcache.clone(),
             cfg.cache_dir.join("go"),
             cfg.cache_dir.join("zig"),
             cfg.cache_dir.join("wasm"),
@@ -382,21 +383,22 @@ impl Runner {
             cause: None,
             hint: None,
         };
-        let outcome =
-            self.prepare_run(cell, binary, info, &second)
-                .and_then(|prepared| {
-                    let timeout = cell.settings.run_timeout.unwrap_or(self.cfg.run_timeout);
-                    let input = cell.settings.stdin.clone().map(String::into_bytes);
-                    let f = run_captured_with_input(prepared.command(), timeout, input).map_err(
-                        |e| Failure::new(Cause::SandboxError, format!("cannot start bwrap: {e}")),
-                    )?;
-                    record.exit_code = f.code;
-                    let ctx = run_context(cell, info, &prepared, &executor);
-                    match classify_run(&f, &ctx, &cell.program.expect) {
-                        Some(fail) => Err(fail),
-                        None => Ok(()),
-                    }
-                });
+        let outcome = self
+            .prepare_run(cell, binary, info, &second)
+            .and_then(|prepared| {
+                let timeout = cell.settings.run_timeout.unwrap_or(self.cfg.run_timeout);
+                let input = cell.settings.stdin.clone().map(String::into_bytes);
+                let f = run_captured_opts(prepared.command(), timeout, &capture(cell, input))
+                    .map_err(|e| {
+                        Failure::new(Cause::SandboxError, format!("cannot start bwrap: {e}"))
+                    })?;
+                record.exit_code = f.code;
+                let ctx = run_context(cell, info, &prepared, &executor);
+                match classify_run(&f, &ctx, &cell.program.expect) {
+                    Some(fail) => Err(fail),
+                    None => Ok(()),
+                }
+            });
         let (first_exec, first_version) = describe(first);
         let first_name = match first_version {
             Some(v) => format!("{first_exec} {v}"),
@@ -639,6 +641,8 @@ impl Runner {
                     Cause::SandboxError,
                     format!("bubblewrap failed: {}", tail_lines(&log, 1)),
                 )
+            } else if let Some(f) = module_failure(cell, &log) {
+                f
             } else {
                 classify_build(&log, &cell.target.goarch)
             };
@@ -811,7 +815,8 @@ impl Runner {
         }
         let run_timeout = cell.settings.run_timeout.unwrap_or(self.cfg.run_timeout);
         let input = cell.settings.stdin.clone().map(String::into_bytes);
-        let first = match run_captured_with_input(prepared.command(), run_timeout, input) {
+        let first = match run_captured_opts(prepared.command(), run_timeout, &capture(cell, input))
+        {
             Ok(f) => f,
             Err(e) => {
                 let f = Failure::new(Cause::SandboxError, format!("cannot start bwrap: {e}"));
@@ -1030,6 +1035,29 @@ impl Runner {
             root,
         })
     }
+}
+
+/// How a cell's verification run is captured: its stdin, and stderr merged into stdout when
+/// the expectation compares both as written (Go's `test/` convention).
+fn capture(cell: &Cell, input: Option<Vec<u8>>) -> CaptureOptions {
+    CaptureOptions {
+        input,
+        merge_stderr: cell.program.expect.output == crossmatrix_matrix::OutputStream::Combined,
+        ..CaptureOptions::default()
+    }
+}
+
+/// A failed build of a module's package that failed for its dependencies (see
+/// [`crate::modfail`]).
+fn module_failure(cell: &Cell, log: &str) -> Option<Failure> {
+    let ProgramSource::Package(gp) = &cell.program.source else {
+        return None;
+    };
+    let go = cell.toolchain.goroot.join("bin/go");
+    let requires = crossmatrix_project::module::read_module(&gp.module.gomod, &go)
+        .map(|m| m.requires)
+        .unwrap_or_default();
+    crate::modfail::classify_module_failure(log, gp, &requires)
 }
 
 /// How a cell's source reaches `go build`.

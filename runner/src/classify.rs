@@ -142,9 +142,47 @@ pub struct RunContext {
 }
 
 /// Classifies a finished run; `None` means it passed.
+/// Go's `os/exec` failing to find the go command (in the root, or on its PATH).
+static NEEDS_GO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"exec: "go": executable file not found in \$PATH|fork/exec [^\s:]*/bin/go: no such file or directory"#)
+        .expect("regex")
+});
+
+/// Where `got` first differs from `want`, on one line: `line 3: got "x", want "y"`.
+pub fn first_difference(got: &str, want: &str) -> String {
+    let short = |s: &str| {
+        let s: String = s.chars().take(80).collect();
+        format!("{s:?}")
+    };
+    let (g, w): (Vec<&str>, Vec<&str>) = (got.lines().collect(), want.lines().collect());
+    for i in 0..g.len().max(w.len()) {
+        match (g.get(i), w.get(i)) {
+            (Some(a), Some(b)) if a == b => {}
+            (Some(a), Some(b)) => {
+                return format!("line {}: got {}, want {}", i + 1, short(a), short(b));
+            }
+            (Some(a), None) => {
+                return format!("line {}: got {} past the expected end", i + 1, short(a));
+            }
+            (None, Some(b)) => return format!("line {}: output ended, want {}", i + 1, short(b)),
+            (None, None) => {}
+        }
+    }
+    if got.ends_with('\n') != want.ends_with('\n') {
+        return "only the final newline differs".into();
+    }
+    "they differ".into()
+}
+
 pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Option<Failure> {
-    let stderr = f.stderr.text();
+    let combined = expect.output == crossmatrix_matrix::OutputStream::Combined;
     let stdout = f.stdout.text();
+    // With stderr merged into stdout, what a loader, qemu or Go's runtime says is there.
+    let stderr = if combined {
+        stdout.clone()
+    } else {
+        f.stderr.text()
+    };
     if f.timed_out {
         // Go's runtime said it ran out of memory, then the process hung as it died (seen:
         // qemu-user failing its own allocations while the guest crashes) until the timeout.
@@ -265,6 +303,19 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
         ));
     }
     let code = f.code.unwrap_or(-1);
+    if code != expect.exit_code && NEEDS_GO.is_match(&stderr) {
+        return Some(Failure::new(
+            Cause::NeedsGoToolchain,
+            format!(
+                "the program runs the go command ({}), and the `{}` root has none: it needs a Go toolchain at run time — expect the failure for it (expect_fail) or give its cells a root with Go",
+                NEEDS_GO
+                    .find(&stderr)
+                    .map(|m| m.as_str())
+                    .unwrap_or_default(),
+                ctx.rootfs
+            ),
+        ));
+    }
     if code != expect.exit_code {
         // bwrap reports a child killed by a signal as 128+N.
         if code > 128 && code <= 128 + 64 && expect.exit_code <= 128 {
@@ -289,9 +340,17 @@ pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
     }
     if let Some(want) = &expect.stdout {
         if &stdout != want {
+            let what = if combined {
+                "stdout and stderr (combined)"
+            } else {
+                "stdout"
+            };
             return Some(Failure::new(
                 Cause::WrongOutput,
-                "stdout differs from the expected output: see run.stdout_tail",
+                format!(
+                    "{what} differs from the expected output: {}; see run.stdout_tail",
+                    first_difference(&stdout, want)
+                ),
             ));
         }
     }

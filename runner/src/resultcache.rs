@@ -185,6 +185,8 @@ mod tests {
             inputs_hash: String::new(),
             finished_at: String::new(),
             reused_from: None,
+            package: None,
+            tests: None,
         }
     }
 

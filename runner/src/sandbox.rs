@@ -212,6 +212,12 @@ impl Sandbox {
         self
     }
 
+    /// Keeps the host's network (for `crossmatrix fetch` only: builds and runs never have it).
+    pub fn network(mut self) -> Self {
+        self.share_net = true;
+        self
+    }
+
     pub fn chdir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.chdir = Some(dir.into());
         self

@@ -3,6 +3,8 @@
 //!
 //! 1. [`plan`] — a config file or axis flags become cells: toolchains resolved on this host,
 //!    the matrix expanded, `--filter` and `--shard` applied.
+//!    [`fetch`] — the modules the plan's builds need, downloaded once into the module cache
+//!    (the only step with network; builds read the cache offline).
 //! 2. [`session`] — one run of those cells into an output directory: `--resume` against what
 //!    it holds, then scheduling, each record stored as its cell ends, interrupts, `run.json`.
 //!    - [`dispatch`] — the scheduler: expensive cells first, builds sharing the cores, timed
@@ -19,6 +21,7 @@
 pub mod accounting;
 pub mod dispatch;
 pub mod executor;
+pub mod fetch;
 pub mod host;
 pub mod interrupt;
 pub mod observer;

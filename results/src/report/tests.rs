@@ -119,6 +119,8 @@ fn record(
         inputs_hash: "h".into(),
         finished_at: "2025-01-02T03:05:00Z".into(),
         reused_from: None,
+        package: None,
+        tests: None,
     }
 }
 

@@ -1,0 +1,60 @@
+//! `crossmatrix fetch` (and `run --fetch`): plan, then download each module set once.
+
+use crate::cli::{FetchArgs, ModuleArgs};
+use anyhow::{Result, anyhow};
+use crossmatrix_matrix::Plan;
+use crossmatrix_session::fetch::{fetch_all, fetch_units};
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn fetch(a: FetchArgs) -> Result<ExitCode> {
+    if let Some(dir) = &a.cache_dir {
+        // SAFETY: no other thread runs yet.
+        unsafe { std::env::set_var("CROSSMATRIX_CACHE", dir) };
+    }
+    let cache_dir = crossmatrix_toolchains::default_cache_dir();
+    let planned = crossmatrix_session::make_plan(&a.matrix.request("auto")?)?;
+    let failed = fetch_plan(&planned.plan, &a.modules, &cache_dir)?;
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Fetches what `plan` needs, one line per module set; returns how many failed.
+pub fn fetch_plan(plan: &Plan, modules: &ModuleArgs, cache_dir: &Path) -> Result<usize> {
+    let units = fetch_units(plan);
+    let modcache = modules.module_cache(cache_dir);
+    if units.is_empty() {
+        eprintln!("fetch: no program of the matrix needs modules from the module cache");
+        return Ok(0);
+    }
+    let bwrap = which::which("bwrap").map_err(|_| {
+        anyhow!("bubblewrap (bwrap) is not installed: apt-get install bubblewrap (or run ci/setup)")
+    })?;
+    let failed = fetch_all(&units, &bwrap, &modcache, cache_dir, |u, r| match r {
+        Ok(f) if f.up_to_date => eprintln!(
+            "up to date  {} with {}: {} module(s) in {}",
+            u.dir.display(),
+            u.go_version,
+            f.modules,
+            modcache.display()
+        ),
+        Ok(f) => eprintln!(
+            "fetched     {} with {}: {} module(s) in {:.1} s",
+            u.dir.display(),
+            u.go_version,
+            f.modules,
+            f.duration.as_secs_f64()
+        ),
+        Err(e) => eprintln!("FAILED      {e}"),
+    });
+    eprintln!(
+        "fetch: {} module set(s), {} failed; module cache {}",
+        units.len(),
+        failed,
+        modcache.display()
+    );
+    Ok(failed)
+}
