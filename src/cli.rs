@@ -18,6 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Build, run and record every cell of the matrix.
     Run(RunArgs),
+    /// Run packages' Go tests in every cell of the matrix (default: ./...).
+    Test(TestArgs),
     /// Print the expanded cells without building anything.
     Plan(PlanArgs),
     /// Download the modules the matrix's builds need into the module cache (the only step
@@ -41,7 +43,8 @@ pub enum Command {
 /// Axes and programs: shared by `run` and `plan`.
 #[derive(Debug, Args, Clone)]
 pub struct MatrixArgs {
-    /// Go programs to use instead of the embedded probe: package dirs or `.go` files.
+    /// `run`: Go programs instead of the embedded probe (package dirs, patterns such as
+    /// ./cmd/..., `.go` files). `test`: packages (dirs, ./..., import paths such as strings).
     pub programs: Vec<PathBuf>,
     /// Go toolchains: a version (`go1.22`, `go1.24.4`) or a GOROOT path. Default: every one found.
     #[arg(long = "toolchain", value_name = "VERSION|GOROOT")]
@@ -85,6 +88,7 @@ impl MatrixArgs {
             shard: self.shard.clone(),
             executor: parse_executor(executor)?,
             cache_dir: crossmatrix_toolchains::default_cache_dir(),
+            tests: None,
         })
     }
 }
@@ -100,16 +104,8 @@ pub fn parse_executor(s: &str) -> anyhow::Result<ExecutorPreference> {
 pub struct RunArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
-    /// Output directory. Default: results/<UTC timestamp>/.
-    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
-    pub out: Option<PathBuf>,
-    /// Continue an interrupted run in DIR: cells already recorded there with the same inputs
-    /// are kept, the rest run and are appended.
-    #[arg(long, value_name = "DIR")]
-    pub resume: Option<PathBuf>,
-    /// Cells run in parallel. Default: the number of cores.
-    #[arg(long, short = 'j')]
-    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub opts: RunOpts,
     /// Startup repetitions timed per passing cell (all inside one sandbox).
     #[arg(long, default_value_t = 30)]
     pub reps: u32,
@@ -124,12 +120,55 @@ pub struct RunArgs {
     /// The same as `--timing overlap`.
     #[arg(long, conflicts_with = "timing", hide = true)]
     pub overlap_timing: bool,
-    /// How foreign binaries run: auto, native, qemu-binfmt, qemu-direct.
-    #[arg(long, default_value = "auto")]
-    pub executor: String,
     /// Wall-clock limit for one run of a binary: seconds, or with a unit (`10s`, `500ms`, `2m`).
     #[arg(long, default_value = "30", value_name = "DURATION", value_parser = seconds)]
     pub timeout: f64,
+}
+
+/// A package's Go tests in every cell.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    #[command(flatten)]
+    pub opts: RunOpts,
+    /// Wall-clock limit for one test binary: seconds, or with a unit (`90s`, `5m`). Default
+    /// 10m, as `go test`; Go's own `-test.timeout` is set a little below it.
+    #[arg(long, value_name = "DURATION", value_parser = seconds)]
+    pub timeout: Option<f64>,
+    /// Run the packages' benchmarks too (`-test.bench REGEXP`).
+    #[arg(long, value_name = "REGEXP")]
+    pub bench: Option<String>,
+    /// `-test.benchtime` (`1s`, `100x`).
+    #[arg(long, value_name = "D")]
+    pub benchtime: Option<String>,
+    /// `-test.count` for benchmarks: samples per benchmark for benchstat.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u32>,
+    /// `-test.benchmem`.
+    #[arg(long)]
+    pub benchmem: bool,
+    /// `go test` flags for every package, after `--` (`-- -short -run TestParse`).
+    #[arg(last = true, value_name = "GO TEST FLAGS")]
+    pub test_flags: Vec<String>,
+}
+
+/// What `run` and `test` share: where results go, how cells run, limits, caches.
+#[derive(Debug, Args)]
+pub struct RunOpts {
+    /// Output directory. Default: results/<UTC timestamp>/.
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    pub out: Option<PathBuf>,
+    /// Continue an interrupted run in DIR: cells already recorded there with the same inputs
+    /// are kept, the rest run and are appended.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Cells run in parallel. Default: the number of cores.
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// How foreign binaries run: auto, native, qemu-binfmt, qemu-direct.
+    #[arg(long, default_value = "auto")]
+    pub executor: String,
     /// Wall-clock limit for one build: seconds, or with a unit (`15m`).
     #[arg(long, default_value = "900", value_name = "DURATION", value_parser = seconds)]
     pub build_timeout: f64,
@@ -294,6 +333,12 @@ pub struct ToolchainInstallArgs {
 pub struct WasmExecArgs {
     #[arg(long)]
     pub timeout_ms: u64,
+    /// The directory the guest sees as `/`.
+    #[arg(long, default_value = "/scratch")]
+    pub preopen: PathBuf,
+    /// The guest's environment (`K=V`; default `PWD=/` and a PATH, as Go's runner passes).
+    #[arg(long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
     #[arg(long, default_value_t = 1 << 30)]
     pub max_memory: usize,
     pub module: PathBuf,

@@ -8,7 +8,7 @@ use crossmatrix_results::store::{CellWriter, read_cells, read_run_meta, write_ru
 use crossmatrix_results::{CellRecord, RunMeta};
 use crossmatrix_runner::wasm;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -168,14 +168,21 @@ pub fn merge(a: MergeArgs) -> Result<ExitCode> {
 
 /// Runs inside the wasm sandbox: prints nothing of its own on stdout.
 pub fn wasm_exec(a: WasmExecArgs) -> ExitCode {
+    // What Go's go_wasip1_wasm_exec passes: PWD and PATH (a test cell starts in its package).
+    let mut env: Vec<(String, String)> = vec![
+        ("PWD".into(), "/".into()),
+        ("PATH".into(), "/usr/bin:/bin".into()),
+    ];
+    for kv in &a.env {
+        if let Some((k, v)) = kv.split_once('=') {
+            env.retain(|(old, _)| old != k);
+            env.push((k.into(), v.into()));
+        }
+    }
     let run = wasm::WasmRun {
         args: a.args,
-        // What Go's go_wasip1_wasm_exec passes: PWD and PATH.
-        env: vec![
-            ("PWD".into(), "/".into()),
-            ("PATH".into(), "/usr/bin:/bin".into()),
-        ],
-        preopen: Some(PathBuf::from("/scratch")),
+        env,
+        preopen: Some(a.preopen.clone()),
         timeout: Duration::from_millis(a.timeout_ms),
         max_memory_bytes: a.max_memory,
     };

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Run(a) => run::run(a),
+        cli::Command::Test(a) => run::test(a),
         cli::Command::Plan(a) => commands::plan(a),
         cli::Command::Fetch(a) => fetch::fetch(a),
         cli::Command::Report(a) => commands::report(a),

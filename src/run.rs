@@ -1,36 +1,94 @@
-//! `crossmatrix run`: plan, open the output directory, run the session with a reporter, then
-//! print the report and pick the exit code.
+//! `crossmatrix run` and `crossmatrix test`: plan, open the output directory, run the session
+//! with a reporter, then print the report and pick the exit code.
 
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, RunOpts, TestArgs};
 use crate::reporters;
 use anyhow::{Context, Result, anyhow, bail};
+use crossmatrix_matrix::TestSpec;
 use crossmatrix_results::report::{RenderOptions, ReportFormat, render};
+use crossmatrix_runner::timing::TimingMode;
 use crossmatrix_runner::{Runner, RunnerConfig};
 use crossmatrix_session::{
-    Outcome, Planned, RunOptions, RunSpec, Session, accounting, host, interrupt, make_plan,
+    Outcome, PlanRequest, Planned, RunOptions, RunSpec, Session, accounting, host, interrupt,
+    make_plan,
 };
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// What one run is, whichever command asked for it.
+struct Job<'a> {
+    opts: &'a RunOpts,
+    req: PlanRequest,
+    reps: u32,
+    warmups: u32,
+    timing: TimingMode,
+    run_timeout: f64,
+    test_timeout: Option<Duration>,
+}
+
 pub fn run(a: RunArgs) -> Result<ExitCode> {
-    let format: ReportFormat = a
-        .format
-        .parse()
-        .map_err(|e| anyhow!("--format {}: {e}", a.format))?;
-    if a.timeout <= 0.0 || a.build_timeout <= 0.0 {
-        bail!("--timeout and --build-timeout must be positive numbers of seconds");
-    }
-    if let Some(dir) = &a.cache_dir {
-        // Toolchain discovery looks in $CROSSMATRIX_CACHE/toolchains: make --cache-dir count.
+    set_cache_env(&a.opts);
+    let timing = if a.overlap_timing {
+        TimingMode::Overlap
+    } else {
+        a.timing
+    };
+    execute(Job {
+        req: a.matrix.request(&a.opts.executor)?,
+        opts: &a.opts,
+        reps: a.reps,
+        warmups: a.warmup,
+        timing,
+        run_timeout: a.timeout,
+        test_timeout: None,
+    })
+}
+
+pub fn test(a: TestArgs) -> Result<ExitCode> {
+    set_cache_env(&a.opts);
+    let mut req = a.matrix.request(&a.opts.executor)?;
+    req.tests = Some(TestSpec {
+        flags: a.test_flags.clone(),
+        bench: a.bench.clone(),
+        benchtime: a.benchtime.clone(),
+        count: a.count,
+        benchmem: a.benchmem,
+    });
+    execute(Job {
+        req,
+        opts: &a.opts,
+        // Tests are run, not timed.
+        reps: 0,
+        warmups: 0,
+        timing: TimingMode::Quiet,
+        run_timeout: 30.0,
+        test_timeout: a.timeout.map(Duration::from_secs_f64),
+    })
+}
+
+/// `--cache-dir` also decides where installed toolchains are discovered.
+fn set_cache_env(opts: &RunOpts) {
+    if let Some(dir) = &opts.cache_dir {
         // SAFETY: no other thread runs yet (workers and signal handlers start later).
         unsafe { std::env::set_var("CROSSMATRIX_CACHE", dir) };
+    }
+}
+
+fn execute(job: Job<'_>) -> Result<ExitCode> {
+    let o = job.opts;
+    let format: ReportFormat = o
+        .format
+        .parse()
+        .map_err(|e| anyhow!("--format {}: {e}", o.format))?;
+    if job.run_timeout <= 0.0 || o.build_timeout <= 0.0 {
+        bail!("--timeout and --build-timeout must be positive numbers of seconds");
     }
     if let Err(e) = accounting::count_sandboxed_cpu() {
         eprintln!("crossmatrix: cannot become a subreaper ({e}): cpu_s will miss the runs' CPU");
     }
-    let planned = make_plan(&a.matrix.request(&a.executor)?)?;
+    let planned = make_plan(&job.req)?;
     if planned.plan.is_empty() {
         bail!(
             "the matrix is empty (check --filter, --shard and the axis flags; `crossmatrix plan` shows the cells)"
@@ -39,52 +97,42 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let bwrap = which::which("bwrap").map_err(|_| {
         anyhow!("bubblewrap (bwrap) is not installed: apt-get install bubblewrap (or run ci/setup); `crossmatrix doctor` checks the host")
     })?;
-    if a.fetch {
-        let cache_dir = crossmatrix_toolchains::default_cache_dir();
-        if crate::fetch::fetch_plan(&planned.plan, &a.modules, &cache_dir)? > 0 {
-            bail!(
-                "fetching the modules failed (see above): fix it, or run without --fetch to record the cells that lack modules as missing-module"
-            );
-        }
+    let cache_dir = crossmatrix_toolchains::default_cache_dir();
+    if o.fetch && crate::fetch::fetch_plan(&planned.plan, &o.modules, &cache_dir)? > 0 {
+        bail!(
+            "fetching the modules failed (see above): fix it, or run without --fetch to record the cells that lack modules as missing-module"
+        );
     }
-    let out = a
+    let out = o
         .resume
         .clone()
-        .or_else(|| a.out.clone())
+        .or_else(|| o.out.clone())
         .unwrap_or_else(default_out);
-    let session = match &a.resume {
+    let session = match &o.resume {
         Some(dir) => Session::resume(dir)?,
         None => Session::create(&out)?,
     };
     for w in session.warnings() {
         eprintln!("warning: {w}");
     }
-    let jobs = a.jobs.unwrap_or_else(cores).max(1);
-    let opts = RunOptions {
+    let jobs = o.jobs.unwrap_or_else(cores).max(1);
+    let run_opts = RunOptions {
         jobs,
-        reps: a.reps,
-        timing: (a.reps > 0).then(|| timing_mode(&a).as_str().to_string()),
+        reps: job.reps,
+        timing: (job.reps > 0).then(|| job.timing.as_str().to_string()),
         host: host::host_info(planned.host.binfmt.available),
         tools: host::tool_versions(&bwrap, &planned.host),
     };
-    let (spec, runner) = prepare(&a, planned, &out, bwrap)?;
+    let (spec, runner) = prepare(&job, planned, &out, bwrap, cache_dir)?;
     let stop = interrupt::stop_on_signals().context("installing the signal handler")?;
-    let mut reporter = reporters::for_stderr(a.no_progress);
-    let outcome = session.run(&spec, &runner, &opts, &stop, reporter.as_mut());
+    let mut reporter = reporters::for_stderr(o.no_progress);
+    let outcome = session.run(&spec, &runner, &run_opts, &stop, reporter.as_mut());
     reporter.finish();
     conclude(format, &out, &outcome?)
 }
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-fn timing_mode(a: &RunArgs) -> crossmatrix_runner::timing::TimingMode {
-    if a.overlap_timing {
-        crossmatrix_runner::timing::TimingMode::Overlap
-    } else {
-        a.timing
-    }
 }
 
 /// `results/<UTC timestamp>/`.
@@ -98,11 +146,18 @@ fn default_out() -> PathBuf {
 }
 
 /// What `run.json` says the run is, and the runner that runs its cells.
-fn prepare(a: &RunArgs, planned: Planned, out: &Path, bwrap: PathBuf) -> Result<(RunSpec, Runner)> {
+fn prepare(
+    job: &Job<'_>,
+    planned: Planned,
+    out: &Path,
+    bwrap: PathBuf,
+    cache_dir: PathBuf,
+) -> Result<(RunSpec, Runner)> {
+    let o = job.opts;
     let spec = RunSpec {
         plan: planned.plan,
         matrix_hash: planned.matrix_hash,
-        shard: a.matrix.shard.clone(),
+        shard: job.req.shard.clone(),
         toolchains: planned
             .toolchains
             .iter()
@@ -113,29 +168,26 @@ fn prepare(a: &RunArgs, planned: Planned, out: &Path, bwrap: PathBuf) -> Result<
             })
             .collect(),
     };
-    let cache_dir = a
-        .cache_dir
-        .clone()
-        .unwrap_or_else(crossmatrix_toolchains::default_cache_dir);
     let runner = Runner::new(
         RunnerConfig {
             out_dir: std::fs::canonicalize(out).unwrap_or(out.to_path_buf()),
-            modcache: a.modules.module_cache(&cache_dir),
+            modcache: o.modules.module_cache(&cache_dir),
             cache_dir,
             bwrap,
             self_exe: std::env::current_exe().context("locating the crossmatrix binary")?,
-            reps: a.reps,
-            warmups: a.warmup,
-            timing: timing_mode(a),
-            build_timeout: Duration::from_secs_f64(a.build_timeout),
-            run_timeout: Duration::from_secs_f64(a.timeout),
-            executor: crate::cli::parse_executor(&a.executor)?,
+            reps: job.reps,
+            warmups: job.warmups,
+            timing: job.timing,
+            build_timeout: Duration::from_secs_f64(o.build_timeout),
+            run_timeout: Duration::from_secs_f64(job.run_timeout),
+            test_timeout: job.test_timeout,
+            executor: crate::cli::parse_executor(&o.executor)?,
             run_limits: crossmatrix_runner::resources::StepLimits {
-                memory: Some(a.memory).filter(|&m| m > 0),
-                pids: Some(a.pids).filter(|&p| p > 0),
+                memory: Some(o.memory).filter(|&m| m > 0),
+                pids: Some(o.pids).filter(|&p| p > 0),
             },
-            recheck: a.recheck,
-            reuse: !a.rerun,
+            recheck: o.recheck,
+            reuse: !o.rerun,
         },
         planned.host,
     )?;

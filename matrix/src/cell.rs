@@ -48,6 +48,9 @@ pub enum ProgramSource {
     /// A package directory or a single file inside a Go module or workspace, as the planner
     /// resolved it.
     Package(Box<GoPackage>),
+    /// A standard-library package by import path (its directory is the cell toolchain's
+    /// `GOROOT/src/PATH`): for `crossmatrix test strings`.
+    Std(String),
 }
 
 /// A Go package (or single file) inside a module or workspace: where `go build` runs, what it
@@ -131,7 +134,101 @@ pub struct Program {
     pub args: Vec<String>,
     #[serde(default)]
     pub expect: Expectation,
+    /// Set for a package's Go tests (`crossmatrix test`): the cell builds the test binary
+    /// (`go test -c`) and runs its tests instead of a `main`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestSpec>,
 }
+
+/// How a package's Go tests run in each cell (`crossmatrix test`, `[[tests]]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TestSpec {
+    /// Test flags as `go test` takes them (`-short`, `-run=TestParse`, `-count=1`); given to
+    /// the test binary as `-test.` flags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    /// `-bench REGEXP`: run the package's benchmarks too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench: Option<String>,
+    /// `-benchtime` (`1s`, `100x`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchtime: Option<String>,
+    /// `-count` for benchmarks (samples for benchstat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// `-benchmem`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub benchmem: bool,
+}
+
+impl TestSpec {
+    /// The test binary's flags: every `go test` flag as its `-test.` form, then the benchmark
+    /// flags.
+    pub fn binary_flags(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut it = self.flags.iter().peekable();
+        while let Some(f) = it.next() {
+            let Some(body) = f.strip_prefix('-') else {
+                out.push(f.clone());
+                continue;
+            };
+            let body = body.trim_start_matches('-');
+            let (name, value) = match body.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (body, None),
+            };
+            let name = name.strip_prefix("test.").unwrap_or(name);
+            // Flags that take a value may have it as the next argument (`-run TestX`).
+            let value = value.or_else(|| {
+                TEST_FLAGS_WITH_VALUE
+                    .contains(&name)
+                    .then(|| it.next().cloned())
+                    .flatten()
+            });
+            out.push(match value {
+                Some(v) => format!("-test.{name}={v}"),
+                None => format!("-test.{name}"),
+            });
+        }
+        if let Some(b) = &self.bench {
+            out.push(format!("-test.bench={b}"));
+            if let Some(t) = &self.benchtime {
+                out.push(format!("-test.benchtime={t}"));
+            }
+            if let Some(c) = self.count {
+                out.push(format!("-test.count={c}"));
+            }
+            if self.benchmem {
+                out.push("-test.benchmem".into());
+            }
+        }
+        out
+    }
+}
+
+/// `go test` flags that take a value (`-run TestX` as well as `-run=TestX`).
+const TEST_FLAGS_WITH_VALUE: &[&str] = &[
+    "run",
+    "skip",
+    "bench",
+    "benchtime",
+    "count",
+    "cpu",
+    "parallel",
+    "timeout",
+    "list",
+    "shuffle",
+    "fuzz",
+    "fuzztime",
+    "fuzzminimizetime",
+    "blockprofile",
+    "cpuprofile",
+    "memprofile",
+    "mutexprofile",
+    "trace",
+    "coverprofile",
+    "outputdir",
+];
 
 impl Program {
     pub fn probe() -> Self {
@@ -140,10 +237,15 @@ impl Program {
             source: ProgramSource::Probe,
             args: vec![],
             expect: Expectation::default(),
+            test: None,
         }
     }
     pub fn is_probe(&self) -> bool {
         self.source == ProgramSource::Probe
+    }
+    /// Whether the cell runs this package's Go tests.
+    pub fn is_test(&self) -> bool {
+        self.test.is_some()
     }
 }
 
@@ -330,6 +432,45 @@ pub fn parse_byte_size(s: &str) -> Result<u64, String> {
         return Err(format!("`{s}` is out of range"));
     }
     Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod test_flag_tests {
+    use super::TestSpec;
+
+    #[test]
+    fn go_test_flags_become_test_binary_flags() {
+        let t = TestSpec {
+            flags: [
+                "-short",
+                "-run",
+                "TestX|TestY",
+                "-count=1",
+                "-test.v",
+                "--parallel=2",
+            ]
+            .map(String::from)
+            .to_vec(),
+            bench: Some(".".into()),
+            benchtime: Some("100x".into()),
+            count: Some(3),
+            benchmem: true,
+        };
+        assert_eq!(
+            t.binary_flags(),
+            [
+                "-test.short",
+                "-test.run=TestX|TestY",
+                "-test.count=1",
+                "-test.v",
+                "-test.parallel=2",
+                "-test.bench=.",
+                "-test.benchtime=100x",
+                "-test.count=3",
+                "-test.benchmem"
+            ]
+        );
+    }
 }
 
 #[cfg(test)]

@@ -13,13 +13,13 @@ mod target;
 pub use cause::Cause;
 pub use cell::{
     Cell, CellId, CellSettings, Expectation, ExpectedFailure, GoPackage, ModuleRef, OutputStream,
-    Program, ProgramSource, RootfsSpec, Skip, Toolchain, parse_byte_size,
+    Program, ProgramSource, RootfsSpec, Skip, TestSpec, Toolchain, parse_byte_size,
 };
 pub use config::{
     AxisMatch, BuildSettings, CONFIG_FILE_NAME, Config, ConfigError, ConfigErrorDetail,
     ConfiguredProgram, ConfiguredTarget, ExpectFailRule, IncludeRule, Location, RunSettings,
     ToolchainSpec, ToolchainSpecKind, closest, is_package_pattern, load_config, parse_config,
-    programs_from_paths,
+    pattern_source, programs_from_paths,
 };
 pub use defaults::{DEFAULT_CGO_ARCHES, default_matrix};
 pub use expand::{Axes, CgoMode, Filter, FilterError, Plan, Shard, ShardError};

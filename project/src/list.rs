@@ -32,6 +32,13 @@ pub struct Listed {
     pub cgo_files: Vec<String>,
     #[serde(default)]
     pub ignored_go_files: Vec<String>,
+    #[serde(default)]
+    pub test_go_files: Vec<String>,
+    #[serde(default, rename = "XTestGoFiles")]
+    pub xtest_go_files: Vec<String>,
+    /// A standard-library package.
+    #[serde(default)]
+    pub standard: bool,
     /// The command-line patterns this package matched.
     #[serde(default)]
     pub r#match: Vec<String>,
@@ -45,6 +52,11 @@ impl Listed {
     /// Whether this context builds any of its files.
     pub fn builds(&self) -> bool {
         !(self.go_files.is_empty() && self.cgo_files.is_empty())
+    }
+
+    /// Whether it has Go tests (`_test.go` files) in this context.
+    pub fn has_tests(&self) -> bool {
+        !(self.test_go_files.is_empty() && self.xtest_go_files.is_empty())
     }
 }
 
@@ -135,7 +147,7 @@ fn run_go_list(
             "list",
             "-find",
             "-e",
-            "-json=Dir,ImportPath,Name,GoFiles,CgoFiles,IgnoredGoFiles,Match,Error,Module",
+            "-json=Dir,ImportPath,Name,Standard,GoFiles,CgoFiles,IgnoredGoFiles,TestGoFiles,XTestGoFiles,Match,Error,Module",
         ]);
     if let Ok(w) = std::env::var("GOWORK") {
         cmd.env("GOWORK", w);
@@ -178,7 +190,7 @@ fn memo_key(ctx: &BuildContext, cwd: &Path, args: &[String], tree: &str) -> Opti
         h.update(b);
         h.update([0]);
     };
-    put(b"crossmatrix go list v1");
+    put(b"crossmatrix go list v2");
     put(crate::file_stamp(&ctx.go())?.as_bytes());
     put(format!("{ctx:?}").as_bytes());
     put(cwd.as_os_str().as_encoded_bytes());

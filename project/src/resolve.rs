@@ -47,6 +47,11 @@ pub enum ResolveError {
         dir.display()
     )]
     NoMainPackage { pattern: String, dir: PathBuf },
+    #[error(
+        "{pattern} matches no package (from {}) for any target of the matrix: give package directories (./pkg), patterns (./...) or import paths (strings)",
+        dir.display()
+    )]
+    NoPackage { pattern: String, dir: PathBuf },
     #[error("{}: {source}", file.display())]
     Constraint {
         file: PathBuf,
@@ -90,11 +95,11 @@ enum Resolved {
     One {
         program: Arc<Program>,
         project: Option<Project>,
-        excluded: HashMap<BuildContext, String>,
+        excluded: HashMap<BuildContext, Skip>,
     },
     /// A pattern: its main packages, each with its program and where it is excluded.
     Many {
-        packages: Vec<(Arc<Program>, HashMap<BuildContext, String>)>,
+        packages: Vec<(Arc<Program>, HashMap<BuildContext, Skip>)>,
         project: Option<Project>,
     },
 }
@@ -160,7 +165,7 @@ fn respun(
     cell: &Cell,
     program: &Arc<Program>,
     project: Option<&Project>,
-    excluded: &HashMap<BuildContext, String>,
+    excluded: &HashMap<BuildContext, Skip>,
 ) -> Cell {
     let mut c = Cell::new(
         cell.toolchain.clone(),
@@ -176,11 +181,8 @@ fn respun(
             cause: Cause::ToolchainTooOld,
             reason,
         });
-    } else if let Some(reason) = excluded.get(&context_of(cell)) {
-        c.skip = Some(Skip {
-            cause: Cause::ExcludedByConstraints,
-            reason: reason.clone(),
-        });
+    } else if let Some(skip) = excluded.get(&context_of(cell)) {
+        c.skip = Some(skip.clone());
     }
     c
 }
@@ -239,10 +241,17 @@ impl Resolver<'_> {
         args: &[String],
         project: Option<&Project>,
     ) -> Result<Vec<Listed>, ResolveError> {
-        let root = project
-            .and_then(|p| p.roots().into_iter().next())
-            .unwrap_or_else(|| cwd.to_path_buf());
-        let stamp = self.stamp(&root);
+        // What the answer depends on besides the toolchain: the project's Go files, or outside
+        // any module the directory a relative pattern names (an import path such as `strings`
+        // is the toolchain's own).
+        let relative = args
+            .iter()
+            .any(|a| a.starts_with('.') || a.starts_with('/'));
+        let stamp = match project.and_then(|p| p.roots().into_iter().next()) {
+            Some(root) => self.stamp(&root),
+            None if relative => self.stamp(cwd),
+            None => Some("the toolchain's own packages".to_string()),
+        };
         let memo = self.opts.memo_dir.clone();
         Ok(go_list(ctx, cwd, args, stamp.as_deref(), &memo)?)
     }
@@ -256,7 +265,9 @@ impl Resolver<'_> {
             ProgramSource::Dir(dir) => self.resolve_dir(p, dir, ctxs),
             ProgramSource::File(file) => self.resolve_file(p, file, ctxs),
             ProgramSource::Pattern { dir, pattern } => self.resolve_pattern(p, dir, pattern, ctxs),
-            ProgramSource::Probe | ProgramSource::Package(_) => Ok(Resolved::Keep),
+            ProgramSource::Probe | ProgramSource::Package(_) | ProgramSource::Std(_) => {
+                Ok(Resolved::Keep)
+            }
         }
     }
 
@@ -278,18 +289,22 @@ impl Resolver<'_> {
                 continue;
             };
             let err = l.error.as_ref().map(|e| e.err.clone()).unwrap_or_default();
-            if err.contains("no Go files in") {
+            if err.contains("no Go files in") && !l.has_tests() {
                 return Err(ResolveError::NotAPackage {
                     dir: dir.to_path_buf(),
                     message: err,
                 });
             }
-            if !l.builds() {
+            if p.is_test() {
+                if !l.has_tests() {
+                    excluded.insert(ctx.clone(), no_tests(dir));
+                    continue;
+                }
+            } else if !l.builds() {
                 let reason = self.exclusion_reason(dir, ctx, &err)?;
-                excluded.insert(ctx.clone(), reason);
+                excluded.insert(ctx.clone(), constrained(reason));
                 continue;
-            }
-            if l.name != "main" {
+            } else if l.name != "main" {
                 return Err(ResolveError::NotMain {
                     dir: dir.to_path_buf(),
                     name: l.name.clone(),
@@ -347,7 +362,7 @@ impl Resolver<'_> {
             // header's constraints and cgo count.
             match exclusion("program.go", &content, tags) {
                 Ok(Some(e)) => {
-                    excluded.insert(ctx.clone(), format!("{name}: {e}"));
+                    excluded.insert(ctx.clone(), constrained(format!("{name}: {e}")));
                 }
                 Ok(None) => {}
                 Err(source) => {
@@ -389,8 +404,15 @@ impl Resolver<'_> {
         ctxs: &[BuildContext],
     ) -> Result<Resolved, ResolveError> {
         let project = self.project(dir)?;
-        // Main package dir → (import path, contexts that build it).
-        let mut mains: BTreeMap<PathBuf, (String, HashSet<BuildContext>)> = BTreeMap::new();
+        let tests = p.is_test();
+        // Package dir → (import path, standard library, contexts that build it, that test it).
+        struct Found {
+            import_path: String,
+            standard: bool,
+            builds: HashSet<BuildContext>,
+            tested: HashSet<BuildContext>,
+        }
+        let mut found: BTreeMap<PathBuf, Found> = BTreeMap::new();
         let mut listed_ctxs = Vec::new();
         for ctx in ctxs {
             if too_old_ctx(ctx, project.as_ref()) {
@@ -398,18 +420,43 @@ impl Resolver<'_> {
             }
             listed_ctxs.push(ctx.clone());
             for l in self.list(ctx, dir, &[pattern.to_string()], project.as_ref())? {
-                if l.name == "main" && l.builds() {
-                    let e = mains
-                        .entry(l.dir.clone())
-                        .or_insert_with(|| (l.import_path.clone(), HashSet::new()));
-                    e.1.insert(ctx.clone());
+                let wanted = if tests {
+                    l.builds() || l.has_tests()
+                } else {
+                    l.name == "main" && l.builds()
+                };
+                if !wanted {
+                    continue;
+                }
+                // A standard package's directory is each toolchain's own: key by import path.
+                let key = if l.standard {
+                    PathBuf::from(format!("std:{}", l.import_path))
+                } else {
+                    l.dir.clone()
+                };
+                let e = found.entry(key).or_insert_with(|| Found {
+                    import_path: l.import_path.clone(),
+                    standard: l.standard,
+                    builds: HashSet::new(),
+                    tested: HashSet::new(),
+                });
+                e.builds.insert(ctx.clone());
+                if l.has_tests() {
+                    e.tested.insert(ctx.clone());
                 }
             }
         }
-        if mains.is_empty() && !listed_ctxs.is_empty() {
-            return Err(ResolveError::NoMainPackage {
-                pattern: p.name.clone(),
-                dir: dir.to_path_buf(),
+        if found.is_empty() && !listed_ctxs.is_empty() {
+            return Err(if tests {
+                ResolveError::NoPackage {
+                    pattern: p.name.clone(),
+                    dir: dir.to_path_buf(),
+                }
+            } else {
+                ResolveError::NoMainPackage {
+                    pattern: p.name.clone(),
+                    dir: dir.to_path_buf(),
+                }
             });
         }
         if listed_ctxs.is_empty() {
@@ -422,24 +469,36 @@ impl Resolver<'_> {
             });
         }
         let mut packages = Vec::new();
-        for (pkg_dir, (import_path, built)) in mains {
+        for (pkg_dir, f) in found {
             let mut excluded = HashMap::new();
-            for ctx in listed_ctxs.iter().filter(|c| !built.contains(*c)) {
-                let reason = self.exclusion_reason(&pkg_dir, ctx, "")?;
-                excluded.insert(ctx.clone(), reason);
+            for ctx in &listed_ctxs {
+                if !f.builds.contains(ctx) {
+                    let reason = if f.standard {
+                        format!(
+                            "{} is not built for {}/{}",
+                            f.import_path, ctx.goos, ctx.goarch
+                        )
+                    } else {
+                        self.exclusion_reason(&pkg_dir, ctx, "")?
+                    };
+                    excluded.insert(ctx.clone(), constrained(reason));
+                } else if tests && !f.tested.contains(ctx) {
+                    excluded.insert(ctx.clone(), no_tests(&pkg_dir));
+                }
             }
-            let source = match &project {
-                Some(proj) => ProgramSource::Package(Box::new(package(
+            let source = match (&project, f.standard) {
+                (_, true) => ProgramSource::Std(f.import_path.clone()),
+                (Some(proj), false) => ProgramSource::Package(Box::new(package(
                     proj,
                     &pkg_dir,
                     ".",
-                    import_path.clone(),
+                    f.import_path.clone(),
                 ))),
-                None => ProgramSource::Dir(pkg_dir.clone()),
+                (None, false) => ProgramSource::Dir(pkg_dir.clone()),
             };
             let program = Arc::new(Program {
                 // Named by `name_packages` once every program is known.
-                name: import_path,
+                name: f.import_path,
                 source,
                 ..(**p).clone()
             });
@@ -493,6 +552,20 @@ impl Resolver<'_> {
             ),
             _ => format!("excluded for {target}: {}", why.join("; ")),
         })
+    }
+}
+
+fn constrained(reason: String) -> Skip {
+    Skip {
+        cause: Cause::ExcludedByConstraints,
+        reason,
+    }
+}
+
+fn no_tests(dir: &Path) -> Skip {
+    Skip {
+        cause: Cause::NoTestFiles,
+        reason: format!("{} has no _test.go files: nothing to test", dir.display()),
     }
 }
 

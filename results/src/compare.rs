@@ -10,7 +10,7 @@
 
 use crate::Cause;
 use crate::report::{format_ms, human_size};
-use crate::schema::{CellRecord, CellStatus};
+use crate::schema::{CellRecord, CellStatus, TestStatus};
 use crate::stats::{geomean, mann_whitney_u, median};
 use serde::{Serialize, Serializer};
 use std::collections::HashMap;
@@ -240,6 +240,78 @@ pub struct Summary {
     pub startup_significant: usize,
     /// Geometric mean of the median ratios of the significant cells, as a percent change.
     pub startup_geomean_pct: Option<f64>,
+    /// Go tests found on both sides (test cells).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tests_compared: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tests_broke: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tests_fixed: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tests_newly_skipped: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tests_still_failing: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// How one Go test changed between the sides (the crater view of `crossmatrix test`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestChange {
+    /// Passed, was skipped or did not exist in base; fails in new.
+    Broke,
+    /// Failed in base, passes in new.
+    Fixed,
+    /// Ran in base, is skipped in new.
+    NewlySkipped,
+    /// Fails on both sides.
+    StillFailing,
+}
+
+impl TestChange {
+    pub const ALL: &'static [TestChange] = &[
+        TestChange::Broke,
+        TestChange::Fixed,
+        TestChange::NewlySkipped,
+        TestChange::StillFailing,
+    ];
+
+    pub(crate) fn heading(self) -> &'static str {
+        match self {
+            TestChange::Broke => "Tests broke",
+            TestChange::Fixed => "Tests fixed",
+            TestChange::NewlySkipped => "Tests newly skipped",
+            TestChange::StillFailing => "Tests failing on both sides",
+        }
+    }
+
+    fn classify(base: Option<TestStatus>, new: TestStatus) -> Option<TestChange> {
+        use TestStatus::*;
+        match (base, new) {
+            (Some(Fail), Fail) => Some(TestChange::StillFailing),
+            (_, Fail) => Some(TestChange::Broke),
+            (Some(Fail), Pass) => Some(TestChange::Fixed),
+            (Some(Pass | Fail), Skip) => Some(TestChange::NewlySkipped),
+            _ => None,
+        }
+    }
+}
+
+/// One Go test that changed: which cell (its compared key), package and test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestComparison {
+    pub cell: String,
+    pub package: String,
+    pub test: String,
+    pub change: TestChange,
+    pub base: Option<TestStatus>,
+    pub new: TestStatus,
+    /// The new side's output of a failing or skipped test (its first lines say why).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output: String,
 }
 
 impl Summary {
@@ -278,9 +350,17 @@ pub struct Comparison {
     pub alpha: f64,
     pub summary: Summary,
     pub cells: Vec<CellComparison>,
+    /// Go tests that changed, for cells that ran tests on both sides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<TestComparison>,
 }
 
 impl Comparison {
+    /// The tests with this change, in comparison order.
+    pub fn tests_with(&self, change: TestChange) -> impl Iterator<Item = &TestComparison> {
+        self.tests.iter().filter(move |t| t.change == change)
+    }
+
     /// The cells with this change, in comparison order.
     pub fn with_change(&self, change: Change) -> impl Iterator<Item = &CellComparison> {
         self.cells.iter().filter(move |c| c.change == change)
@@ -327,8 +407,12 @@ fn compare_keyed(
     };
 
     let mut cells = Vec::with_capacity(base.len().max(new.len()));
-    for (key, b) in base {
-        let b = side(key, b);
+    let mut tests = Vec::new();
+    for (key, b_rec) in base {
+        if let Some(&i) = new_index.get(key.as_str()) {
+            compare_tests(key, b_rec, new[i].1, &mut tests);
+        }
+        let b = side(key, b_rec);
         let cmp = match new_index.get(key.as_str()) {
             Some(&i) => compare_pair(key, b, side(key, new[i].1), opts),
             None => CellComparison {
@@ -379,6 +463,27 @@ fn compare_keyed(
         .collect();
     summary.startup_significant = significant.len();
     summary.startup_geomean_pct = geomean(significant).map(|g| (g - 1.0) * 100.0);
+    summary.tests_compared = base
+        .iter()
+        .filter_map(|(k, b)| {
+            let n = new_index.get(k.as_str()).map(|&i| new[i].1)?;
+            let (bt, nt) = (b.tests.as_ref()?, n.tests.as_ref()?);
+            Some(
+                nt.cases
+                    .iter()
+                    .filter(|c| bt.cases.iter().any(|x| x.name == c.name))
+                    .count(),
+            )
+        })
+        .sum();
+    for t in &tests {
+        match t.change {
+            TestChange::Broke => summary.tests_broke += 1,
+            TestChange::Fixed => summary.tests_fixed += 1,
+            TestChange::NewlySkipped => summary.tests_newly_skipped += 1,
+            TestChange::StillFailing => summary.tests_still_failing += 1,
+        }
+    }
 
     Comparison {
         base_label: opts.base_label.clone(),
@@ -386,6 +491,33 @@ fn compare_keyed(
         alpha: opts.alpha,
         summary,
         cells,
+        tests,
+    }
+}
+
+/// The Go tests of one pair of test cells that changed, matched by name.
+fn compare_tests(key: &str, base: &CellRecord, new: &CellRecord, out: &mut Vec<TestComparison>) {
+    let (Some(bt), Some(nt)) = (&base.tests, &new.tests) else {
+        return;
+    };
+    let before: HashMap<&str, TestStatus> = bt
+        .cases
+        .iter()
+        .map(|c| (c.name.as_str(), c.status))
+        .collect();
+    for c in &nt.cases {
+        let was = before.get(c.name.as_str()).copied();
+        if let Some(change) = TestChange::classify(was, c.status) {
+            out.push(TestComparison {
+                cell: key.to_string(),
+                package: nt.package.clone(),
+                test: c.name.clone(),
+                change,
+                base: was,
+                new: c.status,
+                output: c.output.clone(),
+            });
+        }
     }
 }
 
@@ -617,6 +749,18 @@ impl fmt::Display for GateViolation {
 pub fn check_gates(cmp: &Comparison, gates: &[Gate]) -> Vec<GateViolation> {
     let mut out = Vec::new();
     for &gate in gates {
+        if gate == Gate::NewFailure {
+            for t in cmp.tests_with(TestChange::Broke) {
+                out.push(GateViolation {
+                    gate,
+                    key: format!("{} {}", t.cell, t.test),
+                    detail: format!(
+                        "test {} → fail",
+                        t.base.map_or("(absent)", TestStatus::as_str)
+                    ),
+                });
+            }
+        }
         for c in &cmp.cells {
             let detail = match gate {
                 Gate::NewFailure => {

@@ -63,6 +63,47 @@ pub(crate) fn cell(id: &str, status: CellStatus) -> CellRecord {
     }
 }
 
+/// A test cell's record: `id`, with Go tests `(name, status, output)` and benchmarks.
+pub(crate) fn test_cell(id: &str, cases: &[(&str, TestStatus, &str)]) -> CellRecord {
+    let failed = cases.iter().any(|c| c.1 == TestStatus::Fail);
+    let mut r = cell(
+        id,
+        if failed {
+            CellStatus::Fail
+        } else {
+            CellStatus::Pass
+        },
+    );
+    if failed {
+        r.cause = Some(Cause::TestFailure);
+        r.hint = Some("a test failed".into());
+    }
+    let mut totals = TestTotals::default();
+    for (_, st, _) in cases {
+        totals.run += 1;
+        match st {
+            TestStatus::Pass => totals.passed += 1,
+            TestStatus::Fail => totals.failed += 1,
+            TestStatus::Skip => totals.skipped += 1,
+        }
+    }
+    r.tests = Some(TestsRecord {
+        package: "example.com/m/parse".into(),
+        totals,
+        cases: cases
+            .iter()
+            .map(|(n, st, out)| TestCase {
+                name: n.to_string(),
+                status: *st,
+                elapsed_ms: 12,
+                output: out.to_string(),
+            })
+            .collect(),
+        ..TestsRecord::default()
+    });
+    r
+}
+
 pub(crate) trait RecordExt: Sized {
     fn size(self, bytes: u64) -> Self;
     fn startup(self, samples_ms: &[f64]) -> Self;

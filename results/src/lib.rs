@@ -13,8 +13,8 @@ pub mod store;
 
 pub use compare::{
     Change, CompareError, CompareFormat, CompareOptions, CompareRuns, Compared, Comparison, Gate,
-    GateViolation, check_gates, compare, compare_runs, compare_toolchains, render_comparison,
-    split_by_toolchain,
+    GateViolation, TestChange, TestComparison, check_gates, compare, compare_runs,
+    compare_toolchains, render_comparison, split_by_toolchain,
 };
 pub use crossmatrix_matrix::Cause;
 pub use merge::{MergeError, MergeInput, merge};

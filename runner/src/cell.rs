@@ -38,6 +38,8 @@ const IN_GOCACHE: &str = "/cache/go";
 const IN_ZIGCACHE: &str = "/cache/zig";
 const IN_TOOLS: &str = "/.crossmatrix";
 const IN_GOMODCACHE: &str = "/cache/gomod";
+/// Where a standard-library test cell sees its toolchain's GOROOT.
+const IN_GOROOT: &str = "/.crossmatrix/goroot";
 /// Size cap of a run's writable scratch dir (its cwd): filling it gives ENOSPC, not a full host.
 const SCRATCH_BYTES: u64 = 256 << 20;
 /// Tasks (processes + threads) a build may run at once: `go build` and the C compiler it
@@ -72,6 +74,9 @@ pub struct RunnerConfig {
     /// The module cache builds read (read-only): crossmatrix's own (`<cache>/gomod`, filled
     /// by `crossmatrix fetch`) or the user's (`--modcache`).
     pub modcache: PathBuf,
+    /// Wall-clock limit of a test cell's test binary (`crossmatrix test --timeout`); `None`:
+    /// Go's default of 10 minutes. A cell's `[run] timeout` wins.
+    pub test_timeout: Option<Duration>,
 }
 
 /// Runs cells. Shared by the worker threads of a run.
@@ -134,6 +139,19 @@ impl Runner {
 
     pub fn host(&self) -> &Host {
         &self.host
+    }
+
+    pub(crate) fn config(&self) -> &RunnerConfig {
+        &self.cfg
+    }
+
+    /// Where a cell's binary is (or will be) in OUT.
+    pub(crate) fn binary_path(&self, cell: &Cell) -> PathBuf {
+        self.cfg
+            .out_dir
+            .join("bin")
+            .join(cell.id.to_path_component())
+            .join(exe_name(cell))
     }
 
     pub fn timing_mode(&self) -> crate::timing::TimingMode {
@@ -299,13 +317,16 @@ impl Runner {
                 Some(Failure::new(Cause::NoExecutor, hint.clone())),
             );
         }
-        let mut reused = None;
-        let (mut run, job, mut fail) =
-            self.run(cell, &binary, &info, &choice, result_key, &mut reused);
+        let mut outs = RunOuts::default();
+        let (mut run, job, mut fail) = self.run(cell, &binary, &info, &choice, &mut outs);
+        *result_key = outs.result_key;
+        let (reused, tests) = (outs.reused, outs.tests);
         if let Some((prev, measured_at)) = reused {
             return reuse(rec, prev, measured_at);
         }
-        if let Some(first) = fail.as_ref().filter(|_| self.cfg.recheck) {
+        if let Some(t) = tests {
+            rec.tests = Some(t);
+        } else if let Some(first) = fail.as_ref().filter(|_| self.cfg.recheck) {
             if let Some((second, verdict)) = self.recheck(cell, &binary, &info, &choice, first) {
                 run.recheck = Some(second);
                 if verdict.is_some() {
@@ -374,7 +395,7 @@ impl Runner {
             ExecutorChoice::QemuBinfmt { .. } => pick(ExecutorPreference::QemuDirect),
             _ => pick(ExecutorPreference::QemuBinfmt),
         })?;
-        let (executor, executor_version) = describe(&second);
+        let (executor, executor_version) = describe_choice(&second);
         let mut record = RecheckRecord {
             executor: executor.clone(),
             executor_version: executor_version.clone(),
@@ -399,7 +420,7 @@ impl Runner {
                     None => Ok(()),
                 }
             });
-        let (first_exec, first_version) = describe(first);
+        let (first_exec, first_version) = describe_choice(first);
         let first_name = match first_version {
             Some(v) => format!("{first_exec} {v}"),
             None => first_exec,
@@ -496,13 +517,7 @@ impl Runner {
                 );
             }
         }
-        let exe_name = if cell.target.is_wasip1() {
-            format!("{}.wasm", cell.program.name)
-        } else if cell.target.goos == "windows" {
-            format!("{}.exe", cell.program.name)
-        } else {
-            cell.program.name.clone()
-        };
+        let exe_name = exe_name(cell);
         let goroot = &cell.toolchain.goroot;
         let mut sb = Sandbox::new(&self.cfg.bwrap)
             .limits(Limits {
@@ -569,12 +584,23 @@ impl Runner {
             sb = sb.env(k, v);
         }
         let out_path = format!("{IN_OUT}/{exe_name}");
-        let mut argv: Vec<OsString> = vec![
-            goroot.join("bin/go").into(),
-            "build".into(),
-            "-o".into(),
-            out_path.into(),
-        ];
+        // A test cell builds the package's test binary.
+        let mut argv: Vec<OsString> = if cell.program.is_test() {
+            vec![
+                goroot.join("bin/go").into(),
+                "test".into(),
+                "-c".into(),
+                "-o".into(),
+                out_path.into(),
+            ]
+        } else {
+            vec![
+                goroot.join("bin/go").into(),
+                "build".into(),
+                "-o".into(),
+                out_path.into(),
+            ]
+        };
         if !settings.tags.is_empty() {
             argv.push(format!("-tags={}", settings.tags.join(",")).into());
         }
@@ -715,6 +741,13 @@ impl Runner {
                     key: KeySource::Package,
                 }
             }
+            ProgramSource::Std(import) => BuildSource {
+                binds: vec![],
+                chdir: cell.toolchain.goroot.join("src").join(import),
+                target: ".".into(),
+                env: vec![("GOWORK", "off".to_string())],
+                key: KeySource::Std(import.clone()),
+            },
             ProgramSource::Pattern { pattern, .. } => {
                 return Err(Failure::new(
                     Cause::BuildError,
@@ -753,17 +786,23 @@ impl Runner {
             h.update(file_stamp(Path::new(exe)).as_bytes());
         }
         let source = match &src.key {
+            KeySource::Std(import) => format!("std {import}"),
             KeySource::Tree(dir, scope) => self.build_cache.source_hash(dir, *scope)?,
             KeySource::Package => {
                 let memo_key = format!("{:x}", h.clone().finalize());
                 // go list takes the build's flags (tags, -mod, -race… decide the file set).
-                let flags: Vec<OsString> = argv
+                let mut flags: Vec<OsString> = argv
                     .iter()
                     .skip(2)
                     .filter(|a| a.to_string_lossy().starts_with('-'))
-                    .filter(|a| *a != "-o" && !a.to_string_lossy().starts_with(IN_OUT))
+                    .filter(|a| {
+                        *a != "-o" && *a != "-c" && !a.to_string_lossy().starts_with(IN_OUT)
+                    })
                     .cloned()
                     .collect();
+                if cell.program.is_test() {
+                    flags.push("-test".into());
+                }
                 crate::gosource::package_digest(
                     sb,
                     &cell.toolchain.goroot.join("bin/go"),
@@ -787,10 +826,14 @@ impl Runner {
         binary: &Path,
         info: &BinaryInfo,
         choice: &ExecutorChoice,
-        result_key: &mut Option<String>,
-        reused: &mut Option<(CellRecord, String)>,
+        outs: &mut RunOuts,
     ) -> (RunRecord, Option<TimingJob>, Option<Failure>) {
-        let (executor, executor_version) = describe(choice);
+        let RunOuts {
+            result_key,
+            reused,
+            tests,
+        } = outs;
+        let (executor, executor_version) = describe_choice(choice);
         let mut run = RunRecord {
             status: StepStatus::Fail,
             executor: executor.clone(),
@@ -813,6 +856,11 @@ impl Runner {
             *reused = Some(hit);
             return (run, None, None);
         }
+        if let Some(spec) = &cell.program.test {
+            let (fail, record) = self.run_tests(cell, spec, info, choice, &prepared, &mut run);
+            *tests = Some(record);
+            return (run, None, fail);
+        }
         let run_timeout = cell.settings.run_timeout.unwrap_or(self.cfg.run_timeout);
         let input = cell.settings.stdin.clone().map(String::into_bytes);
         let first = match run_captured_opts(prepared.command(), run_timeout, &capture(cell, input))
@@ -823,7 +871,7 @@ impl Runner {
                 return (run, None, Some(f));
             }
         };
-        fill_run(&mut run, &first);
+        fill_run_record(&mut run, &first);
         let ctx = run_context(cell, info, &prepared, &executor);
         if let Some(f) = classify_run(&first, &ctx, &cell.program.expect) {
             return (run, None, Some(f));
@@ -872,7 +920,7 @@ impl Runner {
         put(file_stamp(&self.cfg.self_exe).as_bytes());
         put(self.machine.as_bytes());
         put(info.sha256.as_bytes());
-        let (executor, version) = describe(choice);
+        let (executor, version) = describe_choice(choice);
         put(format!("{executor} {version:?}").as_bytes());
         match choice {
             ExecutorChoice::QemuBinfmt { interpreter, .. } => {
@@ -887,6 +935,19 @@ impl Runner {
             put(if a == bin { b"<binary>" } else { a });
         }
         put(rootfs.as_bytes());
+        // A test reads its package's directory (testdata/): any change there runs it again.
+        if cell.program.is_test() {
+            let dir = match &cell.program.source {
+                ProgramSource::Package(gp) => gp.dir.clone(),
+                ProgramSource::Std(import) => cell.toolchain.goroot.join("src").join(import),
+                ProgramSource::Dir(d) => d.clone(),
+                _ => PathBuf::new(),
+            };
+            put(self
+                .results
+                .tree_stamp(&std::fs::canonicalize(&dir).unwrap_or(dir))?
+                .as_bytes());
+        }
         put(format!("{:?} {:?}", cell.program.expect, cell.settings).as_bytes());
         put(format!(
             "{:?} {:?} {} {} {:?} {}",
@@ -910,7 +971,7 @@ impl Runner {
         }
     }
 
-    fn prepare_run(
+    pub(crate) fn prepare_run(
         &self,
         cell: &Cell,
         binary: &Path,
@@ -964,6 +1025,19 @@ impl Runner {
                 // wasmtime's own limit (a clear `oom`), below the sandbox's.
                 argv.push("--max-memory".into());
                 argv.push(m.min(wasm::MAX_MEMORY_BYTES).to_string().into());
+            }
+            if let Some(src) = test_source(cell) {
+                // Like Go's go_wasip1_wasm_exec: the guest sees the root as `/` and starts in
+                // the package's directory.
+                for (host, inside) in &src.binds {
+                    sb = sb.ro(host, inside);
+                }
+                argv.push("--preopen".into());
+                argv.push("/".into());
+                argv.push("--env".into());
+                argv.push(format!("PWD={}", src.dir.display()).into());
+                argv.push("--env".into());
+                argv.push("TMPDIR=/tmp".into());
             }
             argv.push(format!("{IN_TOOLS}/module.cwasm").into());
             argv.push("--".into());
@@ -1019,14 +1093,30 @@ impl Runner {
             for (k, v) in &cell.settings.run_env {
                 sb = sb.env(k, v);
             }
+            if let Some(src) = test_source(cell) {
+                // Tests run in their package's directory (a read-only view of the source:
+                // they read testdata/ relative to it) with a writable TMPDIR.
+                for (host, inside) in &src.binds {
+                    sb = sb.ro(host, inside);
+                }
+                sb = sb.chdir(&src.dir).env("TMPDIR", "/tmp").env("HOME", "/tmp");
+                for (k, v) in &src.env {
+                    sb = sb.env(*k, v);
+                }
+            }
             if let ExecutorChoice::QemuDirect(q) = choice {
                 sb = sb.ro(&q.path, format!("{IN_TOOLS}/qemu"));
                 argv.push(format!("{IN_TOOLS}/qemu").into());
             }
             argv.push(prog_in.into());
         }
-        for a in &cell.program.args {
-            argv.push(a.into());
+        match &cell.program.test {
+            Some(spec) => argv.extend(
+                crate::gotest::test_args(spec, self.test_timeout(cell))
+                    .into_iter()
+                    .map(OsString::from),
+            ),
+            None => argv.extend(cell.program.args.iter().map(OsString::from)),
         }
         Ok(Prepared {
             sandbox: sb,
@@ -1037,9 +1127,80 @@ impl Runner {
     }
 }
 
+/// The binary's file name: the program's name (`NAME.test` for a test cell), with `.wasm`
+/// or `.exe` where the target wants it.
+fn exe_name(cell: &Cell) -> String {
+    let base = if cell.program.is_test() {
+        format!("{}.test", cell.program.name)
+    } else {
+        cell.program.name.clone()
+    };
+    if cell.target.is_wasip1() {
+        format!("{base}.wasm")
+    } else if cell.target.goos == "windows" {
+        format!("{base}.exe")
+    } else {
+        base
+    }
+}
+
+/// Where a test cell's tests run: the directories bound read-only (at their own paths; a
+/// standard package's GOROOT at a path of its own, since a rootfs may hold `/usr`), the
+/// package's directory inside, and the environment that goes with it.
+pub(crate) struct TestSource {
+    pub(crate) binds: Vec<(PathBuf, PathBuf)>,
+    pub(crate) dir: PathBuf,
+    pub(crate) env: Vec<(&'static str, String)>,
+}
+
+pub(crate) fn test_source(cell: &Cell) -> Option<TestSource> {
+    cell.program.test.as_ref()?;
+    match &cell.program.source {
+        ProgramSource::Package(gp) => Some(TestSource {
+            binds: gp.roots.iter().map(|r| (r.clone(), r.clone())).collect(),
+            dir: gp.dir.clone(),
+            env: vec![],
+        }),
+        ProgramSource::Std(import) => {
+            // Each top-level entry of GOROOT at its real path: Debian's GOROOT is made of
+            // relative symlinks (src -> ../../share/go-1.NN/src) that would dangle elsewhere.
+            let inside = PathBuf::from(IN_GOROOT);
+            let binds = std::fs::read_dir(&cell.toolchain.goroot)
+                .map(|rd| {
+                    rd.flatten()
+                        .filter_map(|e| {
+                            let real = std::fs::canonicalize(e.path()).ok()?;
+                            Some((real, inside.join(e.file_name())))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(TestSource {
+                binds,
+                dir: inside.join("src").join(import),
+                env: vec![("GOROOT", IN_GOROOT.to_string())],
+            })
+        }
+        ProgramSource::Dir(d) => Some(TestSource {
+            binds: vec![(d.clone(), d.clone())],
+            dir: d.clone(),
+            env: vec![],
+        }),
+        ProgramSource::File(_) | ProgramSource::Probe | ProgramSource::Pattern { .. } => None,
+    }
+}
+
 /// How a cell's verification run is captured: its stdin, and stderr merged into stdout when
 /// the expectation compares both as written (Go's `test/` convention).
 fn capture(cell: &Cell, input: Option<Vec<u8>>) -> CaptureOptions {
+    if cell.program.is_test() {
+        // Go's test events come from stdout and stderr as written, and may be long.
+        return CaptureOptions {
+            input,
+            merge_stderr: true,
+            caps: crate::process::Caps::TOOL,
+        };
+    }
     CaptureOptions {
         input,
         merge_stderr: cell.program.expect.output == crossmatrix_matrix::OutputStream::Combined,
@@ -1060,6 +1221,15 @@ fn module_failure(cell: &Cell, log: &str) -> Option<Failure> {
     crate::modfail::classify_module_failure(log, gp, &requires)
 }
 
+/// What the verification run learns besides its record: the key of its inputs, an earlier
+/// passing result it may reuse (record, when measured), a test cell's tests.
+#[derive(Default)]
+struct RunOuts {
+    result_key: Option<String>,
+    reused: Option<(CellRecord, String)>,
+    tests: Option<crossmatrix_results::TestsRecord>,
+}
+
 /// How a cell's source reaches `go build`.
 struct BuildSource {
     /// (host path, path in the sandbox), bound read-only.
@@ -1074,13 +1244,15 @@ struct BuildSource {
 
 /// What the build cache key hashes as the source.
 enum KeySource {
+    /// A standard-library package: the toolchain (already in the key) is its source.
+    Std(String),
     /// The files of a directory (GOPATH-style source, single files, the probe).
     Tree(PathBuf, SourceScope),
     /// The files `go list -deps` says the package's build reads.
     Package,
 }
 
-struct Prepared {
+pub(crate) struct Prepared {
     sandbox: Sandbox,
     argv: Vec<OsString>,
     interpreter_present: Option<bool>,
@@ -1089,7 +1261,7 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn command(&self) -> crate::process::Spawn {
+    pub(crate) fn command(&self) -> crate::process::Spawn {
         self.sandbox.command(&self.argv)
     }
 }
@@ -1104,7 +1276,12 @@ fn rec_sha(binary: &Path, info: &BinaryInfo) -> String {
 }
 
 /// What the classifier needs to know about a run step.
-fn run_context(cell: &Cell, info: &BinaryInfo, prepared: &Prepared, executor: &str) -> RunContext {
+pub(crate) fn run_context(
+    cell: &Cell,
+    info: &BinaryInfo,
+    prepared: &Prepared,
+    executor: &str,
+) -> RunContext {
     RunContext {
         executor: executor.to_owned(),
         interpreter: info.interpreter.clone(),
@@ -1119,7 +1296,7 @@ fn run_context(cell: &Cell, info: &BinaryInfo, prepared: &Prepared, executor: &s
     }
 }
 
-fn describe(choice: &ExecutorChoice) -> (String, Option<String>) {
+pub(crate) fn describe_choice(choice: &ExecutorChoice) -> (String, Option<String>) {
     match choice {
         ExecutorChoice::Native => ("native".into(), None),
         ExecutorChoice::QemuBinfmt { qemu_version, .. } => {
@@ -1142,11 +1319,12 @@ fn reuse(mut rec: CellRecord, prev: CellRecord, measured_at: String) -> CellReco
     rec.status = prev.status;
     rec.cause = prev.cause;
     rec.hint = prev.hint;
+    rec.tests = prev.tests;
     rec.reused_from = Some(measured_at);
     rec
 }
 
-fn fill_run(run: &mut RunRecord, f: &Finished) {
+pub(crate) fn fill_run_record(run: &mut RunRecord, f: &Finished) {
     run.exit_code = f.code;
     run.signal = f.signal.map(signal_name);
     run.duration_ms = f.elapsed.as_millis() as u64;

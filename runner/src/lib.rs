@@ -7,6 +7,7 @@ pub mod cell;
 pub mod classify;
 pub mod fetch;
 pub mod gosource;
+pub mod gotest;
 pub mod inspect;
 pub mod modfail;
 pub mod process;
@@ -14,6 +15,7 @@ pub mod resources;
 pub mod resultcache;
 pub mod sandbox;
 pub mod stats;
+pub mod testcell;
 pub mod timing;
 pub mod wasm;
 

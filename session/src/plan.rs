@@ -4,8 +4,8 @@
 //! before any work).
 
 use crossmatrix_matrix::{
-    Axes, CONFIG_FILE_NAME, CgoMode, Filter, LINUX_ARCHES, Libc, Plan, Program, RootfsSpec, Shard,
-    Target, Toolchain, default_matrix,
+    Axes, CONFIG_FILE_NAME, CgoMode, Filter, LINUX_ARCHES, Libc, Plan, Program, ProgramSource,
+    RootfsSpec, Shard, Target, TestSpec, Toolchain, default_matrix,
 };
 use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference, Host};
 use crossmatrix_toolchains::go::{GoToolchain, discover_go, select_toolchains, short_names};
@@ -33,6 +33,9 @@ pub struct PlanRequest {
     pub executor: ExecutorPreference,
     /// crossmatrix's cache (what planning learns about Go projects is remembered there).
     pub cache_dir: PathBuf,
+    /// Set for `crossmatrix test`: `programs` (or the config's `[[tests]]`, or `./...`) are
+    /// packages whose Go tests run, with these flags added to each.
+    pub tests: Option<TestSpec>,
 }
 
 impl PlanRequest {
@@ -88,7 +91,10 @@ pub fn make_plan(req: &PlanRequest) -> Result<Planned, PlanError> {
         return plan_from_config(req, &path, host);
     }
     let toolchains = matrix_toolchains(&select_toolchains(&req.toolchains, &discover_go())?);
-    let programs = programs_from(&req.programs)?;
+    let programs = match &req.tests {
+        Some(spec) => test_programs(&req.programs, spec)?,
+        None => programs_from(&req.programs)?,
+    };
     let blocks = if req.custom_axes() {
         vec![axes_from_flags(req, &host, &toolchains, programs)?]
     } else {
@@ -129,6 +135,67 @@ fn programs_from(paths: &[PathBuf]) -> Result<Vec<Arc<Program>>, PlanError> {
     }
     let programs = crossmatrix_matrix::programs_from_paths(paths)?;
     Ok(programs.into_iter().map(|p| p.program).collect())
+}
+
+/// The test programs `crossmatrix test PACKAGE...` names: directories and patterns (paths
+/// starting with `.` or `/`) and import paths (`strings`, `example.com/m/pkg`: go resolves
+/// them); `./...` when none is given.
+fn test_programs(packages: &[PathBuf], spec: &TestSpec) -> Result<Vec<Arc<Program>>, PlanError> {
+    let cwd = std::env::current_dir().map_err(|e| usage(format!("the current directory: {e}")))?;
+    let defaults = [PathBuf::from("./...")];
+    let packages = if packages.is_empty() {
+        &defaults[..]
+    } else {
+        packages
+    };
+    let mut out = Vec::new();
+    for p in packages {
+        let text = p.to_string_lossy().into_owned();
+        let source = if text.starts_with('.') || text.starts_with('/') {
+            if crossmatrix_matrix::is_package_pattern(&text) {
+                crossmatrix_matrix::pattern_source(&cwd, &text)
+            } else {
+                let dir = cwd.join(p);
+                if !dir.is_dir() {
+                    return Err(usage(format!(
+                        "package {text}: no such directory {}",
+                        dir.display()
+                    )));
+                }
+                ProgramSource::Dir(std::fs::canonicalize(&dir).unwrap_or(dir))
+            }
+        } else {
+            ProgramSource::Pattern {
+                dir: cwd.clone(),
+                pattern: text.clone(),
+            }
+        };
+        out.push(Arc::new(Program {
+            name: text,
+            source,
+            args: vec![],
+            expect: Default::default(),
+            test: Some(spec.clone()),
+        }));
+    }
+    Ok(out)
+}
+
+/// `base`'s test flags with `extra`'s added (the command line's to the config's).
+fn merged_spec(base: &TestSpec, extra: &TestSpec) -> TestSpec {
+    let mut t = base.clone();
+    t.flags.extend(extra.flags.iter().cloned());
+    if extra.bench.is_some() {
+        t.bench = extra.bench.clone();
+    }
+    if extra.benchtime.is_some() {
+        t.benchtime = extra.benchtime.clone();
+    }
+    if extra.count.is_some() {
+        t.count = extra.count;
+    }
+    t.benchmem |= extra.benchmem;
+    t
 }
 
 /// Every linux arch some executor here can run.
@@ -258,7 +325,38 @@ fn plan_from_config(req: &PlanRequest, path: &Path, host: Host) -> Result<Planne
         gos
     };
     let toolchains = matrix_toolchains(&chosen);
-    if !req.programs.is_empty() {
+    if let Some(extra) = &req.tests {
+        // `crossmatrix test`: the config's [[tests]] (or ./... beside it), or the packages
+        // given, are the programs.
+        cfg.programs = if !req.programs.is_empty() {
+            test_programs(&req.programs, extra)?
+                .into_iter()
+                .map(|p| crossmatrix_matrix::ConfiguredProgram::plain((*p).clone()))
+                .collect()
+        } else if cfg.tests.is_empty() {
+            let base = cfg.base_dir.clone();
+            vec![crossmatrix_matrix::ConfiguredProgram::plain(Program {
+                name: "./...".into(),
+                source: crossmatrix_matrix::pattern_source(&base, "./..."),
+                args: vec![],
+                expect: Default::default(),
+                test: Some(extra.clone()),
+            })]
+        } else {
+            std::mem::take(&mut cfg.tests)
+                .into_iter()
+                .map(|mut t| {
+                    let mut p = (*t.program).clone();
+                    p.test = Some(merged_spec(
+                        p.test.as_ref().unwrap_or(&TestSpec::default()),
+                        extra,
+                    ));
+                    t.program = Arc::new(p);
+                    t
+                })
+                .collect()
+        };
+    } else if !req.programs.is_empty() {
         cfg.programs = crossmatrix_matrix::programs_from_paths(&req.programs)?;
     }
     let plan = cfg.to_plan(&toolchains, &default_targets(&host, req.executor))?;

@@ -53,7 +53,7 @@ mod plan;
 mod tests;
 
 pub use error::{ConfigError, ConfigErrorDetail, Location, closest};
-pub use parse::{is_package_pattern, programs_from_paths};
+pub use parse::{is_package_pattern, pattern_source, programs_from_paths};
 
 use crate::{Cell, CellSettings, ExpectedFailure, Libc, Program, RootfsSpec, Target};
 use std::collections::BTreeMap;
@@ -87,6 +87,8 @@ pub struct Config {
     pub run: RunSettings,
     /// Empty: the embedded probe.
     pub programs: Vec<ConfiguredProgram>,
+    /// `[[tests]]`: packages whose Go tests `crossmatrix test` runs (empty: `./...`).
+    pub tests: Vec<ConfiguredProgram>,
 }
 
 /// A toolchain as written in the config, resolved by the caller against what it discovers.

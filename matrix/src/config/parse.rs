@@ -10,7 +10,7 @@ use crate::cell::sanitize;
 use crate::config::gotest;
 use crate::{
     Cause, Expectation, ExpectedFailure, Libc, OutputStream, Program, ProgramSource, RootfsSpec,
-    Target, VARIANT_KNOBS, VariantKnob, is_known_port, known_ports,
+    Target, TestSpec, VARIANT_KNOBS, VariantKnob, is_known_port, known_ports,
 };
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::collections::{BTreeMap, HashMap};
@@ -37,7 +37,27 @@ const TOP_KEYS: &[&str] = &[
     "build",
     "run",
     "programs",
+    "tests",
 ];
+const TEST_KEYS: &[&str] = &[
+    "packages",
+    "args",
+    "env",
+    "timeout",
+    "bench",
+    "benchtime",
+    "count",
+    "benchmem",
+    "build",
+    "run",
+    "expect",
+    "expect_fail",
+    "cause",
+    "reason",
+    "match",
+];
+const PACKAGES_EXPECTED: &str =
+    "package directories (./pkg), patterns (./...), or import paths (strings, encoding/json)";
 const BUILD_KEYS: &[&str] = &["tags", "trimpath", "ldflags", "flags", "env", "timeout"];
 const RUN_KEYS: &[&str] = &["timeout", "reps", "env", "memory", "pids"];
 const AXIS_KEYS: &[&str] = &[
@@ -349,12 +369,22 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        if let Some(v) = get(root, "tests") {
+            match self.tests(v) {
+                Ok(list) => cfg.tests = list,
+                Err(e) => {
+                    p.keep::<()>(Err(e));
+                    programs_ok = false;
+                }
+            }
+        }
         // The program names `include`/`exclude` may use; unknown when a program is broken
         // (then `program` values are not checked, rather than blamed for its error).
         let names: Option<Vec<String>> = programs_ok.then(|| {
             let mut names: Vec<String> = cfg
                 .programs
                 .iter()
+                .chain(&cfg.tests)
                 .map(|p| p.program.name.clone())
                 .collect();
             if names.is_empty() {
@@ -1066,6 +1096,147 @@ impl<'a> Parser<'a> {
         problems.finish(out)
     }
 
+    /// `[[tests]]`: packages whose Go tests run in every cell (`crossmatrix test`).
+    fn tests(&self, v: &Val<'_>) -> R<Vec<ConfiguredProgram>> {
+        let DeValue::Array(list) = v.get_ref() else {
+            return Err(self.wrong_type(
+                v,
+                "tests",
+                "a list of test tables: [[tests]] packages = [\"./...\"]",
+            ));
+        };
+        let mut problems = Problems::default();
+        let mut out: Vec<ConfiguredProgram> = Vec::new();
+        for (i, item) in list.iter().enumerate() {
+            let key = format!("tests[{i}]");
+            let entry = self
+                .table(item, &key, "a test table with `packages`")
+                .and_then(|t| self.test_entry(t, item.span(), &key));
+            if let Some(list) = problems.keep(entry) {
+                for t in list {
+                    if !out.iter().any(|o| o.program.name == t.program.name) {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+        problems.finish(out)
+    }
+
+    /// One `[[tests]]` entry: one test program per package it names.
+    fn test_entry(
+        &self,
+        t: &DeTable<'_>,
+        span: Range<usize>,
+        key: &str,
+    ) -> R<Vec<ConfiguredProgram>> {
+        let mut p = Problems::default();
+        p.keep(self.check_keys(t, key, TEST_KEYS, "a test entry"));
+        let pk = join(key, "packages");
+        let packages: Vec<(String, Range<usize>)> = match get(t, "packages") {
+            None => vec![("./...".to_string(), span.clone())],
+            Some(v) => p
+                .keep(self.strings(v, &pk, PACKAGES_EXPECTED))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(s, sp, _)| (s, sp))
+                .collect(),
+        };
+        let mut spec = TestSpec::default();
+        if let Some(v) = get(t, "args") {
+            if let Some(list) = p.keep(self.strings(
+                v,
+                &join(key, "args"),
+                "go test flags such as \"-short\" or \"-run=TestParse\"",
+            )) {
+                spec.flags = list.into_iter().map(|(s, _, _)| s).collect();
+            }
+        }
+        if let Some(v) = get(t, "bench") {
+            spec.bench = p.keep(
+                self.string(v, &join(key, "bench"), "a benchmark regexp such as \".\"")
+                    .map(str::to_string),
+            );
+        }
+        if let Some(v) = get(t, "benchtime") {
+            spec.benchtime = p.keep(
+                self.string(
+                    v,
+                    &join(key, "benchtime"),
+                    "a -benchtime such as \"1s\" or \"100x\"",
+                )
+                .map(str::to_string),
+            );
+        }
+        if let Some(v) = get(t, "count") {
+            let k = join(key, "count");
+            spec.count = p.keep(self.int(v, &k, "a count from 1 to 1000").and_then(|n| {
+                if (1..=1000).contains(&n) {
+                    Ok(n as u32)
+                } else {
+                    Err(self
+                        .err(v.span(), &k, format!("count {n} is out of range"))
+                        .expected("a count from 1 to 1000"))
+                }
+            }));
+        }
+        if let Some(v) = get(t, "benchmem") {
+            spec.benchmem = p
+                .keep(self.bool(v, &join(key, "benchmem")))
+                .unwrap_or(false);
+        }
+        let build = get(t, "build")
+            .and_then(|v| p.keep(self.build(v, &join(key, "build"))))
+            .unwrap_or_default();
+        let mut run = get(t, "run")
+            .and_then(|v| p.keep(self.run(v, &join(key, "run"))))
+            .unwrap_or_default();
+        if let Some(env) = get(t, "env").and_then(|v| p.keep(self.env(v, &join(key, "env")))) {
+            run.env.extend(env);
+        }
+        if let Some(v) = get(t, "timeout") {
+            run.timeout = p.keep(self.seconds(v, &join(key, "timeout")));
+        }
+        let (_, _, expect_fail) = self.program_expectations(t, key, &mut p);
+        let mut out = Vec::new();
+        for (pkg, pspan) in packages {
+            let source = if pkg.starts_with('.') || pkg.starts_with('/') {
+                if is_package_pattern(&pkg) {
+                    pattern_source(&self.base, &pkg)
+                } else {
+                    let abs = self.resolve(&pkg);
+                    if !abs.is_dir() {
+                        p.keep::<()>(Err(self
+                            .err(pspan, &pk, format!("no such directory: {}", abs.display()))
+                            .expected(PACKAGES_EXPECTED)));
+                        continue;
+                    }
+                    ProgramSource::Dir(std::fs::canonicalize(&abs).unwrap_or(abs))
+                }
+            } else {
+                // An import path (the standard library's, or a module's): go resolves it.
+                ProgramSource::Pattern {
+                    dir: self.base.clone(),
+                    pattern: pkg.clone(),
+                }
+            };
+            out.push(ConfiguredProgram {
+                program: std::sync::Arc::new(Program {
+                    name: pkg,
+                    source,
+                    args: vec![],
+                    expect: Expectation::default(),
+                    test: Some(spec.clone()),
+                }),
+                build: build.clone(),
+                run: run.clone(),
+                stdin: None,
+                expect_fail: expect_fail.clone(),
+            });
+        }
+        p.finish(out)
+    }
+
     /// One `[[programs]]` entry: one program, or one per file for a suite. Also returns the
     /// span to blame for a duplicate name. Every key is checked even when another is wrong.
     fn program(
@@ -1279,6 +1450,7 @@ impl<'a> Parser<'a> {
                         source,
                         args,
                         expect,
+                        test: None,
                     }),
                     build,
                     run,
@@ -1634,7 +1806,7 @@ impl<'a> Parser<'a> {
 /// The sibling `NAME.out` of a single-file program `NAME.go`, when present.
 /// The source of a pattern program: the pattern relative to the directory it starts from
 /// (`./cmd/...` under `base` is `./...` under `base/cmd`).
-pub(crate) fn pattern_source(base: &Path, path: &str) -> ProgramSource {
+pub fn pattern_source(base: &Path, path: &str) -> ProgramSource {
     let dir_part = pattern_dir(path);
     let dir = base.join(dir_part);
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
@@ -1700,6 +1872,7 @@ pub fn programs_from_paths(paths: &[PathBuf]) -> Result<Vec<ConfiguredProgram>, 
                 source: pattern_source(&cwd, text),
                 args: vec![],
                 expect: Expectation::default(),
+                test: None,
             }));
             continue;
         }
@@ -1739,6 +1912,7 @@ pub fn programs_from_paths(paths: &[PathBuf]) -> Result<Vec<ConfiguredProgram>, 
             source,
             args: vec![],
             expect: Expectation::default(),
+            test: None,
         };
         prog.expect.stdout = golden;
         out.push(ConfiguredProgram::plain(prog));

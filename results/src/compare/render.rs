@@ -3,7 +3,10 @@
 //! its format looks — aligned, optionally coloured text, or GitHub-flavoured Markdown. A new
 //! section is one function; a new format is one `Sink`.
 
-use super::{CellComparison, Change, Comparison, SizeDelta, StartupDelta, pct, signed_size};
+use super::{
+    CellComparison, Change, Comparison, SizeDelta, StartupDelta, TestChange, TestComparison, pct,
+    signed_size,
+};
 use crate::report::{format_ms, human_size};
 use crate::schema::CellStatus;
 use std::fmt::Write as _;
@@ -17,6 +20,12 @@ pub(super) fn render(cmp: &Comparison, sink: &mut dyn Sink) -> String {
     // In `Change::ALL`'s order; `Same` is only counted.
     for &change in Change::ALL.iter().filter(|&&c| c != Change::Same) {
         status_section(cmp, change, sink);
+    }
+    for &change in TestChange::ALL {
+        let rows: Vec<&TestComparison> = cmp.tests_with(change).collect();
+        if !rows.is_empty() {
+            sink.test_section(change, cmp, &rows);
+        }
     }
     size_section(cmp, sink);
     startup_section(cmp, sink);
@@ -68,6 +77,8 @@ pub(super) trait Sink {
     /// `counts` is the summary sentence; `lines` the size and startup summaries.
     fn headline(&mut self, cmp: &Comparison, counts: &str, lines: &[String]);
     fn status_section(&mut self, change: Change, cmp: &Comparison, rows: &[StatusRow]);
+    /// Go tests that changed this way.
+    fn test_section(&mut self, change: TestChange, cmp: &Comparison, rows: &[&TestComparison]);
     /// A data table under `title` (the first column is the cell key); `footnote` after it.
     fn table(
         &mut self,
@@ -128,7 +139,18 @@ fn headline(cmp: &Comparison, sink: &mut dyn Sink) {
         ),
         None => "startup: no cell was timed on both sides".into(),
     };
-    sink.headline(cmp, &counts, &[size, startup]);
+    let mut lines = vec![size, startup];
+    if s.tests_compared > 0 || !cmp.tests.is_empty() {
+        lines.push(format!(
+            "tests: {} broke, {} fixed, {} newly skipped, {} failing on both sides ({} compared)",
+            s.tests_broke,
+            s.tests_fixed,
+            s.tests_newly_skipped,
+            s.tests_still_failing,
+            s.tests_compared
+        ));
+    }
+    sink.headline(cmp, &counts, &lines);
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -170,6 +192,28 @@ pub(super) fn transition(c: &CellComparison) -> String {
             .map_or_else(|| "(absent)".to_string(), super::CellSide::status_label)
     };
     format!("{} → {}", label(&c.base), label(&c.new))
+}
+
+/// `pass → fail` for a test.
+fn test_transition(t: &TestComparison) -> String {
+    format!(
+        "{} → {}",
+        t.base.map_or("(absent)", |b| b.as_str()),
+        t.new.as_str()
+    )
+}
+
+/// The first line of a test's output that says why.
+fn test_reason(t: &TestComparison) -> String {
+    crate::report::first_output_line(&t.output)
+}
+
+fn test_style(change: TestChange) -> Option<&'static str> {
+    match change {
+        TestChange::Broke => Some(RED),
+        TestChange::Fixed => Some(GREEN),
+        TestChange::NewlySkipped | TestChange::StillFailing => Some(YELLOW),
+    }
 }
 
 fn run_columns(cmp: &Comparison, rest: &[(&'static str, bool)]) -> Vec<Column> {
@@ -349,6 +393,20 @@ impl Sink for TextSink {
         }
     }
 
+    fn test_section(&mut self, change: TestChange, _cmp: &Comparison, rows: &[&TestComparison]) {
+        let title = format!("{} ({})", change.heading().to_uppercase(), rows.len());
+        let title = self.paint(&title, test_style(change));
+        let _ = writeln!(self.out, "\n{title}");
+        for t in rows {
+            let _ = writeln!(self.out, "  {}  {}  {}", t.cell, t.test, test_transition(t));
+            let why = test_reason(t);
+            if !why.is_empty() && change != TestChange::Fixed {
+                let why = self.paint(&format!("↳ {}", one_line(&why)), Some(DIM));
+                let _ = writeln!(self.out, "    {why}");
+            }
+        }
+    }
+
     fn table(
         &mut self,
         title: &Title,
@@ -446,6 +504,32 @@ impl Sink for MarkdownSink {
                 "| `{}` | {} | {cause} | {hint} |",
                 code_span(&r.key),
                 md_text(&r.transition)
+            );
+        }
+    }
+
+    fn test_section(&mut self, change: TestChange, cmp: &Comparison, rows: &[&TestComparison]) {
+        let _ = write!(
+            self.out,
+            "\n### {} ({})\n\n| cell | test | {} → {} | output |\n|---|---|---|---|\n",
+            change.heading(),
+            rows.len(),
+            md_text(&cmp.base_label),
+            md_text(&cmp.new_label)
+        );
+        for t in rows {
+            let why = test_reason(t);
+            let _ = writeln!(
+                self.out,
+                "| `{}` | `{}` | {} | {} |",
+                code_span(&t.cell),
+                code_span(&t.test),
+                test_transition(t),
+                if why.is_empty() || change == TestChange::Fixed {
+                    "-".to_string()
+                } else {
+                    md_text(&why)
+                }
             );
         }
     }

@@ -385,3 +385,61 @@ fn empty_comparison_renders() {
         "unknown compare format `junit`: expected table, md or json"
     );
 }
+
+#[test]
+fn go_tests_compare_one_by_one_and_a_broken_test_trips_the_gate() {
+    use crate::fixtures::test_cell;
+    use crate::schema::TestStatus::{Fail as F, Pass as P, Skip as S};
+    let run = vec![
+        test_cell(
+            "go1.22/linux-arm64/cgo0/rootfs-scratch/parse",
+            &[
+                ("TestA", P, ""),
+                ("TestB", F, "b_test.go:3: old bug\n"),
+                ("TestC", P, ""),
+                ("TestD", F, "d\n"),
+            ],
+        ),
+        test_cell(
+            "go1.24/linux-arm64/cgo0/rootfs-scratch/parse",
+            &[
+                ("TestA", F, "    a_test.go:9: got 2, want 1\n"),
+                ("TestB", P, ""),
+                ("TestC", S, "    c_test.go:1: flaky on arm64\n"),
+                ("TestD", F, "d\n"),
+                ("TestE", F, "new\n"),
+            ],
+        ),
+    ];
+    let cmp = compare_toolchains(&run, "go1.22", "go1.24", &CompareOptions::default());
+    let of = |c: TestChange| -> Vec<&str> { cmp.tests_with(c).map(|t| t.test.as_str()).collect() };
+    assert_eq!(of(TestChange::Broke), ["TestA", "TestE"]);
+    assert_eq!(of(TestChange::Fixed), ["TestB"]);
+    assert_eq!(of(TestChange::NewlySkipped), ["TestC"]);
+    assert_eq!(of(TestChange::StillFailing), ["TestD"]);
+    assert_eq!(cmp.summary.tests_compared, 4);
+    let v = check_gates(&cmp, &[Gate::NewFailure]);
+    let keys: Vec<&str> = v.iter().map(|g| g.key.as_str()).collect();
+    assert!(
+        keys.contains(&"linux-arm64/cgo0/rootfs-scratch/parse TestA"),
+        "{keys:?}"
+    );
+    let table = render_comparison(&cmp, CompareFormat::Table, false);
+    assert!(table.contains("TESTS BROKE (2)"), "{table}");
+    assert!(
+        table.contains("linux-arm64/cgo0/rootfs-scratch/parse  TestA  pass → fail"),
+        "{table}"
+    );
+    assert!(table.contains("↳ a_test.go:9: got 2, want 1"), "{table}");
+    assert!(
+        table.contains(
+            "tests: 2 broke, 1 fixed, 1 newly skipped, 1 failing on both sides (4 compared)"
+        ),
+        "{table}"
+    );
+    let md = render_comparison(&cmp, CompareFormat::Markdown, false);
+    assert!(md.contains("### Tests broke (2)"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&render_comparison(&cmp, CompareFormat::Json, false)).unwrap();
+    assert_eq!(json["tests"][0]["change"], "broke");
+}

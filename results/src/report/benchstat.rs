@@ -70,7 +70,47 @@ impl Reporter for BenchstatReporter {
                 );
             }
         }
+        go_benchmarks(&mut out, records);
         Ok(out)
+    }
+}
+
+/// The Go benchmarks of test cells (`crossmatrix test --bench`), each cell under its own
+/// configuration: its axes as benchstat configuration keys (`toolchain: go1.24`, `target:
+/// linux-arm64`, `mode: cgo0`, `rootfs: scratch`) and its package as `pkg`, so
+/// `benchstat -col toolchain run.txt` compares toolchains benchmark by benchmark.
+fn go_benchmarks(out: &mut String, records: &[CellRecord]) {
+    for r in records {
+        let Some(t) = r.tests.as_ref().filter(|t| !t.benchmarks.is_empty()) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "\ntoolchain: {}\ntarget: {}\nmode: {}\nrootfs: {}\npkg: {}",
+            r.toolchain.name,
+            r.target_label().replace('/', "-"),
+            r.mode(),
+            r.rootfs,
+            t.package
+        );
+        for b in &t.benchmarks {
+            let name = if b.procs > 1 {
+                format!("{}-{}", b.name, b.procs)
+            } else {
+                b.name.clone()
+            };
+            let _ = write!(out, "{name} {} {} ns/op", b.iterations, b.ns_per_op);
+            if let Some(v) = b.bytes_per_op {
+                let _ = write!(out, " {v} B/op");
+            }
+            if let Some(v) = b.allocs_per_op {
+                let _ = write!(out, " {v} allocs/op");
+            }
+            for (unit, v) in &b.metrics {
+                let _ = write!(out, " {v} {unit}");
+            }
+            out.push('\n');
+        }
     }
 }
 

@@ -39,6 +39,7 @@ impl Reporter for HtmlReporter {
         body.push_str(&size_chart(records));
         body.push_str(&startup_chart(records));
         body.push_str(&failure_list(records));
+        body.push_str(&test_view(records));
         Ok(page("crossmatrix", &body))
     }
 }
@@ -362,6 +363,55 @@ fn failure_list(records: &[CellRecord]) -> String {
         );
     }
     out.push_str("</table>\n");
+    out
+}
+
+/// The Go tests of test cells: per cell its counts, then every failed test with its output
+/// (collapsed), and the skipped ones with Go's reason.
+fn test_view(records: &[CellRecord]) -> String {
+    let cells: Vec<&CellRecord> = records.iter().filter(|r| r.tests.is_some()).collect();
+    if cells.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<h2>Go tests</h2>\n<table>\n<tr><th>cell</th><th>package</th><th>passed</th><th>failed</th><th>skipped</th><th>benchmarks</th></tr>\n",
+    );
+    for r in &cells {
+        let Some(t) = &r.tests else { continue };
+        let _ = writeln!(
+            out,
+            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.id),
+            esc(&t.package),
+            t.totals.passed,
+            t.totals.failed,
+            t.totals.skipped,
+            t.benchmarks.len()
+        );
+    }
+    out.push_str("</table>\n");
+    let mut failed = String::new();
+    for r in &cells {
+        let Some(t) = &r.tests else { continue };
+        for c in t
+            .cases
+            .iter()
+            .filter(|c| c.status != crate::schema::TestStatus::Pass)
+        {
+            let _ = writeln!(
+                failed,
+                "<details><summary><b>{}</b> <code>{}</code> in <code>{}</code></summary><pre>{}</pre></details>",
+                esc(c.status.as_str()),
+                esc(&c.name),
+                esc(&r.id),
+                esc(&c.output.replace('\u{16}', ""))
+            );
+        }
+    }
+    if !failed.is_empty() {
+        out.push_str("<h3>Failed and skipped tests</h3>\n");
+        out.push_str(&failed);
+    }
     out
 }
 

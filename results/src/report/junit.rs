@@ -1,9 +1,12 @@
 //! `junit`: JUnit XML for CI test tabs. One testsuite per toolchain, one testcase per cell
 //! (`classname` = `goos/goarch/mode`, name = `program on rootfs`); a failure's type is its
-//! cause code and its message the hint.
+//! cause code and its message the hint. A test cell (`crossmatrix test`) is a testsuite of
+//! its own, named by the cell, with one testcase per Go test and subtest (`classname` = the
+//! package, as gotestsum writes them), so CI test views list every Go test per target.
 
 use super::{Input, ReportError, Reporter};
-use crate::schema::{CellRecord, CellStatus, StepStatus};
+use crate::Cause;
+use crate::schema::{CellRecord, CellStatus, StepStatus, TestStatus, TestsRecord};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use std::time::Duration;
 
@@ -22,7 +25,12 @@ impl Reporter for JunitReporter {
 
         // Suites in the order their toolchain first appears, cells in record order.
         let mut suites: Vec<(String, TestSuite, Duration)> = Vec::new();
+        let mut test_suites: Vec<TestSuite> = Vec::new();
         for rec in records {
+            if let Some(tests) = &rec.tests {
+                test_suites.push(go_tests_suite(rec, tests));
+                continue;
+            }
             let idx = match suites.iter().position(|(n, _, _)| *n == rec.toolchain.name) {
                 Some(i) => i,
                 None => {
@@ -41,8 +49,59 @@ impl Reporter for JunitReporter {
             suite.set_time(time);
             report.add_test_suite(suite);
         }
+        for suite in test_suites {
+            report.add_test_suite(suite);
+        }
         Ok(report.to_string()?)
     }
+}
+
+/// A test cell as a suite: one case per Go test; a cell that failed before any test ran
+/// (build error, loader, panic at init) is one failed case for the cell.
+fn go_tests_suite(rec: &CellRecord, tests: &TestsRecord) -> TestSuite {
+    let mut suite = TestSuite::new(rec.id.as_str());
+    suite.add_property(Property::new("go.version", rec.toolchain.version.as_str()));
+    suite.add_property(Property::new("package", tests.package.as_str()));
+    let mut time = Duration::ZERO;
+    for c in &tests.cases {
+        let status = match c.status {
+            TestStatus::Pass => TestCaseStatus::success(),
+            TestStatus::Fail => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_type(Cause::TestFailure.code());
+                let first = super::first_output_line(&c.output);
+                if !first.is_empty() {
+                    s.set_message(first);
+                }
+                if !c.output.is_empty() {
+                    s.set_description(c.output.replace('\u{16}', ""));
+                }
+                s
+            }
+            TestStatus::Skip => {
+                let mut s = TestCaseStatus::skipped();
+                let first = super::first_output_line(&c.output);
+                if !first.is_empty() {
+                    s.set_message(first);
+                }
+                s
+            }
+        };
+        let mut case = TestCase::new(c.name.as_str(), status);
+        case.set_classname(tests.package.as_str());
+        case.set_time(Duration::from_millis(c.elapsed_ms));
+        time += Duration::from_millis(c.elapsed_ms);
+        suite.add_test_case(case);
+    }
+    // A failure no Go test accounts for (the binary did not build or start, or died between
+    // tests): the cell itself, so the suite is red.
+    if rec.status != CellStatus::Pass && tests.failed().next().is_none() {
+        let mut case = test_case(rec);
+        case.set_classname(tests.package.as_str());
+        suite.add_test_case(case);
+    }
+    suite.set_time(time);
+    suite
 }
 
 fn test_case(rec: &CellRecord) -> TestCase {

@@ -1,7 +1,10 @@
 //! `md`: a GitHub-flavoured Markdown summary for `$GITHUB_STEP_SUMMARY`: totals, the
 //! failures with their hints, then every cell.
 
-use super::{Input, ReportError, Reporter, format_ms, size_label, totals_line, wall_time_note};
+use super::{
+    Input, ReportError, Reporter, failing_tests, format_ms, size_label, tests_label, totals_line,
+    wall_time_note,
+};
 use crate::schema::{CellRecord, CellStatus};
 use std::fmt::Write as _;
 
@@ -37,7 +40,48 @@ impl Reporter for MarkdownReporter {
             out.push('\n');
         }
 
-        if !records.is_empty() {
+        let failing: Vec<(&CellRecord, (String, String))> = records
+            .iter()
+            .flat_map(|r| failing_tests(r).into_iter().map(move |t| (r, t)))
+            .collect();
+        if !failing.is_empty() {
+            out.push_str(
+                "### Failing tests\n\n| cell | package | test | output |\n|---|---|---|---|\n",
+            );
+            for (r, (name, why)) in &failing {
+                let pkg = r.tests.as_ref().map_or("-", |t| t.package.as_str());
+                let _ = writeln!(
+                    out,
+                    "| `{}` | `{}` | `{}` | {} |",
+                    code_span_safe(&r.id),
+                    code_span_safe(pkg),
+                    code_span_safe(name),
+                    if why.is_empty() {
+                        "-".to_string()
+                    } else {
+                        escape(why)
+                    }
+                );
+            }
+            out.push('\n');
+        }
+
+        let with_tests = records.iter().any(|r| r.tests.is_some());
+        if !records.is_empty() && with_tests {
+            out.push_str("### All cells\n\n");
+            out.push_str("| cell | status | executor | size | tests |\n|---|---|---|---:|---|\n");
+            for r in records {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} | {} |",
+                    code_span_safe(&r.id),
+                    r.status.as_str(),
+                    escape(&r.executor_label().unwrap_or_else(|| "-".into())),
+                    size_label(r),
+                    tests_label(r),
+                );
+            }
+        } else if !records.is_empty() {
             out.push_str("### All cells\n\n");
             out.push_str(
                 "| cell | status | executor | size | startup |\n|---|---|---|---:|---:|\n",

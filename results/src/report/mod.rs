@@ -168,7 +168,79 @@ fn totals_line(records: &[CellRecord]) -> String {
             "; {reused} reused from an earlier run (inputs unchanged)"
         ));
     }
+    if let Some(t) = test_totals(records) {
+        line.push_str(&format!(
+            "; {} Go {}: {} passed, {} failed, {} skipped",
+            t.run,
+            if t.run == 1 { "test" } else { "tests" },
+            t.passed,
+            t.failed,
+            t.skipped
+        ));
+    }
     line
+}
+
+/// The Go tests of every test cell, added up; `None` when no cell ran tests.
+fn test_totals(records: &[CellRecord]) -> Option<crate::schema::TestTotals> {
+    let mut any = false;
+    let mut t = crate::schema::TestTotals::default();
+    for r in records.iter().filter_map(|r| r.tests.as_ref()) {
+        any = true;
+        t.run += r.totals.run;
+        t.passed += r.totals.passed;
+        t.failed += r.totals.failed;
+        t.skipped += r.totals.skipped;
+    }
+    any.then_some(t)
+}
+
+/// A test cell's tests in a few words (`125 passed`, `3 of 120 failed, 2 skipped`); `-` for
+/// a cell without tests.
+fn tests_label(rec: &CellRecord) -> String {
+    let Some(t) = &rec.tests else {
+        return "-".into();
+    };
+    let n = t.totals;
+    let mut s = if n.failed > 0 {
+        format!("{} of {} failed", n.failed, n.run)
+    } else if n.run == 0 && t.no_tests_to_run {
+        "no tests to run".to_string()
+    } else {
+        format!("{} passed", n.passed)
+    };
+    if n.skipped > 0 {
+        s.push_str(&format!(", {} skipped", n.skipped));
+    }
+    if !t.benchmarks.is_empty() {
+        s.push_str(&format!(", {} benchmarks", t.benchmarks.len()));
+    }
+    s
+}
+
+/// The failed tests of a cell with the first line of each one's output (the failure): what
+/// reports list under a failing test cell.
+fn failing_tests(rec: &CellRecord) -> Vec<(String, String)> {
+    rec.tests
+        .iter()
+        .flat_map(|t| t.failed())
+        .map(|c| (c.name.clone(), first_output_line(&c.output)))
+        .collect()
+}
+
+/// The first line of a test's output that says something (not `=== RUN` framing).
+pub(crate) fn first_output_line(output: &str) -> String {
+    output
+        .lines()
+        .map(|l| l.trim().trim_matches('\u{16}'))
+        .find(|l| {
+            !l.is_empty()
+                && !l.starts_with("=== ")
+                && !l.starts_with("--- FAIL")
+                && !l.starts_with("[…")
+        })
+        .unwrap_or("")
+        .to_string()
 }
 
 /// `wall time 2m 05s`, how it compares with the run's CPU bound when known, and

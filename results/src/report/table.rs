@@ -1,7 +1,10 @@
 //! `table`: one aligned row per cell for terminals and CI logs, the failure's hint on an
 //! indented line under it, then the totals.
 
-use super::{Input, ReportError, Reporter, size_label, startup_label, totals_line, wall_time_note};
+use super::{
+    Input, ReportError, Reporter, failing_tests, size_label, startup_label, tests_label,
+    totals_line, wall_time_note,
+};
 use crate::schema::CellStatus;
 use unicode_width::UnicodeWidthStr;
 
@@ -29,7 +32,12 @@ struct Row {
     /// Colour of the STATUS cell.
     color: &'static str,
     hint: Option<String>,
+    /// Failed Go tests (name, first output line), listed under the row.
+    tests: Vec<(String, String)>,
 }
+
+/// Failed tests listed under a test cell; the rest are counted.
+const TESTS_LISTED: usize = 5;
 
 impl Reporter for TableReporter {
     fn render(&self, input: &Input<'_>) -> Result<String, ReportError> {
@@ -39,6 +47,7 @@ impl Reporter for TableReporter {
             opts,
         } = *input;
         let with_cause = records.iter().any(|r| r.status != CellStatus::Pass);
+        let with_tests = records.iter().any(|r| r.tests.is_some());
         let mut header = vec!["STATUS", "CELL", "EXECUTOR", "SIZE", "STARTUP"];
         let mut aligns = vec![
             Align::Left,
@@ -47,6 +56,10 @@ impl Reporter for TableReporter {
             Align::Right,
             Align::Right,
         ];
+        if with_tests {
+            header.push("TESTS");
+            aligns.push(Align::Left);
+        }
         if with_cause {
             header.push("CAUSE");
             aligns.push(Align::Left);
@@ -63,6 +76,9 @@ impl Reporter for TableReporter {
                     size_label(r),
                     startup_label(r),
                 ];
+                if with_tests {
+                    cells.push(tests_label(r));
+                }
                 let failed = r.status != CellStatus::Pass;
                 if with_cause {
                     let cause = match (failed, r.cause) {
@@ -76,7 +92,13 @@ impl Reporter for TableReporter {
                     .as_deref()
                     .filter(|h| failed && !h.trim().is_empty())
                     .map(one_line);
-                Row { cells, color, hint }
+                let tests = failing_tests(r);
+                Row {
+                    cells,
+                    color,
+                    hint,
+                    tests,
+                }
             })
             .collect();
 
@@ -103,6 +125,24 @@ impl Reporter for TableReporter {
                     } else {
                         out.push_str(&format!("  ↳ {hint}\n"));
                     }
+                }
+                for (name, why) in row.tests.iter().take(TESTS_LISTED) {
+                    let line = if why.is_empty() {
+                        format!("✗ {name}")
+                    } else {
+                        format!("✗ {name}: {}", one_line(why))
+                    };
+                    if opts.color {
+                        out.push_str(&format!("    {RED}{line}{RESET}\n"));
+                    } else {
+                        out.push_str(&format!("    {line}\n"));
+                    }
+                }
+                if row.tests.len() > TESTS_LISTED {
+                    out.push_str(&format!(
+                        "    … and {} more failed tests (report --format md or json lists all)\n",
+                        row.tests.len() - TESTS_LISTED
+                    ));
                 }
             }
             out.push('\n');

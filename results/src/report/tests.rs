@@ -449,3 +449,132 @@ fn format_names_parse() {
 fn benchstat_golden() {
     check_golden("benchstat.txt", &rendered(ReportFormat::Benchstat, false));
 }
+
+/// Two test cells (one passing with a benchmark, one failing) and a program cell.
+fn go_test_records() -> Vec<CellRecord> {
+    use crate::fixtures::test_cell;
+    let mut ok = test_cell(
+        "go1.24/linux-amd64/cgo0/rootfs-scratch/parse",
+        &[
+            ("TestParse", TestStatus::Pass, ""),
+            ("TestParse/empty", TestStatus::Pass, ""),
+            (
+                "TestNet",
+                TestStatus::Skip,
+                "    net_test.go:9: needs network\n",
+            ),
+        ],
+    );
+    if let Some(t) = ok.tests.as_mut() {
+        t.benchmarks = vec![BenchmarkResult {
+            name: "BenchmarkParse".into(),
+            procs: 2,
+            iterations: 1000,
+            ns_per_op: 1234.0,
+            bytes_per_op: Some(64.0),
+            allocs_per_op: Some(2.0),
+            metrics: Default::default(),
+        }];
+    }
+    let bad = test_cell(
+        "go1.24/linux-arm64/cgo0/rootfs-scratch/parse",
+        &[
+            ("TestParse", TestStatus::Fail, ""),
+            (
+                "TestParse/empty",
+                TestStatus::Fail,
+                "=== RUN   TestParse/empty\n    parse_test.go:20: got 1, want 0\n--- FAIL: TestParse/empty (0.00s)\n",
+            ),
+            (
+                "TestNet",
+                TestStatus::Skip,
+                "    net_test.go:9: needs network\n",
+            ),
+        ],
+    );
+    vec![
+        ok,
+        bad,
+        crate::fixtures::cell(
+            "go1.24/linux-amd64/cgo0/rootfs-scratch/probe",
+            CellStatus::Pass,
+        ),
+    ]
+}
+
+#[test]
+fn go_tests_render_in_every_format() {
+    let recs = go_test_records();
+    let r = |f| render(f, &recs, None, &RenderOptions::default()).unwrap();
+    let table = r(ReportFormat::Table);
+    assert!(table.contains("TESTS"), "{table}");
+    assert!(
+        table.contains("2 passed, 1 skipped, 1 benchmarks"),
+        "{table}"
+    );
+    assert!(table.contains("2 of 3 failed, 1 skipped"), "{table}");
+    assert!(
+        table.contains("✗ TestParse/empty: parse_test.go:20: got 1, want 0"),
+        "{table}"
+    );
+    assert!(
+        table.contains("6 Go tests: 2 passed, 2 failed, 2 skipped"),
+        "{table}"
+    );
+    let md = r(ReportFormat::Markdown);
+    assert!(md.contains("### Failing tests"), "{md}");
+    assert!(md.contains("| `go1.24/linux-arm64/cgo0/rootfs-scratch/parse` | `example.com/m/parse` | `TestParse/empty` | parse_test.go:20: got 1, want 0 |"), "{md}");
+    let html = r(ReportFormat::Html);
+    assert!(
+        html.contains("<h2>Go tests</h2>") && html.contains("needs network"),
+        "{html}"
+    );
+    let bench = r(ReportFormat::Benchstat);
+    assert!(bench.contains("toolchain: go1.24\ntarget: linux-amd64\nmode: cgo0\nrootfs: scratch\npkg: example.com/m/parse\nBenchmarkParse-2 1000 1234 ns/op 64 B/op 2 allocs/op"), "{bench}");
+    let json: serde_json::Value = serde_json::from_str(&r(ReportFormat::Json)).unwrap();
+    assert_eq!(json[1]["tests"]["totals"]["failed"], 2);
+}
+
+#[test]
+fn junit_has_a_testcase_per_go_test() {
+    let recs = go_test_records();
+    let xml = render(ReportFormat::Junit, &recs, None, &RenderOptions::default()).unwrap();
+    // Well-formed XML, every element closed.
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("not XML: {e}\n{xml}"),
+        }
+    }
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let suites: Vec<&str> = report.test_suites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        suites,
+        [
+            "go1.24",
+            "go1.24/linux-amd64/cgo0/rootfs-scratch/parse",
+            "go1.24/linux-arm64/cgo0/rootfs-scratch/parse"
+        ]
+    );
+    let arm = &report.test_suites[2];
+    assert_eq!(arm.test_cases.len(), 3);
+    assert_eq!((arm.failures, arm.skipped), (2, 1));
+    let case = &arm.test_cases[1];
+    assert_eq!(case.name.as_str(), "TestParse/empty");
+    assert_eq!(
+        case.classname.as_ref().map(|c| c.as_str()),
+        Some("example.com/m/parse")
+    );
+    match &case.status {
+        quick_junit::TestCaseStatus::NonSuccess { message, ty, .. } => {
+            assert_eq!(ty.as_ref().map(|t| t.as_str()), Some("test-failure"));
+            assert_eq!(
+                message.as_ref().map(|m| m.as_str()),
+                Some("parse_test.go:20: got 1, want 0")
+            );
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}

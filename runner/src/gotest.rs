@@ -1,0 +1,415 @@
+//! A test cell's Go tests: the test binary's flags, its output turned into Go's test events by
+//! the cell toolchain's own `test2json`, and the events into a record — every test and
+//! subtest with its result, the output of those that failed or were skipped, benchmarks —
+//! and a verdict (`test-failure`, `test-panic`, `timeout` with the test that was running).
+
+use crate::classify::Failure;
+use crate::process::Finished;
+use crossmatrix_matrix::{Cause, TestSpec};
+use crossmatrix_results::{BenchmarkResult, TestCase, TestStatus, TestTotals, TestsRecord};
+use regex::Regex;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+/// Output kept per failed or skipped test.
+const CASE_OUTPUT: usize = 8 * 1024;
+
+/// The test binary's flags for a cell whose run is limited to `timeout`: Go's test2json
+/// framing, a `-test.timeout` a little below the cell's (so Go prints its own stack dump of
+/// the hung test before crossmatrix kills it), and the spec's flags.
+pub fn test_args(spec: &TestSpec, timeout: Duration) -> Vec<String> {
+    let margin = (timeout / 10).clamp(Duration::from_secs(2), Duration::from_secs(30));
+    let go_timeout = timeout.saturating_sub(margin).max(Duration::from_secs(1));
+    let mut args = vec![
+        "-test.v=test2json".to_string(),
+        "-test.paniconexit0".to_string(),
+        format!("-test.timeout={}ms", go_timeout.as_millis()),
+    ];
+    args.extend(spec.binary_flags());
+    args
+}
+
+/// One of Go's test events (`go doc test2json`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TestEvent {
+    pub action: String,
+    #[serde(default)]
+    pub test: Option<String>,
+    #[serde(default)]
+    pub elapsed: Option<f64>,
+    #[serde(default)]
+    pub output: Option<String>,
+}
+
+/// `test2json` of the toolchain at `goroot` for this host.
+pub fn test2json_tool(goroot: &Path, host_goarch: &str) -> PathBuf {
+    goroot
+        .join("pkg/tool")
+        .join(format!("linux_{host_goarch}"))
+        .join("test2json")
+}
+
+/// The events of a test binary's `-test.v=test2json` output, converted by `test2json` (read
+/// from stdin, with `-t` timestamps off: elapsed times come from the binary).
+pub fn to_events(tool: &Path, package: &str, output: &[u8]) -> Result<Vec<TestEvent>, String> {
+    let mut child = Command::new(tool)
+        .args(["-p", package])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let data = output.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{}: {e}", tool.display()))?;
+    let _ = writer.join();
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<TestEvent>(l).ok())
+        .collect())
+}
+
+static BENCH_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(Benchmark\S*?)(?:-(\d+))?\s+(\d+)\s+([0-9.eE+-]+) ns/op(.*)$").expect("regex")
+});
+static METRIC: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"([0-9.eE+-]+) (\S+)").expect("regex"));
+static RUNNING: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)^\s+(Test\S+|Example\S+|Fuzz\S+) \(").expect("regex"));
+
+/// The record of a test binary's run, from its events and how it ended.
+pub fn summarize(package: &str, events: &[TestEvent], finished: &Finished) -> TestsRecord {
+    let mut outputs: HashMap<String, String> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut ended: HashMap<String, (TestStatus, u64)> = HashMap::new();
+    let mut all_output = String::new();
+    for e in events {
+        let name = e.test.clone().unwrap_or_default();
+        match e.action.as_str() {
+            "run" if !name.is_empty() && !order.contains(&name) => order.push(name.clone()),
+            "output" => {
+                let text = e.output.as_deref().unwrap_or_default();
+                all_output.push_str(text);
+                if !name.is_empty() {
+                    outputs.entry(name).or_default().push_str(text);
+                }
+            }
+            "pass" | "fail" | "skip" if !name.is_empty() => {
+                let status = match e.action.as_str() {
+                    "pass" => TestStatus::Pass,
+                    "fail" => TestStatus::Fail,
+                    _ => TestStatus::Skip,
+                };
+                let ms = (e.elapsed.unwrap_or(0.0) * 1000.0).round() as u64;
+                ended.insert(name.clone(), (status, ms));
+                if !order.contains(&name) {
+                    order.push(name);
+                }
+            }
+            _ => {}
+        }
+    }
+    let exited_ok = finished.code == Some(0) && !finished.timed_out;
+    let mut running = None;
+    let mut cases = Vec::new();
+    for name in &order {
+        if name.starts_with("Benchmark") {
+            continue;
+        }
+        let (status, elapsed_ms) = match ended.get(name) {
+            Some(s) => *s,
+            None => {
+                // Started and never ended: the binary died (panic, timeout) while it ran.
+                running = Some(name.clone());
+                (TestStatus::Fail, 0)
+            }
+        };
+        let output = match status {
+            TestStatus::Pass => String::new(),
+            _ => tail(
+                outputs.get(name).map(String::as_str).unwrap_or(""),
+                CASE_OUTPUT,
+            ),
+        };
+        cases.push(TestCase {
+            name: name.clone(),
+            status,
+            elapsed_ms,
+            output,
+        });
+    }
+    if running.is_none() && !exited_ok {
+        running = RUNNING.captures(&all_output).map(|m| m[1].to_string());
+    }
+    let mut totals = TestTotals::default();
+    for c in &cases {
+        totals.run += 1;
+        match c.status {
+            TestStatus::Pass => totals.passed += 1,
+            TestStatus::Fail => totals.failed += 1,
+            TestStatus::Skip => totals.skipped += 1,
+        }
+    }
+    TestsRecord {
+        package: package.to_string(),
+        totals,
+        cases,
+        running,
+        no_tests_to_run: all_output.contains("testing: warning: no tests to run"),
+        benchmarks: benchmarks(&all_output),
+        emulator_suspect: Vec::new(),
+    }
+}
+
+/// Every benchmark result line of `output` (`BenchmarkX-8  1000  123 ns/op  16 B/op …`).
+pub fn benchmarks(output: &str) -> Vec<BenchmarkResult> {
+    let mut out = Vec::new();
+    for line in output.lines() {
+        let Some(m) = BENCH_LINE.captures(line.trim_end()) else {
+            continue;
+        };
+        let mut b = BenchmarkResult {
+            name: m[1].to_string(),
+            procs: m.get(2).and_then(|p| p.as_str().parse().ok()).unwrap_or(1),
+            iterations: m[3].parse().unwrap_or(0),
+            ns_per_op: m[4].parse().unwrap_or(0.0),
+            bytes_per_op: None,
+            allocs_per_op: None,
+            metrics: Default::default(),
+        };
+        for mm in METRIC.captures_iter(&m[5]) {
+            let Ok(v) = mm[1].parse::<f64>() else {
+                continue;
+            };
+            match &mm[2] {
+                "B/op" => b.bytes_per_op = Some(v),
+                "allocs/op" => b.allocs_per_op = Some(v),
+                unit => {
+                    b.metrics.insert(unit.to_string(), v);
+                }
+            }
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// What a test cell's run amounts to: `None` when every test passed (or skipped).
+pub fn verdict(rec: &TestsRecord, finished: &Finished, timeout: Duration) -> Option<Failure> {
+    let output = finished.stdout.text();
+    let failed: Vec<&str> = rec.failed().map(|c| c.name.as_str()).collect();
+    let running = rec
+        .running
+        .as_deref()
+        .map(|t| format!(" while running {t}"))
+        .unwrap_or_default();
+    if finished.timed_out || output.contains("panic: test timed out after") {
+        let limit = if finished.timed_out {
+            format!("the cell's timeout ({:.0} s)", timeout.as_secs_f64())
+        } else {
+            "-test.timeout".to_string()
+        };
+        return Some(Failure::new(
+            Cause::Timeout,
+            format!(
+                "the tests ran past {limit}{running}: raise the timeout (`--timeout`, `[[tests]] timeout`), pass -short, or look for a hang"
+            ),
+        ));
+    }
+    if finished.code != Some(0) {
+        if let Some(line) = output.lines().find(|l| l.starts_with("panic: ")) {
+            let who = rec.running.as_deref().unwrap_or("a test");
+            return Some(Failure::new(
+                Cause::TestPanic,
+                format!("{who} panicked: {}", line.trim()),
+            ));
+        }
+    }
+    if !failed.is_empty() {
+        let shown: Vec<&str> = failed.iter().take(3).copied().collect();
+        let more = if failed.len() > 3 {
+            format!(" and {} more", failed.len() - 3)
+        } else {
+            String::new()
+        };
+        return Some(Failure::new(
+            Cause::TestFailure,
+            format!(
+                "{} test(s) failed: {}{more}; their output is in the record (tests.cases)",
+                failed.len(),
+                shown.join(", ")
+            ),
+        ));
+    }
+    if finished.code != Some(0) {
+        let last = output
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
+        return Some(Failure::new(
+            Cause::TestFailure,
+            format!(
+                "the test binary exited {}{running}: {last}",
+                finished.code.unwrap_or(-1)
+            ),
+        ));
+    }
+    None
+}
+
+fn tail(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("[… {} bytes dropped …]\n{}", start, &s[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::Captured;
+
+    fn finished(code: i32, out: &str) -> Finished {
+        Finished {
+            code: Some(code),
+            signal: None,
+            timed_out: false,
+            elapsed: Duration::from_secs(1),
+            stdout: Captured {
+                head: out.as_bytes().to_vec(),
+                tail: vec![],
+                dropped: 0,
+            },
+            stderr: Captured::default(),
+        }
+    }
+
+    fn ev(action: &str, test: &str, out: &str) -> TestEvent {
+        TestEvent {
+            action: action.into(),
+            test: (!test.is_empty()).then(|| test.to_string()),
+            elapsed: Some(0.25),
+            output: (!out.is_empty()).then(|| out.to_string()),
+        }
+    }
+
+    #[test]
+    fn events_make_cases_totals_and_a_verdict() {
+        let events = vec![
+            ev("run", "TestA", ""),
+            ev("pass", "TestA", ""),
+            ev("run", "TestB", ""),
+            ev("run", "TestB/sub", ""),
+            ev("output", "TestB/sub", "    b_test.go:9: boom\n"),
+            ev("fail", "TestB/sub", ""),
+            ev("fail", "TestB", ""),
+            ev("run", "TestC", ""),
+            ev("output", "TestC", "    c_test.go:3: needs network\n"),
+            ev("skip", "TestC", ""),
+            ev("output", "", "FAIL\n"),
+            ev("fail", "", ""),
+        ];
+        let f = finished(1, "FAIL\n");
+        let r = summarize("example.com/p", &events, &f);
+        assert_eq!(
+            r.totals,
+            TestTotals {
+                run: 4,
+                passed: 1,
+                failed: 2,
+                skipped: 1
+            }
+        );
+        assert!(r.cases[2].output.contains("boom"));
+        assert!(r.cases[3].output.contains("needs network"));
+        assert_eq!(r.cases[0].elapsed_ms, 250);
+        let v = verdict(&r, &f, Duration::from_secs(60)).unwrap();
+        assert_eq!(v.cause, Cause::TestFailure);
+        assert!(
+            v.hint.starts_with("2 test(s) failed: TestB/sub, TestB"),
+            "{}",
+            v.hint
+        );
+    }
+
+    #[test]
+    fn a_panic_names_the_running_test() {
+        let events = vec![
+            ev("run", "TestOK", ""),
+            ev("pass", "TestOK", ""),
+            ev("run", "TestBoom", ""),
+            ev(
+                "output",
+                "TestBoom",
+                "panic: runtime error: index out of range [3] with length 1\n",
+            ),
+        ];
+        let f = finished(
+            2,
+            "panic: runtime error: index out of range [3] with length 1\n",
+        );
+        let r = summarize("p", &events, &f);
+        assert_eq!(r.running.as_deref(), Some("TestBoom"));
+        let v = verdict(&r, &f, Duration::from_secs(60)).unwrap();
+        assert_eq!(v.cause, Cause::TestPanic);
+        assert!(
+            v.hint
+                .starts_with("TestBoom panicked: panic: runtime error"),
+            "{}",
+            v.hint
+        );
+    }
+
+    #[test]
+    fn gos_own_timeout_is_a_timeout_naming_the_test() {
+        let out = "panic: test timed out after 2s\n\trunning tests:\n\t\tTestHang (2s)\n";
+        let events = vec![ev("run", "TestHang", ""), ev("output", "TestHang", out)];
+        let f = finished(2, out);
+        let r = summarize("p", &events, &f);
+        let v = verdict(&r, &f, Duration::from_secs(10)).unwrap();
+        assert_eq!(v.cause, Cause::Timeout);
+        assert!(v.hint.contains("while running TestHang"), "{}", v.hint);
+    }
+
+    #[test]
+    fn benchmark_lines_parse() {
+        let b = benchmarks(
+            "goos: linux\nBenchmarkParse/small-8   \t  123456\t       987.5 ns/op\t      64 B/op\t       2 allocs/op\t   3.50 MB/s\nBenchmarkX \t 10 \t 5 ns/op\nPASS\n",
+        );
+        assert_eq!(b.len(), 2);
+        assert_eq!(b[0].name, "BenchmarkParse/small");
+        assert_eq!(b[0].procs, 8);
+        assert_eq!(b[0].iterations, 123456);
+        assert_eq!(b[0].ns_per_op, 987.5);
+        assert_eq!(b[0].bytes_per_op, Some(64.0));
+        assert_eq!(b[0].allocs_per_op, Some(2.0));
+        assert_eq!(b[0].metrics.get("MB/s"), Some(&3.5));
+        assert_eq!((b[1].name.as_str(), b[1].procs), ("BenchmarkX", 1));
+    }
+
+    #[test]
+    fn timeouts_leave_go_room_for_its_stack_dump() {
+        let a = test_args(&TestSpec::default(), Duration::from_secs(600));
+        assert!(a.contains(&"-test.timeout=570000ms".to_string()), "{a:?}");
+        let a = test_args(&TestSpec::default(), Duration::from_secs(10));
+        assert!(a.contains(&"-test.timeout=8000ms".to_string()), "{a:?}");
+    }
+}
