@@ -344,7 +344,7 @@ mod tests {
         let v = verdict(&r, &f, Duration::from_secs(60)).unwrap();
         assert_eq!(v.cause, Cause::TestFailure);
         assert!(
-            v.hint.starts_with("2 test(s) failed: TestB/sub, TestB"),
+            v.hint.starts_with("2 test(s) failed: TestB, TestB/sub"),
             "{}",
             v.hint
         );
