@@ -207,10 +207,17 @@ pub struct RunOpts {
 /// Where module dependencies come from.
 #[derive(Debug, Args, Clone)]
 pub struct ModuleArgs {
-    /// The module cache builds read (read-only) and `fetch` fills: without a value your own
-    /// ($GOMODCACHE, else `go env GOMODCACHE`); default crossmatrix's, <cache>/gomod.
-    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "")]
-    pub modcache: Option<PathBuf>,
+    /// The module cache builds read (read-only) and `fetch` fills: `--modcache` alone is
+    /// yours ($GOMODCACHE, else `go env GOMODCACHE`), `--modcache=DIR` a directory; default
+    /// crossmatrix's, <cache>/gomod.
+    #[arg(
+        long,
+        value_name = "DIR",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = ""
+    )]
+    pub modcache: Option<String>,
 }
 
 impl ModuleArgs {
@@ -219,7 +226,8 @@ impl ModuleArgs {
         let dir = self
             .modcache
             .as_deref()
-            .filter(|d| !d.as_os_str().is_empty());
+            .filter(|d| !d.is_empty())
+            .map(std::path::Path::new);
         let go = crossmatrix_toolchains::discover_go().pop().map(|t| t.go);
         crossmatrix_project::module_cache(cache_dir, self.modcache.is_some(), dir, go.as_deref())
     }

@@ -27,7 +27,18 @@ pub fn fetch_plan(plan: &Plan, modules: &ModuleArgs, cache_dir: &Path) -> Result
     let units = fetch_units(plan);
     let modcache = modules.module_cache(cache_dir);
     if units.is_empty() {
-        eprintln!("fetch: no program of the matrix needs modules from the module cache");
+        let too_old = plan.cells.iter().any(|c| {
+            c.skip
+                .as_ref()
+                .is_some_and(|s| s.cause == crossmatrix_matrix::Cause::ToolchainTooOld)
+        });
+        if too_old {
+            eprintln!(
+                "fetch: nothing to fetch: every cell that needs modules is skipped because its toolchain is older than the module's go line (crossmatrix plan shows them)"
+            );
+        } else {
+            eprintln!("fetch: no program of the matrix needs modules from the module cache");
+        }
         return Ok(0);
     }
     let bwrap = which::which("bwrap").map_err(|_| {

@@ -116,10 +116,12 @@ fn execute(job: Job<'_>) -> Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     let jobs = o.jobs.unwrap_or_else(cores).max(1);
+    // What the cells will use: a config's `[run] reps` applies to every cell.
+    let reps = uniform_reps(&planned.plan).unwrap_or(job.reps);
     let run_opts = RunOptions {
         jobs,
-        reps: job.reps,
-        timing: (job.reps > 0).then(|| job.timing.as_str().to_string()),
+        reps,
+        timing: (reps > 0).then(|| job.timing.as_str().to_string()),
         host: host::host_info(planned.host.binfmt.available),
         tools: host::tool_versions(&bwrap, &planned.host),
     };
@@ -129,6 +131,13 @@ fn execute(job: Job<'_>) -> Result<ExitCode> {
     let outcome = session.run(&spec, &runner, &run_opts, &stop, reporter.as_mut());
     reporter.finish();
     conclude(format, &out, &outcome?)
+}
+
+/// The repetitions every cell of `plan` sets alike (a config's `[run] reps`), if they do.
+fn uniform_reps(plan: &crossmatrix_matrix::Plan) -> Option<u32> {
+    let mut reps = plan.cells.iter().map(|c| c.settings.reps);
+    let first = reps.next()??;
+    reps.all(|r| r == Some(first)).then_some(first)
 }
 
 fn cores() -> usize {

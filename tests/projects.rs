@@ -413,8 +413,7 @@ fn third_party_dependencies_are_fetched_once_and_built_offline() {
             "0",
             "--cache-dir",
             &s(&cache),
-            "--modcache",
-            &s(modcache),
+            &format!("--modcache={}", s(modcache)),
             "--out",
             &s(&d.path().join(out)),
         ]);
@@ -448,8 +447,7 @@ fn third_party_dependencies_are_fetched_once_and_built_offline() {
         "linux/amd64",
         "--cache-dir",
         &s(&cache),
-        "--modcache",
-        &s(&modcache),
+        &format!("--modcache={}", s(&modcache)),
     ]);
     let env = [("GOPROXY", proxy_url.as_str()), ("GOSUMDB", "off")];
     let o = crossmatrix_in(&app, &fetch, &env);
@@ -507,18 +505,9 @@ fn third_party_dependencies_are_fetched_once_and_built_offline() {
     let sum = std::fs::read_to_string(app.join("go.sum")).unwrap();
     let line = sum.lines().find(|l| !l.contains("/go.mod")).unwrap();
     let h = line.rsplit(' ').next().unwrap();
-    let bad: String = h
-        .chars()
-        .map(|c| {
-            if c == 'A' {
-                'B'
-            } else if c == 'B' {
-                'A'
-            } else {
-                c
-            }
-        })
-        .collect();
+    // Another hash: its first base64 character after `h1:` changed.
+    let first = h.as_bytes()[3] as char;
+    let bad = format!("h1:{}{}", if first == 'A' { 'B' } else { 'A' }, &h[4..]);
     assert_ne!(bad, h);
     write(&tampered.join("go.sum"), &sum.replace(h, &bad));
     let o = run(
@@ -609,6 +598,21 @@ fn go_test_conventions_and_single_file_constraints() {
         &t.join("arm64only.go"),
         "//go:build arm64\n\n// run\n\npackage main\n\nfunc main() {}\n",
     );
+    // A GOEXPERIMENT build (its binary says `go1.24.4 X:noswissmap`), Go 1.24 only.
+    write(
+        &t.join("experiment.go"),
+        "//go:build go1.24\n\n// run -goexperiment noswissmap\n\npackage main\n\nfunc main() {}\n",
+    );
+    // More source files after the directive's flags.
+    write(
+        &t.join("two.go"),
+        "// run twohelper.go first\n\npackage main\n\nimport (\"fmt\"; \"os\")\n\nfunc main() { fmt.Println(helper(), os.Args[1]) }\n",
+    );
+    write(
+        &t.join("twohelper.go"),
+        "// skip\n\npackage main\n\nfunc helper() string { return \"from the helper\" }\n",
+    );
+    write(&t.join("two.out"), "from the helper first\n");
     // Exec of the go command at run time.
     write(
         &t.join("needsgo.go"),
@@ -636,12 +640,21 @@ fn go_test_conventions_and_single_file_constraints() {
         .collect();
     assert_eq!(
         programs.into_iter().collect::<Vec<_>>(),
-        ["args", "arm64only", "mixed", "needsgo", "quiet", "wrong"],
+        [
+            "args",
+            "arm64only",
+            "experiment",
+            "mixed",
+            "needsgo",
+            "quiet",
+            "two",
+            "wrong"
+        ],
         "only `// run` files are programs"
     );
     for tc in ["go1.22", "go1.24"] {
         let id = |p: &str| format!("{tc}/linux-amd64/cgo0/rootfs-scratch/{p}");
-        for p in ["mixed", "quiet", "args"] {
+        for p in ["mixed", "quiet", "args", "two"] {
             assert_eq!(
                 record(&recs, &id(p))["status"],
                 "pass",
@@ -663,6 +676,50 @@ fn go_test_conventions_and_single_file_constraints() {
         assert!(arm["hint"].as_str().unwrap().contains("//go:build arm64"));
         let needs = record(&recs, &id("needsgo"));
         assert_eq!(needs["cause"], "needs-go-toolchain", "{needs:#}");
+    }
+    let exp = record(&recs, "go1.24/linux-amd64/cgo0/rootfs-scratch/experiment");
+    assert_eq!(exp["status"], "pass", "{exp:#}");
+    assert_eq!(exp["binary"]["go_version"], "go1.24.4 X:noswissmap");
+    let exp22 = record(&recs, "go1.22/linux-amd64/cgo0/rootfs-scratch/experiment");
+    assert_eq!(exp22["cause"], "excluded-by-constraints");
+}
+
+#[test]
+fn programs_reading_stdin_or_exiting_nonzero_are_timed() {
+    require_host!(false);
+    let d = tempfile::tempdir().unwrap();
+    common::unique_program(
+        &d.path().join("echo3.go"),
+        "(\"io\"; \"os\")",
+        "b, _ := io.ReadAll(os.Stdin); if string(b) != \"ping\\n\" || nonce == \"\" { os.Exit(1) }; os.Exit(3)",
+    );
+    write(
+        &d.path().join("crossmatrix.toml"),
+        "toolchains = [\"go1.24\"]\ntargets = [\"linux/amd64\", \"linux/arm64\"]\ncgo = [0]\n\n[run]\nreps = 3\n\n[[programs]]\npath = \"echo3.go\"\nstdin = \"ping\\n\"\nexpect = { exit_code = 3 }\n",
+    );
+    let out = d.path().join("out");
+    let o = crossmatrix(&[
+        "run",
+        "--config",
+        &s(&d.path().join("crossmatrix.toml")),
+        "--cache-dir",
+        &s(&shared_cache()),
+        "--out",
+        &s(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("3 reps"),
+        "the header says the config's reps: {}",
+        stderr(&o)
+    );
+    for r in records(&out) {
+        assert_eq!(r["status"], "pass", "{r:#}");
+        assert_eq!(
+            r["startup"]["reps"], 3,
+            "timed with its stdin and exit code: {r:#}"
+        );
+        assert!(r["hint"].is_null(), "{r:#}");
     }
 }
 

@@ -286,7 +286,7 @@ impl RootfsSpec {
                 let base = p
                     .file_name()
                     .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "dir".into());
+                    .unwrap_or_else(|| "root".into());
                 format!("dir-{}", sanitize(&base))
             }
             other => other.label(),

@@ -288,7 +288,9 @@ impl Runner {
         };
         rec.binary = Some(info.to_record(&binary));
         if let Some(v) = &info.go_version {
-            if *v != cell.toolchain.version {
+            // `go1.24.4 X:rangefunc`: a GOEXPERIMENT build of the same toolchain.
+            let base = v.split_whitespace().next().unwrap_or(v);
+            if base != cell.toolchain.version {
                 return finish(
                     rec,
                     CellStatus::Fail,
@@ -886,6 +888,8 @@ impl Runner {
             reps: cell.settings.reps.unwrap_or(self.cfg.reps),
             timeout: run_timeout,
             result_key: result_key.clone(),
+            expected_exit: cell.program.expect.exit_code,
+            stdin: cell.settings.stdin.clone().map(String::into_bytes),
         };
         (run, Some(job), None)
     }

@@ -91,10 +91,11 @@ pub fn classify_module_failure(
         ));
     }
     let missing = missing_module(log, pkg, requires)?;
+    let verb = if missing.contains(", ") { "are" } else { "is" };
     Some(Failure::new(
         Cause::MissingModule,
         format!(
-            "{missing} is not in the module cache: run `crossmatrix fetch` (it downloads what the matrix needs, once), or vendor the dependencies (`go mod vendor`)"
+            "{missing} {verb} not in the module cache: run `crossmatrix fetch` (it downloads what the matrix needs, once), or vendor the dependencies (`go mod vendor`)"
         ),
     ))
 }

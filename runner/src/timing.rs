@@ -62,6 +62,17 @@ impl std::str::FromStr for TimingMode {
 
 /// Where the timer is bound inside a run sandbox.
 const IN_TIMER: &str = "/.crossmatrix/timer";
+/// Where the timed runs' stdin is bound.
+const IN_STDIN: &str = "/.crossmatrix/stdin";
+
+/// A file holding a cell's stdin for the timed runs.
+fn stdin_file(data: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let mut f = tempfile::NamedTempFile::new()?;
+    f.write_all(data)?;
+    f.flush()?;
+    Ok(f)
+}
 
 /// hyperfine's outlier rule: a sample whose distance from the median exceeds this many
 /// (unscaled) MADs, i.e. a modified Z-score above 10.
@@ -83,6 +94,10 @@ pub struct TimingJob {
     pub timeout: Duration,
     /// Where the finished record is kept for later runs with the same inputs.
     pub result_key: Option<String>,
+    /// The exit code a repetition must end with (the cell's expectation).
+    pub expected_exit: i32,
+    /// What every repetition reads on stdin (the cell's `stdin`); `/dev/null` without it.
+    pub stdin: Option<Vec<u8>>,
 }
 
 /// Builds the timer with the toolchain at `goroot` (once per cache and timer source; later
@@ -199,7 +214,31 @@ pub fn run_job(job: &TimingJob, timer: Option<&Path>) -> Timed {
 
 fn in_sandbox(job: &TimingJob, timer: &Path) -> Timed {
     // The timer waits for every repetition, so as pid 1 their CPU is accounted to the run.
-    let sb = job.sandbox.clone().ro(timer, IN_TIMER).as_pid_1();
+    let mut sb = job
+        .sandbox
+        .clone()
+        .ro(timer, IN_TIMER)
+        .as_pid_1()
+        .env("CROSSMATRIX_TIMER_EXIT", job.expected_exit.to_string());
+    // Kept until the repetitions are done.
+    let _stdin_file = match &job.stdin {
+        Some(data) => match stdin_file(data) {
+            Ok(f) => {
+                sb = sb
+                    .ro(f.path(), IN_STDIN)
+                    .env("CROSSMATRIX_TIMER_STDIN", IN_STDIN);
+                Some(f)
+            }
+            Err(e) => {
+                return Timed {
+                    samples_ms: Vec::new(),
+                    stopped: Some(format!("cannot write the stdin of the timed runs: {e}")),
+                    method: "in-sandbox",
+                };
+            }
+        },
+        None => None,
+    };
     let mut argv: Vec<OsString> = vec![
         IN_TIMER.into(),
         job.warmups.to_string().into(),
@@ -217,7 +256,7 @@ fn in_sandbox(job: &TimingJob, timer: &Path) -> Timed {
     };
     match run_captured(sb.command(&argv), deadline) {
         Ok(f) => {
-            let (samples, stopped) = parse_timer_output(&f.stdout.text());
+            let (samples, stopped) = parse_timer_output(&f.stdout.text(), job.expected_exit);
             timed.samples_ms = samples;
             timed.stopped = stopped.or_else(|| {
                 (f.code != Some(0)).then(|| {
@@ -240,9 +279,14 @@ fn sandbox_per_run(job: &TimingJob) -> Timed {
         stopped: None,
         method: "sandbox-per-run",
     };
+    if job.stdin.is_some() {
+        timed.stopped =
+            Some("not timed: without the in-sandbox timer, repetitions cannot read stdin".into());
+        return timed;
+    }
     for i in 0..job.warmups + job.reps {
         match run_timed(job.sandbox.command(&job.argv), job.timeout) {
-            Ok((d, Some(0), false)) => {
+            Ok((d, Some(code), false)) if code == job.expected_exit => {
                 if i >= job.warmups {
                     timed.samples_ms.push(d.as_secs_f64() * 1000.0);
                 }
@@ -265,13 +309,14 @@ fn sandbox_per_run(job: &TimingJob) -> Timed {
 }
 
 /// Parses the timer's lines: the measured samples (ms) and why it stopped early, if it did.
-pub fn parse_timer_output(text: &str) -> (Vec<f64>, Option<String>) {
+pub fn parse_timer_output(text: &str, expected_exit: i32) -> (Vec<f64>, Option<String>) {
     let mut samples = Vec::new();
     let mut stopped = None;
+    let expected = expected_exit.to_string();
     for line in text.lines() {
         let w: Vec<&str> = line.split_whitespace().collect();
         match w.as_slice() {
-            ["run", wall, _cpu, "exit", "0"] => {
+            ["run", wall, _cpu, "exit", code] if *code == expected => {
                 if let Ok(ns) = wall.parse::<u64>() {
                     samples.push(ns as f64 / 1e6);
                 }
@@ -279,6 +324,12 @@ pub fn parse_timer_output(text: &str) -> (Vec<f64>, Option<String>) {
             // A repetition that failed is not a startup sample.
             ["run", _wall, _cpu, "exit", code] => {
                 stopped = Some(format!("repetition {} exited {code}", samples.len() + 1));
+            }
+            ["warmup", _wall, _cpu, "exit", code] => {
+                stopped = Some(format!("a warm-up run exited {code}, expected {expected}"));
+            }
+            ["warmup", _wall, _cpu, "signal", sig] => {
+                stopped = Some(format!("a warm-up run was killed by signal {sig}"));
             }
             ["run", _wall, _cpu, "signal", sig] => {
                 stopped = Some(format!("a repetition was killed by signal {sig}"));
@@ -297,16 +348,23 @@ mod tests {
     #[test]
     fn parses_timer_lines() {
         let (s, stop) =
-            parse_timer_output("run 1500000 700000 exit 0\nrun 2000000 800000 exit 0\n");
+            parse_timer_output("run 1500000 700000 exit 0\nrun 2000000 800000 exit 0\n", 0);
         assert_eq!(s, vec![1.5, 2.0]);
         assert_eq!(stop, None);
-        let (s, stop) = parse_timer_output("run 1000000 1 exit 0\nrun 3000000 1 exit 4\n");
+        let (s, stop) = parse_timer_output("run 1000000 1 exit 0\nrun 3000000 1 exit 4\n", 0);
         assert_eq!(s, vec![1.0], "a failed repetition is not a sample");
         assert!(stop.unwrap().contains("exited 4"));
-        let (s, stop) = parse_timer_output("run 1000000 1 exit 0\ntimeout 9000000000\n");
+        let (s, stop) = parse_timer_output("run 1000000 1 exit 0\ntimeout 9000000000\n", 0);
         assert_eq!(s, vec![1.0]);
         assert!(stop.unwrap().contains("timeout"));
-        let (_, stop) = parse_timer_output("run 1000000 1 signal 11\n");
+        // A program expected to exit 3 is timed on its exits 3; a warm-up that did otherwise
+        // says so instead of leaving the cell silently untimed.
+        let (s, stop) = parse_timer_output("run 1000000 1 exit 3\nrun 2000000 1 exit 3\n", 3);
+        assert_eq!((s, stop), (vec![1.0, 2.0], None));
+        let (s, stop) = parse_timer_output("warmup 1000000 1 exit 1\n", 0);
+        assert!(s.is_empty());
+        assert!(stop.unwrap().contains("warm-up run exited 1"));
+        let (_, stop) = parse_timer_output("run 1000000 1 signal 11\n", 0);
         assert!(stop.unwrap().contains("signal 11"));
     }
 

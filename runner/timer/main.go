@@ -10,9 +10,12 @@
 //	run <wall ns> <user+sys ns> signal <number>
 //	timeout <wall ns>
 //
-// Warm-up runs are executed but not printed. It stops at the first run that does not exit 0
-// (the caller already verified the program once). The command's stdin, stdout and stderr are
-// /dev/null, as in `hyperfine -N --output=null`.
+// Warm-up runs are executed but not printed, unless they fail (`warmup <wall ns> <cpu ns> exit
+// <code>` or `... signal <n>`). It stops at the first run that does not exit with the expected
+// code (the caller already verified the program once). The command's stdout and stderr are
+// /dev/null, as in `hyperfine -N --output=null`; its stdin too, or the file named by
+// CROSSMATRIX_TIMER_STDIN, opened afresh for every run. CROSSMATRIX_TIMER_EXIT is the expected
+// exit code (default 0). Neither variable reaches the command.
 package main
 
 import (
@@ -43,15 +46,39 @@ func main() {
 	if err != nil {
 		fail("open /dev/null: %v", err)
 	}
-	fd := null.Fd()
-	attr := &syscall.ProcAttr{
-		Env:   os.Environ(),
-		Files: []uintptr{fd, fd, fd},
+	expected := 0
+	if s := os.Getenv("CROSSMATRIX_TIMER_EXIT"); s != "" {
+		if expected, err = strconv.Atoi(s); err != nil {
+			fail("CROSSMATRIX_TIMER_EXIT=%q is not a number", s)
+		}
 	}
+	stdinFile := os.Getenv("CROSSMATRIX_TIMER_STDIN")
+	var env []string
+	for _, kv := range os.Environ() {
+		if len(kv) < 18 || kv[:18] != "CROSSMATRIX_TIMER_" {
+			env = append(env, kv)
+		}
+	}
+	fd := null.Fd()
 	timeout := time.Duration(timeoutMs) * time.Millisecond
 	for i := 0; i < warmups+runs; i++ {
+		in := fd
+		var input *os.File
+		if stdinFile != "" {
+			if input, err = os.Open(stdinFile); err != nil {
+				fail("open %s: %v", stdinFile, err)
+			}
+			in = input.Fd()
+		}
+		attr := &syscall.ProcAttr{
+			Env:   env,
+			Files: []uintptr{in, fd, fd},
+		}
 		start := time.Now()
 		pid, err := syscall.ForkExec(argv[0], argv, attr)
+		if input != nil {
+			input.Close()
+		}
 		if err != nil {
 			fail("exec %s: %v", argv[0], err)
 		}
@@ -78,17 +105,20 @@ func main() {
 			fail("wait: %v", err)
 		}
 		cpu := syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime)
-		measured := i >= warmups
+		kind := "run"
+		if i < warmups {
+			kind = "warmup"
+		}
 		switch {
 		case ws.Exited():
-			if measured {
-				fmt.Printf("run %d %d exit %d\n", wall.Nanoseconds(), cpu, ws.ExitStatus())
+			if kind == "run" || ws.ExitStatus() != expected {
+				fmt.Printf("%s %d %d exit %d\n", kind, wall.Nanoseconds(), cpu, ws.ExitStatus())
 			}
-			if ws.ExitStatus() != 0 {
+			if ws.ExitStatus() != expected {
 				return
 			}
 		case ws.Signaled():
-			fmt.Printf("run %d %d signal %d\n", wall.Nanoseconds(), cpu, int(ws.Signal()))
+			fmt.Printf("%s %d %d signal %d\n", kind, wall.Nanoseconds(), cpu, int(ws.Signal()))
 			return
 		}
 	}

@@ -178,7 +178,45 @@ fn test_programs(packages: &[PathBuf], spec: &TestSpec) -> Result<Vec<Arc<Progra
             test: Some(spec.clone()),
         }));
     }
+    name_dirs(&mut out);
     Ok(out)
+}
+
+/// Names test packages given as directories after the directory (`./internal/calc` is
+/// `calc`), or the shortest run of its last path elements that no other one shares
+/// (`a-calc`, `b-calc`). Patterns and import paths are named by the planner from their import
+/// paths.
+fn name_dirs(programs: &mut [Arc<Program>]) {
+    let dirs: Vec<Option<Vec<String>>> = programs
+        .iter()
+        .map(|p| match &p.source {
+            ProgramSource::Dir(d) => Some(
+                d.components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .filter(|c| c != "/")
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect();
+    let suffix = |parts: &[String], n: usize| parts[parts.len().saturating_sub(n)..].join("-");
+    for (i, parts) in dirs.iter().enumerate() {
+        let Some(parts) = parts else { continue };
+        let mut n = 1;
+        while n < parts.len()
+            && dirs.iter().enumerate().any(|(j, other)| {
+                j != i
+                    && other
+                        .as_ref()
+                        .is_some_and(|o| suffix(o, n) == suffix(parts, n))
+            })
+        {
+            n += 1;
+        }
+        let mut p = (*programs[i]).clone();
+        p.name = suffix(parts, n);
+        programs[i] = Arc::new(p);
+    }
 }
 
 /// `base`'s test flags with `extra`'s added (the command line's to the config's).

@@ -18,6 +18,9 @@ pub struct RunDirective {
     pub env: BTreeMap<String, String>,
     /// `-t N`.
     pub timeout: Option<Duration>,
+    /// More source files built with the test's (`// run other.go`: Go's harness runs `go run
+    /// test.go other.go`), relative to its directory.
+    pub extra_files: Vec<String>,
     /// The program's arguments.
     pub args: Vec<String>,
 }
@@ -83,7 +86,16 @@ pub fn run_directive(src: &str) -> Option<RunDirective> {
         }
         i += 1;
     }
-    d.args = rest[i..].to_vec();
+    // Like `go run`, leading .go words are more source files, the rest the program's.
+    let mut rest = &rest[i..];
+    while let Some((first, more)) = rest.split_first() {
+        if !first.ends_with(".go") {
+            break;
+        }
+        d.extra_files.push(first.clone());
+        rest = more;
+    }
+    d.args = rest.to_vec();
     Some(d)
 }
 
@@ -144,6 +156,11 @@ mod tests {
         );
         assert_eq!(d.timeout, Some(Duration::from_secs(20)));
         assert_eq!(d.args, ["arg1", "two words"]);
+        let d = run_directive("// run cmplxdivide1.go\n\npackage main\n").unwrap();
+        assert_eq!(
+            (d.extra_files.as_slice(), d.args.len()),
+            (["cmplxdivide1.go".to_string()].as_slice(), 0)
+        );
         let d = run_directive("// run -godebug a=1 -godebug b=2\npackage main\n").unwrap();
         assert_eq!(d.env.get("GODEBUG").map(String::as_str), Some("a=1,b=2"));
     }

@@ -1436,10 +1436,15 @@ impl<'a> Parser<'a> {
                     }
                     args = d.args;
                     build.flags.extend(d.build_flags);
+                    // Built beside the test's own file (`go build ./a.go ./b.go`).
+                    build
+                        .flags
+                        .extend(d.extra_files.iter().map(|f| format!("./{f}")));
                     build.env.extend(d.env.clone());
                     run.env.extend(d.env);
-                    if d.timeout.is_some() {
-                        run.timeout = d.timeout;
+                    // `-t N` may lengthen the run's limit, never shorten what the user set.
+                    if let Some(t) = d.timeout {
+                        run.timeout = Some(run.timeout.map_or(t, |own| own.max(t)));
                     }
                 } else if !stdout_set && golden.is_some() {
                     expect.stdout = golden;

@@ -1,0 +1,453 @@
+//! `crossmatrix test` end to end on a fixture module the test writes: passing, failing,
+//! skipped and sub-tests, a test reading `testdata/`, a panicking test, a hanging test, a
+//! package without tests, a benchmark — natively on amd64, under qemu on arm64 and riscv64,
+//! and on wasip1 in the embedded wasmtime; per-test JUnit checked as XML; a per-test
+//! comparison of two toolchains with the `new-failure` gate; a warm re-run that reuses the
+//! passing cells; standard-library packages by import path.
+
+mod common;
+
+use common::{records, require_host, shared_cache};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Output;
+
+fn write(path: &Path, text: &str) {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn s(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn crossmatrix_in(dir: &Path, args: &[&str], reuse: bool) -> Output {
+    let mut c = common::command();
+    if reuse {
+        c.env_remove("CROSSMATRIX_RERUN");
+    }
+    let out = c
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run crossmatrix");
+    eprintln!(
+        "$ (cd {}) crossmatrix {}\n--- stdout\n{}--- stderr\n{}",
+        dir.display(),
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn cell<'a>(recs: &'a [Value], arch: &str, program: &str) -> &'a Value {
+    recs.iter()
+        .find(|r| r["target"]["goarch"] == arch && r["program"] == program)
+        .unwrap_or_else(|| panic!("no {arch} record of {program}"))
+}
+
+fn case<'a>(rec: &'a Value, name: &str) -> &'a Value {
+    rec["tests"]["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no test {name} in {rec:#}"))
+}
+
+/// A module with a package of every kind of test.
+fn fixture(root: &Path) {
+    let nonce = format!("{:?}", std::time::SystemTime::now());
+    write(&root.join("go.mod"), "module example.com/t\n\ngo 1.21\n");
+    write(
+        &root.join("calc/calc.go"),
+        &format!(
+            "package calc\n\nvar nonce = {nonce:?}\n\nfunc Add(a, b int) int {{ return a + b }}\n"
+        ),
+    );
+    write(&root.join("calc/testdata/input.txt"), "forty-two\n");
+    write(
+        &root.join("calc/calc_test.go"),
+        r#"package calc
+
+import (
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func TestAdd(t *testing.T) {
+	if Add(2, 2) != 4 {
+		t.Fatal("2+2")
+	}
+}
+
+func TestTable(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		a, b int
+		want int
+	}{{"zero", 0, 0, 0}, {"wrong", 1, 1, 3}} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Add(c.a, c.b); got != c.want {
+				t.Errorf("Add(%d, %d) = %d, want %d", c.a, c.b, got, c.want)
+			}
+		})
+	}
+}
+
+func TestSkipped(t *testing.T) {
+	t.Skip("not on " + runtime.GOARCH + " today")
+}
+
+func TestTestdata(t *testing.T) {
+	b, err := os.ReadFile("testdata/input.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(b)) != "forty-two" {
+		t.Fatalf("read %q", b)
+	}
+}
+"#,
+    );
+    // Fails with Go 1.23 and newer only: the toolchain comparison has a broken test.
+    write(
+        &root.join("calc/newer_test.go"),
+        "//go:build go1.23\n\npackage calc\n\nimport \"testing\"\n\nfunc TestNewer(t *testing.T) { t.Error(\"broke on newer Go\") }\n",
+    );
+    // Benchmarks run only when every test passed.
+    write(
+        &root.join("bench/bench.go"),
+        "package bench\n\nfunc Add(a, b int) int { return a + b }\n",
+    );
+    write(
+        &root.join("bench/bench_test.go"),
+        "package bench\n\nimport \"testing\"\n\nfunc TestOK(t *testing.T) {}\n\nfunc BenchmarkAdd(b *testing.B) {\n\tfor i := 0; i < b.N; i++ {\n\t\tAdd(i, i)\n\t}\n\tb.ReportMetric(42, \"answers/op\")\n}\n",
+    );
+    write(&root.join("boom/boom.go"), "package boom\n");
+    write(
+        &root.join("boom/boom_test.go"),
+        "package boom\n\nimport \"testing\"\n\nfunc TestFine(t *testing.T) {}\n\nfunc TestBoom(t *testing.T) {\n\tvar s []int\n\t_ = s[3]\n}\n",
+    );
+    write(
+        &root.join("notests/notests.go"),
+        "package notests\n\nfunc X() {}\n",
+    );
+    write(&root.join("hang/hang.go"), "package hang\n");
+    write(
+        &root.join("hang/hang_test.go"),
+        "package hang\n\nimport (\n\t\"testing\"\n\t\"time\"\n)\n\nfunc TestQuick(t *testing.T) {}\n\nfunc TestHang(t *testing.T) { time.Sleep(time.Hour) }\n",
+    );
+}
+
+#[test]
+fn a_projects_go_tests_on_every_target() {
+    require_host!(false);
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("t");
+    fixture(&m);
+    let cache = s(&shared_cache());
+    let out = d.path().join("out");
+    let o = crossmatrix_in(
+        &m,
+        &[
+            "test",
+            "./calc",
+            "./bench",
+            "./boom",
+            "./notests",
+            "--toolchain",
+            "go1.24",
+            "--target",
+            "linux/amd64",
+            "--target",
+            "linux/arm64",
+            "--target",
+            "linux/riscv64",
+            "--target",
+            "wasip1/wasm",
+            "--cgo",
+            "0",
+            "--bench",
+            ".",
+            "--benchtime",
+            "100x",
+            "--cache-dir",
+            &cache,
+            "--out",
+            &s(&out),
+            "--",
+            "-count=1",
+        ],
+        false,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 16);
+    for arch in ["amd64", "arm64", "riscv64", "wasm"] {
+        let calc = cell(&recs, arch, "calc");
+        assert_eq!(calc["status"], "fail", "{calc:#}");
+        assert_eq!(calc["cause"], "test-failure");
+        let hint = calc["hint"].as_str().unwrap();
+        assert!(
+            hint.contains("TestTable")
+                && hint.contains("TestTable/wrong")
+                && hint.contains("TestNewer"),
+            "{hint}"
+        );
+        assert_eq!(calc["tests"]["package"], "example.com/t/calc");
+        assert_eq!(case(calc, "TestAdd")["status"], "pass");
+        assert_eq!(case(calc, "TestTable/zero")["status"], "pass");
+        let wrong = case(calc, "TestTable/wrong");
+        assert_eq!(wrong["status"], "fail");
+        assert!(
+            wrong["output"]
+                .as_str()
+                .unwrap()
+                .contains("Add(1, 1) = 2, want 3"),
+            "{wrong:#}"
+        );
+        let skipped = case(calc, "TestSkipped");
+        assert_eq!(skipped["status"], "skip");
+        assert!(
+            skipped["output"].as_str().unwrap().contains("not on"),
+            "{skipped:#}"
+        );
+        assert_eq!(
+            case(calc, "TestTestdata")["status"],
+            "pass",
+            "{arch}: testdata/ is read relative to the package"
+        );
+        let totals = &calc["tests"]["totals"];
+        assert_eq!(
+            (
+                totals["passed"].as_u64(),
+                totals["failed"].as_u64(),
+                totals["skipped"].as_u64()
+            ),
+            (Some(3), Some(3), Some(1)),
+            "{totals}"
+        );
+        let b = cell(&recs, arch, "bench");
+        assert_eq!(b["status"], "pass", "{b:#}");
+        let bench = &b["tests"]["benchmarks"][0];
+        assert_eq!(bench["name"], "BenchmarkAdd", "{b:#}");
+        assert_eq!(bench["iterations"], 100);
+        assert!(bench["ns_per_op"].as_f64().unwrap() > 0.0);
+        assert_eq!(bench["metrics"]["answers/op"], 42.0);
+        assert!(calc["binary"]["size_bytes"].as_u64().unwrap() > 100_000);
+        let boom = cell(&recs, arch, "boom");
+        assert_eq!(boom["cause"], "test-panic", "{boom:#}");
+        assert!(
+            boom["hint"]
+                .as_str()
+                .unwrap()
+                .starts_with("TestBoom panicked: panic: runtime error: index out of range"),
+            "{boom:#}"
+        );
+        assert_eq!(case(boom, "TestFine")["status"], "pass");
+        let none = cell(&recs, arch, "notests");
+        assert_eq!(
+            (none["status"].as_str(), none["cause"].as_str()),
+            (Some("skipped"), Some("no-test-files"))
+        );
+    }
+    assert_eq!(
+        cell(&recs, "arm64", "calc")["run"]["executor"],
+        "qemu-binfmt"
+    );
+    assert_eq!(cell(&recs, "wasm", "calc")["run"]["executor"], "wasmtime");
+
+    // JUnit: one testcase per Go test, as XML a CI test view reads.
+    let o = crossmatrix_in(&m, &["report", &s(&out), "--format", "junit"], false);
+    assert!(o.status.success());
+    let xml = String::from_utf8(o.stdout).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let suite = report
+        .test_suites
+        .iter()
+        .find(|s| s.name.as_str() == "go1.24/linux-arm64/cgo0/rootfs-scratch/calc")
+        .expect("a suite per test cell");
+    assert_eq!(suite.test_cases.len(), 7);
+    assert_eq!((suite.failures, suite.skipped), (3, 1));
+    assert!(
+        suite
+            .test_cases
+            .iter()
+            .all(|c| c.classname.as_ref().map(|n| n.as_str()) == Some("example.com/t/calc"))
+    );
+    let md = String::from_utf8(
+        crossmatrix_in(&m, &["report", &s(&out), "--format", "md"], false).stdout,
+    )
+    .unwrap();
+    assert!(
+        md.contains("### Failing tests") && md.contains("`TestTable/wrong`"),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_hanging_test_is_a_timeout_naming_it() {
+    require_host!(false);
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("t");
+    fixture(&m);
+    let out = d.path().join("out");
+    let o = crossmatrix_in(
+        &m,
+        &[
+            "test",
+            "./hang",
+            "--toolchain",
+            "go1.24",
+            "--target",
+            "linux/amd64",
+            "--cgo",
+            "0",
+            "--timeout",
+            "12s",
+            "--cache-dir",
+            &s(&shared_cache()),
+            "--out",
+            &s(&out),
+        ],
+        false,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = &records(&out)[0];
+    assert_eq!(r["cause"], "timeout", "{r:#}");
+    assert!(
+        r["hint"]
+            .as_str()
+            .unwrap()
+            .contains("while running TestHang"),
+        "{r:#}"
+    );
+    assert_eq!(case(r, "TestQuick")["status"], "pass");
+}
+
+#[test]
+fn toolchains_compared_test_by_test_and_warm_reruns_reuse() {
+    require_host!(false);
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("t");
+    fixture(&m);
+    let cache = s(&shared_cache());
+    let out = d.path().join("both");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "test",
+            "./calc",
+            "--toolchain",
+            "go1.22",
+            "--toolchain",
+            "go1.24",
+            "--target",
+            "linux/amd64",
+            "--cgo",
+            "0",
+            "--cache-dir",
+            &cache,
+            "--out",
+            &s(out),
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    };
+    let a = args(&out);
+    let o = crossmatrix_in(&m, &a.iter().map(String::as_str).collect::<Vec<_>>(), false);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = crossmatrix_in(
+        &m,
+        &[
+            "compare",
+            &s(&out),
+            "--toolchains",
+            "go1.22,go1.24",
+            "--fail-on",
+            "new-failure",
+        ],
+        false,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the gate fires on a broken test: {}",
+        stderr(&o)
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("TESTS BROKE (1)"), "{text}");
+    assert!(
+        text.contains("linux-amd64/cgo0/rootfs-scratch/calc  TestNewer  (absent) → fail"),
+        "{text}"
+    );
+    assert!(text.contains("TESTS FAILING ON BOTH SIDES"), "{text}");
+    assert!(stderr(&o).contains("TestNewer"), "{}", stderr(&o));
+
+    // Standard-library packages by import path, then a warm re-run of the same.
+    let std_args = |out: &Path| -> Vec<String> {
+        [
+            "test",
+            "strings",
+            "unicode/utf8",
+            "--toolchain",
+            "go1.24",
+            "--target",
+            "linux/arm64",
+            "--cgo",
+            "0",
+            "--cache-dir",
+            &cache,
+            "--out",
+            &s(out),
+            "--",
+            "-short",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    };
+    let first = d.path().join("std1");
+    let a = std_args(&first);
+    let o = crossmatrix_in(
+        d.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        true,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for r in records(&first) {
+        assert_eq!(r["status"], "pass", "{r:#}");
+        assert!(
+            r["tests"]["totals"]["passed"].as_u64().unwrap() > 10,
+            "{r:#}"
+        );
+    }
+    let second = d.path().join("std2");
+    let a = std_args(&second);
+    let o = crossmatrix_in(
+        d.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        true,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let again = records(&second);
+    assert!(
+        again.iter().all(|r| r["reused_from"].is_string()),
+        "{again:#?}"
+    );
+    let before = records(&first);
+    for r in &again {
+        let was = before.iter().find(|b| b["id"] == r["id"]).unwrap();
+        assert_eq!(r["tests"], was["tests"], "{}", r["id"]);
+    }
+}
