@@ -261,6 +261,33 @@ pub enum RootfsSpec {
     Musl,
     /// A user directory, e.g. an unpacked image.
     Dir(PathBuf),
+    /// A container image: an OCI layout directory, or a `docker save` / `podman save` /
+    /// `oci-archive` tarball, unpacked rootless (for each cell's platform) into the cache.
+    Image(PathBuf),
+}
+
+impl RootfsSpec {
+    /// Whether `path` holds a container image (an OCI layout, or a tarball) rather than an
+    /// unpacked root.
+    pub fn is_image_path(path: &std::path::Path) -> bool {
+        if path.is_dir() {
+            return path.join("oci-layout").is_file() || path.join("index.json").is_file();
+        }
+        let name = path.to_string_lossy();
+        path.is_file()
+            && [".tar", ".tar.gz", ".tgz", ".oci", ".docker"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
+    }
+
+    /// A user's `--rootfs PATH` / `rootfs = ["PATH"]`: an image or an unpacked root.
+    pub fn from_path(path: PathBuf) -> RootfsSpec {
+        if RootfsSpec::is_image_path(&path) {
+            RootfsSpec::Image(path)
+        } else {
+            RootfsSpec::Dir(path)
+        }
+    }
 }
 
 impl RootfsSpec {
@@ -277,11 +304,23 @@ impl RootfsSpec {
             RootfsSpec::Scratch => "scratch".into(),
             RootfsSpec::Glibc => "glibc".into(),
             RootfsSpec::Musl => "musl".into(),
-            RootfsSpec::Dir(p) => p.display().to_string(),
+            RootfsSpec::Dir(p) | RootfsSpec::Image(p) => p.display().to_string(),
         }
     }
     fn id_part(&self) -> String {
         match self {
+            RootfsSpec::Image(p) => {
+                let name = p
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "image".into());
+                let stem = [".tar.gz", ".tgz", ".tar", ".oci", ".docker"]
+                    .iter()
+                    .find_map(|e| name.strip_suffix(e))
+                    .unwrap_or(&name)
+                    .to_string();
+                format!("image-{}", sanitize(&stem))
+            }
             RootfsSpec::Dir(p) => {
                 let base = p
                     .file_name()
@@ -564,7 +603,7 @@ impl Cell {
         }
         id.push_str("/rootfs-");
         match rootfs {
-            RootfsSpec::Dir(_) => id.push_str(&rootfs.id_part()),
+            RootfsSpec::Dir(_) | RootfsSpec::Image(_) => id.push_str(&rootfs.id_part()),
             RootfsSpec::Scratch => id.push_str("scratch"),
             RootfsSpec::Glibc => id.push_str("glibc"),
             RootfsSpec::Musl => id.push_str("musl"),

@@ -60,6 +60,7 @@ pub(crate) fn cell(id: &str, status: CellStatus) -> CellRecord {
         reused_from: None,
         package: None,
         tests: None,
+        image: None,
     }
 }
 

@@ -214,6 +214,25 @@ pub struct CellRecord {
     /// For a test cell (`crossmatrix test`): every Go test's result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tests: Option<TestsRecord>,
+    /// For a cell whose rootfs is a container image: which image, exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageRecord>,
+}
+
+/// The container image a cell ran in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// The image as given (an OCI layout directory or a tarball).
+    pub source: String,
+    /// `sha256:…` of the OCI manifest (or the image ID when the source has no manifest).
+    pub digest: String,
+    /// `sha256:…` of the image config (what `docker images` shows).
+    pub image_id: String,
+    /// `repo:tag`, when the source names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// `linux/arm64/v8`: the platform picked for the cell.
+    pub platform: String,
 }
 
 /// The Go package a cell built, as its module says.
@@ -378,6 +397,7 @@ impl CellRecord {
                 _ => None,
             },
             tests: None,
+            image: None,
         }
     }
 

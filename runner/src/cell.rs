@@ -95,6 +95,8 @@ pub struct Runner {
     machine: String,
     /// `GOGC` and `GOMEMLIMIT` of builds.
     build_gc: [(&'static str, String); 2],
+    /// Container images unpacked as roots (`<cache>/images/`).
+    images: crossmatrix_toolchains::ImageStore,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +136,7 @@ impl Runner {
             results: ResultCache::new(cfg_cache_dir.join("cells"), reuse),
             machine: machine_identity(),
             build_gc: crate::buildgc::host_gc_env(),
+            images: crossmatrix_toolchains::ImageStore::new(&cfg_cache_dir),
         })
     }
 
@@ -143,6 +146,27 @@ impl Runner {
 
     pub(crate) fn config(&self) -> &RunnerConfig {
         &self.cfg
+    }
+
+    /// The unpacked container image a cell's rootfs names, for its platform (unpacked once
+    /// into the cache, then found there).
+    pub(crate) fn image_of(&self, cell: &Cell) -> Result<crossmatrix_toolchains::Image, Failure> {
+        let RootfsSpec::Image(source) = &cell.rootfs else {
+            return Err(Failure::new(
+                Cause::RootfsUnavailable,
+                "not an image rootfs",
+            ));
+        };
+        let platform = crossmatrix_toolchains::ImagePlatform::for_target(&cell.target);
+        self.images.unpack(source, Some(&platform)).map_err(|e| {
+            Failure::new(
+                Cause::RootfsUnavailable,
+                format!(
+                    "the image {} cannot be the root of this cell: {e}",
+                    source.display()
+                ),
+            )
+        })
     }
 
     /// Where a cell's binary is (or will be) in OUT.
@@ -302,6 +326,27 @@ impl Runner {
                         ),
                     )),
                 );
+            }
+        }
+
+        // The image a cell runs in is part of its record, whatever happens next.
+        if matches!(cell.rootfs, RootfsSpec::Image(_)) {
+            match self.image_of(cell) {
+                Ok(img) => {
+                    rec.image = Some(crossmatrix_results::ImageRecord {
+                        source: cell.rootfs.label(),
+                        digest: img.digest,
+                        image_id: img.image_id,
+                        reference: img.reference,
+                        platform: match &img.platform.variant {
+                            Some(v) => {
+                                format!("{}/{}/{v}", img.platform.os, img.platform.architecture)
+                            }
+                            None => format!("{}/{}", img.platform.os, img.platform.architecture),
+                        },
+                    })
+                }
+                Err(f) => return finish(rec, CellStatus::Fail, Some(f)),
             }
         }
 
@@ -1053,6 +1098,7 @@ impl Runner {
                 spec => {
                     let dir = match spec {
                         RootfsSpec::Dir(d) => d.clone(),
+                        RootfsSpec::Image(_) => self.image_of(cell)?.root,
                         RootfsSpec::Glibc | RootfsSpec::Musl => {
                             let flavor = if *spec == RootfsSpec::Glibc {
                                 RootfsFlavor::Glibc

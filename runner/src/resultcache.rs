@@ -187,6 +187,7 @@ mod tests {
             reused_from: None,
             package: None,
             tests: None,
+            image: None,
         }
     }
 

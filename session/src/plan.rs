@@ -325,11 +325,13 @@ pub fn parse_rootfs(r: &str) -> Result<RootfsSpec, PlanError> {
         "scratch" => Ok(RootfsSpec::Scratch),
         "glibc" | "gnu" => Ok(RootfsSpec::Glibc),
         "musl" => Ok(RootfsSpec::Musl),
-        dir if Path::new(dir).is_dir() => std::fs::canonicalize(dir)
-            .map(RootfsSpec::Dir)
-            .map_err(|e| usage(format!("--rootfs {dir}: {e}"))),
-        dir => Err(usage(format!(
-            "--rootfs {dir}: expected scratch, glibc, musl or an existing directory"
+        path if Path::new(path).is_dir() || RootfsSpec::is_image_path(Path::new(path)) => {
+            std::fs::canonicalize(path)
+                .map(RootfsSpec::from_path)
+                .map_err(|e| usage(format!("--rootfs {path}: {e}")))
+        }
+        path => Err(usage(format!(
+            "--rootfs {path}: expected scratch, glibc, musl, an existing directory, or a container image (an OCI layout directory, or a docker save / podman save / oci-archive tarball)"
         ))),
     }
 }

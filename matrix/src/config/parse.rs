@@ -98,7 +98,7 @@ const EXPECT_KEYS: &[&str] = &[
 ];
 const EXPECT_FAIL_KEYS: &[&str] = &["match", "cause", "reason"];
 const ROOTFS_NAMES: &[&str] = &["scratch", "glibc", "musl"];
-const ROOTFS_EXPECTED: &str = "scratch, glibc, musl, or a directory path such as ./rootfs";
+const ROOTFS_EXPECTED: &str = "scratch, glibc, musl, a directory path such as ./rootfs, or an image (an OCI layout dir, a docker save tarball)";
 const PROGRAM_PATH_EXPECTED: &str = "a Go package directory, a single .go file, a package pattern such as ./cmd/..., or a suite directory with suite = true";
 
 /// Problems collected while validating one part of the config, so that one bad value does not
@@ -816,8 +816,8 @@ impl<'a> Parser<'a> {
             "musl" => Ok(RootfsSpec::Musl),
             _ if looks_like_path(&s) => {
                 let p = self.resolve(&s);
-                if p.is_dir() {
-                    Ok(RootfsSpec::Dir(p))
+                if p.is_dir() || RootfsSpec::is_image_path(&p) {
+                    Ok(RootfsSpec::from_path(p))
                 } else {
                     Err(self
                         .err(
@@ -825,7 +825,7 @@ impl<'a> Parser<'a> {
                             &k,
                             format!("rootfs directory `{s}` does not exist ({})", p.display()),
                         )
-                        .expected("an existing directory, e.g. an unpacked image"))
+                        .expected("an existing directory (an unpacked root or an OCI image layout), or an image tarball (docker save, oci-archive)"))
                 }
             }
             _ => Err(self

@@ -121,6 +121,7 @@ fn record(
         reused_from: None,
         package: None,
         tests: None,
+        image: None,
     }
 }
 
