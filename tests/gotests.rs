@@ -7,45 +7,14 @@
 
 mod common;
 
-use common::{records, require_host, shared_cache};
+use common::{crossmatrix_in, records, require_host, s, shared_cache, stderr, write};
+
+fn crossmatrix_in_reuse<S: AsRef<str>>(dir: &Path, args: &[S], reuse: bool) -> Output {
+    crossmatrix_in(dir, args, &[], reuse)
+}
 use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
-
-fn write(path: &Path, text: &str) {
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    std::fs::write(path, text).unwrap();
-}
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn crossmatrix_in(dir: &Path, args: &[&str], reuse: bool) -> Output {
-    let mut c = common::command();
-    if reuse {
-        c.env_remove("CROSSMATRIX_RERUN");
-    }
-    let out = c
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run crossmatrix");
-    eprintln!(
-        "$ (cd {}) crossmatrix {}\n--- stdout\n{}--- stderr\n{}",
-        dir.display(),
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn cell<'a>(recs: &'a [Value], arch: &str, program: &str) -> &'a Value {
     recs.iter()
@@ -157,7 +126,7 @@ fn a_projects_go_tests_on_every_target() {
     fixture(&m);
     let cache = s(&shared_cache());
     let out = d.path().join("out");
-    let o = crossmatrix_in(
+    let o = crossmatrix_in_reuse(
         &m,
         &[
             "test",
@@ -268,7 +237,7 @@ fn a_projects_go_tests_on_every_target() {
     assert_eq!(cell(&recs, "wasm", "calc")["run"]["executor"], "wasmtime");
 
     // JUnit: one testcase per Go test, as XML a CI test view reads.
-    let o = crossmatrix_in(&m, &["report", &s(&out), "--format", "junit"], false);
+    let o = crossmatrix_in_reuse(&m, &["report", &s(&out), "--format", "junit"], false);
     assert!(o.status.success());
     let xml = String::from_utf8(o.stdout).unwrap();
     let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
@@ -286,7 +255,7 @@ fn a_projects_go_tests_on_every_target() {
             .all(|c| c.classname.as_ref().map(|n| n.as_str()) == Some("example.com/t/calc"))
     );
     let md = String::from_utf8(
-        crossmatrix_in(&m, &["report", &s(&out), "--format", "md"], false).stdout,
+        crossmatrix_in_reuse(&m, &["report", &s(&out), "--format", "md"], false).stdout,
     )
     .unwrap();
     assert!(
@@ -302,7 +271,7 @@ fn a_hanging_test_is_a_timeout_naming_it() {
     let m = d.path().join("t");
     fixture(&m);
     let out = d.path().join("out");
-    let o = crossmatrix_in(
+    let o = crossmatrix_in_reuse(
         &m,
         &[
             "test",
@@ -365,9 +334,9 @@ fn toolchains_compared_test_by_test_and_warm_reruns_reuse() {
         .collect()
     };
     let a = args(&out);
-    let o = crossmatrix_in(&m, &a.iter().map(String::as_str).collect::<Vec<_>>(), false);
+    let o = crossmatrix_in_reuse(&m, &a.iter().map(String::as_str).collect::<Vec<_>>(), false);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let o = crossmatrix_in(
+    let o = crossmatrix_in_reuse(
         &m,
         &[
             "compare",
@@ -419,7 +388,7 @@ fn toolchains_compared_test_by_test_and_warm_reruns_reuse() {
     };
     let first = d.path().join("std1");
     let a = std_args(&first);
-    let o = crossmatrix_in(
+    let o = crossmatrix_in_reuse(
         d.path(),
         &a.iter().map(String::as_str).collect::<Vec<_>>(),
         true,
@@ -434,7 +403,7 @@ fn toolchains_compared_test_by_test_and_warm_reruns_reuse() {
     }
     let second = d.path().join("std2");
     let a = std_args(&second);
-    let o = crossmatrix_in(
+    let o = crossmatrix_in_reuse(
         d.path(),
         &a.iter().map(String::as_str).collect::<Vec<_>>(),
         true,

@@ -7,49 +7,16 @@
 
 mod common;
 
-use common::{crossmatrix, record, records, require_host, shared_cache};
+use common::{
+    crossmatrix, crossmatrix_in, record, records, require_host, s, shared_cache, stderr, write,
+};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn write(path: &Path, text: &str) {
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    std::fs::write(path, text).unwrap();
-}
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
-
-/// crossmatrix run in `dir` (patterns are relative to where it runs).
-fn crossmatrix_in(dir: &Path, args: &[String], env: &[(&str, &str)]) -> Output {
-    let mut c = common::command();
-    c.current_dir(dir)
-        .env_remove("GOPROXY")
-        .env_remove("GOFLAGS");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = c.args(args).output().expect("run crossmatrix");
-    eprintln!(
-        "$ (cd {}) crossmatrix {}\n--- stdout\n{}--- stderr\n{}",
-        dir.display(),
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use std::process::Command;
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|a| a.to_string()).collect()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn by_program<'a>(recs: &'a [Value], arch: &str, program: &str) -> &'a Value {
@@ -107,7 +74,7 @@ fn module_commands_patterns_constraints_and_the_build_cache() {
         for t in targets {
             a.extend(["--target".to_string(), t.to_string()]);
         }
-        let o = crossmatrix_in(&m, &a, &[]);
+        let o = crossmatrix_in(&m, &a, &[], false);
         assert!(o.status.success(), "{}", stderr(&o));
         serde_json::from_slice(&o.stdout).unwrap()
     };
@@ -147,7 +114,7 @@ fn module_commands_patterns_constraints_and_the_build_cache() {
         "--out",
         &s(&out),
     ]);
-    let o = crossmatrix_in(&m, &run, &[]);
+    let o = crossmatrix_in(&m, &run, &[], false);
     assert!(o.status.success(), "{}", stderr(&o));
     let recs = records(&out);
     assert_eq!(recs.len(), 6);
@@ -206,7 +173,7 @@ fn module_commands_patterns_constraints_and_the_build_cache() {
         let mut a = run.clone();
         let last = a.len() - 1;
         a[last] = s(&out);
-        let o = crossmatrix_in(&m, &a, &[]);
+        let o = crossmatrix_in(&m, &a, &[], false);
         assert!(o.status.success(), "{}", stderr(&o));
         cached(&out)
     };
@@ -418,7 +385,7 @@ fn third_party_dependencies_are_fetched_once_and_built_offline() {
             &s(&d.path().join(out)),
         ]);
         a.extend(extra.iter().map(|x| x.to_string()));
-        crossmatrix_in(program_dir, &a, &[])
+        crossmatrix_in(program_dir, &a, &[], false)
     };
 
     // Not fetched yet: the build says which module is missing and what to do.
@@ -450,13 +417,13 @@ fn third_party_dependencies_are_fetched_once_and_built_offline() {
         &format!("--modcache={}", s(&modcache)),
     ]);
     let env = [("GOPROXY", proxy_url.as_str()), ("GOSUMDB", "off")];
-    let o = crossmatrix_in(&app, &fetch, &env);
+    let o = crossmatrix_in(&app, &fetch, &env, false);
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
     assert_eq!(e.matches("fetched ").count(), 2, "{e}");
     assert!(e.contains("go1.22") && e.contains("go1.24"), "{e}");
     assert!(modcache.join("example.com/greet@v1.2.0/greet.go").is_file());
-    let o = crossmatrix_in(&app, &fetch, &env);
+    let o = crossmatrix_in(&app, &fetch, &env, false);
     assert!(o.status.success());
     assert_eq!(
         stderr(&o).matches("up to date").count(),
@@ -770,6 +737,7 @@ fn bad_project_input_is_a_usage_error_naming_the_path_and_the_fix() {
                 "linux/amd64",
             ]),
             &[],
+            false,
         );
         assert_eq!(o.status.code(), Some(2), "{program}: {}", stderr(&o));
         let e = stderr(&o);

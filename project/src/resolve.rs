@@ -323,20 +323,14 @@ impl Resolver<'_> {
                 }
             });
         };
-        let program = Arc::new(Program {
-            source: ProgramSource::Package(Box::new(package(
-                &project,
-                dir,
-                ".",
-                import_path.unwrap_or_default(),
-            ))),
-            ..(**p).clone()
-        });
-        Ok(Resolved::One {
-            program,
-            project: Some(project),
+        Ok(in_module(
+            p,
+            project,
+            dir,
+            ".",
+            import_path.unwrap_or_default(),
             excluded,
-        })
+        ))
     }
 
     fn resolve_file(
@@ -380,20 +374,9 @@ impl Resolver<'_> {
                 excluded,
             });
         };
-        let program = Arc::new(Program {
-            source: ProgramSource::Package(Box::new(package(
-                &project,
-                dir,
-                &format!("./{name}"),
-                "command-line-arguments".into(),
-            ))),
-            ..(**p).clone()
-        });
-        Ok(Resolved::One {
-            program,
-            project: Some(project),
-            excluded,
-        })
+        let target = format!("./{name}");
+        let import = "command-line-arguments".to_string();
+        Ok(in_module(p, project, dir, &target, import, excluded))
     }
 
     fn resolve_pattern(
@@ -574,6 +557,26 @@ fn too_old_ctx(ctx: &BuildContext, project: Option<&Project>) -> bool {
         return false;
     };
     compare_go_versions(&ctx.go_version, &format!("go{line}")) == std::cmp::Ordering::Less
+}
+
+/// `p` as a package of `project` built from `dir` (`target`: `.` or `./file.go`).
+fn in_module(
+    p: &Arc<Program>,
+    project: Project,
+    dir: &Path,
+    target: &str,
+    import_path: String,
+    excluded: HashMap<BuildContext, Skip>,
+) -> Resolved {
+    let program = Arc::new(Program {
+        source: ProgramSource::Package(Box::new(package(&project, dir, target, import_path))),
+        ..(**p).clone()
+    });
+    Resolved::One {
+        program,
+        project: Some(project),
+        excluded,
+    }
 }
 
 fn package(project: &Project, dir: &Path, target: &str, import_path: String) -> GoPackage {

@@ -131,6 +131,25 @@ pub struct RunRecord {
     pub recheck: Option<RecheckRecord>,
 }
 
+impl RunRecord {
+    /// A run about to start under `executor`: failed until it is known to have passed.
+    pub fn started(executor: String, executor_version: Option<String>) -> RunRecord {
+        RunRecord {
+            status: StepStatus::Fail,
+            executor,
+            executor_version,
+            exit_code: None,
+            signal: None,
+            duration_ms: 0,
+            cause: None,
+            hint: None,
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+            recheck: None,
+        }
+    }
+}
+
 /// The second run of a cell that failed under qemu (`run --recheck`): which executor, and how
 /// it went. A pass there makes the cell's cause `emulator-suspect`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -97,6 +97,18 @@ pub fn file_stamp(p: &Path) -> String {
     }
 }
 
+/// Feeds `path`'s content into `h` (through `buf`); `None` when it cannot be read.
+pub(crate) fn hash_file(h: &mut Sha256, path: &Path, buf: &mut [u8]) -> Option<()> {
+    let mut file = std::fs::File::open(path).ok()?;
+    loop {
+        let n = file.read(buf).ok()?;
+        if n == 0 {
+            return Some(());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
 /// Hashes names, kinds and contents of the files under `root` (sorted, `.git` skipped).
 fn hash_tree(root: &Path, scope: SourceScope) -> Option<String> {
     let mut files: Vec<PathBuf> = Vec::new();
@@ -134,14 +146,7 @@ fn hash_tree(root: &Path, scope: SourceScope) -> Option<String> {
             h.update(b"link:");
             h.update(std::fs::read_link(f).ok()?.as_os_str().as_encoded_bytes());
         } else if meta.is_file() {
-            let mut file = std::fs::File::open(f).ok()?;
-            loop {
-                let n = file.read(&mut buf).ok()?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-            }
+            hash_file(&mut h, f, &mut buf)?;
         }
         h.update([0xff]);
     }

@@ -881,19 +881,7 @@ impl Runner {
             tests,
         } = outs;
         let (executor, executor_version) = describe_choice(choice);
-        let mut run = RunRecord {
-            status: StepStatus::Fail,
-            executor: executor.clone(),
-            executor_version,
-            exit_code: None,
-            signal: None,
-            duration_ms: 0,
-            cause: None,
-            hint: None,
-            stdout_tail: String::new(),
-            stderr_tail: String::new(),
-            recheck: None,
-        };
+        let mut run = RunRecord::started(executor.clone(), executor_version);
         let prepared = match self.prepare_run(cell, binary, info, choice) {
             Ok(p) => p,
             Err(f) => return (run, None, Some(f)),

@@ -15,8 +15,6 @@ use crate::sandbox::Sandbox;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
-use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -223,14 +221,7 @@ fn digest(deps: &[ListedDep], modcache_inside: &Path) -> Option<Memo> {
         *stamp = identity(f)?;
         h.update(f.as_os_str().as_encoded_bytes());
         h.update([0]);
-        let mut file = std::fs::File::open(&*f).ok()?;
-        loop {
-            let n = file.read(&mut buf).ok()?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
+        crate::buildcache::hash_file(&mut h, f, &mut buf)?;
         h.update([0xff]);
     }
     for (d, names) in &dirs {
@@ -246,17 +237,7 @@ fn digest(deps: &[ListedDep], modcache_inside: &Path) -> Option<Memo> {
 
 /// A file's identity: device, inode, size, modification and change times.
 fn identity(p: &Path) -> Option<String> {
-    let m = std::fs::metadata(p).ok()?;
-    Some(format!(
-        "{} {} {} {}.{} {}.{}",
-        m.dev(),
-        m.ino(),
-        m.len(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime(),
-        m.ctime_nsec()
-    ))
+    crossmatrix_project::file_stamp(p)
 }
 
 /// The sorted names of a directory's entries (a new file may join its package).

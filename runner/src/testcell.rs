@@ -144,19 +144,7 @@ impl Runner {
         let binary = self.binary_path(cell);
         let prepared = self.prepare_run(&again, &binary, info, &second).ok()?;
         let (name, version) = describe_choice(&second);
-        let mut run = RunRecord {
-            status: StepStatus::Fail,
-            executor: name,
-            executor_version: version,
-            exit_code: None,
-            signal: None,
-            duration_ms: 0,
-            cause: None,
-            hint: None,
-            stdout_tail: String::new(),
-            stderr_tail: String::new(),
-            recheck: None,
-        };
+        let mut run = RunRecord::started(name, version);
         let timeout = self.test_timeout(cell);
         let opts = CaptureOptions {
             merge_stderr: true,

@@ -245,3 +245,42 @@ pub fn unique_program(path: &Path, imports: &str, body: &str) {
     )
     .expect("write the program");
 }
+
+/// Writes `text` at `path`, making its directories.
+pub fn write(path: &Path, text: &str) {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).expect("create the file's dir");
+    }
+    std::fs::write(path, text).expect("write the file");
+}
+
+/// A path as a `&str`-friendly `String` for command lines.
+pub fn s(p: &Path) -> String {
+    p.to_str().expect("utf-8 path").to_string()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// crossmatrix run in `dir` (patterns and packages are relative to where it runs), with
+/// `env` added, no GOPROXY/GOFLAGS of the caller's, and result reuse on when `reuse`.
+pub fn crossmatrix_in<S: AsRef<str>>(
+    dir: &Path,
+    args: &[S],
+    env: &[(&str, &str)],
+    reuse: bool,
+) -> Output {
+    let mut c = command();
+    c.current_dir(dir)
+        .env_remove("GOPROXY")
+        .env_remove("GOFLAGS");
+    if reuse {
+        c.env_remove("CROSSMATRIX_RERUN");
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    eprintln!("(in {})", dir.display());
+    run_logged(&mut c, args)
+}
