@@ -287,6 +287,8 @@ impl Runner {
             Some(&info.elf_header),
             self.cfg.executor,
         );
+        let choice =
+            crate::traps::executor_for_cpu_model(choice, cell, &self.host, &info.elf_header);
         if let ExecutorChoice::None { hint } = &choice {
             return finish(
                 rec,
@@ -353,7 +355,8 @@ impl Runner {
                 | Cause::RootfsUnavailable
                 | Cause::SandboxError
                 | Cause::ExecFormat
-        ) {
+        ) || crate::traps::is_environment_trap(failure.cause)
+        {
             return None;
         }
         let pick = |pref| match self.host.pick_executor(
@@ -710,6 +713,7 @@ impl Runner {
             stdout_tail: String::new(),
             stderr_tail: String::new(),
             recheck: None,
+            cpu: crate::traps::cpu_model_run(cell, choice),
         };
         let prepared = match self.prepare_run(cell, binary, info, choice) {
             Ok(p) => p,
@@ -979,6 +983,7 @@ fn run_context(cell: &Cell, info: &BinaryInfo, prepared: &Prepared, executor: &s
         cgo: cell.cgo,
         probe: cell.program.is_probe(),
         oom_kills: prepared.sandbox.oom_kills(),
+        traps: crate::traps::TrapContext::for_cell(cell, prepared.root.as_deref()),
     }
 }
 

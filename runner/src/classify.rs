@@ -139,10 +139,17 @@ pub struct RunContext {
     pub probe: bool,
     /// Processes the kernel's OOM killer killed in the step's memory cgroup (0 without one).
     pub oom_kills: u64,
+    /// The root and settings environment traps are confirmed against (see [`crate::traps`]).
+    pub traps: crate::traps::TrapContext,
 }
 
-/// Classifies a finished run; `None` means it passed.
+/// Classifies a finished run; `None` means it passed. A generic failure whose output names an
+/// environment trap that the run's root confirms becomes that trap (see [`crate::traps`]).
 pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Option<Failure> {
+    classify_generic(f, ctx, expect).map(|generic| crate::traps::refine(generic, f, ctx))
+}
+
+fn classify_generic(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Option<Failure> {
     let stderr = f.stderr.text();
     let stdout = f.stdout.text();
     if f.timed_out {

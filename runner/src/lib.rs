@@ -12,6 +12,7 @@ pub mod resultcache;
 pub mod sandbox;
 pub mod stats;
 pub mod timing;
+pub mod traps;
 pub mod wasm;
 
 pub use cell::{Runner, RunnerConfig, RunnerError};
