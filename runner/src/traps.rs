@@ -152,8 +152,7 @@ pub fn refine(generic: Failure, f: &Finished, ctx: &RunContext) -> Failure {
     let root = Root {
         dir: ctx.traps.root.as_deref(),
     };
-    let recognisers: [fn(&str, &RunContext, &Root) -> Option<Failure>; 5] =
-        [tzdata, ca_roots, user_db, executable, dns_config];
+    let recognisers: [Recogniser; 5] = [tzdata, ca_roots, user_db, executable, dns_config];
     for text in [&stderr, &stdout] {
         for recognise in recognisers {
             if let Some(found) = recognise(text, ctx, &root) {
@@ -163,6 +162,9 @@ pub fn refine(generic: Failure, f: &Finished, ctx: &RunContext) -> Failure {
     }
     generic
 }
+
+/// Reads Go's output for one trap and confirms it against the root.
+type Recogniser = fn(&str, &RunContext, &Root) -> Option<Failure>;
 
 /// A root directory seen as the sandbox sees it: paths are looked up inside it, symlinks
 /// (absolute ones too) resolved against it rather than against the host.
@@ -483,7 +485,10 @@ fn dns_config(text: &str, ctx: &RunContext, root: &Root) -> Option<Failure> {
     let m = LOOKUP_FAILED.captures(text)?;
     let name = m.get(1)?.as_str();
     let server = m.get(2).map(|s| s.as_str());
-    let reason = m.get(3)?.as_str().trim();
+    // The last part says what happened (`connection refused`); the rest names sockets whose
+    // ports differ per run.
+    let full = m.get(3)?.as_str().trim();
+    let reason = full.rsplit(": ").next().unwrap_or(full);
     let resolver = resolver_used(text, name, server.is_some(), ctx);
     let hosts = root.read("/etc/hosts");
     let in_hosts = hosts.as_deref().is_some_and(|h| hosts_lists(h, name));
@@ -529,14 +534,12 @@ fn dns_config(text: &str, ctx: &RunContext, root: &Root) -> Option<Failure> {
         resolver.name
     );
     if hostname.is_some() {
-        hint.push_str("list the hostname in /etc/hosts (container runtimes write it there), or ");
+        hint.push_str("list the hostname in /etc/hosts (container runtimes write it there) or give the root a resolv.conf whose nameserver knows it");
     } else {
-        hint.push_str(
-            "add /etc/hosts (127.0.0.1 localhost) and /etc/resolv.conf to the image, or ",
-        );
+        hint.push_str("add /etc/hosts (127.0.0.1 localhost) and /etc/resolv.conf to the image, or let the container runtime mount them");
     }
     hint.push_str(
-        "let the runtime provide them; GODEBUG=netdns=go or =cgo picks the resolver (netdns=+2 prints which one ran)",
+        "; GODEBUG=netdns=go or =cgo picks the resolver (netdns=+2 prints which one ran)",
     );
     Some(Failure::new(Cause::DnsConfig, hint))
 }
@@ -860,7 +863,7 @@ mod tests {
                 &[
                     "scratch lacks /etc/hosts and /etc/resolv.conf",
                     "Go's own resolver (cgo=0)",
-                    "lookup localhost on [::1]:53",
+                    "(lookup localhost on [::1]:53: connection refused)",
                 ],
             ),
         ];
