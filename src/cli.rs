@@ -18,6 +18,9 @@ pub struct Cli {
 pub enum Command {
     /// Build, run and record every cell of the matrix.
     Run(RunArgs),
+    /// Run the embedded trap suite: does a Go binary find time zones, CA roots, its user, a
+    /// shell, a temp dir, /proc and name resolution in each root, and run on an older CPU?
+    Probe(ProbeArgs),
     /// Print the expanded cells without building anything.
     Plan(PlanArgs),
     /// Render a finished run (OUT dir) in another format.
@@ -152,6 +155,60 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_progress: bool,
     /// Format of the final report on stdout: table, md, json, junit.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+/// `crossmatrix probe`: the trap suite over toolchains × targets × cgo/libc × rootfs.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Go toolchains: a version (`go1.22`, `go1.24.4`) or a GOROOT path. Default: every one found.
+    #[arg(long = "toolchain", value_name = "VERSION|GOROOT")]
+    pub toolchains: Vec<String>,
+    /// Targets as GOOS/GOARCH. Default: linux/amd64 and linux/arm64 (those this host can run).
+    #[arg(long = "target", value_name = "GOOS/GOARCH")]
+    pub targets: Vec<String>,
+    /// CGO_ENABLED values. Default: 0 and 1.
+    #[arg(long = "cgo", value_name = "0|1")]
+    pub cgo: Vec<u8>,
+    /// C libraries for cgo=1 cells. Default: gnu and musl.
+    #[arg(long = "libc", value_name = "gnu|musl")]
+    pub libc: Vec<String>,
+    /// Roots every probe runs in. Default: scratch, glibc and musl.
+    #[arg(long = "rootfs", value_name = "scratch|glibc|musl|DIR")]
+    pub rootfs: Vec<String>,
+    /// Keep cells whose id matches a glob, or `axis=value` (as for `run`).
+    #[arg(long = "filter", value_name = "GLOB|AXIS=VALUE")]
+    pub filter: Vec<String>,
+    /// Leave out the CPU-level probe (GOAMD64/GOARM64/GOARM/GORISCV64 above the baseline under
+    /// qemu CPU models without and with that level).
+    #[arg(long)]
+    pub no_cpu: bool,
+    /// Output directory. Default: results/<UTC timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Cells run in parallel. Default: the number of cores.
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// How foreign binaries run: auto, native, qemu-binfmt, qemu-direct.
+    #[arg(long, default_value = "auto")]
+    pub executor: String,
+    /// Wall-clock limit for one run of a probe.
+    #[arg(long, default_value = "30", value_name = "DURATION", value_parser = seconds)]
+    pub timeout: f64,
+    /// Wall-clock limit for one build.
+    #[arg(long, default_value = "900", value_name = "DURATION", value_parser = seconds)]
+    pub build_timeout: f64,
+    /// Run every probe again instead of reusing an earlier run's passing results.
+    #[arg(long, env = "CROSSMATRIX_RERUN", value_parser = clap::builder::FalseyValueParser::new())]
+    pub rerun: bool,
+    /// Cache for GOCACHE, zig, rootfs and the probes' sources. Default: $XDG_CACHE_HOME/crossmatrix.
+    #[arg(long, env = "CROSSMATRIX_CACHE", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Print one plain line per cell even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Format of the portability table on stdout: table, md, html, json, junit.
     #[arg(long, default_value = "table")]
     pub format: String,
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod doctor;
+mod probe;
 mod reporters;
 mod run;
 mod toolchain_cmd;
@@ -14,6 +15,7 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Run(a) => run::run(a),
+        cli::Command::Probe(a) => probe::probe(a),
         cli::Command::Plan(a) => commands::plan(a),
         cli::Command::Report(a) => commands::report(a),
         cli::Command::Compare(a) => commands::compare(a),

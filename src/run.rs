@@ -67,7 +67,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     conclude(format, &out, &outcome?)
 }
 
-fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -80,7 +80,7 @@ fn timing_mode(a: &RunArgs) -> crossmatrix_runner::timing::TimingMode {
 }
 
 /// `results/<UTC timestamp>/`.
-fn default_out() -> PathBuf {
+pub(crate) fn default_out() -> PathBuf {
     let stamp = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"

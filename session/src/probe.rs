@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every program name of the suite starts with this (`trap-tzdata`); reports key on it.
-pub const TRAP_PREFIX: &str = "trap-";
+pub use crossmatrix_results::TRAP_PROGRAM_PREFIX as TRAP_PREFIX;
 
 /// One environment trap and the probe that checks for it.
 #[derive(Debug, Clone, Copy)]
