@@ -564,9 +564,9 @@ fn resolver_used(text: &str, name: &str, named_server: bool, ctx: &RunContext) -
         .find(|c| c.get(1).is_some_and(|n| n.as_str() == name))
         .and_then(|c| c.get(2).map(|o| o.as_str().to_string()));
     let libc_name = match ctx.traps.libc {
-        Some(Libc::Gnu) => "glibc's getaddrinfo (cgo resolver)",
-        Some(Libc::Musl) => "musl's getaddrinfo (cgo resolver)",
-        None => "libc's getaddrinfo (cgo resolver)",
+        Some(Libc::Gnu) => "glibc's getaddrinfo, the cgo resolver",
+        Some(Libc::Musl) => "musl's getaddrinfo, the cgo resolver",
+        None => "libc's getaddrinfo, the cgo resolver",
     };
     let why_go = if !ctx.cgo {
         "cgo=0"
@@ -583,11 +583,11 @@ fn resolver_used(text: &str, name: &str, named_server: bool, ctx: &RunContext) -
     };
     let name = if libc {
         let why = if netdns == "cgo" {
-            ", GODEBUG=netdns=cgo"
+            "GODEBUG=netdns=cgo"
         } else {
-            ""
+            "cgo=1"
         };
-        format!("{libc_name}{why}")
+        format!("{libc_name} ({why})")
     } else {
         format!("Go's own resolver ({why_go})")
     };

@@ -182,6 +182,11 @@ impl<'a> Grid<'a> {
             };
             placed.push((e, p, r));
         }
+        // By toolchain and target; the plan lists each model's cells together.
+        cpu.sort_by(|a, b| {
+            (&a.rec.toolchain.name, a.rec.target_label())
+                .cmp(&(&b.rec.toolchain.name, b.rec.target_label()))
+        });
         let mut cells = vec![vec![None; probes.len()]; envs.len()];
         for (e, p, r) in placed {
             cells[e][p] = Some(r);
@@ -194,55 +199,138 @@ impl<'a> Grid<'a> {
         }
     }
 
-    /// Every miss, grouped by probe, cause and hint: `(probe, cause, hint, environments)`.
+    /// Every miss, grouped by cause and hint; within a group, the environments that missed
+    /// the same probes share a line.
     fn misses(&self) -> Vec<Miss> {
-        let mut out: Vec<Miss> = Vec::new();
-        let mut add = |probe: String, r: &'a CellRecord, place: String| {
+        // (cause, hint) → (place, probes missed there), in first-seen order.
+        let mut groups: Vec<(Option<Cause>, String, Vec<PlaceProbes>)> = Vec::new();
+        let mut add = |probe: &str, r: &CellRecord, place: Place| {
             let Mark::Miss(cause) = Mark::of(r) else {
                 return;
             };
             let hint = r.hint.clone().unwrap_or_default();
-            match out
-                .iter_mut()
-                .find(|m| m.probe == probe && m.cause == cause && m.hint == hint)
-            {
-                Some(m) => m.places.push(place),
-                None => out.push(Miss {
-                    probe,
-                    cause,
-                    hint,
-                    places: vec![place],
-                }),
+            let i = match groups.iter().position(|g| g.0 == cause && g.1 == hint) {
+                Some(i) => i,
+                None => {
+                    groups.push((cause, hint, Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            let places = &mut groups[i].2;
+            match places.iter_mut().find(|(p, _)| *p == place) {
+                Some((_, probes)) => probes.push(probe.to_string()),
+                None => places.push((place, vec![probe.to_string()])),
             }
         };
         for (p, probe) in self.probes.iter().enumerate() {
             for (e, env) in self.envs.iter().enumerate() {
                 if let Some(r) = self.cells[e][p] {
-                    add(probe.clone(), r, env.label());
+                    add(probe, r, Place::of_env(env));
                 }
             }
         }
         for row in &self.cpu {
-            add(
-                format!("cpu-level on {}", row.model),
-                row.rec,
-                format!(
-                    "{} {} {}",
-                    row.rec.toolchain.name,
-                    row.rec.target_label(),
-                    row.model
-                ),
-            );
+            let place = Place([
+                row.rec.toolchain.name.clone(),
+                format!("{}/{}", row.rec.target.goos, row.rec.target.goarch),
+                row.level.clone(),
+                format!("qemu -cpu {}", row.model),
+            ]);
+            add("cpu-level", row.rec, place);
         }
-        out
+        // The traps first, in column order; failures of other kinds (a glibc binary on a musl
+        // root misses every probe) after them.
+        groups.sort_by_key(|(cause, _, _)| !cause.is_some_and(is_trap_cause));
+        groups
+            .into_iter()
+            .map(|(cause, hint, places)| {
+                // Places that missed the same probes, each set once, in first-seen order.
+                let mut lines: Vec<(Vec<String>, Vec<Place>)> = Vec::new();
+                for (place, probes) in places {
+                    match lines.iter_mut().find(|(p, _)| *p == probes) {
+                        Some((_, ps)) => ps.push(place),
+                        None => lines.push((probes, vec![place])),
+                    }
+                }
+                Miss {
+                    cause,
+                    hint,
+                    lines: lines
+                        .into_iter()
+                        .map(|(probes, places)| (probes.join(", "), compact(&places)))
+                        .collect(),
+                }
+            })
+            .collect()
     }
 }
 
+/// The causes the trap suite is about.
+fn is_trap_cause(c: Cause) -> bool {
+    matches!(
+        c,
+        Cause::MissingTzdata
+            | Cause::MissingCaRoots
+            | Cause::MissingUserDb
+            | Cause::MissingExecutable
+            | Cause::NeedsGoToolchain
+            | Cause::DnsConfig
+            | Cause::CpuLevel
+    )
+}
+
+/// A place and the probes that missed there.
+type PlaceProbes = (Place, Vec<String>);
+
+/// Where probes ran, as four parts: toolchain, target, mode, rootfs (for the CPU level:
+/// toolchain, target, level, CPU model).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Place([String; 4]);
+
+impl Place {
+    fn of_env(e: &Env) -> Place {
+        Place([
+            e.toolchain.clone(),
+            e.target.clone(),
+            e.mode.clone(),
+            e.rootfs.clone(),
+        ])
+    }
+}
+
+/// `go1.22, go1.24 × linux/amd64 × cgo0, cgo1-musl × scratch` when the places are exactly
+/// the product of their parts; else each place in full, `; `-separated.
+fn compact(places: &[Place]) -> String {
+    let mut parts: [Vec<&str>; 4] = Default::default();
+    for p in places {
+        for (values, v) in parts.iter_mut().zip(&p.0) {
+            if !values.contains(&v.as_str()) {
+                values.push(v);
+            }
+        }
+    }
+    let product: usize = parts.iter().map(Vec::len).product();
+    if product == places.len() {
+        parts
+            .iter()
+            .map(|v| v.join(", "))
+            .collect::<Vec<_>>()
+            .join(" × ")
+    } else {
+        places
+            .iter()
+            .map(|p| p.0.join(" "))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// The misses that share a cause and hint: which probes missed where.
 struct Miss {
-    probe: String,
     cause: Option<Cause>,
     hint: String,
-    places: Vec<String>,
+    /// (probes, places).
+    lines: Vec<(String, String)>,
 }
 
 impl Miss {
@@ -336,17 +424,11 @@ fn table(grid: &Grid, records: &[CellRecord], meta: Option<&RunMeta>) -> String 
     }
     let misses = grid.misses();
     if !misses.is_empty() {
-        out.push_str("Misses:\n");
+        out.push_str("Misses, by cause and hint:\n");
         for m in &misses {
-            let _ = writeln!(
-                out,
-                "  {} · {} · {}",
-                m.probe,
-                m.cause_code(),
-                m.places.join("; ")
-            );
-            if !m.hint.is_empty() {
-                let _ = writeln!(out, "    ↳ {}", one_line(&m.hint));
+            let _ = writeln!(out, "  ✗ {}: {}", m.cause_code(), one_line(&m.hint));
+            for (probes, places) in &m.lines {
+                let _ = writeln!(out, "      {probes} on {places}");
             }
         }
         out.push('\n');
@@ -426,16 +508,18 @@ fn markdown(grid: &Grid, records: &[CellRecord], meta: Option<&RunMeta>) -> Stri
     if misses.is_empty() {
         out.push_str("None.\n");
     } else {
-        out.push_str("| probe | cause | where | hint |\n|---|---|---|---|\n");
+        out.push_str("| cause | probes | where | hint |\n|---|---|---|---|\n");
         for m in &misses {
-            let _ = writeln!(
-                out,
-                "| {} | `{}` | {} | {} |",
-                md_cell(&m.probe),
-                m.cause_code(),
-                md_cell(&m.places.join("; ")),
-                md_cell(&m.hint)
-            );
+            for (probes, places) in &m.lines {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} |",
+                    m.cause_code(),
+                    md_cell(probes),
+                    md_cell(places),
+                    md_cell(&m.hint)
+                );
+            }
         }
     }
     out
@@ -521,16 +605,18 @@ fn html(grid: &Grid, records: &[CellRecord], meta: Option<&RunMeta>) -> String {
     }
     let misses = grid.misses();
     if !misses.is_empty() {
-        body.push_str("<h2>Misses</h2>\n<table>\n<tr><th>probe</th><th>cause</th><th>where</th><th>hint</th></tr>\n");
+        body.push_str("<h2>Misses</h2>\n<table>\n<tr><th>cause</th><th>probes</th><th>where</th><th>hint</th></tr>\n");
         for m in &misses {
-            let _ = writeln!(
-                body,
-                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                esc(&m.probe),
-                esc(m.cause_code()),
-                esc(&m.places.join("; ")),
-                esc(&m.hint)
-            );
+            for (probes, places) in &m.lines {
+                let _ = writeln!(
+                    body,
+                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(m.cause_code()),
+                    esc(probes),
+                    esc(places),
+                    esc(&m.hint)
+                );
+            }
         }
         body.push_str("</table>\n");
     }
@@ -828,6 +914,27 @@ mod tests {
         ));
         assert!(html.contains("passes on rootfs glibc"));
         assert!(html.contains("<h2>CPU level</h2>"));
+    }
+
+    #[test]
+    fn places_compact_to_a_product_only_when_they_are_one() {
+        let p = |t: &str, a: &str, m: &str, r: &str| {
+            Place([t.to_string(), a.to_string(), m.to_string(), r.to_string()])
+        };
+        let all = [
+            p("go1.22", "linux/amd64", "cgo0", "scratch"),
+            p("go1.24", "linux/amd64", "cgo0", "scratch"),
+            p("go1.22", "linux/arm64", "cgo0", "scratch"),
+            p("go1.24", "linux/arm64", "cgo0", "scratch"),
+        ];
+        assert_eq!(
+            compact(&all),
+            "go1.22, go1.24 × linux/amd64, linux/arm64 × cgo0 × scratch"
+        );
+        assert_eq!(
+            compact(&all[..3]),
+            "go1.22 linux/amd64 cgo0 scratch; go1.24 linux/amd64 cgo0 scratch; go1.22 linux/arm64 cgo0 scratch"
+        );
     }
 
     #[test]
