@@ -36,7 +36,11 @@ pub fn render_portability(
     meta: Option<&RunMeta>,
     opts: &RenderOptions,
 ) -> Result<String, ReportError> {
-    let noted = with_passing_rootfs(records);
+    // Rows and columns follow the plan (`cells.jsonl` is in the order cells finished).
+    let mut noted = with_passing_rootfs(records).into_owned();
+    if let Some(meta) = meta {
+        crate::resume::in_plan_order(&mut noted, &meta.planned);
+    }
     let grid = Grid::new(&noted);
     match format {
         ReportFormat::Table => Ok(table(&grid, records, meta)),
@@ -842,6 +846,20 @@ mod tests {
             &RenderOptions::default(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn rows_and_columns_follow_the_plan() {
+        let mut meta = fixture_meta();
+        let recs = trap_records();
+        meta.planned = recs.iter().map(|r| r.id.clone()).collect();
+        let mut shuffled = recs.clone();
+        shuffled.reverse();
+        let opts = RenderOptions::default();
+        assert_eq!(
+            render_portability(ReportFormat::Table, &shuffled, Some(&meta), &opts).unwrap(),
+            render_portability(ReportFormat::Table, &recs, Some(&meta), &opts).unwrap()
+        );
     }
 
     #[test]
