@@ -137,7 +137,7 @@ pub fn cpu_model_run(cell: &Cell, choice: &ExecutorChoice) -> Option<String> {
 pub fn refine(generic: Failure, f: &Finished, ctx: &RunContext) -> Failure {
     if !matches!(
         generic.cause,
-        Cause::WrongExitCode | Cause::WrongOutput | Cause::Signal
+        Cause::WrongExitCode | Cause::WrongOutput | Cause::Signal | Cause::EmulatorCrash
     ) {
         return generic;
     }
@@ -146,7 +146,7 @@ pub fn refine(generic: Failure, f: &Finished, ctx: &RunContext) -> Failure {
     if let Some(cpu) = cpu_level(&generic, f, &stderr, ctx) {
         return cpu;
     }
-    if generic.cause == Cause::Signal {
+    if matches!(generic.cause, Cause::Signal | Cause::EmulatorCrash) {
         return generic;
     }
     let root = Root {
@@ -675,12 +675,20 @@ fn cpu_level(generic: &Failure, f: &Finished, stderr: &str, ctx: &RunContext) ->
     let sigill = f.signal == Some(libc::SIGILL)
         || f.code == Some(128 + libc::SIGILL)
         || stderr.contains(&format!("uncaught target signal {} ", libc::SIGILL));
-    if generic.cause != Cause::Signal || !sigill {
-        return None;
-    }
     let above_baseline = variant
         .and_then(|(k, v)| knob_baseline(k).map(|(base, _)| v != base))
         .unwrap_or(false);
+    // qemu 7.2's riscv64 dies of the guest's SIGILL without saying `uncaught target signal`,
+    // which reads as qemu's own crash: on a CPU model asked for, with a binary above the
+    // baseline, it is the guest's.
+    let guests = match generic.cause {
+        Cause::Signal => true,
+        Cause::EmulatorCrash => above_baseline && ctx.traps.cpu_model().is_some(),
+        _ => false,
+    };
+    if !guests || !sigill {
+        return None;
+    }
     match (above_baseline, &setting, lower) {
         (true, Some(setting), Some(lower)) => Some(Failure::new(
             Cause::CpuLevel,
@@ -1042,6 +1050,20 @@ mod tests {
             "{}",
             f.hint
         );
+        // riscv64's qemu dies with the signal without blaming the guest.
+        let mut r = ctx("scratch", None, false);
+        r.goarch = "riscv64".into();
+        r.traps.variant = Some("goriscv64=rva22u64".into());
+        r.traps.env.insert("QEMU_CPU".into(), "sifive-u54".into());
+        let f =
+            classify_run(&finished(Some(132), ""), &r, &Expectation::default()).expect("a failure");
+        assert_eq!(f.cause, Cause::CpuLevel, "{}", f.hint);
+        assert!(f.hint.contains("GORISCV64=rva22u64"), "{}", f.hint);
+        // …but without a CPU model asked for, that is still qemu's crash.
+        r.traps.env.remove("QEMU_CPU");
+        let f =
+            classify_run(&finished(Some(132), ""), &r, &Expectation::default()).expect("a failure");
+        assert_eq!(f.cause, Cause::EmulatorCrash, "{}", f.hint);
         // SIGILL of a baseline binary on the default CPU stays a signal.
         let mut b = a.clone();
         b.traps.variant = None;
