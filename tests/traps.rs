@@ -152,6 +152,9 @@ fn trap_suite_on_the_default_roots() {
     let table: Value = serde_json::from_slice(&o.stdout).expect("the portability table as JSON");
     let recs = records(&d.join("out"));
     let root = runs_as_root();
+    // A host named `localhost` resolves in every root with /etc/hosts.
+    let hostname_is_localhost = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .is_ok_and(|h| h.trim().eq_ignore_ascii_case("localhost"));
     let cell = |tc: &str, rootfs: &str, probe: &str| {
         let part = if rootfs == shell {
             "dir-shell-root".to_string()
@@ -235,13 +238,15 @@ fn trap_suite_on_the_default_roots() {
                 &[&format!("{rootfs} has no `sh`")],
                 "executable file not found in $PATH",
             );
-            // No root lists the sandbox's hostname, nor has a nameserver.
-            assert_miss(
-                &cell(tc, rootfs, "hostname"),
-                "dns-config",
-                &["in /etc/hosts and /etc/resolv.conf"],
-                "lookup ",
-            );
+            // No root lists the sandbox's hostname (the host's), nor has a nameserver.
+            if !hostname_is_localhost {
+                assert_miss(
+                    &cell(tc, rootfs, "hostname"),
+                    "dns-config",
+                    &["in /etc/hosts and /etc/resolv.conf"],
+                    "lookup ",
+                );
+            }
         }
         // The directory root has the shell and nothing else.
         assert_ok(&cell(tc, shell, "exec-sh"));
@@ -270,7 +275,9 @@ fn trap_suite_on_the_default_roots() {
             "{}",
             note("scratch", "exec-sh")
         );
-        assert!(note("glibc", "hostname").starts_with("glibc lacks"));
+        if !hostname_is_localhost {
+            assert!(note("glibc", "hostname").starts_with("glibc lacks"));
+        }
         assert_eq!(
             result(&table, tc, "scratch", "localhost-cgo")["status"],
             "n/a"
