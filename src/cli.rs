@@ -20,6 +20,9 @@ pub enum Command {
     Run(RunArgs),
     /// Run packages' Go tests in every cell of the matrix (default: ./...).
     Test(TestArgs),
+    /// Run the embedded trap suite: does a Go binary find time zones, CA roots, its user, a
+    /// shell, a temp dir, /proc and name resolution in each root, and run on an older CPU?
+    Probe(ProbeArgs),
     /// Print the expanded cells without building anything.
     Plan(PlanArgs),
     /// Download the modules the matrix's builds need into the module cache (the only step
@@ -242,6 +245,39 @@ pub struct FetchArgs {
     /// crossmatrix's cache (what was fetched is remembered there).
     #[arg(long, env = "CROSSMATRIX_CACHE", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+}
+
+/// `crossmatrix probe`: the trap suite over toolchains × targets × cgo/libc × rootfs.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Go toolchains: a version (`go1.22`, `go1.24.4`) or a GOROOT path. Default: every one found.
+    #[arg(long = "toolchain", value_name = "VERSION|GOROOT")]
+    pub toolchains: Vec<String>,
+    /// Targets as GOOS/GOARCH. Default: linux/amd64 and linux/arm64 (those this host can run).
+    #[arg(long = "target", value_name = "GOOS/GOARCH")]
+    pub targets: Vec<String>,
+    /// CGO_ENABLED values. Default: 0 and 1.
+    #[arg(long = "cgo", value_name = "0|1")]
+    pub cgo: Vec<u8>,
+    /// C libraries for cgo=1 cells. Default: gnu and musl.
+    #[arg(long = "libc", value_name = "gnu|musl")]
+    pub libc: Vec<String>,
+    /// Roots every probe runs in: scratch, glibc, musl, a directory or an image. Default:
+    /// scratch, glibc and musl.
+    #[arg(long = "rootfs", value_name = "scratch|glibc|musl|DIR|IMAGE")]
+    pub rootfs: Vec<String>,
+    /// Keep cells whose id matches a glob, or `axis=value` (as for `run`).
+    #[arg(long = "filter", value_name = "GLOB|AXIS=VALUE")]
+    pub filter: Vec<String>,
+    /// Leave out the CPU-level probe (GOAMD64/GOARM64/GOARM/GORISCV64 above the baseline under
+    /// qemu CPU models without and with that level).
+    #[arg(long)]
+    pub no_cpu: bool,
+    /// Wall-clock limit for one run of a probe.
+    #[arg(long, default_value = "30", value_name = "DURATION", value_parser = seconds)]
+    pub timeout: f64,
+    #[command(flatten)]
+    pub opts: RunOpts,
 }
 
 #[derive(Debug, Args)]

@@ -65,7 +65,13 @@ pub fn report(a: ReportArgs) -> Result<ExitCode> {
         let opts = RenderOptions {
             color: stdout_color(),
         };
-        print!("{}", render(format, &records, meta.as_ref(), &opts)?);
+        // A `crossmatrix probe` run reads as its portability table.
+        let text = if crossmatrix_results::is_trap_suite(&records) {
+            crossmatrix_results::render_portability(format, &records, meta.as_ref(), &opts)?
+        } else {
+            render(format, &records, meta.as_ref(), &opts)?
+        };
+        print!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
     if format != ReportFormat::Html {

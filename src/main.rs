@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod doctor;
 mod fetch;
+mod probe;
 mod reporters;
 mod run;
 mod toolchain_cmd;
@@ -16,6 +17,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Run(a) => run::run(a),
         cli::Command::Test(a) => run::test(a),
+        cli::Command::Probe(a) => probe::probe(a),
         cli::Command::Plan(a) => commands::plan(a),
         cli::Command::Fetch(a) => fetch::fetch(a),
         cli::Command::Report(a) => commands::report(a),

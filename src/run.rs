@@ -18,15 +18,18 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 /// What one run is, whichever command asked for it.
-struct Job<'a> {
-    opts: &'a RunOpts,
-    req: PlanRequest,
-    reps: u32,
-    warmups: u32,
-    timing: TimingMode,
-    run_timeout: f64,
-    test_timeout: Option<Duration>,
+pub(crate) struct Job<'a> {
+    pub(crate) opts: &'a RunOpts,
+    pub(crate) shard: Option<String>,
+    pub(crate) reps: u32,
+    pub(crate) warmups: u32,
+    pub(crate) timing: TimingMode,
+    pub(crate) run_timeout: f64,
+    pub(crate) test_timeout: Option<Duration>,
 }
+
+/// How a finished run is shown and what exit code it gives.
+pub(crate) type Conclude = fn(ReportFormat, &Path, &Outcome) -> Result<ExitCode>;
 
 pub fn run(a: RunArgs) -> Result<ExitCode> {
     set_cache_env(&a.opts);
@@ -35,15 +38,17 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     } else {
         a.timing
     };
-    execute(Job {
-        req: a.matrix.request(&a.opts.executor)?,
+    let job = Job {
         opts: &a.opts,
+        shard: a.matrix.shard.clone(),
         reps: a.reps,
         warmups: a.warmup,
         timing,
         run_timeout: a.timeout,
         test_timeout: None,
-    })
+    };
+    let planned = plan(&job, &a.matrix.request(&a.opts.executor)?)?;
+    execute(job, planned, conclude)
 }
 
 pub fn test(a: TestArgs) -> Result<ExitCode> {
@@ -56,43 +61,57 @@ pub fn test(a: TestArgs) -> Result<ExitCode> {
         count: a.count,
         benchmem: a.benchmem,
     });
-    execute(Job {
-        req,
+    let job = Job {
         opts: &a.opts,
+        shard: a.matrix.shard.clone(),
         // Tests are run, not timed.
         reps: 0,
         warmups: 0,
         timing: TimingMode::Quiet,
         run_timeout: 30.0,
         test_timeout: a.timeout.map(Duration::from_secs_f64),
-    })
+    };
+    let planned = plan(&job, &req)?;
+    execute(job, planned, conclude)
 }
 
 /// `--cache-dir` also decides where installed toolchains are discovered.
-fn set_cache_env(opts: &RunOpts) {
+pub(crate) fn set_cache_env(opts: &RunOpts) {
     if let Some(dir) = &opts.cache_dir {
         // SAFETY: no other thread runs yet (workers and signal handlers start later).
         unsafe { std::env::set_var("CROSSMATRIX_CACHE", dir) };
     }
 }
 
-fn execute(job: Job<'_>) -> Result<ExitCode> {
+/// The cells `req` asks for, checked before any work.
+fn plan(job: &Job<'_>, req: &PlanRequest) -> Result<Planned> {
+    check(job)?;
+    let planned = make_plan(req)?;
+    if planned.plan.is_empty() {
+        bail!(
+            "the matrix is empty (check --filter, --shard and the axis flags; `crossmatrix plan` shows the cells)"
+        );
+    }
+    Ok(planned)
+}
+
+/// Usage errors of the run options.
+pub(crate) fn check(job: &Job<'_>) -> Result<()> {
+    if job.run_timeout <= 0.0 || job.opts.build_timeout <= 0.0 {
+        bail!("--timeout and --build-timeout must be positive numbers of seconds");
+    }
+    Ok(())
+}
+
+/// Runs `planned` as `job` says and shows it with `conclude`.
+pub(crate) fn execute(job: Job<'_>, planned: Planned, conclude: Conclude) -> Result<ExitCode> {
     let o = job.opts;
     let format: ReportFormat = o
         .format
         .parse()
         .map_err(|e| anyhow!("--format {}: {e}", o.format))?;
-    if job.run_timeout <= 0.0 || o.build_timeout <= 0.0 {
-        bail!("--timeout and --build-timeout must be positive numbers of seconds");
-    }
     if let Err(e) = accounting::count_sandboxed_cpu() {
         eprintln!("crossmatrix: cannot become a subreaper ({e}): cpu_s will miss the runs' CPU");
-    }
-    let planned = make_plan(&job.req)?;
-    if planned.plan.is_empty() {
-        bail!(
-            "the matrix is empty (check --filter, --shard and the axis flags; `crossmatrix plan` shows the cells)"
-        );
     }
     let bwrap = which::which("bwrap").map_err(|_| {
         anyhow!("bubblewrap (bwrap) is not installed: apt-get install bubblewrap (or run ci/setup); `crossmatrix doctor` checks the host")
@@ -140,12 +159,12 @@ fn uniform_reps(plan: &crossmatrix_matrix::Plan) -> Option<u32> {
     reps.all(|r| r == Some(first)).then_some(first)
 }
 
-fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// `results/<UTC timestamp>/`.
-fn default_out() -> PathBuf {
+pub(crate) fn default_out() -> PathBuf {
     let stamp = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
@@ -166,7 +185,7 @@ fn prepare(
     let spec = RunSpec {
         plan: planned.plan,
         matrix_hash: planned.matrix_hash,
-        shard: job.req.shard.clone(),
+        shard: job.shard.clone(),
         toolchains: planned
             .toolchains
             .iter()
@@ -205,7 +224,7 @@ fn prepare(
 
 /// Prints the report (and appends it to `$GITHUB_STEP_SUMMARY`), the notes, and picks the exit
 /// code: 130 interrupted, 1 a cell failed, 0 otherwise.
-fn conclude(format: ReportFormat, out: &Path, o: &Outcome) -> Result<ExitCode> {
+pub(crate) fn conclude(format: ReportFormat, out: &Path, o: &Outcome) -> Result<ExitCode> {
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     print!(
         "{}",

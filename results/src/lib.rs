@@ -19,7 +19,8 @@ pub use compare::{
 pub use crossmatrix_matrix::Cause;
 pub use merge::{MergeError, MergeInput, merge};
 pub use report::{
-    RenderOptions, ReportError, ReportFormat, format_ms, human_size, render, render_html_history,
+    RenderOptions, ReportError, ReportFormat, TRAP_PROGRAM_PREFIX, format_ms, human_size,
+    is_trap_suite, render, render_html_history, render_portability,
 };
 pub use resume::{completed_ids, in_plan_order, latest_records, needs_run};
 pub use schema::*;

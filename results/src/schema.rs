@@ -129,6 +129,10 @@ pub struct RunRecord {
     /// With `--recheck`, a failure under qemu re-run under a second executor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recheck: Option<RecheckRecord>,
+    /// The CPU model qemu emulated (`QEMU_CPU` in the cell's run env, e.g. `Nehalem`); absent
+    /// when the run had qemu's default CPU or the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
 }
 
 impl RunRecord {
@@ -146,6 +150,7 @@ impl RunRecord {
             stdout_tail: String::new(),
             stderr_tail: String::new(),
             recheck: None,
+            cpu: None,
         }
     }
 }

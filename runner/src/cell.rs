@@ -357,6 +357,8 @@ impl Runner {
             Some(&info.elf_header),
             self.cfg.executor,
         );
+        let choice =
+            crate::traps::executor_for_cpu_model(choice, cell, &self.host, &info.elf_header);
         if let ExecutorChoice::None { hint } = &choice {
             return finish(
                 rec,
@@ -426,7 +428,8 @@ impl Runner {
                 | Cause::RootfsUnavailable
                 | Cause::SandboxError
                 | Cause::ExecFormat
-        ) {
+        ) || crate::traps::is_environment_trap(failure.cause)
+        {
             return None;
         }
         let pick = |pref| match self.host.pick_executor(
@@ -882,6 +885,7 @@ impl Runner {
         } = outs;
         let (executor, executor_version) = describe_choice(choice);
         let mut run = RunRecord::started(executor.clone(), executor_version);
+        run.cpu = crate::traps::cpu_model_run(cell, choice);
         let prepared = match self.prepare_run(cell, binary, info, choice) {
             Ok(p) => p,
             Err(f) => return (run, None, Some(f)),
@@ -1331,6 +1335,7 @@ pub(crate) fn run_context(
         cgo: cell.cgo,
         probe: cell.program.is_probe(),
         oom_kills: prepared.sandbox.oom_kills(),
+        traps: crate::traps::TrapContext::for_cell(cell, prepared.root.as_deref()),
     }
 }
 

@@ -139,9 +139,10 @@ pub struct RunContext {
     pub probe: bool,
     /// Processes the kernel's OOM killer killed in the step's memory cgroup (0 without one).
     pub oom_kills: u64,
+    /// The root and settings environment traps are confirmed against (see [`crate::traps`]).
+    pub traps: crate::traps::TrapContext,
 }
 
-/// Classifies a finished run; `None` means it passed.
 /// Go's `os/exec` failing to find the go command (in the root, or on its PATH).
 static NEEDS_GO: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"exec: "go": executable file not found in \$PATH|fork/exec [^\s:]*/bin/go: no such file or directory"#)
@@ -174,7 +175,13 @@ pub fn first_difference(got: &str, want: &str) -> String {
     "they differ".into()
 }
 
+/// Classifies a finished run; `None` means it passed. A generic failure whose output names an
+/// environment trap that the run's root confirms becomes that trap (see [`crate::traps`]).
 pub fn classify_run(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Option<Failure> {
+    classify_generic(f, ctx, expect).map(|generic| crate::traps::refine(generic, f, ctx))
+}
+
+fn classify_generic(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Option<Failure> {
     let combined = expect.output == crossmatrix_matrix::OutputStream::Combined;
     let stdout = f.stdout.text();
     // With stderr merged into stdout, what a loader, qemu or Go's runtime says is there.

@@ -17,6 +17,7 @@ pub mod sandbox;
 pub mod stats;
 pub mod testcell;
 pub mod timing;
+pub mod traps;
 pub mod wasm;
 
 pub use cell::{Runner, RunnerConfig, RunnerError};

@@ -15,6 +15,7 @@
 //! 3. [`observer`] — the events a session emits for a progress bar, CI log lines or a test.
 //!
 //! Reports are made from the records by crossmatrix-results; this crate only stores them.
+//! [`probe`] plans the embedded trap suite (`crossmatrix probe`) instead of a user's matrix.
 //! [`host`] says what `run.json` records about the machine; [`interrupt`] turns SIGINT into
 //! the session's stop flag.
 
@@ -26,6 +27,7 @@ pub mod host;
 pub mod interrupt;
 pub mod observer;
 pub mod plan;
+pub mod probe;
 pub mod session;
 
 pub use executor::{CellExecutor, Staged};

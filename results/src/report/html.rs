@@ -53,7 +53,7 @@ svg text{font:12px system-ui,sans-serif;fill:#1f2328}svg .dim{fill:#57606a}\
 table{border-collapse:collapse}td,th{padding:3px 8px;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top}\
 code{font:12px ui-monospace,monospace}";
 
-fn page(title: &str, body: &str) -> String {
+pub(super) fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n\
          <meta charset=\"utf-8\"/>\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n\
@@ -63,7 +63,7 @@ fn page(title: &str, body: &str) -> String {
 }
 
 /// Escapes text and attribute values for HTML and XML alike.
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -7,6 +7,8 @@ mod html;
 mod json;
 mod junit;
 mod markdown;
+mod portability;
+mod rootfs_notes;
 mod table;
 mod units;
 
@@ -18,6 +20,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use html::render_html_history;
+pub use portability::{TRAP_PROGRAM_PREFIX, is_trap_suite, render_portability};
 pub use units::{format_ms, human_size};
 
 /// The formats `render` can produce.
@@ -135,15 +138,17 @@ trait Reporter {
 }
 
 /// Renders `records` (in the order given) as `format`. `meta`, when known, adds the wall
-/// time and run timestamps.
+/// time and run timestamps. A failure that depends on the root gets a note when the same
+/// build passes on another rootfs (see [`rootfs_notes`]).
 pub fn render(
     format: ReportFormat,
     records: &[CellRecord],
     meta: Option<&RunMeta>,
     opts: &RenderOptions,
 ) -> Result<String, ReportError> {
+    let records = rootfs_notes::with_passing_rootfs(records);
     format.reporter().render(&Input {
-        records,
+        records: &records,
         meta,
         opts,
     })

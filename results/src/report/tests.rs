@@ -62,6 +62,7 @@ fn run_ok(executor: &str, version: Option<&str>, ms: u64) -> RunRecord {
         stdout_tail: "ok\n".into(),
         stderr_tail: String::new(),
         recheck: None,
+        cpu: None,
     }
 }
 

@@ -1,0 +1,1093 @@
+//! Environment traps: a Go binary that built fine fails where it runs because the root lacks
+//! something Go reads at run time (the zone database, CA roots, the user database, an
+//! executable, the resolver's configuration), or the CPU lacks the level the binary was built
+//! for. A trap is recognised from Go's own error string (the same in go1.22 and go1.24;
+//! `tests/traps.rs` runs both) and then confirmed against the root the cell ran in: when the
+//! root has what the message says is missing, the failure keeps its generic cause.
+
+use crate::classify::{Failure, RunContext};
+use crate::process::Finished;
+use crossmatrix_matrix::{Cause, Cell, Libc};
+use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference, Host};
+use regex::Regex;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+use std::sync::LazyLock;
+
+/// The `PATH` of every run (`Runner::prepare_run` sets it), unless the cell's env sets one.
+pub const RUN_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// What the trap recogniser needs to know about a run besides [`RunContext`]: the root it saw
+/// and the settings that decide which of Go's implementations ran.
+#[derive(Debug, Clone, Default)]
+pub struct TrapContext {
+    /// The directory the sandbox's root was made of; `None` for an empty root (`scratch`),
+    /// which holds nothing but the binary, `/proc`, `/dev`, `/tmp` and the scratch dir.
+    pub root: Option<PathBuf>,
+    pub libc: Option<Libc>,
+    /// `-tags` of the build (`netgo`, `osusergo`, `timetzdata` change what Go reads).
+    pub tags: Vec<String>,
+    /// The run's environment: `PATH` and the cell's `run_env`.
+    pub env: BTreeMap<String, String>,
+    /// The uid the program runs as (the sandbox maps crossmatrix's own uid).
+    pub uid: u32,
+    /// The target's sub-architecture setting, e.g. `goamd64=v3`.
+    pub variant: Option<String>,
+}
+
+impl TrapContext {
+    /// The context of `cell` run on the root made of `root` (`None`: an empty root).
+    pub fn for_cell(cell: &Cell, root: Option<&Path>) -> TrapContext {
+        let mut env = BTreeMap::new();
+        env.insert("PATH".to_string(), RUN_PATH.to_string());
+        env.extend(cell.settings.run_env.clone());
+        TrapContext {
+            root: root.map(Path::to_path_buf),
+            libc: cell.libc,
+            tags: cell.settings.tags.clone(),
+            env,
+            // SAFETY: getuid has no preconditions and cannot fail.
+            uid: unsafe { libc::getuid() },
+            variant: cell.target.variant.clone(),
+        }
+    }
+
+    /// The CPU model the run asked qemu for (`QEMU_CPU`), if any.
+    pub fn cpu_model(&self) -> Option<&str> {
+        self.env
+            .get("QEMU_CPU")
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
+}
+
+/// The causes this module gives: none of them is qemu's doing, so `--recheck` leaves them be.
+pub fn is_environment_trap(cause: Cause) -> bool {
+    matches!(
+        cause,
+        Cause::MissingTzdata
+            | Cause::MissingCaRoots
+            | Cause::MissingUserDb
+            | Cause::MissingExecutable
+            | Cause::NeedsGoToolchain
+            | Cause::DnsConfig
+            | Cause::CpuLevel
+    )
+}
+
+/// The CPU model a cell asks for: `QEMU_CPU` in its run env, which qemu-user reads whether
+/// the kernel starts it through binfmt_misc or crossmatrix invokes it directly.
+fn cell_cpu_model(cell: &Cell) -> Option<&str> {
+    cell.settings
+        .run_env
+        .get("QEMU_CPU")
+        .map(String::as_str)
+        .filter(|m| !m.is_empty())
+}
+
+/// A cell that asks for a CPU model runs under qemu even where the host could run it
+/// natively (e.g. a `GOAMD64=v3` binary on an amd64 host under `QEMU_CPU=Nehalem`): qemu
+/// invoked directly, since binfmt_misc has no entry for the host's own arch.
+pub fn executor_for_cpu_model(
+    choice: ExecutorChoice,
+    cell: &Cell,
+    host: &Host,
+    elf_header: &[u8],
+) -> ExecutorChoice {
+    let Some(model) = cell_cpu_model(cell) else {
+        return choice;
+    };
+    if !matches!(choice, ExecutorChoice::Native) {
+        return choice;
+    }
+    match host.pick_executor(
+        &cell.target.goos,
+        &cell.target.goarch,
+        Some(elf_header),
+        ExecutorPreference::QemuDirect,
+    ) {
+        ExecutorChoice::None { hint } => ExecutorChoice::None {
+            hint: format!(
+                "QEMU_CPU={model} needs qemu for linux/{}, even on this host: {hint}",
+                cell.target.goarch
+            ),
+        },
+        qemu => qemu,
+    }
+}
+
+/// The CPU model recorded for a run (`run.cpu`): the cell's, when qemu runs it.
+pub fn cpu_model_run(cell: &Cell, choice: &ExecutorChoice) -> Option<String> {
+    match choice {
+        ExecutorChoice::QemuBinfmt { .. } | ExecutorChoice::QemuDirect(_) => {
+            cell_cpu_model(cell).map(str::to_string)
+        }
+        _ => None,
+    }
+}
+
+/// Replaces a generic failure (`wrong-exit-code`, `wrong-output`, `signal`) with an
+/// environment trap when Go's output names one and the run's root (or CPU) confirms it; any
+/// other failure is returned unchanged.
+pub fn refine(generic: Failure, f: &Finished, ctx: &RunContext) -> Failure {
+    if !matches!(
+        generic.cause,
+        Cause::WrongExitCode | Cause::WrongOutput | Cause::Signal | Cause::EmulatorCrash
+    ) {
+        return generic;
+    }
+    let stderr = f.stderr.text();
+    let stdout = f.stdout.text();
+    if let Some(cpu) = cpu_level(&generic, f, &stderr, ctx) {
+        return cpu;
+    }
+    if matches!(generic.cause, Cause::Signal | Cause::EmulatorCrash) {
+        return generic;
+    }
+    let root = Root {
+        dir: ctx.traps.root.as_deref(),
+    };
+    let recognisers: [Recogniser; 5] = [tzdata, ca_roots, user_db, executable, dns_config];
+    for text in [&stderr, &stdout] {
+        for recognise in recognisers {
+            if let Some(found) = recognise(text, ctx, &root) {
+                return found;
+            }
+        }
+    }
+    generic
+}
+
+/// Reads Go's output for one trap and confirms it against the root.
+type Recogniser = fn(&str, &RunContext, &Root) -> Option<Failure>;
+
+/// A root directory seen as the sandbox sees it: paths are looked up inside it, symlinks
+/// (absolute ones too) resolved against it rather than against the host.
+struct Root<'a> {
+    dir: Option<&'a Path>,
+}
+
+impl Root<'_> {
+    /// The host path of `path` inside the root after following symlinks; `None` when it does
+    /// not exist (always, for an empty root).
+    fn resolve(&self, path: &str) -> Option<PathBuf> {
+        let dir = self.dir?;
+        let mut pending: Vec<OsString> = parts(Path::new(path));
+        pending.reverse();
+        let mut cur = PathBuf::new();
+        let mut hops = 0;
+        while let Some(part) = pending.pop() {
+            if part == ".." {
+                cur.pop();
+                continue;
+            }
+            let next = cur.join(&part);
+            let meta = std::fs::symlink_metadata(dir.join(&next)).ok()?;
+            if !meta.file_type().is_symlink() {
+                cur = next;
+                continue;
+            }
+            hops += 1;
+            if hops > 40 {
+                return None;
+            }
+            let target = std::fs::read_link(dir.join(&next)).ok()?;
+            if target.is_absolute() {
+                cur = PathBuf::new();
+            }
+            pending.extend(parts(&target).into_iter().rev());
+        }
+        let host = dir.join(cur);
+        host.exists().then_some(host)
+    }
+
+    fn is_file(&self, path: &str) -> bool {
+        self.resolve(path).is_some_and(|p| p.is_file())
+    }
+
+    fn is_dir(&self, path: &str) -> bool {
+        self.resolve(path).is_some_and(|p| p.is_dir())
+    }
+
+    fn read(&self, path: &str) -> Option<String> {
+        self.resolve(path)
+            .and_then(|p| std::fs::read(p).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// Whether `file` holds at least one PEM certificate.
+    fn has_certificate(&self, file: &str) -> bool {
+        self.read(file)
+            .is_some_and(|t| t.contains("-----BEGIN CERTIFICATE-----"))
+    }
+
+    /// Whether some file in `dir` holds a PEM certificate (looks at the first 4096 entries).
+    fn dir_has_certificate(&self, dir: &str) -> bool {
+        let Some(host) = self.resolve(dir) else {
+            return false;
+        };
+        let Ok(entries) = std::fs::read_dir(host) else {
+            return false;
+        };
+        entries.flatten().take(4096).any(|e| {
+            let name = e.file_name();
+            self.has_certificate(&format!("{dir}/{}", name.to_string_lossy()))
+        })
+    }
+}
+
+fn parts(p: &Path) -> Vec<OsString> {
+    p.components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn regex(re: &str) -> Regex {
+    Regex::new(re).expect("static regex")
+}
+
+/// `time.LoadLocation` ("unknown time zone NAME", time/zoneinfo_read.go).
+static UNKNOWN_ZONE: LazyLock<Regex> = LazyLock::new(|| regex(r"unknown time zone ([^\s:]+)"));
+/// Where time.LoadLocation looks on unix (time/zoneinfo_unix.go `platformZoneSources`), after
+/// `$ZONEINFO`; the GOROOT copy is never in a cell's root.
+const ZONE_SOURCES: &[&str] = &[
+    "/usr/share/zoneinfo",
+    "/usr/share/lib/zoneinfo",
+    "/usr/lib/locale/TZ",
+    "/etc/zoneinfo",
+];
+
+fn tzdata(text: &str, ctx: &RunContext, root: &Root) -> Option<Failure> {
+    let zone = UNKNOWN_ZONE.captures(text)?.get(1)?.as_str();
+    if let Some(z) = ctx.traps.env.get("ZONEINFO").filter(|z| !z.is_empty()) {
+        if root.resolve(z).is_some() {
+            return None;
+        }
+    }
+    // Only an absent database is the trap; a database without the zone may as well be a
+    // misspelt name.
+    if ZONE_SOURCES.iter().any(|s| root.is_dir(s)) {
+        return None;
+    }
+    Some(Failure::new(
+        Cause::MissingTzdata,
+        format!(
+            "{} lacks /usr/share/zoneinfo, so time.LoadLocation fails (unknown time zone {zone}): import _ \"time/tzdata\" or build with -tags timetzdata (embeds the zone database, ~450 KB), or add tzdata to the image",
+            ctx.rootfs
+        ),
+    ))
+}
+
+/// crypto/x509's verdicts when no root signed the chain (verify.go): an empty system pool
+/// gives the first.
+static UNKNOWN_AUTHORITY: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"x509: (certificate signed by unknown authority|failed to load system roots and no roots provided)",
+    )
+});
+/// Where crypto/x509 reads the system roots on linux (crypto/x509/root_linux.go): the first
+/// file that exists, then every file in the directories.
+const CERT_FILES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+const CERT_DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
+
+fn ca_roots(text: &str, ctx: &RunContext, root: &Root) -> Option<Failure> {
+    let said = UNKNOWN_AUTHORITY.captures(text)?.get(1)?.as_str();
+    let env = |k: &str| ctx.traps.env.get(k).filter(|v| !v.is_empty());
+    let files: Vec<&str> = match env("SSL_CERT_FILE") {
+        Some(f) => vec![f.as_str()],
+        None => CERT_FILES.to_vec(),
+    };
+    let dirs: Vec<&str> = match env("SSL_CERT_DIR") {
+        Some(d) => d.split(':').collect(),
+        None => CERT_DIRS.to_vec(),
+    };
+    // With certificates there, the chain's root is just not among them: not this trap.
+    if files.iter().any(|f| root.has_certificate(f))
+        || dirs.iter().any(|d| root.dir_has_certificate(d))
+    {
+        return None;
+    }
+    let where_ = if env("SSL_CERT_FILE").is_some() || env("SSL_CERT_DIR").is_some() {
+        format!(
+            "in $SSL_CERT_FILE/$SSL_CERT_DIR ({})",
+            files
+                .iter()
+                .chain(&dirs)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        "where crypto/x509 looks on linux (/etc/ssl/certs/ca-certificates.crt, /etc/ssl/cert.pem, 4 more files, /etc/ssl/certs/, /etc/pki/tls/certs/)".to_string()
+    };
+    Some(Failure::new(
+        Cause::MissingCaRoots,
+        format!(
+            "{} has no CA certificates {where_}, so TLS verification fails (x509: {said}): copy ca-certificates.crt into the image (COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/), point SSL_CERT_FILE at a bundle, or embed roots (import _ \"golang.org/x/crypto/x509roots/fallback\")",
+            ctx.rootfs
+        ),
+    ))
+}
+
+/// os/user without cgo (lookup_stubs.go) when /etc/passwd has no entry and the environment
+/// lacks `$USER` or `$HOME`.
+static CURRENT_NEEDS_ENV: LazyLock<Regex> = LazyLock::new(|| {
+    regex(r"user: Current requires cgo or (\$USER, \$HOME|\$USER|\$HOME) set in environment")
+});
+/// os/user's lookups (user.go's Unknown*Error; cgo_lookup_unix.go's `lookup userid N: errno`,
+/// which go1.22 returns where go1.24 says `unknown userid N` when musl cannot open
+/// /etc/passwd).
+static USER_LOOKUP: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?:user: unknown userid|user: lookup userid|user: unknown user|user: lookup username|group: unknown groupid|user: lookup groupid|group: unknown group|user: lookup groupname) ([^\s:]+)",
+    )
+});
+
+fn user_db(text: &str, ctx: &RunContext, root: &Root) -> Option<Failure> {
+    let (file, key, by_id, needs_env) = if let Some(m) = CURRENT_NEEDS_ENV.captures(text) {
+        let env = m.get(1).map_or("", |e| e.as_str()).to_string();
+        ("/etc/passwd", ctx.traps.uid.to_string(), true, Some(env))
+    } else {
+        let m = USER_LOOKUP.captures(text)?;
+        let whole = m.get(0)?.as_str();
+        let key = m.get(1)?.as_str().to_string();
+        let group = whole.contains("group");
+        let by_id = whole.contains("id ");
+        let file = if group { "/etc/group" } else { "/etc/passwd" };
+        (file, key, by_id, None)
+    };
+    let lacks = match root.read(file) {
+        None => format!("{} has no {file}", ctx.rootfs),
+        Some(db) => {
+            // name:password:ID:… — the name is field 0, the id field 2.
+            let field = if by_id { 2 } else { 0 };
+            let listed = db
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .any(|l| l.split(':').nth(field) == Some(key.as_str()));
+            if listed {
+                return None;
+            }
+            let what = match (by_id, file) {
+                (true, "/etc/group") => format!("gid {key}"),
+                (true, _) => format!("uid {key}"),
+                (false, "/etc/group") => format!("group {key}"),
+                (false, _) => format!("user {key}"),
+            };
+            format!("{}'s {file} has no entry for {what}", ctx.rootfs)
+        }
+    };
+    let pure_go = !ctx.cgo || ctx.traps.has_tag("osusergo");
+    let line = if file == "/etc/group" {
+        format!("{key}:x:{key}:")
+    } else {
+        format!("app:x:{key}:{key}::/home/app:/sbin/nologin")
+    };
+    let hint = match (&needs_env, pure_go) {
+        (Some(env), _) => format!(
+            "{lacks} and {env} {} not set, so user.Current fails (os/user's pure Go lookup, cgo=0): set $USER and $HOME in the environment, or ship a passwd line for the uid ({line})",
+            if env.contains(',') { "are" } else { "is" }
+        ),
+        (None, true) => format!(
+            "{lacks}, so os/user's pure Go lookup fails (cgo=0 or -tags osusergo): ship a {file} line ({line}); for user.Current alone, setting $USER and $HOME also works"
+        ),
+        (None, false) => {
+            let via = match ctx.traps.libc {
+                Some(Libc::Gnu) => "glibc's getpwuid_r, through /etc/nsswitch.conf",
+                Some(Libc::Musl) => "musl's getpwuid_r",
+                None => "libc's getpwuid_r",
+            };
+            format!(
+                "{lacks}, so os/user's lookup through {via} (cgo=1) fails: ship a {file} line ({line}), or build with -tags osusergo and set $USER and $HOME"
+            )
+        }
+    };
+    Some(Failure::new(Cause::MissingUserDb, hint))
+}
+
+/// os/exec's LookPath (exec.Error with ErrNotFound) and a direct exec of an absent path.
+static NOT_IN_PATH: LazyLock<Regex> =
+    LazyLock::new(|| regex(r#"exec: "([^"/]+)": executable file not found in \$PATH"#));
+static FORK_EXEC_ENOENT: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"fork/exec (/[^:\s]+): no such file or directory"));
+
+fn executable(text: &str, ctx: &RunContext, root: &Root) -> Option<Failure> {
+    let path_env = ctx
+        .traps
+        .env
+        .get("PATH")
+        .cloned()
+        .unwrap_or_else(|| RUN_PATH.to_string());
+    let (name, lacks) = if let Some(m) = NOT_IN_PATH.captures(text) {
+        let name = m.get(1)?.as_str();
+        let found = path_env
+            .split(':')
+            .filter(|d| d.starts_with('/'))
+            .any(|d| root.is_file(&format!("{d}/{name}")));
+        if found {
+            return None;
+        }
+        (
+            name.to_string(),
+            format!("{} has no `{name}` on $PATH ({path_env})", ctx.rootfs),
+        )
+    } else {
+        let m = FORK_EXEC_ENOENT.captures(text)?;
+        let path = m.get(1)?.as_str();
+        if root.resolve(path).is_some() {
+            // There, but its loader or shebang interpreter is not: another problem.
+            return None;
+        }
+        let name = path.rsplit('/').next().unwrap_or(path);
+        (name.to_string(), format!("{} has no {path}", ctx.rootfs))
+    };
+    if name == "go" {
+        return Some(Failure::new(
+            Cause::NeedsGoToolchain,
+            format!(
+                "{lacks}: the program runs the go command at run time (go env, go list, go build…); give its cells a root with a Go toolchain, or do that work before the image is built"
+            ),
+        ));
+    }
+    Some(Failure::new(
+        Cause::MissingExecutable,
+        format!(
+            "{lacks}, so running it fails: add `{name}` to the image (for a shell, a static busybox), or do the work in Go instead of executing `{name}`"
+        ),
+    ))
+}
+
+/// A failed lookup from package net: `lookup NAME[ on SERVER]: reason`.
+static LOOKUP_FAILED: LazyLock<Regex> = LazyLock::new(|| {
+    regex(r"lookup ([^\s:\[\]]+)(?: on (\[[0-9a-fA-F:.]+\]:\d+|[0-9.]+:\d+))?: ([^\n]+)")
+});
+/// What GODEBUG=netdns=…+2 prints about the resolver net picked for a name.
+static LOOKUP_ORDER: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"hostLookupOrder\(([^)]*)\) = ([a-z,]+)"));
+
+fn dns_config(text: &str, ctx: &RunContext, root: &Root) -> Option<Failure> {
+    let m = LOOKUP_FAILED.captures(text)?;
+    let name = m.get(1)?.as_str();
+    let server = m.get(2).map(|s| s.as_str());
+    // The last part says what happened (`connection refused`); the rest names sockets whose
+    // ports differ per run.
+    let full = m.get(3)?.as_str().trim();
+    let reason = full.rsplit(": ").next().unwrap_or(full);
+    let resolver = resolver_used(text, name, server.is_some(), ctx);
+    let hosts = root.read("/etc/hosts");
+    let in_hosts = hosts.as_deref().is_some_and(|h| hosts_lists(h, name));
+    let resolv = root.is_file("/etc/resolv.conf");
+    let glibc_nss = resolver.libc && ctx.traps.libc == Some(Libc::Gnu);
+    let nss_skips_files = glibc_nss
+        && root.read("/etc/nsswitch.conf").is_some_and(|n| {
+            n.lines()
+                .find(|l| l.trim_start().starts_with("hosts:"))
+                .is_some_and(|l| !l.split_whitespace().any(|w| w == "files"))
+        });
+    let mut lacks = Vec::new();
+    if hosts.is_none() {
+        lacks.push("/etc/hosts".to_string());
+    } else if !in_hosts {
+        lacks.push(format!("{name} in /etc/hosts"));
+    }
+    if !in_hosts && !resolv {
+        lacks.push("/etc/resolv.conf".to_string());
+    }
+    if in_hosts && nss_skips_files {
+        lacks.push("`files` on the hosts line of /etc/nsswitch.conf".to_string());
+    }
+    if glibc_nss && !root.is_file("/etc/nsswitch.conf") {
+        lacks.push("/etc/nsswitch.conf".to_string());
+    }
+    // Listed in /etc/hosts and read: not the root's doing. Absent from /etc/hosts but with a
+    // resolv.conf: the query went to a nameserver, which the sandbox (no network) cannot reach.
+    let confirmed = hosts.is_none() || (!in_hosts && !resolv) || (in_hosts && nss_skips_files);
+    if !confirmed {
+        return None;
+    }
+    let hostname = own_hostname().filter(|h| h.eq_ignore_ascii_case(name));
+    let what = match hostname {
+        Some(_) => format!("the hostname {name} (os.Hostname)"),
+        None => name.to_string(),
+    };
+    let server_note = server.map_or(String::new(), |s| format!(" on {s}"));
+    let mut hint = format!(
+        "{} lacks {}, so {} cannot resolve {what} (lookup {name}{server_note}: {reason}): ",
+        ctx.rootfs,
+        join_and(&lacks),
+        resolver.name
+    );
+    if hostname.is_some() {
+        hint.push_str("list the hostname in /etc/hosts (container runtimes write it there) or give the root a resolv.conf whose nameserver knows it");
+    } else {
+        hint.push_str("add /etc/hosts (127.0.0.1 localhost) and /etc/resolv.conf to the image, or let the container runtime mount them");
+    }
+    hint.push_str(
+        "; GODEBUG=netdns=go or =cgo picks the resolver (netdns=+2 prints which one ran)",
+    );
+    Some(Failure::new(Cause::DnsConfig, hint))
+}
+
+struct Resolver {
+    /// libc's getaddrinfo (cgo) rather than Go's own.
+    libc: bool,
+    name: String,
+}
+
+/// Which resolver looked `name` up: what GODEBUG=netdns=+2 printed when it did; else Go's when
+/// the error names the server it asked or the binary can only have Go's; else libc's.
+fn resolver_used(text: &str, name: &str, named_server: bool, ctx: &RunContext) -> Resolver {
+    let godebug = ctx.traps.env.get("GODEBUG").cloned().unwrap_or_default();
+    let netdns = godebug
+        .split(',')
+        .find_map(|kv| kv.trim().strip_prefix("netdns="))
+        .map(|v| v.split('+').next().unwrap_or("").to_string())
+        .unwrap_or_default();
+    let printed = LOOKUP_ORDER
+        .captures_iter(text)
+        .find(|c| c.get(1).is_some_and(|n| n.as_str() == name))
+        .and_then(|c| c.get(2).map(|o| o.as_str().to_string()));
+    let libc_name = match ctx.traps.libc {
+        Some(Libc::Gnu) => "glibc's getaddrinfo, the cgo resolver",
+        Some(Libc::Musl) => "musl's getaddrinfo, the cgo resolver",
+        None => "libc's getaddrinfo, the cgo resolver",
+    };
+    let why_go = if !ctx.cgo {
+        "cgo=0"
+    } else if ctx.traps.has_tag("netgo") {
+        "-tags netgo"
+    } else if netdns == "go" {
+        "GODEBUG=netdns=go"
+    } else {
+        "cgo=1, net's choice"
+    };
+    let libc = match printed.as_deref() {
+        Some(order) => order == "cgo",
+        None => ctx.cgo && !ctx.traps.has_tag("netgo") && netdns != "go" && !named_server,
+    };
+    let name = if libc {
+        let why = if netdns == "cgo" {
+            "GODEBUG=netdns=cgo"
+        } else {
+            "cgo=1"
+        };
+        format!("{libc_name} ({why})")
+    } else {
+        format!("Go's own resolver ({why_go})")
+    };
+    Resolver { libc, name }
+}
+
+/// Whether an /etc/hosts text lists `name` (case-insensitive, any address).
+fn hosts_lists(hosts: &str, name: &str) -> bool {
+    hosts.lines().any(|l| {
+        let l = l.split('#').next().unwrap_or("");
+        l.split_whitespace()
+            .skip(1)
+            .any(|n| n.eq_ignore_ascii_case(name.trim_end_matches('.')))
+    })
+}
+
+/// The hostname runs see: the sandbox's UTS namespace starts as a copy of this one.
+fn own_hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// Go's runtime refusing a CPU below the binary's GOAMD64 level (runtime/asm_amd64.s).
+static AMD64_LEVEL: LazyLock<Regex> = LazyLock::new(|| {
+    regex(r"This program can only be run on AMD64 processors with (v\d) microarchitecture support")
+});
+/// …and below its GOARM floating point (runtime/os_linux_arm.go).
+static ARM_FLOAT: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"this CPU has no (VFPv3 )?floating point hardware"));
+
+/// The lowest value of each sub-architecture knob (the one every CPU of the arch has), and how
+/// to spell the fix.
+fn knob_baseline(knob: &str) -> Option<(&'static str, &'static str)> {
+    Some(match knob {
+        "goamd64" => ("v1", "GOAMD64=v1 (any x86-64) or v2 (2009+)"),
+        "goarm" => ("5", "GOARM=6 for ARMv6 (Raspberry Pi 1/Zero) or GOARM=5"),
+        "goarm64" => ("v8.0", "GOARM64=v8.0"),
+        "goriscv64" => ("rva20u64", "GORISCV64=rva20u64"),
+        "goppc64" => ("power8", "GOPPC64=power8"),
+        _ => return None,
+    })
+}
+
+fn cpu_level(generic: &Failure, f: &Finished, stderr: &str, ctx: &RunContext) -> Option<Failure> {
+    let cpu = match (ctx.traps.cpu_model(), ctx.executor.starts_with("qemu")) {
+        (Some(model), true) => format!("qemu -cpu {model}"),
+        (_, true) => "qemu's default CPU".to_string(),
+        (_, false) => "this host's CPU".to_string(),
+    };
+    let variant = ctx.traps.variant.as_deref().and_then(|v| v.split_once('='));
+    let setting = variant.map(|(k, v)| format!("{}={v}", k.to_ascii_uppercase()));
+    let lower = variant
+        .and_then(|(k, _)| knob_baseline(k))
+        .map(|(_, fix)| fix);
+    if let Some(m) = AMD64_LEVEL.captures(stderr) {
+        let level = m.get(1).map_or("v?", |l| l.as_str());
+        return Some(Failure::new(
+            Cause::CpuLevel,
+            format!(
+                "built with GOAMD64={level}, which {cpu} lacks (Go's runtime refused to start: \"can only be run on AMD64 processors with {level} microarchitecture support\"): build with a lower level for older machines, {}",
+                lower.unwrap_or("GOAMD64=v1 (any x86-64) or v2 (2009+)")
+            ),
+        ));
+    }
+    if ARM_FLOAT.is_match(stderr) {
+        return Some(Failure::new(
+            Cause::CpuLevel,
+            format!(
+                "built with {}, whose floating point {cpu} lacks (Go's runtime refused to start): build with {}",
+                setting.as_deref().unwrap_or("the default GOARM=7"),
+                lower.unwrap_or("GOARM=6 or GOARM=5")
+            ),
+        ));
+    }
+    let sigill = f.signal == Some(libc::SIGILL)
+        || f.code == Some(128 + libc::SIGILL)
+        || stderr.contains(&format!("uncaught target signal {} ", libc::SIGILL));
+    let above_baseline = variant
+        .and_then(|(k, v)| knob_baseline(k).map(|(base, _)| v != base))
+        .unwrap_or(false);
+    // qemu 7.2's riscv64 dies of the guest's SIGILL without saying `uncaught target signal`,
+    // which reads as qemu's own crash: on a CPU model asked for, with a binary above the
+    // baseline, it is the guest's.
+    let guests = match generic.cause {
+        Cause::Signal => true,
+        Cause::EmulatorCrash => above_baseline && ctx.traps.cpu_model().is_some(),
+        _ => false,
+    };
+    if !guests || !sigill {
+        return None;
+    }
+    match (above_baseline, &setting, lower) {
+        (true, Some(setting), Some(lower)) => Some(Failure::new(
+            Cause::CpuLevel,
+            format!(
+                "died of SIGILL: built with {setting}, whose instructions {cpu} lacks: build with {lower} for older machines, or run on a CPU with that level"
+            ),
+        )),
+        // No level above the baseline, but a CPU model was asked for: the default level is
+        // then the one the CPU lacks.
+        _ if ctx.traps.cpu_model().is_some() && ctx.executor.starts_with("qemu") => {
+            Some(Failure::new(
+                Cause::CpuLevel,
+                format!(
+                    "died of SIGILL on {cpu}: the binary uses instructions of Go's default level for {} that this CPU model lacks; build with a lower level (GOARM, GOAMD64…) or pick a newer model",
+                    ctx.goarch
+                ),
+            ))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::classify_run;
+    use crate::process::Captured;
+    use crossmatrix_matrix::Expectation;
+    use std::time::Duration;
+
+    fn finished(code: Option<i32>, stderr: &str) -> Finished {
+        let cap = |s: &str| Captured {
+            head: s.as_bytes().to_vec(),
+            tail: vec![],
+            dropped: 0,
+        };
+        Finished {
+            code,
+            signal: None,
+            timed_out: false,
+            elapsed: Duration::from_millis(5),
+            stdout: cap(""),
+            stderr: cap(stderr),
+        }
+    }
+
+    fn ctx(rootfs: &str, root: Option<&Path>, cgo: bool) -> RunContext {
+        let mut env = BTreeMap::new();
+        env.insert("PATH".to_string(), RUN_PATH.to_string());
+        RunContext {
+            executor: "qemu-binfmt".into(),
+            rootfs: rootfs.into(),
+            toolchain_version: "go1.24.4".into(),
+            goos: "linux".into(),
+            goarch: "arm64".into(),
+            cgo,
+            traps: TrapContext {
+                root: root.map(Path::to_path_buf),
+                libc: cgo.then_some(Libc::Musl),
+                env,
+                uid: 0,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn classify(stderr: &str, c: &RunContext) -> Failure {
+        classify_run(&finished(Some(1), stderr), c, &Expectation::default()).expect("a failure")
+    }
+
+    /// A root with the files a Debian-like image has.
+    fn full_root() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        for dir in [
+            "usr/share/zoneinfo/Asia",
+            "usr/share/ca-certificates/mozilla",
+            "etc/ssl/certs",
+            "usr/bin",
+        ] {
+            std::fs::create_dir_all(p.join(dir)).unwrap();
+        }
+        std::fs::write(p.join("usr/share/zoneinfo/Asia/Shanghai"), "TZif").unwrap();
+        std::fs::write(
+            p.join("usr/share/ca-certificates/mozilla/A.crt"),
+            "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        // Debian's bundle is a plain file; its per-cert links are absolute symlinks, which
+        // must resolve inside the root, not on the host.
+        std::os::unix::fs::symlink(
+            "/usr/share/ca-certificates/mozilla/A.crt",
+            p.join("etc/ssl/certs/A.pem"),
+        )
+        .unwrap();
+        std::fs::write(p.join("usr/bin/sh"), "#!").unwrap();
+        std::os::unix::fs::symlink("usr/bin", p.join("bin")).unwrap();
+        std::fs::write(
+            p.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+        )
+        .unwrap();
+        std::fs::write(p.join("etc/group"), "root:x:0:\n").unwrap();
+        std::fs::write(p.join("etc/hosts"), "127.0.0.1\tlocalhost\n::1 localhost\n").unwrap();
+        std::fs::write(p.join("etc/nsswitch.conf"), "hosts: files dns\n").unwrap();
+        d
+    }
+
+    #[test]
+    fn resolves_absolute_symlinks_inside_the_root() {
+        let d = full_root();
+        let root = Root {
+            dir: Some(d.path()),
+        };
+        assert!(root.is_file("/etc/ssl/certs/A.pem"));
+        assert!(root.dir_has_certificate("/etc/ssl/certs"));
+        assert!(root.is_file("/bin/sh"), "bin -> usr/bin");
+        assert!(!root.is_file("/etc/ssl/certs/ca-certificates.crt"));
+        // `..` cannot climb out of the root.
+        assert!(root.resolve("/../../../../etc/passwd").is_some());
+        assert!(root.resolve("/../../../../etc/shadow").is_none());
+        let empty = Root { dir: None };
+        assert!(!empty.is_file("/etc/passwd"));
+    }
+
+    #[test]
+    fn each_trap_on_an_empty_root() {
+        let c = ctx("scratch", None, false);
+        let cases: &[(&str, Cause, &[&str])] = &[
+            (
+                "unknown time zone Asia/Shanghai\n",
+                Cause::MissingTzdata,
+                &[
+                    "scratch lacks /usr/share/zoneinfo",
+                    "time/tzdata",
+                    "timetzdata",
+                ],
+            ),
+            (
+                "x509: certificate signed by unknown authority\n",
+                Cause::MissingCaRoots,
+                &[
+                    "scratch has no CA certificates",
+                    "ca-certificates.crt",
+                    "x509roots/fallback",
+                ],
+            ),
+            (
+                "tls: failed to verify certificate: x509: failed to load system roots and no roots provided\n",
+                Cause::MissingCaRoots,
+                &["SSL_CERT_FILE"],
+            ),
+            (
+                "user: Current requires cgo or $USER, $HOME set in environment\n",
+                Cause::MissingUserDb,
+                &["scratch has no /etc/passwd", "$USER and $HOME", "app:x:0:0"],
+            ),
+            (
+                "exec: \"sh\": executable file not found in $PATH\n",
+                Cause::MissingExecutable,
+                &[
+                    "scratch has no `sh` on $PATH (/usr/local/bin:/usr/bin:/bin)",
+                    "busybox",
+                ],
+            ),
+            (
+                "fork/exec /bin/sh: no such file or directory\n",
+                Cause::MissingExecutable,
+                &["scratch has no /bin/sh"],
+            ),
+            (
+                "exec: \"go\": executable file not found in $PATH\n",
+                Cause::NeedsGoToolchain,
+                &["no `go`", "Go toolchain"],
+            ),
+            (
+                "lookup localhost on [::1]:53: read udp [::1]:40154->[::1]:53: read: connection refused\n",
+                Cause::DnsConfig,
+                &[
+                    "scratch lacks /etc/hosts and /etc/resolv.conf",
+                    "Go's own resolver (cgo=0)",
+                    "(lookup localhost on [::1]:53: connection refused)",
+                ],
+            ),
+        ];
+        for (stderr, cause, has) in cases {
+            let f = classify(stderr, &c);
+            assert_eq!(f.cause, *cause, "{stderr}: {}", f.hint);
+            for h in *has {
+                assert!(f.hint.contains(h), "{stderr}: `{h}` not in {}", f.hint);
+            }
+        }
+    }
+
+    #[test]
+    fn the_message_without_the_missing_thing_keeps_its_cause() {
+        let d = full_root();
+        let c = ctx("glibc", Some(d.path()), false);
+        for stderr in [
+            "unknown time zone Asia/Shanghai\n",
+            "unknown time zone Mars/Olympus_Mons\n",
+            "x509: certificate signed by unknown authority\n",
+            "user: Current requires cgo or $USER, $HOME set in environment\n",
+            "user: unknown userid 0\n",
+            "exec: \"sh\": executable file not found in $PATH\n",
+            "fork/exec /bin/sh: no such file or directory\n",
+            "lookup localhost on [::1]:53: read: connection refused\n",
+        ] {
+            let f = classify(stderr, &c);
+            assert_eq!(f.cause, Cause::WrongExitCode, "{stderr}: {}", f.hint);
+        }
+        // A bundle named by SSL_CERT_FILE that is not there is the trap even so.
+        let mut c2 = c.clone();
+        c2.traps
+            .env
+            .insert("SSL_CERT_FILE".into(), "/etc/missing.pem".into());
+        c2.traps
+            .env
+            .insert("SSL_CERT_DIR".into(), "/nowhere".into());
+        let f = classify("x509: certificate signed by unknown authority\n", &c2);
+        assert_eq!(f.cause, Cause::MissingCaRoots, "{}", f.hint);
+        assert!(f.hint.contains("/etc/missing.pem"), "{}", f.hint);
+    }
+
+    #[test]
+    fn user_lookups_per_toolchain_and_cgo_mode() {
+        let d = full_root();
+        // Another uid than the passwd has: the user is absent.
+        let mut c = ctx("glibc", Some(d.path()), false);
+        c.traps.uid = 1001;
+        let f = classify(
+            "user: Current requires cgo or $USER, $HOME set in environment\n",
+            &c,
+        );
+        assert_eq!(f.cause, Cause::MissingUserDb);
+        assert!(
+            f.hint
+                .contains("glibc's /etc/passwd has no entry for uid 1001"),
+            "{}",
+            f.hint
+        );
+        // cgo=1 with musl on an empty root: go1.24 says `unknown userid`, go1.22 passes
+        // musl's errno through.
+        let c = ctx("scratch", None, true);
+        for stderr in [
+            "user: unknown userid 0\n",
+            "user: lookup userid 0: no such file or directory\n",
+        ] {
+            let f = classify(stderr, &c);
+            assert_eq!(f.cause, Cause::MissingUserDb, "{stderr}");
+            assert!(
+                f.hint.contains("musl's getpwuid_r") && f.hint.contains("osusergo"),
+                "{}",
+                f.hint
+            );
+        }
+        // Groups look in /etc/group.
+        let c = ctx("glibc", Some(d.path()), true);
+        let f = classify("group: unknown groupid 42\n", &c);
+        assert_eq!(f.cause, Cause::MissingUserDb);
+        assert!(
+            f.hint.contains("/etc/group has no entry for gid 42"),
+            "{}",
+            f.hint
+        );
+        assert_eq!(
+            classify("group: unknown group root\n", &c).cause,
+            Cause::WrongExitCode
+        );
+    }
+
+    #[test]
+    fn dns_names_the_resolver_and_what_the_root_lacks() {
+        let d = full_root();
+        // The hostname is not in /etc/hosts and there is no resolv.conf.
+        let mut c = ctx("musl", Some(d.path()), true);
+        let f = classify(
+            "go package net: hostLookupOrder(db.internal) = cgo\nlookup db.internal: Try again\n",
+            &c,
+        );
+        assert_eq!(f.cause, Cause::DnsConfig, "{}", f.hint);
+        assert!(
+            f.hint
+                .contains("musl lacks db.internal in /etc/hosts and /etc/resolv.conf")
+                && f.hint.contains("musl's getaddrinfo"),
+            "{}",
+            f.hint
+        );
+        // Forced to Go's resolver on a cgo binary.
+        c.traps.env.insert("GODEBUG".into(), "netdns=go+2".into());
+        let f = classify(
+            "lookup db.internal on [::1]:53: read: connection refused\n",
+            &c,
+        );
+        assert!(
+            f.hint.contains("Go's own resolver (GODEBUG=netdns=go)"),
+            "{}",
+            f.hint
+        );
+        // With a resolv.conf the query reached for a nameserver: the sandbox has no network,
+        // not a root problem.
+        std::fs::write(d.path().join("etc/resolv.conf"), "nameserver 10.0.0.2\n").unwrap();
+        let f = classify(
+            "lookup db.internal on 10.0.0.2:53: connect: network is unreachable\n",
+            &c,
+        );
+        assert_eq!(f.cause, Cause::WrongExitCode, "{}", f.hint);
+        // glibc's resolver with a hosts line that skips files.
+        std::fs::write(d.path().join("etc/nsswitch.conf"), "hosts: dns\n").unwrap();
+        let mut g = ctx("glibc", Some(d.path()), true);
+        g.traps.libc = Some(Libc::Gnu);
+        let f = classify(
+            "lookup localhost: Temporary failure in name resolution\n",
+            &g,
+        );
+        assert_eq!(f.cause, Cause::DnsConfig, "{}", f.hint);
+        assert!(
+            f.hint.contains("`files` on the hosts line") && f.hint.contains("glibc's getaddrinfo"),
+            "{}",
+            f.hint
+        );
+    }
+
+    #[test]
+    fn cpu_levels() {
+        let mut c = ctx("scratch", None, false);
+        c.executor = "qemu-direct".into();
+        c.goarch = "amd64".into();
+        c.traps.variant = Some("goamd64=v3".into());
+        c.traps.env.insert("QEMU_CPU".into(), "Nehalem".into());
+        let f = classify(
+            "This program can only be run on AMD64 processors with v3 microarchitecture support.\n",
+            &c,
+        );
+        assert_eq!(f.cause, Cause::CpuLevel);
+        assert!(
+            f.hint.contains("GOAMD64=v3") && f.hint.contains("qemu -cpu Nehalem"),
+            "{}",
+            f.hint
+        );
+        // GOARM=7 on an ARMv6 model: SIGILL, reported by qemu.
+        let mut a = ctx("scratch", None, false);
+        a.goarch = "arm".into();
+        a.traps.variant = Some("goarm=7".into());
+        a.traps.env.insert("QEMU_CPU".into(), "arm1176".into());
+        let f = classify_run(
+            &finished(
+                Some(132),
+                "qemu: uncaught target signal 4 (Illegal instruction) - core dumped\n",
+            ),
+            &a,
+            &Expectation::default(),
+        )
+        .expect("a failure");
+        assert_eq!(f.cause, Cause::CpuLevel, "{}", f.hint);
+        assert!(
+            f.hint.contains("SIGILL") && f.hint.contains("GOARM=7") && f.hint.contains("arm1176"),
+            "{}",
+            f.hint
+        );
+        // riscv64's qemu dies with the signal without blaming the guest.
+        let mut r = ctx("scratch", None, false);
+        r.goarch = "riscv64".into();
+        r.traps.variant = Some("goriscv64=rva22u64".into());
+        r.traps.env.insert("QEMU_CPU".into(), "sifive-u54".into());
+        let f =
+            classify_run(&finished(Some(132), ""), &r, &Expectation::default()).expect("a failure");
+        assert_eq!(f.cause, Cause::CpuLevel, "{}", f.hint);
+        assert!(f.hint.contains("GORISCV64=rva22u64"), "{}", f.hint);
+        // …but without a CPU model asked for, that is still qemu's crash.
+        r.traps.env.remove("QEMU_CPU");
+        let f =
+            classify_run(&finished(Some(132), ""), &r, &Expectation::default()).expect("a failure");
+        assert_eq!(f.cause, Cause::EmulatorCrash, "{}", f.hint);
+        // SIGILL of a baseline binary on the default CPU stays a signal.
+        let mut b = a.clone();
+        b.traps.variant = None;
+        b.traps.env.remove("QEMU_CPU");
+        let f = classify_run(
+            &finished(
+                Some(132),
+                "qemu: uncaught target signal 4 (Illegal instruction) - core dumped\n",
+            ),
+            &b,
+            &Expectation::default(),
+        )
+        .expect("a failure");
+        assert_eq!(f.cause, Cause::Signal);
+    }
+
+    #[test]
+    fn hosts_parsing() {
+        assert!(hosts_lists("127.0.0.1 localhost # x\n", "LOCALHOST"));
+        assert!(hosts_lists("10.0.0.1 a b.example c\n", "b.example."));
+        assert!(!hosts_lists("# 10.0.0.1 a\n", "a"));
+        assert_eq!(
+            join_and(&["a".into(), "b".into(), "c".into()]),
+            "a, b and c"
+        );
+    }
+}

@@ -1,0 +1,3 @@
+module crossmatrix.invalid/trap-ca-roots
+
+go 1.21

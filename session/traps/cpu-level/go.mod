@@ -1,0 +1,3 @@
+module crossmatrix.invalid/trap-cpu-level
+
+go 1.21

@@ -1,0 +1,3 @@
+module crossmatrix.invalid/trap-exec-sh
+
+go 1.21

@@ -1,0 +1,3 @@
+module crossmatrix.invalid/trap-proc
+
+go 1.21

@@ -1,0 +1,3 @@
+module crossmatrix.invalid/trap-resolve
+
+go 1.21

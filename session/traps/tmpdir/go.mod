@@ -1,0 +1,3 @@
+module crossmatrix.invalid/trap-tmpdir
+
+go 1.21

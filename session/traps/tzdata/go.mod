@@ -1,0 +1,3 @@
+module crossmatrix.invalid/trap-tzdata
+
+go 1.21

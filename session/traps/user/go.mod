@@ -1,0 +1,3 @@
+module crossmatrix.invalid/trap-user
+
+go 1.21
