@@ -143,12 +143,6 @@ pub struct RunContext {
     pub traps: crate::traps::TrapContext,
 }
 
-/// Go's `os/exec` failing to find the go command (in the root, or on its PATH).
-static NEEDS_GO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"exec: "go": executable file not found in \$PATH|fork/exec [^\s:]*/bin/go: no such file or directory"#)
-        .expect("regex")
-});
-
 /// Where `got` first differs from `want`, on one line: `line 3: got "x", want "y"`.
 pub fn first_difference(got: &str, want: &str) -> String {
     let short = |s: &str| {
@@ -310,19 +304,6 @@ fn classify_generic(f: &Finished, ctx: &RunContext, expect: &Expectation) -> Opt
         ));
     }
     let code = f.code.unwrap_or(-1);
-    if code != expect.exit_code && NEEDS_GO.is_match(&stderr) {
-        return Some(Failure::new(
-            Cause::NeedsGoToolchain,
-            format!(
-                "the program runs the go command ({}), and the `{}` root has none: it needs a Go toolchain at run time — expect the failure for it (expect_fail) or give its cells a root with Go",
-                NEEDS_GO
-                    .find(&stderr)
-                    .map(|m| m.as_str())
-                    .unwrap_or_default(),
-                ctx.rootfs
-            ),
-        ));
-    }
     if code != expect.exit_code {
         // bwrap reports a child killed by a signal as 128+N.
         if code > 128 && code <= 128 + 64 && expect.exit_code <= 128 {
