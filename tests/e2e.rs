@@ -831,10 +831,12 @@ fn unchanged_passing_cells_reuse_their_results_until_an_input_changes() {
     }
 }
 
-/// Builds run the compiler's GC with `GOGC=400` under a `GOMEMLIMIT` (less build CPU): the
-/// binary is the very one Go's defaults build, which a config's `[build] env` restores.
+/// Builds run the compiler with `GOGC=400` under a `GOMEMLIMIT` and single-threaded
+/// (`GOMAXPROCS=1`), for less build CPU: the binary is the very one Go's defaults build, which a
+/// config's `[build] env` restores. The second build has a cache of its own, so that every
+/// package is compiled again under Go's defaults rather than served by the first's GOCACHE.
 #[test]
-fn the_compilers_gc_settings_leave_the_binary_unchanged() {
+fn the_compilers_runtime_settings_leave_the_binary_unchanged() {
     require_host!(false);
     let tmp = tempfile::tempdir().expect("tempdir");
     let prog = tmp.path().join("gc.go");
@@ -842,50 +844,48 @@ fn the_compilers_gc_settings_leave_the_binary_unchanged() {
     let cfg = tmp.path().join("crossmatrix.toml");
     std::fs::write(
         &cfg,
-        "targets = [\"linux/arm64\"]\ncgo = [0]\n[build]\nenv = { GOGC = \"100\", GOMEMLIMIT = \"off\" }\n",
+        "targets = [\"linux/arm64\"]\ncgo = [0]\n[build]\n\
+         env = { GOGC = \"100\", GOMEMLIMIT = \"off\", GOMAXPROCS = \"\" }\n",
     )
     .expect("write config");
-    let cache = shared_cache();
-    let build = |name: &str, config: Option<&Path>| {
-        let out = tmp.path().join(name);
-        let mut args = match config {
-            None => common::go124_run(&[&prog], &["arm64"], &cache, &out),
-            Some(c) => {
-                let mut a = vec!["run".to_string(), prog.to_str().expect("utf-8").into()];
-                a.extend(
-                    [
-                        "--config",
-                        c.to_str().expect("utf-8"),
-                        "--toolchain",
-                        "go1.24",
-                    ]
-                    .map(String::from),
-                );
-                a.extend(
-                    [
-                        "--cache-dir",
-                        cache.to_str().expect("utf-8"),
-                        "--out",
-                        out.to_str().expect("utf-8"),
-                    ]
-                    .map(String::from),
-                );
-                a
-            }
-        };
+    let ours = {
+        let out = tmp.path().join("ours");
+        let mut args = common::go124_run(&[&prog], &["arm64"], &shared_cache(), &out);
         args.extend(["--reps", "0"].map(String::from));
         let o = crossmatrix(&args);
-        assert_eq!(o.status.code(), Some(0), "{name}");
+        assert_eq!(o.status.code(), Some(0), "ours: {}", common::stderr(&o));
         record(&records(&out), "go1.24/linux-arm64/cgo0/rootfs-scratch/gc").clone()
     };
-    let ours = build("ours", None);
-    let go_defaults = build("go-defaults", Some(&cfg));
+    let go_defaults = {
+        let (out, cache) = (tmp.path().join("go-defaults"), tmp.path().join("cache"));
+        let o = crossmatrix(&[
+            "run",
+            prog.to_str().expect("utf-8"),
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--toolchain",
+            "go1.24",
+            "--cache-dir",
+            cache.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--reps",
+            "0",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "go defaults: {}",
+            common::stderr(&o)
+        );
+        record(&records(&out), "go1.24/linux-arm64/cgo0/rootfs-scratch/gc").clone()
+    };
     assert_ne!(
         go_defaults["build"]["cached"], true,
-        "other build env, so a build of its own: {go_defaults:#}"
+        "a cache of its own, so a build of its own: {go_defaults:#}"
     );
     assert_eq!(
         ours["binary"]["sha256"], go_defaults["binary"]["sha256"],
-        "GOGC/GOMEMLIMIT of the compiler are not build inputs"
+        "GOGC/GOMEMLIMIT/GOMAXPROCS of the compiler are not build inputs"
     );
 }

@@ -93,8 +93,8 @@ pub struct Runner {
     results: ResultCache,
     /// This machine in this boot (part of every result key).
     machine: String,
-    /// `GOGC` and `GOMEMLIMIT` of builds.
-    build_gc: [(&'static str, String); 2],
+    /// `GOGC`, `GOMEMLIMIT` and `GOMAXPROCS` of builds (see [`crate::buildenv`]).
+    build_env: [(&'static str, String); 3],
     /// Container images unpacked as roots (`<cache>/images/`).
     images: crossmatrix_toolchains::ImageStore,
 }
@@ -135,7 +135,7 @@ impl Runner {
             build_cache: BuildCache::new(cfg_cache_dir.join("bin")),
             results: ResultCache::new(cfg_cache_dir.join("cells"), reuse),
             machine: machine_identity(),
-            build_gc: crate::buildgc::host_gc_env(),
+            build_env: crate::buildenv::host_build_env(),
             images: crossmatrix_toolchains::ImageStore::new(&cfg_cache_dir),
         })
     }
@@ -605,8 +605,9 @@ impl Runner {
             .env("GOARCH", &cell.target.goarch)
             .env("CGO_ENABLED", if cell.cgo { "1" } else { "0" })
             .env("TMPDIR", "/tmp");
-        // The compiler's own GC: less often, within a memory cap (see `buildgc`).
-        for (k, v) in &self.build_gc {
+        // The compiler's own runtime: GC less often within a memory cap, one thread (see
+        // `buildenv`).
+        for (k, v) in &self.build_env {
             sb = sb.env(*k, v);
         }
         for (k, v) in &src.env {

@@ -2,7 +2,7 @@
 //! its startup and classifies every failure into a `Cause` with a hint.
 
 pub mod buildcache;
-pub mod buildgc;
+pub mod buildenv;
 pub mod cell;
 pub mod classify;
 pub mod fetch;
