@@ -30,8 +30,39 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The error and its causes, each said once: most of our errors already name their source in
+/// their own message (`writing FILE: {source}`), which `{:#}` would repeat.
+fn message(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_cause_is_said_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("writing out: {source}")]
+        struct Outer {
+            source: std::io::Error,
+        }
+        let io = std::io::Error::other("disk full");
+        let e = anyhow::Error::new(Outer { source: io });
+        assert_eq!(super::message(&e), "writing out: disk full");
+        let e = anyhow::anyhow!("root cause").context("reading config");
+        assert_eq!(super::message(&e), "reading config: root cause");
     }
 }

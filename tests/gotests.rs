@@ -3,7 +3,9 @@
 //! package without tests, a benchmark — natively on amd64, under qemu on arm64 and riscv64,
 //! and on wasip1 in the embedded wasmtime; per-test JUnit checked as XML; a per-test
 //! comparison of two toolchains with the `new-failure` gate; a warm re-run that reuses the
-//! passing cells; standard-library packages by import path.
+//! passing cells; standard-library packages by import path; and the bad input of the issue
+//! (a test writing into its read-only source, a gigabyte of output, tests needing cgo on a
+//! cgo=0 cell, a `-run` that matches nothing).
 
 mod common;
 
@@ -419,4 +421,160 @@ fn toolchains_compared_test_by_test_and_warm_reruns_reuse() {
         let was = before.iter().find(|b| b["id"] == r["id"]).unwrap();
         assert_eq!(r["tests"], was["tests"], "{}", r["id"]);
     }
+}
+
+/// A module of the tests a user gets wrong: one writing into its own (read-only) package
+/// directory, one printing a gigabyte, a package whose tests need cgo, one whose test files
+/// are all `//go:build cgo`.
+fn bad_fixture(root: &Path) {
+    write(&root.join("go.mod"), "module example.com/bad\n\ngo 1.21\n");
+    write(&root.join("writes/w.go"), "package writes\n");
+    write(
+        &root.join("writes/w_test.go"),
+        "package writes\n\nimport (\n\t\"os\"\n\t\"testing\"\n\t\"time\"\n)\n\nfunc TestWriteHere(t *testing.T) {\n\tif err := os.WriteFile(\"out.txt\", []byte(\"x\"), 0o644); err != nil {\n\t\tt.Fatal(err)\n\t}\n}\n\nfunc TestWriteTemp(t *testing.T) {\n\ttime.Sleep(50 * time.Millisecond)\n\tif err := os.WriteFile(t.TempDir()+\"/out.txt\", []byte(\"x\"), 0o644); err != nil {\n\t\tt.Fatal(err)\n\t}\n}\n",
+    );
+    write(&root.join("loud/l.go"), "package loud\n");
+    write(
+        &root.join("loud/l_test.go"),
+        "package loud\n\nimport (\n\t\"bytes\"\n\t\"os\"\n\t\"testing\"\n)\n\nfunc TestLoud(t *testing.T) {\n\tline := bytes.Repeat([]byte(\"y\"), 1<<20)\n\tfor i := 0; i < 1024; i++ {\n\t\tos.Stdout.Write(line)\n\t}\n}\n\nfunc TestAfter(t *testing.T) {}\n",
+    );
+    for pkg in ["cgopkg", "cgotag"] {
+        write(
+            &root.join(format!("{pkg}/c.go")),
+            &format!(
+                "package {pkg}\n\n// int two(void) {{ return 2; }}\nimport \"C\"\n\nfunc Two() int {{ return int(C.two()) }}\n"
+            ),
+        );
+        write(
+            &root.join(format!("{pkg}/doc.go")),
+            &format!("package {pkg}\n"),
+        );
+        let tag = if pkg == "cgotag" {
+            "//go:build cgo\n\n"
+        } else {
+            ""
+        };
+        write(
+            &root.join(format!("{pkg}/c_test.go")),
+            &format!(
+                "{tag}package {pkg}\n\nimport \"testing\"\n\nfunc TestTwo(t *testing.T) {{\n\tif Two() != 2 {{\n\t\tt.Fatal(\"two\")\n\t}}\n}}\n"
+            ),
+        );
+    }
+}
+
+#[test]
+fn bad_test_input_gets_a_cause_and_the_run_goes_on() {
+    require_host!(true);
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("bad");
+    bad_fixture(&m);
+    let cache = s(&shared_cache());
+    let out = d.path().join("out");
+    let common = |out: &Path, cgo: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--toolchain",
+            "go1.24",
+            "--target",
+            "linux/amd64",
+            "--libc",
+            "gnu",
+            "--cache-dir",
+            &cache,
+            "--out",
+            &s(out),
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        for c in cgo {
+            a.extend(["--cgo".to_string(), c.to_string()]);
+        }
+        a
+    };
+    let mut a: Vec<String> = ["test", "./writes", "./loud", "./cgopkg", "./cgotag"]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    a.extend(common(&out, &["0", "1"]));
+    let o = crossmatrix_in_reuse(&m, &a, false);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 8, "every cell is recorded: {recs:#?}");
+    let find = |program: &str, cgo: u64| {
+        recs.iter()
+            .find(|r| r["program"] == program && r["cgo"] == cgo)
+            .unwrap_or_else(|| panic!("no record of {program} cgo={cgo}"))
+    };
+    for cgo in [0, 1] {
+        // The package's directory is read-only in the sandbox; t.TempDir() is writable.
+        let w = find("writes", cgo);
+        assert_eq!(w["cause"], "test-failure", "{w:#}");
+        let hint = w["hint"].as_str().unwrap();
+        assert!(
+            hint.contains("TestWriteHere") && hint.contains("write under t.TempDir()"),
+            "{hint}"
+        );
+        assert!(
+            case(w, "TestWriteHere")["output"]
+                .as_str()
+                .unwrap()
+                .contains("read-only file system")
+        );
+        let temp = case(w, "TestWriteTemp");
+        assert_eq!(temp["status"], "pass");
+        assert!(
+            temp["elapsed_ms"].as_u64().unwrap() >= 50,
+            "each test's elapsed is the binary's own: {temp}"
+        );
+        // A gigabyte of output: read at pipe speed, kept capped, every test still known.
+        let l = find("loud", cgo);
+        assert_eq!(l["status"], "pass", "{l:#}");
+        assert_eq!(case(l, "TestAfter")["status"], "pass");
+        let kept = case(l, "TestLoud")["output"].as_str().map_or(0, str::len);
+        assert!(kept < 1 << 20, "{kept} bytes of output kept");
+    }
+    let cgopkg = find("cgopkg", 0);
+    assert_eq!(cgopkg["cause"], "build-error", "{cgopkg:#}");
+    assert!(
+        cgopkg["hint"]
+            .as_str()
+            .unwrap()
+            .contains("left out with cgo=0 because they use cgo: c.go"),
+        "{cgopkg:#}"
+    );
+    let cgotag = find("cgotag", 0);
+    assert_eq!(
+        (cgotag["status"].as_str(), cgotag["cause"].as_str()),
+        (Some("skipped"), Some("excluded-by-constraints")),
+        "{cgotag:#}"
+    );
+    assert!(
+        cgotag["hint"]
+            .as_str()
+            .unwrap()
+            .contains("c_test.go: //go:build cgo"),
+        "{cgotag:#}"
+    );
+    for pkg in ["cgopkg", "cgotag"] {
+        assert_eq!(find(pkg, 1)["status"], "pass", "{pkg} with cgo=1");
+    }
+    let size = std::fs::metadata(out.join("cells.jsonl")).unwrap().len();
+    assert!(size < 4 << 20, "records stay small: {size} bytes");
+
+    // A -run that matches nothing: Go says "no tests to run"; not a failure.
+    let none = d.path().join("none");
+    let mut a: Vec<String> = ["test", "./cgopkg"].iter().map(|a| a.to_string()).collect();
+    a.extend(common(&none, &["1"]));
+    a.extend(["--".to_string(), "-run=NoSuchTest".to_string()]);
+    let o = crossmatrix_in_reuse(&m, &a, false);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = &records(&none)[0];
+    assert_eq!(r["status"], "pass", "{r:#}");
+    assert_eq!(r["tests"]["no_tests_to_run"], true, "{r:#}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("no tests to run"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }

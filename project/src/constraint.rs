@@ -124,7 +124,19 @@ pub fn exclusion(
     content: &str,
     tags: &dyn TagSet,
 ) -> Result<Option<Exclusion>, BadConstraint> {
-    if name.starts_with('_') || name.starts_with('.') || name.ends_with("_test.go") {
+    if name.ends_with("_test.go") {
+        return Ok(Some(Exclusion::NotBuilt));
+    }
+    test_exclusion(name, content, tags)
+}
+
+/// [`exclusion`] as `go test` sees files: `_test.go` files are built too.
+pub fn test_exclusion(
+    name: &str,
+    content: &str,
+    tags: &dyn TagSet,
+) -> Result<Option<Exclusion>, BadConstraint> {
+    if name.starts_with('_') || name.starts_with('.') {
         return Ok(Some(Exclusion::NotBuilt));
     }
     if let Some(suffix) = excluding_suffix(name, tags) {

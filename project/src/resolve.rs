@@ -5,7 +5,7 @@
 //! the program's build constraints exclude, or whose toolchain is older than the module's `go`
 //! line, is skipped with the reason.
 
-use crate::constraint::{Exclusion, TagSet, exclusion};
+use crate::constraint::{Exclusion, TagSet, exclusion, test_exclusion};
 use crate::context::{BuildContext, Tags};
 use crate::list::{Listed, go_list, tree_stamp};
 use crate::module::{ModuleError, Project, find_project};
@@ -297,11 +297,11 @@ impl Resolver<'_> {
             }
             if p.is_test() {
                 if !l.has_tests() {
-                    excluded.insert(ctx.clone(), no_tests(dir));
+                    excluded.insert(ctx.clone(), self.no_tests(dir, ctx)?);
                     continue;
                 }
             } else if !l.builds() {
-                let reason = self.exclusion_reason(dir, ctx, &err)?;
+                let reason = self.exclusion_reason(dir, ctx, &err, false)?;
                 excluded.insert(ctx.clone(), constrained(reason));
                 continue;
             } else if l.name != "main" {
@@ -462,11 +462,11 @@ impl Resolver<'_> {
                             f.import_path, ctx.goos, ctx.goarch
                         )
                     } else {
-                        self.exclusion_reason(&pkg_dir, ctx, "")?
+                        self.exclusion_reason(&pkg_dir, ctx, "", false)?
                     };
                     excluded.insert(ctx.clone(), constrained(reason));
                 } else if tests && !f.tested.contains(ctx) {
-                    excluded.insert(ctx.clone(), no_tests(&pkg_dir));
+                    excluded.insert(ctx.clone(), self.no_tests(&pkg_dir, ctx)?);
                 }
             }
             let source = match (&project, f.standard) {
@@ -490,12 +490,34 @@ impl Resolver<'_> {
         Ok(Resolved::Many { packages, project })
     }
 
-    /// Why `ctx` builds nothing in `dir`: each file's constraint, as its header or name says.
+    /// Why a test cell for `ctx` has nothing to test in `dir`: no `_test.go` file at all
+    /// (`no-test-files`), or every one left out for `ctx` by its constraints (a `//go:build
+    /// cgo` test on a cgo=0 cell: `excluded-by-constraints`, naming them).
+    fn no_tests(&mut self, dir: &Path, ctx: &BuildContext) -> Result<Skip, ResolveError> {
+        let is_test = |name: &str| name.ends_with("_test.go");
+        let has_test_files = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .any(|e| is_test(&e.file_name().to_string_lossy()))
+            })
+            .unwrap_or(false);
+        if !has_test_files {
+            return Ok(Skip {
+                cause: Cause::NoTestFiles,
+                reason: format!("{} has no _test.go files: nothing to test", dir.display()),
+            });
+        }
+        Ok(constrained(self.exclusion_reason(dir, ctx, "", true)?))
+    }
+
+    /// Why `ctx` builds nothing in `dir`: each file's constraint, as its header or name says
+    /// (of the `_test.go` files only, as `go test` reads them, when `tests`).
     fn exclusion_reason(
         &mut self,
         dir: &Path,
         ctx: &BuildContext,
         go_says: &str,
+        tests: bool,
     ) -> Result<String, ResolveError> {
         let mut files: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
             .map_err(|source| ResolveError::Io {
@@ -504,7 +526,7 @@ impl Resolver<'_> {
             })?
             .flatten()
             .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-            .filter(|(n, _)| n.ends_with(".go"))
+            .filter(|(n, _)| n.ends_with(".go") && (!tests || n.ends_with("_test.go")))
             .collect();
         files.sort();
         let tags = self.tags(ctx)?.clone();
@@ -513,7 +535,12 @@ impl Resolver<'_> {
             let Ok(content) = std::fs::read_to_string(&path) else {
                 continue;
             };
-            match exclusion(&name, &content, &tags) {
+            let excluded = if tests {
+                test_exclusion(&name, &content, &tags)
+            } else {
+                exclusion(&name, &content, &tags)
+            };
+            match excluded {
                 Ok(Some(Exclusion::NotBuilt)) | Ok(None) => {}
                 Ok(Some(e)) => why.push(format!("{name}: {e}")),
                 Err(e) => why.push(format!("{name}: {e}")),
@@ -526,7 +553,11 @@ impl Resolver<'_> {
             if tags.cgo() { " cgo=1" } else { " cgo=0" }
         );
         Ok(match (why.len(), go_says.is_empty()) {
-            (0, true) => format!("no file of {} is built for {target}", dir.display()),
+            (0, true) => format!(
+                "no {}file of {} is built for {target}",
+                if tests { "_test.go " } else { "" },
+                dir.display()
+            ),
             (0, false) => go_says.to_string(),
             (n, _) if n > 3 => format!(
                 "excluded for {target}: {} (and {} more)",
@@ -542,13 +573,6 @@ fn constrained(reason: String) -> Skip {
     Skip {
         cause: Cause::ExcludedByConstraints,
         reason,
-    }
-}
-
-fn no_tests(dir: &Path) -> Skip {
-    Skip {
-        cause: Cause::NoTestFiles,
-        reason: format!("{} has no _test.go files: nothing to test", dir.display()),
     }
 }
 

@@ -721,7 +721,7 @@ impl Runner {
             } else if let Some(f) = module_failure(cell, &log) {
                 f
             } else {
-                classify_build(&log, &cell.target.goarch)
+                with_cgo_note(cell, classify_build(&log, &cell.target.goarch))
             };
             return (None, Some(fail));
         }
@@ -1434,4 +1434,42 @@ fn write_probe(cache_dir: &Path) -> Result<PathBuf, RunnerError> {
         std::fs::write(&p, body).map_err(io(&p))?;
     }
     Ok(dir)
+}
+
+/// A build error on a cgo=0 cell of a package whose own files use cgo is most likely that: the
+/// files with `import "C"` are left out and what they define is missing. The hint says so.
+fn with_cgo_note(cell: &Cell, mut fail: Failure) -> Failure {
+    if cell.cgo || fail.cause != Cause::BuildError {
+        return fail;
+    }
+    let dir = match &cell.program.source {
+        ProgramSource::Package(gp) => gp.dir.clone(),
+        ProgramSource::Dir(d) => d.clone(),
+        _ => return fail,
+    };
+    let mut cgo_files: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let go = name.ends_with(".go") && !name.ends_with("_test.go");
+            let text = if go {
+                std::fs::read_to_string(e.path()).ok()?
+            } else {
+                return None;
+            };
+            text.lines()
+                .any(|l| matches!(l.trim(), "import \"C\"" | "\"C\""))
+                .then_some(name)
+        })
+        .collect();
+    if !cgo_files.is_empty() {
+        cgo_files.sort();
+        fail.hint.push_str(&format!(
+            " (left out with cgo=0 because they use cgo: {}; this package needs cgo=1, or exclude its cgo=0 cells)",
+            cgo_files.join(", ")
+        ));
+    }
+    fail
 }

@@ -98,12 +98,13 @@ fn assembles_for_another_arch(log: &str, goarch: &str) -> bool {
 }
 
 /// The first line that looks like a compiler error (`file.go:3:5: …`), else the first
-/// non-empty line that is not a `#` package header.
+/// non-empty line that is neither a `#` package header nor one of `go test`'s `FAIL` summary
+/// lines (`FAIL\tpkg [setup failed]`), which say only that the build failed.
 fn first_error_line(log: &str) -> Option<String> {
     let lines = log.lines().map(str::trim).filter(|l| !l.is_empty());
     let mut fallback = None;
     for l in lines {
-        if l.starts_with('#') {
+        if l.starts_with('#') || l == "FAIL" || l.starts_with("FAIL\t") {
             continue;
         }
         if l.contains(".go:") {
@@ -710,6 +711,10 @@ mod tests {
         let f = classify_build("# x\n./main.go:3:5: undefined: foo\n", "amd64");
         assert_eq!(f.cause, Cause::BuildError);
         assert!(f.hint.contains("./main.go:3:5: undefined: foo"));
+        // `go test -c` puts its summary first; the reason is below it.
+        let log = "FAIL\texample.com/bad/cgoonly [setup failed]\nFAIL\n# example.com/bad/cgoonly\nuse of cgo in test c_test.go not supported\n";
+        let f = classify_build(log, "amd64");
+        assert_eq!(f.hint, "fix: use of cgo in test c_test.go not supported");
         assert_eq!(
             classify_build("cmd/go: unsupported GOOS/GOARCH pair linux/foo", "foo").cause,
             Cause::UnsupportedTarget

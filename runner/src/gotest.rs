@@ -56,10 +56,12 @@ pub fn test2json_tool(goroot: &Path, host_goarch: &str) -> PathBuf {
 }
 
 /// The events of a test binary's `-test.v=test2json` output, converted by `test2json` (read
-/// from stdin, with `-t` timestamps off: elapsed times come from the binary).
+/// from stdin). `-t` is what makes test2json report each test's `Elapsed` — parsed from the
+/// binary's own `--- PASS: TestX (0.25s)` lines; its `Time` stamps, taken as it converts, and the
+/// package's elapsed (time since the conversion began) are not used.
 pub fn to_events(tool: &Path, package: &str, output: &[u8]) -> Result<Vec<TestEvent>, String> {
     let mut child = Command::new(tool)
-        .args(["-p", package])
+        .args(["-t", "-p", package])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -93,12 +95,13 @@ static RUNNING: LazyLock<Regex> =
 pub fn summarize(package: &str, events: &[TestEvent], finished: &Finished) -> TestsRecord {
     let mut outputs: HashMap<String, String> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut ended: HashMap<String, (TestStatus, u64)> = HashMap::new();
     let mut all_output = String::new();
     for e in events {
         let name = e.test.clone().unwrap_or_default();
         match e.action.as_str() {
-            "run" if !name.is_empty() && !order.contains(&name) => order.push(name.clone()),
+            "run" if !name.is_empty() && seen.insert(name.clone()) => order.push(name.clone()),
             "output" => {
                 let text = e.output.as_deref().unwrap_or_default();
                 all_output.push_str(text);
@@ -114,7 +117,7 @@ pub fn summarize(package: &str, events: &[TestEvent], finished: &Finished) -> Te
                 };
                 let ms = (e.elapsed.unwrap_or(0.0) * 1000.0).round() as u64;
                 ended.insert(name.clone(), (status, ms));
-                if !order.contains(&name) {
+                if seen.insert(name.clone()) {
                     order.push(name);
                 }
             }
@@ -244,10 +247,20 @@ pub fn verdict(rec: &TestsRecord, finished: &Finished, timeout: Duration) -> Opt
         } else {
             String::new()
         };
+        // The one failure the sandbox itself causes: a test writing into its package's
+        // directory, which is bound read-only (as Go's module cache is).
+        let wrote_source = rec
+            .failed()
+            .any(|c| c.output.contains("read-only file system"));
+        let why = if wrote_source {
+            "; a test wrote outside its temp dir: the package's source is read-only in the sandbox (write under t.TempDir())"
+        } else {
+            ""
+        };
         return Some(Failure::new(
             Cause::TestFailure,
             format!(
-                "{} test(s) failed: {}{more}; their output is in the record (tests.cases)",
+                "{} test(s) failed: {}{more}; their output is in the record (tests.cases){why}",
                 failed.len(),
                 shown.join(", ")
             ),

@@ -250,15 +250,26 @@ impl Captured {
         s
     }
 
-    /// The last `lines` lines, for records.
+    /// The last `lines` lines, for records — and of those at most the last `TAIL` bytes, however
+    /// long the lines (a test binary's stream is captured with [`Caps::TOOL`]: hundreds of MiB
+    /// can be one line).
     pub fn last_lines(&self, lines: usize) -> String {
         let text = self.text();
         let all: Vec<&str> = text.lines().collect();
         let start = all.len().saturating_sub(lines);
-        let kept = all[start..].join("\n");
-        if self.dropped > 0 && !kept.contains("bytes dropped …]") {
+        let mut kept = all[start..].join("\n");
+        let mut dropped = self.dropped;
+        if kept.len() > TAIL {
+            let mut cut = kept.len() - TAIL;
+            while !kept.is_char_boundary(cut) {
+                cut += 1;
+            }
+            kept.drain(..cut);
+            dropped += cut as u64;
+        }
+        if dropped > 0 && (dropped != self.dropped || !kept.contains("bytes dropped …]")) {
             // Say that output was cut even when the marker scrolled out of the kept lines.
-            return format!("[… {} bytes dropped …]\n{kept}", self.dropped);
+            return format!("[… {dropped} bytes dropped …]\n{kept}");
         }
         kept
     }
@@ -274,8 +285,17 @@ impl Captured {
             return;
         }
         self.tail.extend_from_slice(chunk);
-        if self.tail.len() > tail {
-            let excess = self.tail.len() - tail;
+        // Trimmed only when twice the cap: one move per `tail` bytes read, not one per chunk
+        // (a test printing gigabytes is read at pipe speed). `trim` makes it exact at the end.
+        if self.tail.len() > tail.saturating_mul(2).max(64 * 1024) {
+            self.trim(caps);
+        }
+    }
+
+    /// Keeps the last `caps.tail` bytes of the tail, counting the rest as dropped.
+    fn trim(&mut self, caps: Caps) {
+        if self.tail.len() > caps.tail {
+            let excess = self.tail.len() - caps.tail;
             self.tail.drain(..excess);
             self.dropped += excess as u64;
         }
@@ -434,7 +454,7 @@ fn pipe_pair() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
 fn spawn_reader<R: Read + Send + 'static>(mut r: R, caps: Caps) -> thread::JoinHandle<Captured> {
     thread::spawn(move || {
         let mut cap = Captured::default();
-        let mut buf = [0u8; 16 * 1024];
+        let mut buf = vec![0u8; 64 * 1024];
         loop {
             match r.read(&mut buf) {
                 Ok(0) => break,
@@ -443,6 +463,7 @@ fn spawn_reader<R: Read + Send + 'static>(mut r: R, caps: Caps) -> thread::JoinH
                 Err(_) => break,
             }
         }
+        cap.trim(caps);
         cap
     })
 }
@@ -549,6 +570,34 @@ mod tests {
         assert!(f.stdout.text().contains("bytes dropped"));
         let last = f.stdout.last_lines(1);
         assert!(last.starts_with("[… ") && last.ends_with("END"));
+    }
+
+    #[test]
+    fn last_lines_are_bounded_however_long_the_lines() {
+        let mut c = Captured::default();
+        c.push(&vec![b'y'; 1 << 20], Caps::TOOL);
+        c.push(b"\n--- PASS: TestLoud (2.43s)\nPASS\n", Caps::TOOL);
+        let last = c.last_lines(20);
+        assert!(last.len() < TAIL + 100, "{}", last.len());
+        assert!(last.starts_with("[… "), "{}", &last[..40]);
+        assert!(last.ends_with("--- PASS: TestLoud (2.43s)\nPASS"));
+    }
+
+    #[test]
+    fn chunked_capture_keeps_exactly_the_head_and_the_last_bytes() {
+        let caps = Caps {
+            head: 10,
+            tail: 100_000,
+        };
+        let mut c = Captured::default();
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        for chunk in data.chunks(7_777) {
+            c.push(chunk, caps);
+        }
+        c.trim(caps);
+        assert_eq!(c.head, data[..10]);
+        assert_eq!(c.tail, data[data.len() - 100_000..]);
+        assert_eq!(c.dropped, (data.len() - 10 - 100_000) as u64);
     }
 
     #[test]
