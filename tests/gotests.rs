@@ -5,7 +5,7 @@
 //! comparison of two toolchains with the `new-failure` gate; a warm re-run that reuses the
 //! passing cells; standard-library packages by import path; and the bad input of the issue
 //! (a test writing into its read-only source, a gigabyte of output, tests needing cgo on a
-//! cgo=0 cell, a `-run` that matches nothing).
+//! cgo=0 cell, a `-run` that matches nothing); `--recheck` labelling tests emulator-suspect.
 
 mod common;
 
@@ -576,5 +576,127 @@ fn bad_test_input_gets_a_cause_and_the_run_goes_on() {
         String::from_utf8_lossy(&o.stdout).contains("no tests to run"),
         "{}",
         String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+/// A stand-in for `qemu-aarch64-static` invoked directly: it runs the guest through the
+/// kernel's binfmt_misc handler (the real qemu) with one variable set, which the fixture's
+/// "emulator bug" test fails on — so the test fails under this executor and passes under the
+/// real one.
+const FAKE_QEMU: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "--version" {
+		fmt.Println("qemu-aarch64 version 7.2.99 (crossmatrix test double)")
+		return
+	}
+	env := append(os.Environ(), "CROSSMATRIX_FAKE_EMULATOR=1")
+	if err := syscall.Exec(os.Args[1], os.Args[1:], env); err != nil {
+		fmt.Fprintln(os.Stderr, "fake qemu:", err)
+		os.Exit(127)
+	}
+}
+"#;
+
+#[test]
+fn recheck_labels_tests_that_pass_under_another_executor() {
+    require_host!(false);
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("emu");
+    write(&m.join("go.mod"), "module example.com/emu\n\ngo 1.21\n");
+    let emu_test = "func TestEmuBug(t *testing.T) {\n\tif os.Getenv(\"CROSSMATRIX_FAKE_EMULATOR\") != \"\" {\n\t\tt.Fatal(\"wrong answer under this emulator\")\n\t}\n}\n\nfunc TestFine(t *testing.T) {}\n";
+    for (pkg, broken) in [
+        ("onlyemu", ""),
+        (
+            "mixed",
+            "\nfunc TestBroken(t *testing.T) { t.Fatal(\"broken everywhere\") }\n",
+        ),
+    ] {
+        write(&m.join(format!("{pkg}/p.go")), &format!("package {pkg}\n"));
+        write(
+            &m.join(format!("{pkg}/p_test.go")),
+            &format!("package {pkg}\n\nimport (\n\t\"os\"\n\t\"testing\"\n)\n\n{emu_test}{broken}"),
+        );
+    }
+    let fake_dir = d.path().join("fakebin");
+    write(&d.path().join("fake/main.go"), FAKE_QEMU);
+    let built = std::process::Command::new("/usr/lib/go-1.24/bin/go")
+        .args(["build", "-o"])
+        .arg(fake_dir.join("qemu-aarch64-static"))
+        .arg("main.go")
+        .current_dir(d.path().join("fake"))
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", shared_cache().join("test-gocache"))
+        .env("GOPATH", d.path().join("gopath"))
+        .env("GOTOOLCHAIN", "local")
+        .env("GO111MODULE", "off")
+        .output()
+        .expect("go build");
+    assert!(built.status.success(), "{}", stderr(&built));
+    let path = format!(
+        "{}:{}",
+        fake_dir.display(),
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
+    );
+    let out = d.path().join("out");
+    let o = crossmatrix_in(
+        &m,
+        &[
+            "test",
+            "./onlyemu",
+            "./mixed",
+            "--toolchain",
+            "go1.24",
+            "--target",
+            "linux/arm64",
+            "--cgo",
+            "0",
+            "--executor",
+            "qemu-direct",
+            "--recheck",
+            "--cache-dir",
+            &s(&shared_cache()),
+            "--out",
+            &s(&out),
+        ],
+        &[("PATH", path.as_str())],
+        false,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let recs = records(&out);
+    let by = |p: &str| recs.iter().find(|r| r["program"] == p).unwrap();
+    let only = by("onlyemu");
+    assert_eq!(only["run"]["executor"], "qemu-direct", "{only:#}");
+    assert_eq!(only["cause"], "emulator-suspect", "{only:#}");
+    assert!(
+        only["hint"].as_str().unwrap().contains("TestEmuBug"),
+        "{only:#}"
+    );
+    assert_eq!(
+        only["tests"]["emulator_suspect"],
+        serde_json::json!(["TestEmuBug"])
+    );
+    let mixed = by("mixed");
+    assert_eq!(
+        mixed["cause"], "test-failure",
+        "a real failure stays one: {mixed:#}"
+    );
+    assert!(
+        mixed["hint"]
+            .as_str()
+            .unwrap()
+            .ends_with("TestEmuBug passed under qemu-binfmt (emulator-suspect)"),
+        "{mixed:#}"
+    );
+    assert_eq!(
+        mixed["tests"]["emulator_suspect"],
+        serde_json::json!(["TestEmuBug"]),
+        "{mixed:#}"
     );
 }

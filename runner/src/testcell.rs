@@ -178,6 +178,14 @@ impl Runner {
                 ),
             ));
         }
+        let mut first = first;
+        if !passed_there.is_empty() {
+            first.hint.push_str(&format!(
+                "; {} passed under {} (emulator-suspect)",
+                passed_there.join(", "),
+                run.executor
+            ));
+        }
         Some(first)
     }
 }
