@@ -5,7 +5,8 @@ use super::{
     Input, ReportError, Reporter, failing_tests, size_label, startup_label, tests_label,
     totals_line, wall_time_note,
 };
-use crate::schema::CellStatus;
+use crate::schema::{CellRecord, CellStatus};
+use crossmatrix_matrix::Cause;
 use unicode_width::UnicodeWidthStr;
 
 pub(super) struct TableReporter;
@@ -42,10 +43,14 @@ const TESTS_LISTED: usize = 5;
 impl Reporter for TableReporter {
     fn render(&self, input: &Input<'_>) -> Result<String, ReportError> {
         let Input {
-            records,
+            records: all,
             meta,
             opts,
         } = *input;
+        // Packages without test files (`go test`'s `? pkg [no test files]`) are one line under
+        // the table, not a row per cell: `./...` of a real module has many.
+        let (untested, records): (Vec<&CellRecord>, Vec<&CellRecord>) =
+            all.iter().partition(|r| no_test_files(r));
         let with_cause = records.iter().any(|r| r.status != CellStatus::Pass);
         let with_tests = records.iter().any(|r| r.tests.is_some());
         let mut header = vec!["STATUS", "CELL", "EXECUTOR", "SIZE", "STARTUP"];
@@ -145,9 +150,14 @@ impl Reporter for TableReporter {
                     ));
                 }
             }
+        }
+        if !untested.is_empty() {
+            out.push_str(&untested_line(&untested));
+        }
+        if !rows.is_empty() || !untested.is_empty() {
             out.push('\n');
         }
-        out.push_str(&totals_line(records));
+        out.push_str(&totals_line(all));
         if let Some(meta) = meta {
             out.push_str("; ");
             out.push_str(&wall_time_note(meta));
@@ -155,6 +165,30 @@ impl Reporter for TableReporter {
         out.push('\n');
         Ok(out)
     }
+}
+
+fn no_test_files(r: &CellRecord) -> bool {
+    r.status == CellStatus::Skipped && r.cause == Some(Cause::NoTestFiles)
+}
+
+/// `skip    no test files in N packages (M cells): a, b, …` — the packages by program name.
+fn untested_line(untested: &[&CellRecord]) -> String {
+    const LISTED: usize = 12;
+    let mut names: Vec<&str> = untested.iter().map(|r| r.program.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let more = names.len().saturating_sub(LISTED);
+    let mut list = names[..names.len().min(LISTED)].join(", ");
+    if more > 0 {
+        list.push_str(&format!(" and {more} more"));
+    }
+    format!(
+        "skip    no test files in {} package{} ({} cell{}, cause no-test-files): {list}\n",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        untested.len(),
+        if untested.len() == 1 { "" } else { "s" },
+    )
 }
 
 /// Appends one aligned line; `color(col)` gives the ANSI style for a column, applied to the

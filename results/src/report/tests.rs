@@ -505,6 +505,35 @@ fn go_test_records() -> Vec<CellRecord> {
 }
 
 #[test]
+fn packages_without_test_files_are_one_line_in_the_table() {
+    let mut recs = go_test_records();
+    for (arch, program) in [("amd64", "tool"), ("arm64", "tool"), ("amd64", "internal")] {
+        let mut r = crate::fixtures::cell(
+            &format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/{program}"),
+            CellStatus::Skipped,
+        );
+        r.program = program.into();
+        r.cause = Some(Cause::NoTestFiles);
+        r.hint = Some(format!(
+            "/m/{program} has no _test.go files: nothing to test"
+        ));
+        recs.push(r);
+    }
+    let table = render(ReportFormat::Table, &recs, None, &RenderOptions::default()).unwrap();
+    assert!(
+        table.contains(
+            "skip    no test files in 2 packages (3 cells, cause no-test-files): internal, tool\n\n"
+        ),
+        "{table}"
+    );
+    assert!(!table.contains("has no _test.go files"), "{table}");
+    assert!(
+        table.contains("3 skipped"),
+        "the totals count them: {table}"
+    );
+}
+
+#[test]
 fn go_tests_render_in_every_format() {
     let recs = go_test_records();
     let r = |f| render(f, &recs, None, &RenderOptions::default()).unwrap();
