@@ -213,9 +213,14 @@ fn trap_suite_on_the_default_roots() {
             &["scratch lacks /etc/hosts", "(os.Hostname)"],
             "lookup ",
         );
-        for p in ["tmpdir", "proc"] {
-            assert_ok(&scratch(p));
-        }
+        // A `FROM scratch` root has no /tmp either.
+        assert_miss(
+            &scratch("tmpdir"),
+            "missing-tmpdir",
+            &["scratch has no /tmp (os.TempDir() is /tmp)", "1777"],
+            "/tmp",
+        );
+        assert_ok(&scratch("proc"));
         // The Debian-like and Alpine-like roots have the files (and root's passwd entry).
         for rootfs in ["glibc", "musl"] {
             for p in ["tzdata", "ca-roots", "localhost", "tmpdir", "proc"] {
@@ -248,8 +253,14 @@ fn trap_suite_on_the_default_roots() {
                 );
             }
         }
-        // The directory root has the shell and nothing else.
+        // The directory root has the shell and nothing else (no /tmp).
         assert_ok(&cell(tc, shell, "exec-sh"));
+        assert_miss(
+            &cell(tc, shell, "tmpdir"),
+            "missing-tmpdir",
+            &["has no /tmp"],
+            "no such file or directory",
+        );
         assert_miss(
             &cell(tc, shell, "tzdata"),
             "missing-tzdata",
@@ -260,7 +271,7 @@ fn trap_suite_on_the_default_roots() {
         // The table's hints say where the same probe passes.
         let note =
             |rootfs: &str, probe: &str| s(result(&table, tc, rootfs, probe), "hint").to_string();
-        for p in ["tzdata", "ca-roots", "localhost"] {
+        for p in ["tzdata", "ca-roots", "localhost", "tmpdir"] {
             assert!(
                 note("scratch", p).starts_with("passes on rootfs glibc, musl: scratch"),
                 "{tc} {p}: {}",
@@ -518,4 +529,62 @@ fn traps_in_a_users_program() {
     assert_eq!(rec("glibc", "says")["cause"], "wrong-exit-code");
     assert_eq!(rec("scratch", "says")["cause"], "missing-tzdata");
     assert_eq!(rec("glibc", "typo")["cause"], "wrong-exit-code");
+
+    // A temporary file on scratch: no /tmp there, as in a `FROM scratch` image — until the
+    // config mounts a tmpfs there, as `docker run --tmpfs /tmp` or an emptyDir would.
+    common::unique_program(
+        &d.join("tmpfile.go"),
+        "(\"fmt\"; \"os\")",
+        "_ = nonce; f, err := os.CreateTemp(\"\", \"upload-\"); if err != nil { fmt.Fprintln(os.Stderr, err); os.Exit(1) }; f.Close()",
+    );
+    let config = |tmpfs: &str| {
+        format!(
+            "toolchains = [\"go1.24\"]\ntargets = [\"linux/amd64\"]\ncgo = [0]\nrootfs = [\"scratch\", \"glibc\"]\n\n[run]\nreps = 0\n{tmpfs}\n[[programs]]\npath = \"tmpfile.go\"\n"
+        )
+    };
+    std::fs::write(d.join("plain.toml"), config("")).expect("write");
+    std::fs::write(d.join("mounted.toml"), config("tmpfs = [\"/tmp\"]")).expect("write");
+    let o = crossmatrix_in(
+        d,
+        &[
+            "run",
+            "--config",
+            "plain.toml",
+            "--out",
+            "out-tmp",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let recs = records(&d.join("out-tmp"));
+    let missing = record(&recs, "go1.24/linux-amd64/cgo0/rootfs-scratch/tmpfile");
+    assert_miss(
+        missing,
+        "missing-tmpdir",
+        &["scratch has no /tmp", "[run] tmpfs"],
+        "open /tmp/upload-",
+    );
+    assert_ok(record(
+        &recs,
+        "go1.24/linux-amd64/cgo0/rootfs-glibc/tmpfile",
+    ));
+    let o = crossmatrix_in(
+        d,
+        &["run", "--config", "mounted.toml", "--out", "out-tmpfs"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for r in records(&d.join("out-tmpfs")) {
+        assert_ok(&r);
+    }
 }

@@ -77,6 +77,8 @@ pub enum Cause {
     /// Name resolution lacks its configuration (`/etc/hosts`, `/etc/resolv.conf`,
     /// `/etc/nsswitch.conf`).
     DnsConfig,
+    /// The root has no temporary directory (`/tmp`, or `$TMPDIR`): `FROM scratch`.
+    MissingTmpdir,
     /// The binary needs a CPU feature level (GOAMD64, GOARM, GORISCV64) the CPU lacks.
     CpuLevel,
 }
@@ -116,6 +118,7 @@ impl Cause {
         Cause::MissingUserDb,
         Cause::MissingExecutable,
         Cause::DnsConfig,
+        Cause::MissingTmpdir,
         Cause::CpuLevel,
     ];
 
@@ -155,6 +158,7 @@ impl Cause {
             Cause::MissingUserDb => "missing-user-db",
             Cause::MissingExecutable => "missing-executable",
             Cause::DnsConfig => "dns-config",
+            Cause::MissingTmpdir => "missing-tmpdir",
             Cause::CpuLevel => "cpu-level",
         }
     }
@@ -249,6 +253,9 @@ impl Cause {
             }
             Cause::DnsConfig => {
                 "name resolution has no configuration in the root: add /etc/hosts, /etc/resolv.conf (and /etc/nsswitch.conf for the cgo resolver)"
+            }
+            Cause::MissingTmpdir => {
+                "the root has no /tmp: create it in the image (mode 1777), mount a tmpfs or emptyDir there, or set TMPDIR to a writable directory"
             }
             Cause::CpuLevel => {
                 "the binary needs a newer CPU level than this CPU has: build for a lower GOAMD64/GOARM/GORISCV64"

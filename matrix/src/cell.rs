@@ -442,6 +442,11 @@ pub struct CellSettings {
     /// Task (process + thread) limit of the run step (`[run] pids`); 0 means unlimited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_pids: Option<u64>,
+    /// Writable tmpfs mounts of the run step (`[run] tmpfs`), absolute paths: what a container
+    /// gets from `--tmpfs` or an `emptyDir`. Without one, `/tmp` exists only where the root
+    /// has it (a `FROM scratch` image has none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub run_tmpfs: Vec<String>,
 }
 
 /// Parses a size such as `512MiB`, `2GiB`, `1.5G`, `65536` (bytes; K/M/G/T and KiB/MiB/GiB/TiB

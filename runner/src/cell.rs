@@ -1128,6 +1128,20 @@ impl Runner {
                 // An empty root holds no loader.
                 interpreter_present = Some(false);
             }
+            // A program's /tmp is its root's, as in a container: none in `scratch` or in an
+            // image without one, unless the config mounts a tmpfs there. Go tests always get
+            // one (their TMPDIR: t.TempDir()), as `go test` would anywhere.
+            let root_has_tmp = root.as_ref().is_some_and(|r| r.join("tmp").is_dir());
+            if !cell.program.is_test() && !root_has_tmp {
+                sb = sb.without_tmp();
+            }
+            for at in &cell.settings.run_tmpfs {
+                if at == "/tmp" {
+                    sb = sb.tmp_size(SCRATCH_BYTES);
+                } else {
+                    sb = sb.tmpfs_sized(at, SCRATCH_BYTES);
+                }
+            }
             sb = sb
                 .ro(binary, &prog_in)
                 .tmpfs_sized("/scratch", SCRATCH_BYTES)

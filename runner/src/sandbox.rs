@@ -29,8 +29,9 @@ pub struct Sandbox {
     chdir: Option<PathBuf>,
     share_net: bool,
     limits: Option<Limits>,
-    /// Size cap of the private `/tmp` (a tmpfs: memory, so it is always capped).
-    tmp_bytes: u64,
+    /// Size cap of the private `/tmp` (a tmpfs: memory, so it is always capped); `None`: no
+    /// `/tmp` at all, as in a `FROM scratch` container.
+    tmp_bytes: Option<u64>,
     as_pid_1: bool,
     group: Option<Arc<StepGroup>>,
 }
@@ -114,7 +115,7 @@ impl Sandbox {
             chdir: None,
             share_net: false,
             as_pid_1: false,
-            tmp_bytes: DEFAULT_TMP_BYTES,
+            tmp_bytes: Some(DEFAULT_TMP_BYTES),
             limits: None,
             group: None,
         }
@@ -144,7 +145,13 @@ impl Sandbox {
 
     /// Caps the sandbox's private `/tmp` at `bytes`.
     pub fn tmp_size(mut self, bytes: u64) -> Self {
-        self.tmp_bytes = bytes;
+        self.tmp_bytes = Some(bytes);
+        self
+    }
+
+    /// No `/tmp`: the root the program runs in has none (a `FROM scratch` image).
+    pub fn without_tmp(mut self) -> Self {
+        self.tmp_bytes = None;
         self
     }
 
@@ -338,10 +345,12 @@ impl Sandbox {
         a.push("/dev/shm".into());
         a.push("--remount-ro".into());
         a.push("/dev".into());
-        a.push("--size".into());
-        a.push(self.tmp_bytes.to_string().into());
-        a.push("--tmpfs".into());
-        a.push("/tmp".into());
+        if let Some(bytes) = self.tmp_bytes {
+            a.push("--size".into());
+            a.push(bytes.to_string().into());
+            a.push("--tmpfs".into());
+            a.push("/tmp".into());
+        }
         a.push("--clearenv".into());
         for m in &self.mounts {
             match m {

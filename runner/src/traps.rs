@@ -23,8 +23,10 @@ pub const RUN_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 #[derive(Debug, Clone, Default)]
 pub struct TrapContext {
     /// The directory the sandbox's root was made of; `None` for an empty root (`scratch`),
-    /// which holds nothing but the binary, `/proc`, `/dev`, `/tmp` and the scratch dir.
+    /// which holds nothing but the binary, `/proc`, `/dev` and the scratch dir.
     pub root: Option<PathBuf>,
+    /// Writable tmpfs mounts over the root (`[run] tmpfs`; `/tmp` for Go tests).
+    pub tmpfs: Vec<String>,
     pub libc: Option<Libc>,
     /// `-tags` of the build (`netgo`, `osusergo`, `timetzdata` change what Go reads).
     pub tags: Vec<String>,
@@ -42,8 +44,13 @@ impl TrapContext {
         let mut env = BTreeMap::new();
         env.insert("PATH".to_string(), RUN_PATH.to_string());
         env.extend(cell.settings.run_env.clone());
+        let mut tmpfs = cell.settings.run_tmpfs.clone();
+        if cell.program.is_test() {
+            tmpfs.push("/tmp".to_string());
+        }
         TrapContext {
             root: root.map(Path::to_path_buf),
+            tmpfs,
             libc: cell.libc,
             tags: cell.settings.tags.clone(),
             env,
@@ -76,6 +83,7 @@ pub fn is_environment_trap(cause: Cause) -> bool {
             | Cause::MissingExecutable
             | Cause::NeedsGoToolchain
             | Cause::DnsConfig
+            | Cause::MissingTmpdir
             | Cause::CpuLevel
     )
 }
@@ -152,7 +160,7 @@ pub fn refine(generic: Failure, f: &Finished, ctx: &RunContext) -> Failure {
     let root = Root {
         dir: ctx.traps.root.as_deref(),
     };
-    let recognisers: [Recogniser; 5] = [tzdata, ca_roots, user_db, executable, dns_config];
+    let recognisers: [Recogniser; 6] = [tzdata, ca_roots, user_db, executable, dns_config, tmpdir];
     for text in [&stderr, &stdout] {
         for recognise in recognisers {
             if let Some(found) = recognise(text, ctx, &root) {
@@ -473,6 +481,44 @@ fn executable(text: &str, ctx: &RunContext, root: &Root) -> Option<Failure> {
     ))
 }
 
+/// os.MkdirTemp / os.CreateTemp (and whatever else makes a path in the temporary directory)
+/// when the directory itself is absent: a path in it (`open /tmp/upload-1: …`), or the
+/// directory (`stat /tmp: …`, as go1.22's MkdirTemp reports it).
+static TEMP_ENOENT: LazyLock<Regex> = LazyLock::new(|| {
+    regex(r"(?:mkdir|open|stat|lstat|chdir) (/[^:\s]*?)(?:/[^/:\s]+)?: no such file or directory")
+});
+
+fn tmpdir(text: &str, ctx: &RunContext, root: &Root) -> Option<Failure> {
+    // os.TempDir(): $TMPDIR, else /tmp.
+    let dir = ctx
+        .traps
+        .env
+        .get("TMPDIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| "/tmp".to_string());
+    let said = TEMP_ENOENT
+        .captures_iter(text)
+        .filter_map(|m| m.get(1))
+        .any(|m| m.as_str() == dir);
+    let mounted = ctx.traps.tmpfs.contains(&dir);
+    if !said || mounted || root.is_dir(&dir) {
+        return None;
+    }
+    let how = if dir == "/tmp" {
+        "os.TempDir() is /tmp"
+    } else {
+        "os.TempDir() is $TMPDIR"
+    };
+    Some(Failure::new(
+        Cause::MissingTmpdir,
+        format!(
+            "{} has no {dir} ({how}), so temporary files cannot be made (os.MkdirTemp, os.CreateTemp): create it in the image with mode 1777 (COPY --from=build --chmod=1777 /tmp /tmp), mount a tmpfs or emptyDir there (`[run] tmpfs = [\"{dir}\"]` does that here), or set TMPDIR to a writable directory",
+            ctx.rootfs
+        ),
+    ))
+}
+
 /// A failed lookup from package net: `lookup NAME[ on SERVER]: reason`.
 static LOOKUP_FAILED: LazyLock<Regex> = LazyLock::new(|| {
     regex(r"lookup ([^\s:\[\]]+)(?: on (\[[0-9a-fA-F:.]+\]:\d+|[0-9.]+:\d+))?: ([^\n]+)")
@@ -769,6 +815,7 @@ mod tests {
             "usr/share/ca-certificates/mozilla",
             "etc/ssl/certs",
             "usr/bin",
+            "tmp",
         ] {
             std::fs::create_dir_all(p.join(dir)).unwrap();
         }
@@ -874,6 +921,25 @@ mod tests {
                     "(lookup localhost on [::1]:53: connection refused)",
                 ],
             ),
+            (
+                "mkdir /tmp/crossmatrix-trap-1234: no such file or directory\n",
+                Cause::MissingTmpdir,
+                &[
+                    "scratch has no /tmp (os.TempDir() is /tmp)",
+                    "1777",
+                    "[run] tmpfs",
+                ],
+            ),
+            (
+                "open /tmp/upload-99: no such file or directory\n",
+                Cause::MissingTmpdir,
+                &["scratch has no /tmp"],
+            ),
+            (
+                "stat /tmp: no such file or directory\n",
+                Cause::MissingTmpdir,
+                &["scratch has no /tmp"],
+            ),
         ];
         for (stderr, cause, has) in cases {
             let f = classify(stderr, &c);
@@ -882,6 +948,29 @@ mod tests {
                 assert!(f.hint.contains(h), "{stderr}: `{h}` not in {}", f.hint);
             }
         }
+    }
+
+    #[test]
+    fn the_temporary_directory_is_tmpdir_or_tmp_unless_mounted() {
+        let mut c = ctx("scratch", None, false);
+        // Another directory's missing file is not the trap.
+        let f = classify("open /etc/app/config.yaml: no such file or directory\n", &c);
+        assert_eq!(f.cause, Cause::WrongExitCode, "{}", f.hint);
+        c.traps.env.insert("TMPDIR".into(), "/data/tmp/".into());
+        let f = classify("mkdir /data/tmp/x1: no such file or directory\n", &c);
+        assert_eq!(f.cause, Cause::MissingTmpdir, "{}", f.hint);
+        assert!(
+            f.hint.contains("no /data/tmp (os.TempDir() is $TMPDIR)"),
+            "{}",
+            f.hint
+        );
+        // With TMPDIR set, /tmp is not where Go looked.
+        let f = classify("mkdir /tmp/x1: no such file or directory\n", &c);
+        assert_eq!(f.cause, Cause::WrongExitCode, "{}", f.hint);
+        let mut c = ctx("scratch", None, false);
+        c.traps.tmpfs = vec!["/tmp".into()];
+        let f = classify("mkdir /tmp/x1: no such file or directory\n", &c);
+        assert_eq!(f.cause, Cause::WrongExitCode, "a mounted /tmp: {}", f.hint);
     }
 
     #[test]
@@ -897,6 +986,7 @@ mod tests {
             "exec: \"sh\": executable file not found in $PATH\n",
             "fork/exec /bin/sh: no such file or directory\n",
             "lookup localhost on [::1]:53: read: connection refused\n",
+            "mkdir /tmp/crossmatrix-trap-1234: no such file or directory\n",
         ] {
             let f = classify(stderr, &c);
             assert_eq!(f.cause, Cause::WrongExitCode, "{stderr}: {}", f.hint);

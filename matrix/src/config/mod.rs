@@ -141,6 +141,8 @@ pub struct RunSettings {
     pub memory: Option<u64>,
     /// Task limit (0: unlimited).
     pub pids: Option<u64>,
+    /// Writable tmpfs mounts of the run (`docker run --tmpfs`, a Kubernetes `emptyDir`).
+    pub tmpfs: Vec<String>,
 }
 
 impl BuildSettings {
@@ -180,6 +182,11 @@ impl RunSettings {
         }
         if self.pids.is_some() {
             s.run_pids = self.pids;
+        }
+        for t in &self.tmpfs {
+            if !s.run_tmpfs.contains(t) {
+                s.run_tmpfs.push(t.clone());
+            }
         }
         s.run_env
             .extend(self.env.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -59,7 +59,7 @@ const TEST_KEYS: &[&str] = &[
 const PACKAGES_EXPECTED: &str =
     "package directories (./pkg), patterns (./...), or import paths (strings, encoding/json)";
 const BUILD_KEYS: &[&str] = &["tags", "trimpath", "ldflags", "flags", "env", "timeout"];
-const RUN_KEYS: &[&str] = &["timeout", "reps", "env", "memory", "pids"];
+const RUN_KEYS: &[&str] = &["timeout", "reps", "env", "memory", "pids", "tmpfs"];
 const AXIS_KEYS: &[&str] = &[
     "toolchain",
     "target",
@@ -893,7 +893,11 @@ impl<'a> Parser<'a> {
     }
 
     fn run(&self, v: &Val<'_>, key: &str) -> R<RunSettings> {
-        let t = self.table(v, key, "a table with timeout, reps, env, memory, pids")?;
+        let t = self.table(
+            v,
+            key,
+            "a table with timeout, reps, env, memory, pids, tmpfs",
+        )?;
         let mut p = Problems::default();
         p.keep(self.check_keys(t, key, RUN_KEYS, &format!("`{key}`")));
         let mut r = RunSettings::default();
@@ -931,6 +935,24 @@ impl<'a> Parser<'a> {
                                 .expected(expected));
                         }
                         r.pids = Some(n as u64);
+                    }
+                    "tmpfs" => {
+                        let expected =
+                            "absolute directory paths such as \"/tmp\" or [\"/tmp\", \"/var/run\"]";
+                        for (path, span, k) in self.strings(val, &kk, expected)? {
+                            let bad = !path.starts_with('/')
+                                || path == "/"
+                                || path.split('/').any(|c| c == ".." || c == ".")
+                                || ["/proc", "/dev"]
+                                    .iter()
+                                    .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+                            if bad {
+                                return Err(self
+                                    .err(span, &k, format!("`{path}` cannot be a tmpfs of the run"))
+                                    .expected(expected));
+                            }
+                            r.tmpfs.push(path.trim_end_matches('/').to_string());
+                        }
                     }
                     _ => {}
                 }

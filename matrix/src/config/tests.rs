@@ -788,6 +788,34 @@ fn bad_build_and_run_settings() {
         "run.env.GODEBUG",
         &["quote numbers"],
     );
+    bad(
+        "[run]\ntmpfs = [\"/tmp\", \"var/run\"]\n",
+        "\"var/run",
+        "run.tmpfs[1]",
+        &[
+            "`var/run` cannot be a tmpfs of the run",
+            "absolute directory paths",
+        ],
+    );
+    bad(
+        "[run]\ntmpfs = \"/proc/x\"\n",
+        "\"/proc/x",
+        "run.tmpfs",
+        &["`/proc/x` cannot be a tmpfs"],
+    );
+}
+
+#[test]
+fn run_tmpfs_reaches_the_cells() {
+    let d = project();
+    let cfg = parse_in(
+        d.path(),
+        "[run]\ntmpfs = [\"/tmp/\", \"/var/run\"]\n[[programs]]\npath = \"cmd/server/main.go\"\n",
+    )
+    .unwrap();
+    let mut settings = crate::CellSettings::default();
+    cfg.run.apply_to(&mut settings);
+    assert_eq!(settings.run_tmpfs, vec!["/tmp", "/var/run"]);
 }
 
 #[test]

@@ -279,6 +279,7 @@ fn is_trap_cause(c: Cause) -> bool {
             | Cause::MissingExecutable
             | Cause::NeedsGoToolchain
             | Cause::DnsConfig
+            | Cause::MissingTmpdir
             | Cause::CpuLevel
     )
 }

@@ -18,6 +18,7 @@ fn depends_on_rootfs(cause: Cause) -> bool {
             | Cause::MissingExecutable
             | Cause::NeedsGoToolchain
             | Cause::DnsConfig
+            | Cause::MissingTmpdir
             | Cause::MissingInterpreter
             | Cause::MissingLibrary
             | Cause::GlibcVersion
