@@ -580,6 +580,11 @@ fn go_test_conventions_and_single_file_constraints() {
         "// skip\n\npackage main\n\nfunc helper() string { return \"from the helper\" }\n",
     );
     write(&t.join("two.out"), "from the helper first\n");
+    // A temporary directory: Go's harness machines have /tmp, so these runs do, on scratch too.
+    write(
+        &t.join("tempdir.go"),
+        "// run\n\npackage main\n\nimport \"os\"\n\nfunc main() { d, err := os.MkdirTemp(\"\", \"t\"); if err != nil { panic(err) }; os.RemoveAll(d) }\n",
+    );
     // Exec of the go command at run time.
     write(
         &t.join("needsgo.go"),
@@ -614,6 +619,7 @@ fn go_test_conventions_and_single_file_constraints() {
             "mixed",
             "needsgo",
             "quiet",
+            "tempdir",
             "two",
             "wrong"
         ],
@@ -621,7 +627,7 @@ fn go_test_conventions_and_single_file_constraints() {
     );
     for tc in ["go1.22", "go1.24"] {
         let id = |p: &str| format!("{tc}/linux-amd64/cgo0/rootfs-scratch/{p}");
-        for p in ["mixed", "quiet", "args", "two"] {
+        for p in ["mixed", "quiet", "args", "two", "tempdir"] {
             assert_eq!(
                 record(&recs, &id(p))["status"],
                 "pass",

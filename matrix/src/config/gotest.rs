@@ -3,8 +3,9 @@
 //! header that is not a build constraint is `// run` or `// run ARGS`; the directive's leading
 //! `-flags` go to the build (`-goexperiment X` and `-godebug X` set `GOEXPERIMENT` and
 //! `GODEBUG`, `-t N` is a timeout in seconds), the other words to the program; its output is
-//! stdout and stderr combined, compared with `NAME.out` (empty when there is none). Build
-//! constraints are honoured by the planner like any file's.
+//! stdout and stderr combined, compared with `NAME.out` (empty when there is none); it runs
+//! with a `/tmp`, as on the machines Go's harness runs on (`[run] tmpfs`). Build constraints
+//! are honoured by the planner like any file's.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

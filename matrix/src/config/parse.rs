@@ -1464,6 +1464,10 @@ impl<'a> Parser<'a> {
                         .extend(d.extra_files.iter().map(|f| format!("./{f}")));
                     build.env.extend(d.env.clone());
                     run.env.extend(d.env);
+                    // Go's harness runs them on a machine with a /tmp, whatever the root.
+                    if !run.tmpfs.iter().any(|t| t == "/tmp") {
+                        run.tmpfs.push("/tmp".to_string());
+                    }
                     // `-t N` may lengthen the run's limit, never shorten what the user set.
                     if let Some(t) = d.timeout {
                         run.timeout = Some(run.timeout.map_or(t, |own| own.max(t)));
