@@ -10,7 +10,7 @@ mod common;
 use common::{record, records, require_host, shared_cache};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Runs crossmatrix in `dir` with `args` (+ cache and no progress), optionally with `PATH`.
 fn run_in(dir: &Path, args: &[&str], path: Option<&str>) -> Output {
@@ -403,24 +403,7 @@ fn emulator_crash_and_recheck_marks_emulator_suspect() {
     let fake_dir = d.join("fakebin");
     std::fs::create_dir(&fake_dir).expect("mkdir");
     let src = write(d, "fakeqemu.go", FAKE_QEMU);
-    let built = Command::new("/usr/lib/go-1.24/bin/go")
-        .args(["build", "-o"])
-        .arg(fake_dir.join("qemu-aarch64-static"))
-        .arg(&src)
-        .current_dir(d)
-        .env("CGO_ENABLED", "0")
-        .env("GOCACHE", shared_cache().join("test-gocache"))
-        .env("GOPATH", d.join("gopath"))
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-buildvcs=false")
-        .env("GO111MODULE", "off")
-        .output()
-        .expect("go build");
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    common::go_build(&src, &fake_dir.join("qemu-aarch64-static"), "amd64");
     write(d, "hello.go", HELLO);
     let path = format!(
         "{}:{}",

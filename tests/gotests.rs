@@ -626,19 +626,11 @@ fn recheck_labels_tests_that_pass_under_another_executor() {
     }
     let fake_dir = d.path().join("fakebin");
     write(&d.path().join("fake/main.go"), FAKE_QEMU);
-    let built = std::process::Command::new("/usr/lib/go-1.24/bin/go")
-        .args(["build", "-o"])
-        .arg(fake_dir.join("qemu-aarch64-static"))
-        .arg("main.go")
-        .current_dir(d.path().join("fake"))
-        .env("CGO_ENABLED", "0")
-        .env("GOCACHE", shared_cache().join("test-gocache"))
-        .env("GOPATH", d.path().join("gopath"))
-        .env("GOTOOLCHAIN", "local")
-        .env("GO111MODULE", "off")
-        .output()
-        .expect("go build");
-    assert!(built.status.success(), "{}", stderr(&built));
+    common::go_build(
+        &d.path().join("fake/main.go"),
+        &fake_dir.join("qemu-aarch64-static"),
+        "amd64",
+    );
     let path = format!(
         "{}:{}",
         fake_dir.display(),

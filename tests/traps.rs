@@ -10,7 +10,7 @@ mod common;
 use common::{record, records, require_host, shared_cache};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const TOOLCHAINS: [&str; 2] = ["go1.22", "go1.24"];
 
@@ -93,25 +93,7 @@ fn root_with_a_shell(dir: &Path, goarch: &str) -> std::path::PathBuf {
         "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"strings\"\n)\n\n// sh -c 'echo WORDS': enough of a shell for the exec-sh probe.\nfunc main() {\n\tif len(os.Args) == 3 && os.Args[1] == \"-c\" && strings.HasPrefix(os.Args[2], \"echo \") {\n\t\tfmt.Println(strings.TrimPrefix(os.Args[2], \"echo \"))\n\t\treturn\n\t}\n\tos.Exit(2)\n}\n",
     )
     .expect("write sh.go");
-    let built = Command::new("/usr/lib/go-1.24/bin/go")
-        .args(["build", "-o"])
-        .arg(root.join("bin/sh"))
-        .arg(&src)
-        .current_dir(dir)
-        .env("CGO_ENABLED", "0")
-        .env("GOARCH", goarch)
-        .env("GOCACHE", shared_cache().join("test-gocache"))
-        .env("GOPATH", dir.join("gopath"))
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-buildvcs=false")
-        .env("GO111MODULE", "off")
-        .output()
-        .expect("go build");
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    common::go_build(&src, &root.join("bin/sh"), goarch);
     root
 }
 

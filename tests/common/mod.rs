@@ -284,3 +284,30 @@ pub fn crossmatrix_in<S: AsRef<str>>(
     eprintln!("(in {})", dir.display());
     run_logged(&mut c, args)
 }
+
+/// Builds the single-file Go program `src` as a static binary for `goarch` with go1.24 (GOPATH
+/// mode, the tests' shared Go cache) at `out`: test doubles and tools for the roots tests make.
+#[allow(dead_code)]
+pub fn go_build(src: &Path, out: &Path, goarch: &str) {
+    let dir = src.parent().expect("a file in a directory");
+    let built = Command::new("/usr/lib/go-1.24/bin/go")
+        .args(["build", "-o"])
+        .arg(out)
+        .arg(src)
+        .current_dir(dir)
+        .env("CGO_ENABLED", "0")
+        .env("GOARCH", goarch)
+        .env("GOCACHE", shared_cache().join("test-gocache"))
+        .env("GOPATH", dir.join("gopath"))
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-buildvcs=false")
+        .env("GO111MODULE", "off")
+        .output()
+        .expect("go build");
+    assert!(
+        built.status.success(),
+        "go build {}: {}",
+        src.display(),
+        String::from_utf8_lossy(&built.stderr)
+    );
+}
