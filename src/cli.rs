@@ -38,6 +38,9 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// List the Go toolchains found, or install official ones into the cache.
     Toolchain(ToolchainArgs),
+    /// Keep the cache dir bounded: remove built binaries, reused results and precompiled wasm
+    /// modules unused for a while.
+    Cache(CacheArgs),
     /// (internal) Run a precompiled wasip1 module in the embedded wasmtime.
     #[command(name = "__wasm-exec", hide = true)]
     WasmExec(WasmExecArgs),
@@ -374,6 +377,33 @@ pub struct ToolchainInstallArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove the entries of crossmatrix's own stores (bin/, cells/, wasm/) not used for
+    /// `--unused-for` (every hit marks its entry used). Go's GOCACHE trims itself; the module
+    /// cache, toolchains and roots are left alone.
+    Prune(CachePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CachePruneArgs {
+    /// How long an entry may go unused: 14d, 36h, 90m.
+    #[arg(long, default_value = "14d", value_name = "DURATION", value_parser = seconds)]
+    pub unused_for: f64,
+    /// Say what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The cache dir. Default: $XDG_CACHE_HOME/crossmatrix.
+    #[arg(long, env = "CROSSMATRIX_CACHE", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct WasmExecArgs {
     #[arg(long)]
     pub timeout_ms: u64,
@@ -405,13 +435,15 @@ fn seconds(s: &str) -> Result<f64, String> {
         (n, 60.0)
     } else if let Some(n) = t.strip_suffix('h') {
         (n, 3600.0)
+    } else if let Some(n) = t.strip_suffix('d') {
+        (n, 86400.0)
     } else {
         (t, 1.0)
     };
     match num.trim().parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v * mult),
         _ => Err(format!(
-            "`{s}` is not a positive duration (e.g. 30, 10s, 500ms, 2m)"
+            "`{s}` is not a positive duration (e.g. 30, 10s, 500ms, 2m, 14d)"
         )),
     }
 }
@@ -428,6 +460,7 @@ mod tests {
         assert_eq!(super::seconds("500ms"), Ok(0.5));
         assert_eq!(super::seconds("2m"), Ok(120.0));
         assert_eq!(super::seconds("2.5"), Ok(2.5));
+        assert_eq!(super::seconds("14d"), Ok(14.0 * 86400.0));
         assert!(super::seconds("0").is_err());
         assert!(super::seconds("soon").is_err());
     }

@@ -1,7 +1,9 @@
-//! `plan`, `report`, `compare`, `merge` and the internal `__wasm-exec`: each parses what it was
+//! `plan`, `report`, `compare`, `merge`, `cache prune` and the internal `__wasm-exec`: each parses what it was
 //! given, calls the library, and prints.
 
-use crate::cli::{CompareArgs, MergeArgs, PlanArgs, ReportArgs, WasmExecArgs};
+use crate::cli::{
+    CacheArgs, CacheCommand, CompareArgs, MergeArgs, PlanArgs, ReportArgs, WasmExecArgs,
+};
 use anyhow::{Context, Result, anyhow, bail};
 use crossmatrix_results::report::{RenderOptions, ReportFormat, render};
 use crossmatrix_results::store::{CellWriter, read_cells, read_run_meta, write_run_meta};
@@ -173,6 +175,48 @@ pub fn merge(a: MergeArgs) -> Result<ExitCode> {
 }
 
 /// Runs inside the wasm sandbox: prints nothing of its own on stdout.
+pub fn cache(a: CacheArgs) -> Result<ExitCode> {
+    let CacheCommand::Prune(a) = a.command;
+    let dir = a
+        .cache_dir
+        .unwrap_or_else(crossmatrix_toolchains::default_cache_dir);
+    let unused_for = Duration::from_secs_f64(a.unused_for);
+    let reports = crossmatrix_runner::prune::prune(&dir, unused_for, a.dry_run);
+    let verb = if a.dry_run { "would remove" } else { "removed" };
+    println!(
+        "{}: entries unused for {}",
+        dir.display(),
+        age_label(unused_for)
+    );
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    let (mut n, mut bytes) = (0, 0);
+    for r in &reports {
+        println!(
+            "  {:<34} {verb} {:>6} ({:>8.1} MiB), kept {:>6} ({:>8.1} MiB)",
+            format!("{} ({}/)", r.what, r.store),
+            r.removed,
+            mib(r.removed_bytes),
+            r.kept,
+            mib(r.kept_bytes)
+        );
+        n += r.removed;
+        bytes += r.removed_bytes;
+    }
+    println!("{verb} {n} entries, {:.1} MiB", mib(bytes));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn age_label(d: Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = match s {
+        _ if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
+        _ if s >= 3_600 && s % 3_600 == 0 => (s / 3_600, "hour"),
+        _ if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
+        _ => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 pub fn wasm_exec(a: WasmExecArgs) -> ExitCode {
     // What Go's go_wasip1_wasm_exec passes: PWD and PATH (a test cell starts in its package).
     let mut env: Vec<(String, String)> = vec![

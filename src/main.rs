@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         cli::Command::Merge(a) => commands::merge(a),
         cli::Command::Doctor(a) => doctor::doctor(a),
         cli::Command::Toolchain(a) => toolchain_cmd::toolchain(a),
+        cli::Command::Cache(a) => commands::cache(a),
         cli::Command::WasmExec(a) => return commands::wasm_exec(a),
     };
     match result {

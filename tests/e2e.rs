@@ -889,3 +889,84 @@ fn the_compilers_runtime_settings_leave_the_binary_unchanged() {
         "GOGC/GOMEMLIMIT/GOMAXPROCS of the compiler are not build inputs"
     );
 }
+
+/// Ages every file under `dir` by `days` (its mtime: what `cache prune` reads as last used).
+fn age_all(dir: &Path, days: u64) {
+    let when = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            if e.file_type().expect("file type").is_dir() {
+                pending.push(e.path());
+            } else {
+                std::fs::File::open(e.path())
+                    .and_then(|f| f.set_modified(when))
+                    .expect("set mtime");
+            }
+        }
+    }
+}
+
+#[test]
+fn cache_prune_removes_what_no_run_used_for_a_while() {
+    require_host!(false);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    // A cache of its own, sharing only Go's build cache (no cold standard library).
+    let cache = d.join("cache");
+    std::fs::create_dir_all(&cache).expect("mkdir");
+    std::os::unix::fs::symlink(shared_cache().join("go"), cache.join("go")).expect("symlink");
+    let kept = d.join("kept.go");
+    common::unique_program(&kept, "\"fmt\"", "fmt.Println(len(nonce) > 0)");
+    let gone = d.join("gone.go");
+    common::unique_program(&gone, "\"fmt\"", "fmt.Println(len(nonce) > 1)");
+    let run = |name: &str, programs: &[&Path]| {
+        let out = d.join(name);
+        let mut args = common::go124_run(programs, &["amd64"], &cache, &out);
+        args.extend(["--cgo", "0", "--reps", "1"].map(String::from));
+        let o = common::crossmatrix_reusing(&args);
+        assert_eq!(o.status.code(), Some(0), "{name}");
+        records(&out)
+    };
+    let prune = |age: &str| {
+        let o = crossmatrix(&[
+            "cache",
+            "prune",
+            "--unused-for",
+            age,
+            "--cache-dir",
+            cache.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(o.status.code(), Some(0));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let id = "go1.24/linux-amd64/cgo0/rootfs-scratch/kept";
+
+    run("first", &[&kept, &gone]);
+    assert!(
+        prune("1d").contains("removed 0 entries"),
+        "everything was just used"
+    );
+    // Three days later, a run uses `kept` again (its binary and its result): those are
+    // marked used; `gone`'s are not.
+    age_all(&cache.join("bin"), 3);
+    age_all(&cache.join("cells"), 3);
+    let second = run("second", &[&kept]);
+    assert_eq!(record(&second, id)["build"]["cached"], true);
+    assert!(record(&second, id)["reused_from"].is_string());
+    let said = prune("1d");
+    for line in ["built binaries (bin/)", "reused cell results (cells/)"] {
+        let l = said.lines().find(|l| l.contains(line)).expect(line);
+        assert!(
+            l.contains("removed      1") && l.contains("kept      1"),
+            "{said}"
+        );
+    }
+    // Unused for longer than the age: all gone, and the next run builds and runs again.
+    age_all(&cache.join("bin"), 3);
+    age_all(&cache.join("cells"), 3);
+    assert!(prune("2d").contains("removed 2 entries"));
+    let third = run("third", &[&kept]);
+    assert_ne!(record(&third, id)["build"]["cached"], true, "built again");
+    assert!(record(&third, id).get("reused_from").is_none());
+}

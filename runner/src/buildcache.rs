@@ -48,7 +48,11 @@ impl BuildCache {
             return false;
         }
         let _ = std::fs::remove_file(dest);
-        std::fs::copy(&src, dest).is_ok()
+        let hit = std::fs::copy(&src, dest).is_ok();
+        if hit {
+            crate::prune::touch(&src);
+        }
+        hit
     }
 
     /// Keeps a copy of `binary` under `key` (atomically). Failures only cost a future miss.

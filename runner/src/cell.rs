@@ -1038,7 +1038,9 @@ impl Runner {
         if let ExecutorChoice::Wasmtime = choice {
             let sha = rec_sha(binary, info);
             let cwasm = wasm::precompiled_path(&self.cfg.cache_dir.join("wasm"), &sha);
-            if !cwasm.exists() {
+            if cwasm.exists() {
+                crate::prune::touch(&cwasm);
+            } else {
                 wasm::precompile(binary, &cwasm).map_err(|e| {
                     Failure::new(
                         Cause::EmulatorCrash,

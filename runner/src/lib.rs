@@ -11,6 +11,7 @@ pub mod gotest;
 pub mod inspect;
 pub mod modfail;
 pub mod process;
+pub mod prune;
 pub mod resources;
 pub mod resultcache;
 pub mod sandbox;

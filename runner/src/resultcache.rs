@@ -54,8 +54,10 @@ impl ResultCache {
         if !self.lookup {
             return None;
         }
-        let text = std::fs::read(self.entry(key)).ok()?;
+        let path = self.entry(key);
+        let text = std::fs::read(&path).ok()?;
         let e: Entry = serde_json::from_slice(&text).ok()?;
+        crate::prune::touch(&path);
         Some((e.record, e.measured_at))
     }
 
