@@ -1475,9 +1475,9 @@ fn with_cgo_note(cell: &Cell, mut fail: Failure) -> Failure {
             } else {
                 return None;
             };
-            text.lines()
-                .any(|l| matches!(l.trim(), "import \"C\"" | "\"C\""))
-                .then_some(name)
+            // The planner's own reading of a file's imports (import blocks, comments).
+            let header = crossmatrix_project::constraint::Header::parse(&text);
+            crossmatrix_project::constraint::imports_c(header.rest).then_some(name)
         })
         .collect();
     if !cgo_files.is_empty() {

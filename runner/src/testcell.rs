@@ -96,7 +96,7 @@ impl Runner {
         info: &BinaryInfo,
         first_choice: &ExecutorChoice,
         record: &mut TestsRecord,
-        first: Failure,
+        mut first: Failure,
     ) -> Option<Failure> {
         if !matches!(
             first_choice,
@@ -178,7 +178,6 @@ impl Runner {
                 ),
             ));
         }
-        let mut first = first;
         if !passed_there.is_empty() {
             first.hint.push_str(&format!(
                 "; {} passed under {} (emulator-suspect)",
