@@ -6,7 +6,7 @@
 # answers the loop, crossmatrix reuses its unchanged passing cells). Prints both walls and the
 # ratios; CPU seconds too.
 #
-#   benches/gotest.sh                                    # go1.24, 10 std packages × 4 arches
+#   benches/gotest.sh                                    # go1.27, 10 std packages × 4 arches
 #   PKGS="strings bytes" ARCHES="amd64 arm64" benches/gotest.sh
 #
 # Timings on shared machines are noisy: compare the ratio, not the absolute seconds, and run
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${CROSSMATRIX:-target/release/crossmatrix}
-GO=${GO:-/usr/lib/go-1.24/bin/go}
+GO=${GO:-/usr/lib/go-1.27/bin/go}
 PKGS=${PKGS:-"strings strconv bytes sort encoding/json encoding/binary math/big regexp hash/crc32 crypto/sha256"}
 ARCHES=${ARCHES:-"amd64 arm64 s390x riscv64"}
 [ -x "$BIN" ] || cargo build --release --quiet

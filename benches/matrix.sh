@@ -8,8 +8,8 @@
 # (the loop's own work: one verified run per cell); warm, both as users re-run it (unchanged
 # passing cells reuse their figures) and with --rerun (every cell run and timed again).
 #
-#   benches/matrix.sh                       # go1.24 × 6 arches, cgo=0
-#   ARCHES="amd64 arm64" GO=/usr/lib/go-1.22/bin/go benches/matrix.sh
+#   benches/matrix.sh                       # go1.27 × 6 arches, cgo=0
+#   ARCHES="amd64 arm64" GO=/usr/lib/go-1.26/bin/go benches/matrix.sh
 #
 # Timings on shared machines are noisy: compare the ratio, not the absolute seconds.
 set -euo pipefail

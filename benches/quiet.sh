@@ -13,7 +13,7 @@
 # bias of its median against the reference; then per way the median spread, the median and
 # largest |bias|, and the run's wall time. ROUNDS > 1 repeats the cold ways (taking turns).
 #
-#   benches/quiet.sh                        # go1.24 × 6 arches, cgo=0, 30 reps
+#   benches/quiet.sh                        # go1.27 × 6 arches, cgo=0, 30 reps
 #   ARCHES="amd64 arm64" REPS=50 ROUNDS=2 benches/quiet.sh
 #
 # Timings on shared machines are noisy: compare the ways with each other, in one run.

@@ -44,7 +44,7 @@ cm_run() { # $1 = out dir, then targets: one crossmatrix run of those probe cell
   local out=$1 t=()
   shift
   for a in "$@"; do t+=(--target "linux/$a"); done
-  "$BIN" run --toolchain go1.24 "${t[@]}" --cgo 0 \
+  "$BIN" run --toolchain go1.27 "${t[@]}" --cgo 0 \
     --reps "$REPS" --timing exclusive --cache-dir "$CACHE" --out "$out" --no-progress >/dev/null 2>&1
 }
 cm_run "$WORK/out" amd64 arm64
@@ -83,7 +83,7 @@ for arch in amd64 arm64; do
 done
 for r in $(seq "$ROUNDS"); do
   for arch in amd64 arm64; do
-    id="go1.24/linux-$arch/cgo0/rootfs-scratch/probe"
+    id="go1.27/linux-$arch/cgo0/rootfs-scratch/probe"
     bin=$(find "$WORK/out/bin" -path "*linux-$arch*cgo0*" -name probe -type f | head -1)
     cm_run "$WORK/round$r-$arch" "$arch"
     cm_median "$id" "$WORK/round$r-$arch" >>"$WORK/cm.$arch"
@@ -115,7 +115,7 @@ bare=$(median_of_hyperfine "$bin")
 unshare=$(median_of_hyperfine unshare -r -n "$bin")
 start=$(median_of_hyperfine bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL \
   --tmpfs / --proc /proc --dev /dev --tmpfs /tmp --ro-bind "$bin" /p --clearenv /p)
-cm=$(cm_median "go1.24/linux-amd64/cgo0/rootfs-scratch/probe")
+cm=$(cm_median "go1.27/linux-amd64/cgo0/rootfs-scratch/probe")
 awk -v bare="$bare" -v un="$unshare" -v start="$start" -v cm="$cm" -v reps="$REPS" 'BEGIN{
   u = un - bare; s = start - bare; c = (cm - bare) + s / reps
   printf "bare exec            %8.3f ms\n", bare

@@ -52,7 +52,7 @@ pub struct MatrixArgs {
     /// `run`: Go programs instead of the embedded probe (package dirs, patterns such as
     /// ./cmd/..., `.go` files). `test`: packages (dirs, ./..., import paths such as strings).
     pub programs: Vec<PathBuf>,
-    /// Go toolchains: a version (`go1.22`, `go1.24.4`) or a GOROOT path. Default: every one found.
+    /// Go toolchains: a version (`go1.27`, `go1.26.11`, `latest`) or a GOROOT path. Default: the two newest stable minors found (Go's supported releases).
     #[arg(long = "toolchain", value_name = "VERSION|GOROOT")]
     pub toolchains: Vec<String>,
     /// Targets as GOOS/GOARCH (`linux/arm64`, `wasip1/wasm`). Default: every runnable linux arch + wasip1.
@@ -253,7 +253,7 @@ pub struct FetchArgs {
 /// `crossmatrix probe`: the trap suite over toolchains × targets × cgo/libc × rootfs.
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// Go toolchains: a version (`go1.22`, `go1.24.4`) or a GOROOT path. Default: every one found.
+    /// Go toolchains: a version (`go1.27`, `go1.26.11`, `latest`) or a GOROOT path. Default: the two newest stable minors found (Go's supported releases).
     #[arg(long = "toolchain", value_name = "VERSION|GOROOT")]
     pub toolchains: Vec<String>,
     /// Targets as GOOS/GOARCH. Default: linux/amd64 and linux/arm64 (those this host can run).
@@ -313,7 +313,7 @@ pub struct CompareArgs {
     pub base: PathBuf,
     /// The new run dir (omit with --toolchains to compare two toolchains inside BASE).
     pub new: Option<PathBuf>,
-    /// Compare two toolchains of one run: `go1.22,go1.24`.
+    /// Compare two toolchains of one run: `go1.26,go1.27`.
     #[arg(long, value_name = "A,B")]
     pub toolchains: Option<String>,
     /// table, md, json.

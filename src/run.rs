@@ -182,19 +182,15 @@ fn prepare(
     cache_dir: PathBuf,
 ) -> Result<(RunSpec, Runner)> {
     let o = job.opts;
+    let toolchains = host::toolchain_infos(&planned.toolchains);
+    for note in toolchains.iter().filter_map(|t| t.out_of_support.as_ref()) {
+        eprintln!("note: {note}");
+    }
     let spec = RunSpec {
         plan: planned.plan,
         matrix_hash: planned.matrix_hash,
         shard: job.shard.clone(),
-        toolchains: planned
-            .toolchains
-            .iter()
-            .map(|t| crossmatrix_results::ToolchainInfo {
-                name: t.name.clone(),
-                version: t.version.clone(),
-                goroot: t.goroot.display().to_string(),
-            })
-            .collect(),
+        toolchains,
     };
     let runner = Runner::new(
         RunnerConfig {

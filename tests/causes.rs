@@ -99,7 +99,7 @@ fn program_causes_on_amd64() {
     write(
         d,
         "crossmatrix.toml",
-        r#"toolchains = ["go1.24"]
+        r#"toolchains = ["go1.27"]
 targets = ["linux/amd64"]
 cgo = [0]
 
@@ -135,7 +135,7 @@ build = { ldflags = "-X runtime.buildVersion=go1.0.1" }
     let o = run_in(d, &["run", "--out", "out"], None);
     assert_eq!(o.status.code(), Some(1));
     let recs = records(&d.join("out"));
-    let id = |p: &str| format!("go1.24/linux-amd64/cgo0/rootfs-scratch/{p}");
+    let id = |p: &str| format!("go1.27/linux-amd64/cgo0/rootfs-scratch/{p}");
     assert_cause(
         &recs,
         &id("builderr"),
@@ -156,7 +156,7 @@ build = { ldflags = "-X runtime.buildVersion=go1.0.1" }
         &recs,
         &id("vermis"),
         "go-version-mismatch",
-        &["go1.0.1", "go1.24"],
+        &["go1.0.1", "go1.27"],
     );
 }
 
@@ -210,7 +210,7 @@ func main() { fmt.Println("zlib", C.GoString(C.zlibVersion())) }
     write(
         d,
         "crossmatrix.toml",
-        r#"toolchains = ["go1.24"]
+        r#"toolchains = ["go1.27"]
 targets = ["linux/amd64"]
 cgo = [1]
 libc = ["gnu"]
@@ -226,7 +226,7 @@ path = "zlib.go"
     let o = run_in(d, &["run", "--out", "out"], None);
     assert_eq!(o.status.code(), Some(1));
     let recs = records(&d.join("out"));
-    let id = |p: &str| format!("go1.24/linux-amd64/cgo1-gnu/rootfs-glibc/{p}");
+    let id = |p: &str| format!("go1.27/linux-amd64/cgo1-gnu/rootfs-glibc/{p}");
     assert_cause(
         &recs,
         &id("strl"),
@@ -249,7 +249,7 @@ path = "zlib.go"
             "run",
             c.to_str().expect("utf-8"),
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/arm64",
             "--libc",
@@ -265,7 +265,7 @@ path = "zlib.go"
     let recs = records(&d.join("out2"));
     assert_cause(
         &recs,
-        "go1.24/linux-arm64/cgo1-gnu/rootfs-musl/cgohello",
+        "go1.27/linux-arm64/cgo1-gnu/rootfs-musl/cgohello",
         "missing-interpreter",
         &["/lib/ld-linux-aarch64.so.1", "musl"],
     );
@@ -282,7 +282,7 @@ fn toolchain_and_host_causes() {
     write(
         d,
         "crossmatrix.toml",
-        r#"toolchains = ["go1.24"]
+        r#"toolchains = ["go1.27"]
 targets = ["linux/arm64"]
 cgo = [1]
 libc = ["gnu"]
@@ -296,7 +296,7 @@ path = "cgohello.go"
     assert_eq!(o.status.code(), Some(1));
     assert_cause(
         &records(&d.join("out")),
-        "go1.24/linux-arm64/cgo1-gnu/rootfs-glibc/cgohello",
+        "go1.27/linux-arm64/cgo1-gnu/rootfs-glibc/cgohello",
         "cc-target-mismatch",
         &["CC and CXX", "arm64"],
     );
@@ -339,7 +339,7 @@ path = "cgohello.go"
             "run",
             "hello.go",
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/arm64",
             "--cgo",
@@ -359,15 +359,15 @@ path = "cgohello.go"
     let recs = records(&d.join("out3"));
     assert_cause(
         &recs,
-        "go1.24/linux-arm64/cgo1-musl/rootfs-musl/hello",
+        "go1.27/linux-arm64/cgo1-musl/rootfs-musl/hello",
         "no-c-compiler",
         &["zig"],
     );
-    let r = record(&recs, "go1.24/linux-arm64/cgo0/rootfs-scratch/hello");
+    let r = record(&recs, "go1.27/linux-arm64/cgo0/rootfs-scratch/hello");
     assert_eq!(r["status"], "built", "{r:#}");
     assert_cause(
         &recs,
-        "go1.24/linux-arm64/cgo0/rootfs-scratch/hello",
+        "go1.27/linux-arm64/cgo0/rootfs-scratch/hello",
         "no-executor",
         &["qemu"],
     );
@@ -415,7 +415,7 @@ fn emulator_crash_and_recheck_marks_emulator_suspect() {
             "run",
             "hello.go",
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/arm64",
             "--executor",
@@ -428,7 +428,7 @@ fn emulator_crash_and_recheck_marks_emulator_suspect() {
         }
         a
     };
-    let id = "go1.24/linux-arm64/cgo0/rootfs-scratch/hello";
+    let id = "go1.27/linux-arm64/cgo0/rootfs-scratch/hello";
 
     let o = run_in(d, &args("out", false), Some(&path));
     assert_eq!(o.status.code(), Some(1));

@@ -8,7 +8,7 @@ use common::{crossmatrix, record, records, require_host, shared_cache};
 use std::collections::BTreeSet;
 
 const CONFIG: &str = r#"
-toolchains = ["go1.24"]
+toolchains = ["go1.27"]
 targets = ["linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64", "freebsd/amd64"]
 
 # Build-only targets build the suite's hello only.
@@ -102,7 +102,7 @@ fn a_config_file_drives_plan_and_run() {
     );
     let cfg = d.join("crossmatrix.toml");
     let cfg = cfg.to_str().expect("utf-8");
-    let id = |target: &str, p: &str| format!("go1.24/{target}/cgo0/rootfs-scratch/{p}");
+    let id = |target: &str, p: &str| format!("go1.27/{target}/cgo0/rootfs-scratch/{p}");
     // 4 programs × 2 linux targets, hello on 3 build-only targets, on riscv64 and (skipped)
     // on wasip1 with cgo.
     let mut want: BTreeSet<String> = BTreeSet::new();
@@ -128,7 +128,7 @@ fn a_config_file_drives_plan_and_run() {
     ] {
         want.insert(id(t, "unixonly"));
     }
-    let wasm_cgo = "go1.24/wasip1-wasm/cgo1-musl/rootfs-musl/hello";
+    let wasm_cgo = "go1.27/wasip1-wasm/cgo1-musl/rootfs-musl/hello";
     want.insert(wasm_cgo.to_string());
 
     // plan: the cells, as JSON and as a GitHub matrix of 3 shards.
@@ -278,7 +278,7 @@ fn config_errors_name_file_line_and_column() {
     let cfg = tmp.path().join("crossmatrix.toml");
     std::fs::write(
         &cfg,
-        "toolchains = [\"go1.24\"]\ntargets = [\"linux/amd64\", \"linux/arm46\"]\ncgo = [0, 2]\n[run]\nrepz = 3\n",
+        "toolchains = [\"go1.27\"]\ntargets = [\"linux/amd64\", \"linux/arm46\"]\ncgo = [0, 2]\n[run]\nrepz = 3\n",
     )
     .expect("write");
     let o = crossmatrix(&["plan", "--config", cfg.to_str().expect("utf-8")]);
@@ -312,7 +312,7 @@ fn an_expected_failure_that_passes_says_so() {
         d,
         "crossmatrix.toml",
         r#"
-toolchains = ["go1.24"]
+toolchains = ["go1.27"]
 targets = ["linux/amd64"]
 [run]
 reps = 1
@@ -337,7 +337,7 @@ reason = "issue 123"
     ]);
     assert_eq!(o.status.code(), Some(0));
     let recs = records(&out);
-    let r = record(&recs, "go1.24/linux-amd64/cgo0/rootfs-scratch/fixed");
+    let r = record(&recs, "go1.27/linux-amd64/cgo0/rootfs-scratch/fixed");
     assert_eq!(r["status"], "pass", "{r:#}");
     assert_eq!(r["cause"], serde_json::Value::Null, "{r:#}");
     let hint = r["hint"].as_str().unwrap_or("");

@@ -68,7 +68,7 @@ fn sigkill_mid_matrix_keeps_finished_cells_and_resume_completes() {
             hello.to_str().expect("utf-8"),
             slow.to_str().expect("utf-8"),
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/amd64",
             "--target",
@@ -182,7 +182,7 @@ fn sigint_kills_running_cells_keeps_finished_ones_and_exits_130() {
             hello.to_str().expect("utf-8"),
             hang.to_str().expect("utf-8"),
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/amd64",
             "--target",
@@ -242,8 +242,8 @@ fn sigint_kills_running_cells_keeps_finished_ones_and_exits_130() {
         "hanging cells left running"
     );
     assert!(
-        stderr.contains("killed  go1.24/linux-amd64/cgo0/rootfs-scratch/hang_")
-            && stderr.contains("killed  go1.24/linux-arm64/cgo0/rootfs-scratch/hang_"),
+        stderr.contains("killed  go1.27/linux-amd64/cgo0/rootfs-scratch/hang_")
+            && stderr.contains("killed  go1.27/linux-arm64/cgo0/rootfs-scratch/hang_"),
         "{stderr}"
     );
     assert!(

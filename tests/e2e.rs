@@ -5,7 +5,7 @@ mod common;
 use common::{assert_pass, crossmatrix, record, records, require_host, shared_cache};
 use std::path::Path;
 
-const TOOLCHAINS: [&str; 4] = ["--toolchain", "go1.22", "--toolchain", "go1.24"];
+const TOOLCHAINS: [&str; 4] = ["--toolchain", "go1.26", "--toolchain", "go1.27"];
 
 fn versions(recs: &[serde_json::Value]) -> Vec<String> {
     let mut v: Vec<String> = recs
@@ -79,8 +79,8 @@ fn small_matrix_builds_runs_and_records() {
     assert_eq!(code0, 0, "every cgo0 cell passes");
     assert_eq!(code1, 0, "the cgo1 musl cells pass");
     assert_eq!(recs.len(), 8);
-    assert_eq!(versions(&recs), vec!["go1.22", "go1.24"]);
-    for tc in ["go1.22", "go1.24"] {
+    assert_eq!(versions(&recs), vec!["go1.26", "go1.27"]);
+    for tc in ["go1.26", "go1.27"] {
         assert_pass(
             record(
                 &recs,
@@ -195,7 +195,7 @@ fn glibc_binary_on_musl_rootfs_fails_with_missing_interpreter() {
     let o = crossmatrix(&[
         "run",
         "--toolchain",
-        "go1.24",
+        "go1.27",
         "--target",
         "linux/arm64",
         "--cgo",
@@ -219,7 +219,7 @@ fn glibc_binary_on_musl_rootfs_fails_with_missing_interpreter() {
         "a failed cell makes the run exit 1"
     );
     let recs = records(&out);
-    let bad = record(&recs, "go1.24/linux-arm64/cgo1-gnu/rootfs-musl/probe");
+    let bad = record(&recs, "go1.27/linux-arm64/cgo1-gnu/rootfs-musl/probe");
     assert_eq!(bad["status"], "fail");
     assert_eq!(bad["cause"], "missing-interpreter");
     assert_eq!(bad["binary"]["linkage"], "dynamic");
@@ -230,7 +230,7 @@ fn glibc_binary_on_musl_rootfs_fails_with_missing_interpreter() {
         "hint names loader and rootfs: {hint}"
     );
     // The same binary on the matching glibc rootfs passes.
-    let good = record(&recs, "go1.24/linux-arm64/cgo1-gnu/rootfs-glibc/probe");
+    let good = record(&recs, "go1.27/linux-arm64/cgo1-gnu/rootfs-glibc/probe");
     assert_pass(good, "qemu-binfmt", "dynamic");
     assert!(
         good["binary"]["needed"]
@@ -260,7 +260,7 @@ fn a_program_that_exits_3_fails_with_wrong_exit_code() {
         prog.to_str().expect("utf-8"),
         ok.to_str().expect("utf-8"),
         "--toolchain",
-        "go1.24",
+        "go1.27",
         "--target",
         "linux/amd64",
         "--target",
@@ -277,7 +277,7 @@ fn a_program_that_exits_3_fails_with_wrong_exit_code() {
     for arch in ["amd64", "arm64"] {
         let r = record(
             &recs,
-            &format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/exit3"),
+            &format!("go1.27/linux-{arch}/cgo0/rootfs-scratch/exit3"),
         );
         assert_eq!(r["status"], "fail");
         assert_eq!(r["cause"], "wrong-exit-code");
@@ -285,7 +285,7 @@ fn a_program_that_exits_3_fails_with_wrong_exit_code() {
         assert!(r["hint"].as_str().unwrap_or("").contains("bad things"));
         let h = record(
             &recs,
-            &format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/hello"),
+            &format!("go1.27/linux-{arch}/cgo0/rootfs-scratch/hello"),
         );
         assert_eq!(h["status"], "pass", "the golden hello.out matches");
     }
@@ -332,7 +332,7 @@ fn usage_errors_exit_2_with_a_clear_message() {
 #[test]
 fn plan_lists_cells_without_building() {
     require_host!(false);
-    let o = crossmatrix(&["plan", "--format", "json", "--toolchain", "go1.24"]);
+    let o = crossmatrix(&["plan", "--format", "json", "--toolchain", "go1.27"]);
     assert_eq!(o.status.code(), Some(0));
     let cells: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("plan json");
     // Every linux arch this host runs (all 13 with qemu) + wasip1, and cgo gnu/musl on 3 arches.
@@ -340,12 +340,12 @@ fn plan_lists_cells_without_building() {
     assert!(
         cells
             .iter()
-            .any(|c| c["id"] == "go1.24/linux-s390x/cgo0/rootfs-scratch/probe")
+            .any(|c| c["id"] == "go1.27/linux-s390x/cgo0/rootfs-scratch/probe")
     );
     assert!(
         cells
             .iter()
-            .any(|c| c["id"] == "go1.24/linux-riscv64/cgo1-musl/rootfs-musl/probe")
+            .any(|c| c["id"] == "go1.27/linux-riscv64/cgo1-musl/rootfs-musl/probe")
     );
 }
 
@@ -359,7 +359,7 @@ fn sigint_records_finished_cells_and_exits_130() {
         .args([
             "run",
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/amd64",
             "--target",
@@ -420,7 +420,7 @@ fn sigint_records_finished_cells_and_exits_130() {
     let o = crossmatrix(&[
         "run",
         "--toolchain",
-        "go1.24",
+        "go1.27",
         "--target",
         "linux/amd64",
         "--target",
@@ -470,9 +470,9 @@ fn shards_merge_into_the_full_run_and_compare_toolchains() {
     let c = cache.to_str().expect("utf-8");
     let axes = [
         "--toolchain",
-        "go1.22",
+        "go1.26",
         "--toolchain",
-        "go1.24",
+        "go1.27",
         "--target",
         "linux/amd64",
         "--target",
@@ -528,18 +528,19 @@ fn shards_merge_into_the_full_run_and_compare_toolchains() {
         "compare",
         &dir("full"),
         "--toolchains",
-        "go1.22,go1.24",
+        "go1.26,go1.27",
         "--fail-on",
         "new-failure",
     ]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("go1.22 → go1.24"));
-    // go1.24 binaries are larger than go1.22's: a tight size gate trips and names the cells.
+    assert!(String::from_utf8_lossy(&o.stdout).contains("go1.26 → go1.27"));
+    // go1.26's probe binaries are larger than go1.27's (2–5%): a tight size gate on the
+    // downgrade trips and names the cells.
     let o = crossmatrix(&[
         "compare",
         &dir("full"),
         "--toolchains",
-        "go1.22,go1.24",
+        "go1.27,go1.26",
         "--fail-on",
         "size>+0.01%",
     ]);
@@ -592,7 +593,7 @@ fn warm_rerun_reuses_builds_and_notices_changes() {
     let cache = shared_cache();
     let run = |name: &str, timing: &str| {
         let out = tmp.path().join(name);
-        let mut args = common::go124_run(&[&prog], &["amd64", "arm64"], &cache, &out);
+        let mut args = common::go127_run(&[&prog], &["amd64", "arm64"], &cache, &out);
         args.extend(["--timing", timing, "--reps", "3"].map(String::from));
         let o = crossmatrix(&args);
         assert_eq!(o.status.code(), Some(0), "{name}");
@@ -601,8 +602,8 @@ fn warm_rerun_reuses_builds_and_notices_changes() {
     let (first, out1) = run("first", "quiet");
     let (second, out2) = run("second", "exclusive");
     for id in [
-        "go1.24/linux-amd64/cgo0/rootfs-scratch/hello",
-        "go1.24/linux-arm64/cgo0/rootfs-scratch/hello",
+        "go1.27/linux-amd64/cgo0/rootfs-scratch/hello",
+        "go1.27/linux-arm64/cgo0/rootfs-scratch/hello",
     ] {
         let (a, b) = (record(&first, id), record(&second, id));
         assert_eq!(b["build"]["cached"], true, "warm: no go build: {b:#}");
@@ -641,7 +642,7 @@ fn warm_rerun_reuses_builds_and_notices_changes() {
     )
     .expect("write");
     let (third, out3) = run("third", "overlap");
-    let r = record(&third, "go1.24/linux-arm64/cgo0/rootfs-scratch/hello");
+    let r = record(&third, "go1.27/linux-arm64/cgo0/rootfs-scratch/hello");
     assert_eq!(
         r["startup"]["reps"], 3,
         "timed beside the other cell's build: {r:#}"
@@ -698,7 +699,7 @@ func main() {
     for arch in ["amd64", "arm64"] {
         let run = |name: &str| {
             let out = tmp.path().join(format!("{name}-{arch}"));
-            let mut args = common::go124_run(&[&prog], &[arch], &cache, &out);
+            let mut args = common::go127_run(&[&prog], &[arch], &cache, &out);
             args.extend(["--reps", "0"].map(String::from));
             let o = crossmatrix(&args);
             assert_eq!(o.status.code(), Some(0), "{name} {arch}");
@@ -738,19 +739,19 @@ fn unchanged_passing_cells_reuse_their_results_until_an_input_changes() {
     let cache = shared_cache();
     let run = |name: &str, extra: &[&str]| {
         let out = tmp.path().join(name);
-        let mut args = common::go124_run(&[&ok, &bad], &["amd64", "arm64"], &cache, &out);
+        let mut args = common::go127_run(&[&ok, &bad], &["amd64", "arm64"], &cache, &out);
         args.extend(["--reps", "3"].iter().chain(extra).map(|a| a.to_string()));
         let o = common::crossmatrix_reusing(&args);
         assert_eq!(o.status.code(), Some(1), "{name}: the exit3 cells fail");
         (records(&out), o)
     };
     let ids = [
-        "go1.24/linux-amd64/cgo0/rootfs-scratch/hello",
-        "go1.24/linux-arm64/cgo0/rootfs-scratch/hello",
+        "go1.27/linux-amd64/cgo0/rootfs-scratch/hello",
+        "go1.27/linux-arm64/cgo0/rootfs-scratch/hello",
     ];
     let failing = [
-        "go1.24/linux-amd64/cgo0/rootfs-scratch/exit3",
-        "go1.24/linux-arm64/cgo0/rootfs-scratch/exit3",
+        "go1.27/linux-amd64/cgo0/rootfs-scratch/exit3",
+        "go1.27/linux-arm64/cgo0/rootfs-scratch/exit3",
     ];
     let samples =
         |recs: &[serde_json::Value], id: &str| record(recs, id)["startup"]["samples_ms"].clone();
@@ -850,11 +851,11 @@ fn the_compilers_runtime_settings_leave_the_binary_unchanged() {
     .expect("write config");
     let ours = {
         let out = tmp.path().join("ours");
-        let mut args = common::go124_run(&[&prog], &["arm64"], &shared_cache(), &out);
+        let mut args = common::go127_run(&[&prog], &["arm64"], &shared_cache(), &out);
         args.extend(["--reps", "0"].map(String::from));
         let o = crossmatrix(&args);
         assert_eq!(o.status.code(), Some(0), "ours: {}", common::stderr(&o));
-        record(&records(&out), "go1.24/linux-arm64/cgo0/rootfs-scratch/gc").clone()
+        record(&records(&out), "go1.27/linux-arm64/cgo0/rootfs-scratch/gc").clone()
     };
     let go_defaults = {
         let (out, cache) = (tmp.path().join("go-defaults"), tmp.path().join("cache"));
@@ -864,7 +865,7 @@ fn the_compilers_runtime_settings_leave_the_binary_unchanged() {
             "--config",
             cfg.to_str().expect("utf-8"),
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--cache-dir",
             cache.to_str().expect("utf-8"),
             "--out",
@@ -878,7 +879,7 @@ fn the_compilers_runtime_settings_leave_the_binary_unchanged() {
             "go defaults: {}",
             common::stderr(&o)
         );
-        record(&records(&out), "go1.24/linux-arm64/cgo0/rootfs-scratch/gc").clone()
+        record(&records(&out), "go1.27/linux-arm64/cgo0/rootfs-scratch/gc").clone()
     };
     assert_ne!(
         go_defaults["build"]["cached"], true,
@@ -922,7 +923,7 @@ fn cache_prune_removes_what_no_run_used_for_a_while() {
     common::unique_program(&gone, "\"fmt\"", "fmt.Println(len(nonce) > 1)");
     let run = |name: &str, programs: &[&Path]| {
         let out = d.join(name);
-        let mut args = common::go124_run(programs, &["amd64"], &cache, &out);
+        let mut args = common::go127_run(programs, &["amd64"], &cache, &out);
         args.extend(["--cgo", "0", "--reps", "1"].map(String::from));
         let o = common::crossmatrix_reusing(&args);
         assert_eq!(o.status.code(), Some(0), "{name}");
@@ -940,7 +941,7 @@ fn cache_prune_removes_what_no_run_used_for_a_while() {
         assert_eq!(o.status.code(), Some(0));
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    let id = "go1.24/linux-amd64/cgo0/rootfs-scratch/kept";
+    let id = "go1.27/linux-amd64/cgo0/rootfs-scratch/kept";
 
     run("first", &[&kept, &gone]);
     assert!(

@@ -90,10 +90,10 @@ func TestTestdata(t *testing.T) {
 }
 "#,
     );
-    // Fails with Go 1.23 and newer only: the toolchain comparison has a broken test.
+    // Fails with Go 1.27 and newer only: the toolchain comparison has a broken test.
     write(
         &root.join("calc/newer_test.go"),
-        "//go:build go1.23\n\npackage calc\n\nimport \"testing\"\n\nfunc TestNewer(t *testing.T) { t.Error(\"broke on newer Go\") }\n",
+        "//go:build go1.27\n\npackage calc\n\nimport \"testing\"\n\nfunc TestNewer(t *testing.T) { t.Error(\"broke on newer Go\") }\n",
     );
     // Benchmarks run only when every test passed.
     write(
@@ -137,7 +137,7 @@ fn a_projects_go_tests_on_every_target() {
             "./boom",
             "./notests",
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/amd64",
             "--target",
@@ -246,7 +246,7 @@ fn a_projects_go_tests_on_every_target() {
     let suite = report
         .test_suites
         .iter()
-        .find(|s| s.name.as_str() == "go1.24/linux-arm64/cgo0/rootfs-scratch/calc")
+        .find(|s| s.name.as_str() == "go1.27/linux-arm64/cgo0/rootfs-scratch/calc")
         .expect("a suite per test cell");
     assert_eq!(suite.test_cases.len(), 7);
     assert_eq!((suite.failures, suite.skipped), (3, 1));
@@ -279,7 +279,7 @@ fn a_hanging_test_is_a_timeout_naming_it() {
             "test",
             "./hang",
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/amd64",
             "--cgo",
@@ -319,9 +319,9 @@ fn toolchains_compared_test_by_test_and_warm_reruns_reuse() {
             "test",
             "./calc",
             "--toolchain",
-            "go1.22",
+            "go1.26",
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/amd64",
             "--cgo",
@@ -344,7 +344,7 @@ fn toolchains_compared_test_by_test_and_warm_reruns_reuse() {
             "compare",
             &s(&out),
             "--toolchains",
-            "go1.22,go1.24",
+            "go1.26,go1.27",
             "--fail-on",
             "new-failure",
         ],
@@ -372,7 +372,7 @@ fn toolchains_compared_test_by_test_and_warm_reruns_reuse() {
             "strings",
             "unicode/utf8",
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/arm64",
             "--cgo",
@@ -474,7 +474,7 @@ fn bad_test_input_gets_a_cause_and_the_run_goes_on() {
     let common = |out: &Path, cgo: &[&str]| -> Vec<String> {
         let mut a: Vec<String> = [
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/amd64",
             "--libc",
@@ -644,7 +644,7 @@ fn recheck_labels_tests_that_pass_under_another_executor() {
             "./onlyemu",
             "./mixed",
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/arm64",
             "--cgo",

@@ -109,7 +109,7 @@ fn an_image_is_the_root_cells_run_in() {
             "run",
             d.path().join("inimage.go").to_str().unwrap(),
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             &format!("linux/{arch}"),
             "--cgo",

@@ -70,7 +70,7 @@ fn module_commands_patterns_constraints_and_the_build_cache() {
 
     // The plan: ./... names every main package of any target, with short unique names.
     let plan_of = |targets: &[&str]| -> Value {
-        let mut a = args(&["plan", "./...", "--toolchain", "go1.24", "--format", "json"]);
+        let mut a = args(&["plan", "./...", "--toolchain", "go1.27", "--format", "json"]);
         for t in targets {
             a.extend(["--target".to_string(), t.to_string()]);
         }
@@ -100,7 +100,7 @@ fn module_commands_patterns_constraints_and_the_build_cache() {
         "run",
         "./cmd/...",
         "--toolchain",
-        "go1.24",
+        "go1.27",
         "--target",
         "linux/amd64",
         "--target",
@@ -255,7 +255,7 @@ fn a_workspace_of_two_modules_builds_from_its_root() {
         "run",
         &s(&w.join("app")),
         "--toolchain",
-        "go1.24",
+        "go1.27",
         "--target",
         "linux/amd64",
         "--target",
@@ -311,9 +311,9 @@ fn publish(proxy: &Path, module: &str, version: &str, files: &[(&str, &str)]) {
     z.finish().unwrap();
 }
 
-/// Runs the host's Go 1.24 with `env` in `dir` (for fixture set-up: go.sum, vendor/).
+/// Runs the host's Go 1.27 with `env` in `dir` (for fixture set-up: go.sum, vendor/).
 fn go(dir: &Path, a: &[&str], env: &[(&str, String)]) {
-    let mut c = Command::new("/usr/lib/go-1.24/bin/go");
+    let mut c = Command::new("/usr/lib/go-1.27/bin/go");
     c.current_dir(dir)
         .args(a)
         .env("GOTOOLCHAIN", "local")
@@ -375,7 +375,7 @@ fn third_party_dependencies_are_fetched_once_and_built_offline() {
             "run",
             "./cmd/...",
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--reps",
             "0",
             "--cache-dir",
@@ -407,9 +407,9 @@ fn third_party_dependencies_are_fetched_once_and_built_offline() {
         "fetch",
         "./cmd/...",
         "--toolchain",
-        "go1.24",
+        "go1.27",
         "--toolchain",
-        "go1.22",
+        "go1.26",
         "--target",
         "linux/amd64",
         "--cache-dir",
@@ -421,7 +421,7 @@ fn third_party_dependencies_are_fetched_once_and_built_offline() {
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
     assert_eq!(e.matches("fetched ").count(), 2, "{e}");
-    assert!(e.contains("go1.22") && e.contains("go1.24"), "{e}");
+    assert!(e.contains("go1.26") && e.contains("go1.27"), "{e}");
     assert!(modcache.join("example.com/greet@v1.2.0/greet.go").is_file());
     let o = crossmatrix_in(&app, &fetch, &env, false);
     assert!(o.status.success());
@@ -565,10 +565,10 @@ fn go_test_conventions_and_single_file_constraints() {
         &t.join("arm64only.go"),
         "//go:build arm64\n\n// run\n\npackage main\n\nfunc main() {}\n",
     );
-    // A GOEXPERIMENT build (its binary says `go1.24.4 X:noswissmap`), Go 1.24 only.
+    // A GOEXPERIMENT build (its binary says `go1.27.4-X:mapsplitgroup`: since Go 1.26 a release joins the experiments with `-`), Go 1.27 only (the experiment is new in 1.27).
     write(
         &t.join("experiment.go"),
-        "//go:build go1.24\n\n// run -goexperiment noswissmap\n\npackage main\n\nfunc main() {}\n",
+        "//go:build go1.27\n\n// run -goexperiment mapsplitgroup\n\npackage main\n\nfunc main() {}\n",
     );
     // More source files after the directive's flags.
     write(
@@ -592,7 +592,7 @@ fn go_test_conventions_and_single_file_constraints() {
     );
     write(
         &d.path().join("crossmatrix.toml"),
-        "toolchains = [\"go1.24\", \"go1.22\"]\ntargets = [\"linux/amd64\"]\ncgo = [0]\n\n[run]\nreps = 0\n\n[[programs]]\npath = \"test\"\nsuite = true\nconventions = \"go-test\"\n",
+        "toolchains = [\"go1.27\", \"go1.26\"]\ntargets = [\"linux/amd64\"]\ncgo = [0]\n\n[run]\nreps = 0\n\n[[programs]]\npath = \"test\"\nsuite = true\nconventions = \"go-test\"\n",
     );
     let out = d.path().join("out");
     let o = crossmatrix(&[
@@ -625,7 +625,7 @@ fn go_test_conventions_and_single_file_constraints() {
         ],
         "only `// run` files are programs"
     );
-    for tc in ["go1.22", "go1.24"] {
+    for tc in ["go1.26", "go1.27"] {
         let id = |p: &str| format!("{tc}/linux-amd64/cgo0/rootfs-scratch/{p}");
         for p in ["mixed", "quiet", "args", "two", "tempdir"] {
             assert_eq!(
@@ -650,10 +650,14 @@ fn go_test_conventions_and_single_file_constraints() {
         let needs = record(&recs, &id("needsgo"));
         assert_eq!(needs["cause"], "needs-go-toolchain", "{needs:#}");
     }
-    let exp = record(&recs, "go1.24/linux-amd64/cgo0/rootfs-scratch/experiment");
+    let exp = record(&recs, "go1.27/linux-amd64/cgo0/rootfs-scratch/experiment");
     assert_eq!(exp["status"], "pass", "{exp:#}");
-    assert_eq!(exp["binary"]["go_version"], "go1.24.4 X:noswissmap");
-    let exp22 = record(&recs, "go1.22/linux-amd64/cgo0/rootfs-scratch/experiment");
+    let v = exp["binary"]["go_version"].as_str().unwrap();
+    assert!(
+        v.starts_with("go1.27.") && v.ends_with("-X:mapsplitgroup"),
+        "{v}"
+    );
+    let exp22 = record(&recs, "go1.26/linux-amd64/cgo0/rootfs-scratch/experiment");
     assert_eq!(exp22["cause"], "excluded-by-constraints");
 }
 
@@ -668,7 +672,7 @@ fn programs_reading_stdin_or_exiting_nonzero_are_timed() {
     );
     write(
         &d.path().join("crossmatrix.toml"),
-        "toolchains = [\"go1.24\"]\ntargets = [\"linux/amd64\", \"linux/arm64\"]\ncgo = [0]\n\n[run]\nreps = 3\n\n[[programs]]\npath = \"echo3.go\"\nstdin = \"ping\\n\"\nexpect = { exit_code = 3 }\n",
+        "toolchains = [\"go1.27\"]\ntargets = [\"linux/amd64\", \"linux/arm64\"]\ncgo = [0]\n\n[run]\nreps = 3\n\n[[programs]]\npath = \"echo3.go\"\nstdin = \"ping\\n\"\nexpect = { exit_code = 3 }\n",
     );
     let out = d.path().join("out");
     let o = crossmatrix(&[
@@ -738,7 +742,7 @@ fn bad_project_input_is_a_usage_error_naming_the_path_and_the_fix() {
                 "plan",
                 &program,
                 "--toolchain",
-                "go1.24",
+                "go1.27",
                 "--target",
                 "linux/amd64",
             ]),

@@ -80,9 +80,9 @@ fn small_matrix_passes_as_a_non_root_user() {
             "--reps",
             "2",
             "--toolchain",
-            "go1.22",
+            "go1.26",
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/amd64",
             "--target",
@@ -107,9 +107,9 @@ fn small_matrix_passes_as_a_non_root_user() {
             "--reps",
             "2",
             "--toolchain",
-            "go1.22",
+            "go1.26",
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/arm64",
             "--cgo",
@@ -123,7 +123,7 @@ fn small_matrix_passes_as_a_non_root_user() {
     assert_eq!(o1.status.code(), Some(0), "rootless cgo1 musl run passes");
     let recs = records(&out0);
     assert_eq!(recs.len(), 8);
-    for tc in ["go1.22", "go1.24"] {
+    for tc in ["go1.26", "go1.27"] {
         assert_pass(
             record(
                 &recs,

@@ -484,7 +484,7 @@ fn common_args(out: &Path, timeout: &str) -> Vec<String> {
     let cache = shared_cache();
     [
         "--toolchain",
-        "go1.24",
+        "go1.27",
         "--timeout",
         timeout,
         "--memory",
@@ -558,7 +558,7 @@ fn hostile_programs_are_contained_and_classified() {
     assert_eq!(o.status.code(), Some(1), "hostile programs fail the run");
     let recs = records(&out);
     for arch in ["amd64", "arm64"] {
-        let id = |p: &str| format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/{p}_{}", tag);
+        let id = |p: &str| format!("go1.27/linux-{arch}/cgo0/rootfs-scratch/{p}_{}", tag);
         for contained in ["netdial", "ifaces", "secrets", "writeout"] {
             let r = record(&recs, &id(contained));
             assert_eq!(r["status"], "pass", "{contained} on {arch}: {r:#}");
@@ -652,7 +652,7 @@ fn hostile_programs_are_contained_and_classified() {
     let (o, wwatch) = run_watched(&args, false);
     assert_eq!(o.status.code(), Some(1));
     let recs = records(&wout);
-    let id = |p: &str| format!("go1.24/wasip1-wasm/cgo0/rootfs-scratch/{p}_{}", tag);
+    let id = |p: &str| format!("go1.27/wasip1-wasm/cgo0/rootfs-scratch/{p}_{}", tag);
     let r = record(&recs, &id("wspin"));
     assert_eq!(r["cause"], "timeout", "wasm infinite loop: {r:#}");
     assert!(r["run"]["duration_ms"].as_u64().unwrap_or(u64::MAX) < 30_000);
@@ -840,7 +840,7 @@ fn limits_hold_without_cgroups_as_a_non_root_user() {
         .args(&files)
         .args([
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/amd64",
             "--target",
@@ -868,7 +868,7 @@ fn limits_hold_without_cgroups_as_a_non_root_user() {
     assert_eq!(o.status.code(), Some(1));
     let recs = records(&out);
     for arch in ["amd64", "arm64"] {
-        let id = |p: &str| format!("go1.24/linux-{arch}/cgo0/rootfs-scratch/{p}_{}", tag);
+        let id = |p: &str| format!("go1.27/linux-{arch}/cgo0/rootfs-scratch/{p}_{}", tag);
         let r = record(&recs, &id("netdial"));
         assert_eq!(r["status"], "pass", "runs under the rlimits: {r:#}");
         let r = record(&recs, &id("oom"));

@@ -1,5 +1,5 @@
-//! The environment traps end to end, with the real `crossmatrix probe` on both installed
-//! toolchains (Go's messages are checked on go1.22 and go1.24): every trap probe misses on
+//! The environment traps end to end, with the real `crossmatrix probe` on the oldest and the
+//! newest toolchain crossmatrix supports (Go's messages are checked on go1.22 and go1.27): every trap probe misses on
 //! `scratch` with its cause and a hint, passes on the `glibc` and `musl` roots where the root
 //! has what it needs, and the hint names the roots where it passes; the CPU-level probe fails
 //! with `cpu-level` on a qemu CPU model without the level and passes on one with it. One small
@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
 
-const TOOLCHAINS: [&str; 2] = ["go1.22", "go1.24"];
+const TOOLCHAINS: [&str; 2] = ["go1.22", "go1.27"];
 
 /// `crossmatrix ARGS` in `dir`; `run` and `probe` get the shared cache and no progress bar.
 fn crossmatrix_in(dir: &Path, args: &[&str]) -> Output {
@@ -277,7 +277,7 @@ fn trap_suite_on_the_default_roots() {
         );
     }
 
-    // GOARM64=v8.1 is new in go1.23: skipped on go1.22; on go1.24 the ARMv8.0 Cortex-A57 dies
+    // GOARM64=v8.1 is new in go1.23: skipped on go1.22; on go1.27 the ARMv8.0 Cortex-A57 dies
     // of SIGILL, the ARMv8.2 Cortex-A76 runs it.
     let cpu = |tc: &str, model: &str| {
         record(
@@ -287,14 +287,14 @@ fn trap_suite_on_the_default_roots() {
         .clone()
     };
     assert_eq!(cpu("go1.22", "cortex-a57")["status"], "skipped");
-    let lacking = cpu("go1.24", "cortex-a57");
+    let lacking = cpu("go1.27", "cortex-a57");
     assert_eq!(lacking["cause"], "cpu-level", "{lacking:#}");
     assert!(
         s(&lacking, "hint").contains("SIGILL") && s(&lacking, "hint").contains("GOARM64=v8.1"),
         "{lacking:#}"
     );
     assert_eq!(lacking["run"]["cpu"], "cortex-a57");
-    let having = cpu("go1.24", "cortex-a76");
+    let having = cpu("go1.27", "cortex-a76");
     assert_ok(&having);
     assert_eq!(having["run"]["cpu"], "cortex-a76");
 
@@ -366,7 +366,7 @@ fn trap_suite_with_cgo_and_cpu_levels() {
     };
     for tc in TOOLCHAINS {
         // musl's getpwuid_r cannot open /etc/passwd: go1.22 passes musl's errno through,
-        // go1.24 reports an unknown user.
+        // go1.27 reports an unknown user.
         let stderr = if !runs_as_root() {
             "user: "
         } else if tc == "go1.22" {
@@ -468,7 +468,7 @@ fn traps_in_a_users_program() {
             "says.go",
             "typo.go",
             "--toolchain",
-            "go1.24",
+            "go1.27",
             "--target",
             "linux/amd64",
             "--rootfs",
@@ -486,7 +486,7 @@ fn traps_in_a_users_program() {
     assert_eq!(o.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&o.stdout).expect("JSON report");
     let rec = |rootfs: &str, p: &str| {
-        let id = format!("go1.24/linux-amd64/cgo0/rootfs-{rootfs}/{p}");
+        let id = format!("go1.27/linux-amd64/cgo0/rootfs-{rootfs}/{p}");
         report
             .as_array()
             .and_then(|a| a.iter().find(|r| r["id"] == id.as_str()))
@@ -503,7 +503,7 @@ fn traps_in_a_users_program() {
     );
     // cells.jsonl keeps the runner's hint; the note is the report's.
     let stored = records(&d.join("out"));
-    let stored_tz = record(&stored, "go1.24/linux-amd64/cgo0/rootfs-scratch/tz");
+    let stored_tz = record(&stored, "go1.27/linux-amd64/cgo0/rootfs-scratch/tz");
     assert!(
         s(stored_tz, "hint").starts_with("scratch lacks"),
         "{stored_tz:#}"
@@ -521,7 +521,7 @@ fn traps_in_a_users_program() {
     );
     let config = |tmpfs: &str| {
         format!(
-            "toolchains = [\"go1.24\"]\ntargets = [\"linux/amd64\"]\ncgo = [0]\nrootfs = [\"scratch\", \"glibc\"]\n\n[run]\nreps = 0\n{tmpfs}\n[[programs]]\npath = \"tmpfile.go\"\n"
+            "toolchains = [\"go1.27\"]\ntargets = [\"linux/amd64\"]\ncgo = [0]\nrootfs = [\"scratch\", \"glibc\"]\n\n[run]\nreps = 0\n{tmpfs}\n[[programs]]\npath = \"tmpfile.go\"\n"
         )
     };
     std::fs::write(d.join("plain.toml"), config("")).expect("write");
@@ -545,7 +545,7 @@ fn traps_in_a_users_program() {
         String::from_utf8_lossy(&o.stderr)
     );
     let recs = records(&d.join("out-tmp"));
-    let missing = record(&recs, "go1.24/linux-amd64/cgo0/rootfs-scratch/tmpfile");
+    let missing = record(&recs, "go1.27/linux-amd64/cgo0/rootfs-scratch/tmpfile");
     assert_miss(
         missing,
         "missing-tmpdir",
@@ -554,7 +554,7 @@ fn traps_in_a_users_program() {
     );
     assert_ok(record(
         &recs,
-        "go1.24/linux-amd64/cgo0/rootfs-glibc/tmpfile",
+        "go1.27/linux-amd64/cgo0/rootfs-glibc/tmpfile",
     ));
     let o = crossmatrix_in(
         d,

@@ -38,6 +38,7 @@ check "--no-zig leaves pip out" 0 'debian-archive-keyring$' --dry-run --no-zig -
 check "Fedora: unsupported, with what to install by hand" 3 'unsupported distribution: Fedora Linux 41.*' --dry-run --os-release "$fedora"
 check "Ubuntu 20.04: unsupported" 3 'supported: Debian 12 \(bookworm\), Debian 13 \(trixie\), Ubuntu 22.04 \(jammy\), Ubuntu 24.04 \(noble\)' --dry-run --os-release "$ub20"
 check "a bad --userns mode" 2 'expected auto, profile, sysctl or skip' --dry-run --userns maybe --os-release "$ub24"
+check "Debian 13: Go packages from trixie-backports, pinned low" 0 'Suites: trixie-backports$' --dry-run --go-distro 1.25 --no-zig --os-release "$deb13"
 check "a bad --go-distro version" 2 'expected a Go minor version' --dry-run --go-distro go1.22 --os-release "$deb12"
 PATH=/usr/bin:/bin check "--go without crossmatrix says to install it" 2 'needs crossmatrix on PATH' --dry-run --go go1.24 --no-zig --os-release "$ub24"
 CROSSMATRIX=/bin/true check "--go runs crossmatrix toolchain install" 0 'would run: /bin/true toolchain install go1.23 go1.24' --dry-run --go go1.23 --go go1.24 --os-release "$ub24" --no-zig

@@ -81,6 +81,9 @@ pub enum Cause {
     MissingTmpdir,
     /// The binary needs a CPU feature level (GOAMD64, GOARM, GORISCV64) the CPU lacks.
     CpuLevel,
+    /// crossmatrix's own machinery failed (a helper tool it builds, a cache directory): not
+    /// the code under test, the toolchain's build, the sandbox or the emulator.
+    HarnessError,
 }
 
 impl Cause {
@@ -120,6 +123,7 @@ impl Cause {
         Cause::DnsConfig,
         Cause::MissingTmpdir,
         Cause::CpuLevel,
+        Cause::HarnessError,
     ];
 
     /// The stable code, e.g. `missing-interpreter`.
@@ -160,6 +164,7 @@ impl Cause {
             Cause::DnsConfig => "dns-config",
             Cause::MissingTmpdir => "missing-tmpdir",
             Cause::CpuLevel => "cpu-level",
+            Cause::HarnessError => "harness-error",
         }
     }
 
@@ -259,6 +264,9 @@ impl Cause {
             }
             Cause::CpuLevel => {
                 "the binary needs a newer CPU level than this CPU has: build for a lower GOAMD64/GOARM/GORISCV64"
+            }
+            Cause::HarnessError => {
+                "crossmatrix's own machinery failed, not your code: see the hint, check the cache directory's space and permissions, and report it if it persists"
             }
         }
     }

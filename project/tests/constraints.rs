@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn toolchains() -> Vec<PathBuf> {
-    let found: Vec<PathBuf> = ["/usr/lib/go-1.22", "/usr/lib/go-1.24"]
+    let found: Vec<PathBuf> = ["/usr/lib/go-1.26", "/usr/lib/go-1.27"]
         .iter()
         .map(PathBuf::from)
         .filter(|p| p.join("bin/go").exists())
         .collect();
     if found.len() < 2 {
-        let why = "Go 1.22 and 1.24 are not both installed: run ci/setup";
+        let why = "Go 1.26 and 1.27 are not both installed: run ci/setup";
         if std::env::var_os("CI").is_some() {
             panic!("CI is set but {why}");
         }

@@ -26,6 +26,7 @@ pub(crate) fn cell(id: &str, status: CellStatus) -> CellRecord {
             name: parts[0].into(),
             goroot: format!("/usr/lib/go-{}", parts[0].trim_start_matches("go")),
             version,
+            out_of_support: None,
         },
         target: TargetInfo {
             goos: goos.into(),
@@ -98,6 +99,7 @@ pub(crate) fn test_cell(id: &str, cases: &[(&str, TestStatus, &str)]) -> CellRec
                 status: *st,
                 elapsed_ms: 12,
                 output: out.to_string(),
+                error: String::new(),
             })
             .collect(),
         ..TestsRecord::default()

@@ -42,6 +42,10 @@ pub struct ToolchainInfo {
     pub name: String,
     pub version: String,
     pub goroot: String,
+    /// In `run.json`: set when this release is older than Go's two newest (a note, not an
+    /// error): `go1.22.12 is out of support: Go supports its two newest releases, …`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_support: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,6 +315,24 @@ pub struct TestCase {
     /// reason.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub output: String,
+    /// What the test itself reported (`t.Error`, `t.Fatal`) apart from its logs, capped: Go ≥
+    /// 1.27 marks it in the test output (test2json's `OutputType: error`); empty for older
+    /// releases and for tests that failed without reporting (a failed subtest's parent).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+impl TestCase {
+    /// The line that says why the test failed or was skipped: the first of its reported error
+    /// when Go marked one, else the first line of its output that is not framing.
+    pub fn failure_line(&self) -> String {
+        let error = crate::report::first_output_line(&self.error);
+        if error.is_empty() {
+            crate::report::first_output_line(&self.output)
+        } else {
+            error
+        }
+    }
 }
 
 /// One Go benchmark's figures (`-test.bench`).
@@ -380,6 +402,7 @@ impl CellRecord {
                 name: cell.toolchain.name.clone(),
                 version: cell.toolchain.version.clone(),
                 goroot: cell.toolchain.goroot.display().to_string(),
+                out_of_support: None,
             },
             target: TargetInfo {
                 goos: cell.target.goos.clone(),

@@ -97,6 +97,8 @@ pub struct Runner {
     build_env: [(&'static str, String); 3],
     /// Container images unpacked as roots (`<cache>/images/`).
     images: crossmatrix_toolchains::ImageStore,
+    /// Each toolchain's own test2json, shipped or built once (test cells).
+    pub(crate) test2json: crate::test2json::Test2Json,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +128,8 @@ impl Runner {
         let rootfs = RootfsStore::new(&cfg.cache_dir.join("rootfs"));
         let cfg_cache_dir = cfg.cache_dir.clone();
         let reuse = cfg.reuse;
+        let test2json =
+            crate::test2json::Test2Json::new(&cfg.cache_dir, &cfg.bwrap, &host.host_goarch);
         Ok(Runner {
             cfg,
             host,
@@ -137,6 +141,7 @@ impl Runner {
             machine: machine_identity(),
             build_env: crate::buildenv::host_build_env(),
             images: crossmatrix_toolchains::ImageStore::new(&cfg_cache_dir),
+            test2json,
         })
     }
 
@@ -312,8 +317,9 @@ impl Runner {
         };
         rec.binary = Some(info.to_record(&binary));
         if let Some(v) = &info.go_version {
-            // `go1.24.4 X:rangefunc`: a GOEXPERIMENT build of the same toolchain.
-            let base = v.split_whitespace().next().unwrap_or(v);
+            // `go1.27.4-X:mapsplitgroup`, `go1.24.4 X:rangefunc`: a GOEXPERIMENT build of the
+            // same toolchain.
+            let base = crossmatrix_toolchains::version::without_experiments(v);
             if base != cell.toolchain.version {
                 return finish(
                     rec,
@@ -561,7 +567,7 @@ impl Runner {
                 return (
                     None,
                     Some(Failure::new(
-                        Cause::SandboxError,
+                        Cause::HarnessError,
                         format!("cannot create {}: {e}", d.display()),
                     )),
                 );

@@ -566,7 +566,9 @@ fn check_probe(stdout: &str, ctx: &RunContext) -> Option<Failure> {
         ));
     }
     match get("go_version") {
-        Some(v) if v == ctx.toolchain_version => {}
+        Some(v)
+            if crossmatrix_toolchains::version::without_experiments(v) == ctx.toolchain_version => {
+        }
         Some(v) => {
             return Some(Failure::new(
                 Cause::GoVersionMismatch,

@@ -11,7 +11,7 @@ use regex::Regex;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -45,36 +45,41 @@ pub struct TestEvent {
     pub elapsed: Option<f64>,
     #[serde(default)]
     pub output: Option<String>,
-}
-
-/// `test2json` of the toolchain at `goroot` for this host.
-pub fn test2json_tool(goroot: &Path, host_goarch: &str) -> PathBuf {
-    goroot
-        .join("pkg/tool")
-        .join(format!("linux_{host_goarch}"))
-        .join("test2json")
+    /// Go ≥ 1.27: `frame` (`=== RUN`, `--- FAIL` lines), `error` and `error-continue` (what
+    /// `t.Error`/`t.Fatal` printed); absent for plain output and in older releases.
+    #[serde(default)]
+    pub output_type: Option<String>,
 }
 
 /// The events of a test binary's `-test.v=test2json` output, converted by `test2json` (read
 /// from stdin). `-t` is what makes test2json report each test's `Elapsed` — parsed from the
 /// binary's own `--- PASS: TestX (0.25s)` lines; its `Time` stamps, taken as it converts, and the
 /// package's elapsed (time since the conversion began) are not used.
-pub fn to_events(tool: &Path, package: &str, output: &[u8]) -> Result<Vec<TestEvent>, String> {
+pub fn to_events(tool: &Path, package: &str, output: &[u8]) -> Result<Vec<TestEvent>, Failure> {
+    let machinery = |why: String| {
+        Failure::new(
+            Cause::HarnessError,
+            format!("cannot read the test binary's output with test2json: {why}"),
+        )
+    };
     let mut child = Command::new(tool)
         .args(["-t", "-p", package])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
-    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+        .map_err(|e| machinery(format!("cannot run {}: {e}", tool.display())))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| machinery("no stdin".into()))?;
     let data = output.to_vec();
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&data);
     });
     let out = child
         .wait_with_output()
-        .map_err(|e| format!("{}: {e}", tool.display()))?;
+        .map_err(|e| machinery(format!("{}: {e}", tool.display())))?;
     let _ = writer.join();
     let text = String::from_utf8_lossy(&out.stdout);
     Ok(text
@@ -94,6 +99,8 @@ static RUNNING: LazyLock<Regex> =
 /// The record of a test binary's run, from its events and how it ended.
 pub fn summarize(package: &str, events: &[TestEvent], finished: &Finished) -> TestsRecord {
     let mut outputs: HashMap<String, String> = HashMap::new();
+    // What each test reported with t.Error/t.Fatal/t.Skip (Go ≥ 1.27 marks it).
+    let mut errors: HashMap<String, String> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut ended: HashMap<String, (TestStatus, u64)> = HashMap::new();
@@ -106,6 +113,9 @@ pub fn summarize(package: &str, events: &[TestEvent], finished: &Finished) -> Te
                 let text = e.output.as_deref().unwrap_or_default();
                 all_output.push_str(text);
                 if !name.is_empty() {
+                    if matches!(e.output_type.as_deref(), Some("error" | "error-continue")) {
+                        errors.entry(name.clone()).or_default().push_str(text);
+                    }
                     outputs.entry(name).or_default().push_str(text);
                 }
             }
@@ -139,10 +149,10 @@ pub fn summarize(package: &str, events: &[TestEvent], finished: &Finished) -> Te
                 (TestStatus::Fail, 0)
             }
         };
-        let output = match status {
+        let kept = |texts: &HashMap<String, String>| match status {
             TestStatus::Pass => String::new(),
             _ => tail(
-                outputs.get(name).map(String::as_str).unwrap_or(""),
+                texts.get(name).map(String::as_str).unwrap_or(""),
                 CASE_OUTPUT,
             ),
         };
@@ -150,7 +160,8 @@ pub fn summarize(package: &str, events: &[TestEvent], finished: &Finished) -> Te
             name: name.clone(),
             status,
             elapsed_ms,
-            output,
+            output: kept(&outputs),
+            error: kept(&errors),
         });
     }
     if running.is_none() && !exited_ok {
@@ -211,7 +222,7 @@ pub fn benchmarks(output: &str) -> Vec<BenchmarkResult> {
 
 /// What a test cell's run amounts to: `None` when every test passed (or skipped).
 pub fn verdict(rec: &TestsRecord, finished: &Finished, timeout: Duration) -> Option<Failure> {
-    let output = finished.stdout.text();
+    let output = crate::test2json::plain_output(&finished.stdout.text());
     let failed: Vec<&str> = rec.failed().map(|c| c.name.as_str()).collect();
     let running = rec
         .running
@@ -321,6 +332,7 @@ mod tests {
             test: (!test.is_empty()).then(|| test.to_string()),
             elapsed: Some(0.25),
             output: (!out.is_empty()).then(|| out.to_string()),
+            output_type: None,
         }
     }
 
@@ -361,6 +373,38 @@ mod tests {
             "{}",
             v.hint
         );
+    }
+
+    /// Events as each release's converter writes them: Go 1.27's `OutputType` (`frame`,
+    /// `error`, `error-continue`), `go test -json`'s build events (Go 1.24: `build-output`,
+    /// `build-fail`, `FailedBuild`) and fields nobody knows yet are all read.
+    #[test]
+    fn events_of_every_release_are_read() {
+        let lines = [
+            r##"{"ImportPath":"example.com/p [example.com/p.test]","Action":"build-output","Output":"# example.com/p\n"}"##,
+            r##"{"ImportPath":"example.com/p [example.com/p.test]","Action":"build-fail"}"##,
+            r##"{"Action":"start","Package":"p"}"##,
+            r##"{"Action":"run","Package":"p","Test":"TestA"}"##,
+            r##"{"Action":"output","Package":"p","Test":"TestA","Output":"=== RUN   TestA\n","OutputType":"frame"}"##,
+            r##"{"Action":"output","Package":"p","Test":"TestA","Output":"    a_test.go:7: a log line\n"}"##,
+            r##"{"Action":"output","Package":"p","Test":"TestA","Output":"    a_test.go:8: two\n","OutputType":"error"}"##,
+            r##"{"Action":"output","Package":"p","Test":"TestA","Output":"        lines\n","OutputType":"error-continue"}"##,
+            r##"{"Action":"output","Package":"p","Test":"TestA","Output":"--- FAIL: TestA (0.00s)\n","OutputType":"frame"}"##,
+            r##"{"Action":"fail","Package":"p","Test":"TestA","Elapsed":0.5,"SomethingNew":1}"##,
+            r##"{"Action":"output","Package":"p","Output":"FAIL\n"}"##,
+            r##"{"Action":"fail","Package":"p","Elapsed":0.6,"FailedBuild":""}"##,
+        ];
+        let events: Vec<TestEvent> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let r = summarize("p", &events, &finished(1, "FAIL\n"));
+        assert_eq!(r.totals.failed, 1);
+        let a = &r.cases[0];
+        assert_eq!(a.elapsed_ms, 500);
+        assert_eq!(a.error, "    a_test.go:8: two\n        lines\n");
+        assert!(a.output.contains("a log line") && a.output.contains("two"));
+        assert_eq!(a.failure_line(), "a_test.go:8: two");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod resources;
 pub mod resultcache;
 pub mod sandbox;
 pub mod stats;
+pub mod test2json;
 pub mod testcell;
 pub mod timing;
 pub mod traps;

@@ -159,6 +159,7 @@ mod tests {
                 name: "go1.24".into(),
                 version: "go1.24.4".into(),
                 goroot: "/usr/lib/go-1.24".into(),
+                out_of_support: None,
             },
             target: TargetInfo {
                 goos: "linux".into(),

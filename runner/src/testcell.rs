@@ -4,9 +4,10 @@
 
 use crate::cell::{Runner, describe_choice, fill_run_record};
 use crate::classify::{Failure, classify_run};
-use crate::gotest::{summarize, test2json_tool, to_events, verdict};
+use crate::gotest::{summarize, to_events, verdict};
 use crate::inspect::BinaryInfo;
 use crate::process::{Caps, CaptureOptions, run_captured_opts};
+use crate::test2json::plain_output;
 use crossmatrix_matrix::{Cause, Cell, Expectation, ProgramSource, TestSpec};
 use crossmatrix_results::{RunRecord, StepStatus, TestStatus, TestsRecord};
 use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference};
@@ -50,19 +51,17 @@ impl Runner {
             }
         };
         fill_run_record(run, &f);
-        // The framing bytes test2json reads are noise in a record.
-        run.stdout_tail = run.stdout_tail.replace('\u{16}', "");
+        // The marks test2json reads (framing, Go 1.27's error marks and escapes) are noise in
+        // a record.
+        run.stdout_tail = plain_output(&run.stdout_tail);
         let raw = f.stdout.text();
-        let tool = test2json_tool(&cell.toolchain.goroot, &self.host().host_goarch);
-        let events = match to_events(&tool, &package, raw.as_bytes()) {
+        let events = match self
+            .test2json
+            .tool(&cell.toolchain)
+            .and_then(|tool| to_events(&tool, &package, raw.as_bytes()))
+        {
             Ok(ev) => ev,
-            Err(why) => {
-                let fail = Failure::new(
-                    Cause::SandboxError,
-                    format!("cannot read the test binary's output with test2json: {why}"),
-                );
-                return (Some(fail), empty(&package));
-            }
+            Err(fail) => return (Some(fail), empty(&package)),
         };
         let mut record = summarize(&package, &events, &f);
         let ran_tests = events.iter().any(|e| e.test.is_some());
@@ -153,7 +152,7 @@ impl Runner {
         };
         let f = run_captured_opts(prepared.command(), timeout, &opts).ok()?;
         fill_run_record(&mut run, &f);
-        let tool = test2json_tool(&cell.toolchain.goroot, &self.host().host_goarch);
+        let tool = self.test2json.tool(&cell.toolchain).ok()?;
         let events = to_events(&tool, &record.package, f.stdout.text().as_bytes()).ok()?;
         let second_record = summarize(&record.package, &events, &f);
         let passed_there: Vec<String> = failed

@@ -7,7 +7,7 @@ use std::process::Command;
 use crossmatrix_results::Linkage;
 use crossmatrix_runner::inspect::{BinaryFormat, BinaryInfo, HEADER_BYTES, inspect_binary};
 
-const GO: &str = "/usr/lib/go-1.24/bin/go";
+const GO: &str = "/usr/lib/go-1.27/bin/go";
 const GO_OLD: &str = "/usr/lib/go-1.22/bin/go";
 const ZIG: &str = "/usr/local/bin/zig";
 
@@ -66,7 +66,7 @@ fn go_version_of(go: &Path, binary: &Path) -> String {
         .expect("run go version");
     assert!(out.status.success(), "go version failed: {out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
-    // "FILE: go1.24.4"
+    // "FILE: go1.27.4"
     text.trim().rsplit(": ").next().unwrap().to_owned()
 }
 

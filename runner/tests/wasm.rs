@@ -11,7 +11,7 @@ use crossmatrix_runner::wasm::{
     WasmError, WasmRun, exec_precompiled, precompile, precompiled_path, wasmtime_version,
 };
 
-const GO: &str = "/usr/lib/go-1.24/bin/go";
+const GO: &str = "/usr/lib/go-1.27/bin/go";
 
 /// `(module (func (export "_start") unreachable))`
 const TRAP_MODULE: &[u8] = &[

@@ -87,3 +87,30 @@ pub fn tool_versions(bwrap: &Path, host: &Host) -> Vec<ToolVersion> {
     });
     v
 }
+
+/// What run.json says of each toolchain of the plan, with a note on those Go no longer
+/// supports (older than the two newest minors of the host's toolchains and of the download
+/// index `toolchain install` last fetched).
+pub fn toolchain_infos(
+    toolchains: &[std::sync::Arc<crossmatrix_matrix::Toolchain>],
+) -> Vec<crossmatrix_results::ToolchainInfo> {
+    use crossmatrix_toolchains::support::{SupportWindow, kept_index};
+    let found = crossmatrix_toolchains::discover_go();
+    let index = kept_index(&crossmatrix_toolchains::default_toolchains_dir());
+    let window = SupportWindow::new(
+        found
+            .iter()
+            .map(|t| t.version.as_str())
+            .chain(toolchains.iter().map(|t| t.version.as_str())),
+        index.as_deref(),
+    );
+    toolchains
+        .iter()
+        .map(|t| crossmatrix_results::ToolchainInfo {
+            name: t.name.clone(),
+            version: t.version.clone(),
+            goroot: t.goroot.display().to_string(),
+            out_of_support: window.as_ref().and_then(|w| w.note(&t.version)),
+        })
+        .collect()
+}

@@ -229,7 +229,8 @@ pub enum SelectError {
 }
 
 /// The toolchains `wanted` names among `found` (see [`discover_go`]), oldest first, without
-/// duplicates; all of `found` when nothing is wanted. Each entry is a GOROOT path, or a
+/// duplicates; when nothing is wanted, Go's supported releases among `found` (the two newest
+/// stable minors: [`crate::support::default_toolchains`]). Each entry is a GOROOT path, or a
 /// version request resolved the way `toolchain install` resolves it against the download
 /// index ([`VersionRequest`]): `go1.22` is the newest stable 1.22.x here, `latest` the newest
 /// stable release (or the newest at all when only pre-releases are here). Every name that
@@ -240,7 +241,7 @@ pub fn select_toolchains(
 ) -> Result<Vec<GoToolchain>, SelectError> {
     let mut chosen: Vec<GoToolchain> = Vec::new();
     if wanted.is_empty() {
-        chosen = found.to_vec();
+        chosen = crate::support::default_toolchains(found);
     }
     let mut missing = Vec::new();
     for w in wanted {
@@ -356,7 +357,8 @@ mod tests {
         );
         assert_eq!(pick(&["go1.24.4", "go1.24.4"]).unwrap(), ["go1.24.4"]);
         assert_eq!(pick(&["go1.25rc1"]).unwrap(), ["go1.25rc1"]);
-        assert_eq!(pick(&[]).unwrap().len(), 4);
+        // Nothing named: the two newest stable minors, newest patch each.
+        assert_eq!(pick(&[]).unwrap(), ["go1.22.12", "go1.24.11"]);
         let err = pick(&["go1.23", "go1.25", "go1.24"])
             .unwrap_err()
             .to_string();

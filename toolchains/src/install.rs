@@ -411,6 +411,15 @@ impl Installer {
                 reason: format!("file name `{}` is not a plain file name", bad.filename),
             });
         }
+        // Kept for runs, which never use the network: the newest release decides which
+        // toolchains are out of support (see `support`). Best effort.
+        if std::fs::create_dir_all(&self.dir).is_ok() {
+            let keep = crate::support::index_copy(&self.dir);
+            let tmp = keep.with_extension(format!("json.{}", std::process::id()));
+            if std::fs::write(&tmp, &text).is_ok() && std::fs::rename(&tmp, &keep).is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
         Ok(self.index.get_or_init(|| parsed))
     }
 

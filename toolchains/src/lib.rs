@@ -15,6 +15,7 @@ pub mod install;
 mod lock;
 pub mod paths;
 pub mod rootfs;
+pub mod support;
 pub mod version;
 
 pub use binfmt::{BinfmtEntry, BinfmtStatus, read_binfmt};

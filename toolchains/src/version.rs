@@ -183,6 +183,14 @@ impl VersionRequest {
     }
 }
 
+/// The toolchain version of a binary's embedded Go version, without its GOEXPERIMENT part:
+/// `go1.27.4` of `go1.27.4-X:mapsplitgroup` (a release built by Go ≥ 1.26, go.dev/issue/75953)
+/// and of `go1.27.4 X:…` (older releases), `devel go1.28-abc` of `devel go1.28-abc X:…`.
+pub fn without_experiments(embedded: &str) -> &str {
+    let v = embedded.split(" X:").next().unwrap_or(embedded);
+    v.split("-X:").next().unwrap_or(v)
+}
+
 /// A release, not a pre-release or a development build.
 pub fn is_stable(version: &str) -> bool {
     !version.starts_with("devel") && parse_go_version(version).is_some_and(|p| p.pre.is_none())
@@ -229,6 +237,18 @@ mod tests {
         let mut v = vec!["go1.24.4", "go1.22.12", "go1.9.2", "go1.24rc2"];
         v.sort_by(|a, b| compare_go_versions(a, b));
         assert_eq!(v, ["go1.9.2", "go1.22.12", "go1.24rc2", "go1.24.4"]);
+    }
+
+    #[test]
+    fn experiments_are_not_part_of_the_toolchain_version() {
+        assert_eq!(without_experiments("go1.27.4-X:mapsplitgroup"), "go1.27.4");
+        assert_eq!(without_experiments("go1.24.4 X:rangefunc"), "go1.24.4");
+        assert_eq!(without_experiments("go1.27.4"), "go1.27.4");
+        assert_eq!(
+            without_experiments("devel go1.28-abc123 Mon Jan 5 X:foo,bar"),
+            "devel go1.28-abc123 Mon Jan 5"
+        );
+        assert_eq!(without_experiments("go1.27rc1-X:a,b"), "go1.27rc1");
     }
 
     #[test]

@@ -27,11 +27,11 @@ fn rootfs_cache() -> PathBuf {
 
 #[test]
 fn discovers_debian_go_toolchains() {
-    let want = ["/usr/lib/go-1.22", "/usr/lib/go-1.24"];
+    let want = ["/usr/lib/go-1.22", "/usr/lib/go-1.27"];
     if !want.iter().all(|p| Path::new(p).join("bin/go").exists()) {
         skip(
             "discovers_debian_go_toolchains",
-            "needs /usr/lib/go-1.22 and /usr/lib/go-1.24 (apt-get install golang-1.22-go golang-1.24-go)",
+            "needs /usr/lib/go-1.22 and /usr/lib/go-1.27 (apt-get install golang-1.22-go golang-1.27-go)",
         );
         return;
     }
@@ -39,9 +39,9 @@ fn discovers_debian_go_toolchains() {
     let versions: Vec<&str> = found.iter().map(|t| t.version.as_str()).collect();
     eprintln!("found: {versions:?}");
     let v122 = found.iter().position(|t| t.version.starts_with("go1.22."));
-    let v124 = found.iter().position(|t| t.version.starts_with("go1.24."));
-    assert!(v122.is_some() && v124.is_some(), "{versions:?}");
-    assert!(v122 < v124, "sorted ascending: {versions:?}");
+    let v127 = found.iter().position(|t| t.version.starts_with("go1.27."));
+    assert!(v122.is_some() && v127.is_some(), "{versions:?}");
+    assert!(v122 < v127, "sorted ascending: {versions:?}");
     assert!(
         found
             .windows(2)
@@ -66,8 +66,24 @@ fn discovers_debian_go_toolchains() {
         "{names:?}"
     );
 
-    let explicit = go_toolchain_at(Path::new("/usr/lib/go-1.24")).unwrap();
-    assert_eq!(explicit.version, found[v124.unwrap_or(0)].version);
+    let explicit = go_toolchain_at(Path::new("/usr/lib/go-1.27")).unwrap();
+    assert_eq!(explicit.version, found[v127.unwrap_or(0)].version);
+
+    // Nothing named: Go's supported releases, the two newest stable minors here (go1.22 and
+    // any go1.24 are left out).
+    let default: Vec<String> = crossmatrix_toolchains::select_toolchains(&[], &found)
+        .unwrap()
+        .iter()
+        .map(|t| t.version.clone())
+        .collect();
+    assert_eq!(default.len(), 2, "{default:?}");
+    assert!(default[1].starts_with("go1.27."), "{default:?}");
+    assert!(
+        !default
+            .iter()
+            .any(|v| v.starts_with("go1.22.") || v.starts_with("go1.24.")),
+        "{default:?}"
+    );
 }
 
 #[test]

@@ -223,6 +223,7 @@ fn req(s: &str) -> VersionRequest {
 }
 
 /// Names in `dir` other than lock files: what a failed install must not leave behind.
+/// What an install left in `dir` besides lock files and the kept copy of the index.
 fn leftovers(dir: &Path) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -230,7 +231,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = rd
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.ends_with(".lock"))
+        .filter(|n| !n.ends_with(".lock") && n != "index.json")
         .collect();
     v.sort();
     v
@@ -271,6 +272,9 @@ fn installs_then_discovery_finds_it() {
     assert_eq!(got.goroot, dir.join(VERSION));
     assert_intact(&got.goroot);
     assert_eq!(leftovers(&dir), [VERSION]);
+    // The index is kept for runs, which decide what is out of support offline.
+    let kept = crossmatrix_toolchains::support::kept_index(&dir).unwrap();
+    assert_eq!(kept[0].version, VERSION);
 
     let found = discover_go_in(&dir);
     let cached: Vec<_> = found

@@ -69,7 +69,7 @@ fn go_tests_suite(rec: &CellRecord, tests: &TestsRecord) -> TestSuite {
             TestStatus::Fail => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_type(Cause::TestFailure.code());
-                let first = super::first_output_line(&c.output);
+                let first = c.failure_line();
                 if !first.is_empty() {
                     s.set_message(first);
                 }

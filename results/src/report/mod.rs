@@ -229,12 +229,12 @@ fn failing_tests(rec: &CellRecord) -> Vec<(String, String)> {
     rec.tests
         .iter()
         .flat_map(|t| t.failed())
-        .map(|c| (c.name.clone(), first_output_line(&c.output)))
+        .map(|c| (c.name.clone(), c.failure_line()))
         .collect()
 }
 
 /// The first line of a test's output that says something (not `=== RUN` framing).
-pub(crate) fn first_output_line(output: &str) -> String {
+pub fn first_output_line(output: &str) -> String {
     output
         .lines()
         .map(|l| l.trim().trim_matches('\u{16}'))

@@ -163,6 +163,13 @@ impl Reporter for TableReporter {
             out.push_str(&wall_time_note(meta));
         }
         out.push('\n');
+        for note in meta
+            .iter()
+            .flat_map(|m| &m.toolchains)
+            .filter_map(|t| t.out_of_support.as_ref())
+        {
+            out.push_str(&format!("note: {note}\n"));
+        }
         Ok(out)
     }
 }

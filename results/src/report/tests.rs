@@ -12,6 +12,7 @@ fn toolchain(name: &str, version: &str) -> ToolchainInfo {
         name: name.into(),
         version: version.into(),
         goroot: format!("/opt/go/{version}"),
+        out_of_support: None,
     }
 }
 
