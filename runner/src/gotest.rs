@@ -4,20 +4,27 @@
 //! and a verdict (`test-failure`, `test-panic`, `timeout` with the test that was running).
 
 use crate::classify::Failure;
-use crate::process::Finished;
+use crate::process::{Caps, CaptureOptions, Finished, run_captured_opts};
 use crossmatrix_matrix::{Cause, TestSpec};
 use crossmatrix_results::{BenchmarkResult, TestCase, TestStatus, TestTotals, TestsRecord};
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 /// Output kept per failed or skipped test.
 const CASE_OUTPUT: usize = 8 * 1024;
+/// test2json writes a few times what it reads (each line becomes a JSON event): room for the
+/// events of the most test output a cell keeps ([`Caps::TOOL`]).
+const EVENTS_CAP: Caps = Caps {
+    head: 1 << 30,
+    tail: 64 << 20,
+};
+/// Converting even the most test output a cell keeps takes seconds.
+const TEST2JSON_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The test binary's flags for a cell whose run is limited to `timeout`: Go's test2json
 /// framing, a `-test.timeout` a little below the cell's (so Go prints its own stack dump of
@@ -62,26 +69,22 @@ pub fn to_events(tool: &Path, package: &str, output: &[u8]) -> Result<Vec<TestEv
             format!("cannot read the test binary's output with test2json: {why}"),
         )
     };
-    let mut child = Command::new(tool)
-        .args(["-t", "-p", package])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let mut cmd = Command::new(tool);
+    cmd.args(["-t", "-p", package]);
+    let opts = CaptureOptions {
+        input: Some(output.to_vec()),
+        caps: EVENTS_CAP,
+        merge_stderr: false,
+    };
+    let f = run_captured_opts(cmd, TEST2JSON_TIMEOUT, &opts)
         .map_err(|e| machinery(format!("cannot run {}: {e}", tool.display())))?;
-    let mut stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| machinery("no stdin".into()))?;
-    let data = output.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child
-        .wait_with_output()
-        .map_err(|e| machinery(format!("{}: {e}", tool.display())))?;
-    let _ = writer.join();
-    let text = String::from_utf8_lossy(&out.stdout);
+    if f.timed_out {
+        return Err(machinery(format!(
+            "{} ran past {TEST2JSON_TIMEOUT:?}",
+            tool.display()
+        )));
+    }
+    let text = f.stdout.text();
     Ok(text
         .lines()
         .filter_map(|l| serde_json::from_str::<TestEvent>(l).ok())
