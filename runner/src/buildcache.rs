@@ -62,14 +62,18 @@ impl BuildCache {
         if dest.is_file() || std::fs::create_dir_all(parent).is_err() {
             return;
         }
-        let tmp = parent.join(format!(".{exe_name}.{}", std::process::id()));
-        let _ = std::fs::remove_file(&tmp);
-        if std::fs::copy(binary, &tmp).is_err() {
+        // A temp file of its own (not named by pid: two threads may store at once), renamed
+        // into place; dropped unpersisted on any error.
+        let Ok(tmp) = tempfile::Builder::new()
+            .prefix(&format!(".{exe_name}."))
+            .tempfile_in(parent)
+        else {
+            return;
+        };
+        if std::fs::copy(binary, tmp.path()).is_err() {
             return;
         }
-        if std::fs::rename(&tmp, &dest).is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
+        let _ = tmp.persist(&dest);
     }
 
     /// The hash of the source files under `dir`, memoized per run; `None` when the tree is

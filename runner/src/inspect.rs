@@ -169,17 +169,7 @@ fn read_hashing(path: &Path) -> io::Result<(Vec<u8>, String)> {
         hasher.update(&chunk[..n]);
         data.extend_from_slice(&chunk[..n]);
     }
-    Ok((data, hex(&hasher.finalize())))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    Ok((data, hex::encode(hasher.finalize())))
 }
 
 fn architecture_name(arch: object::Architecture) -> Option<String> {
@@ -960,10 +950,5 @@ mod tests {
         assert_eq!(BinaryFormat::sniff(b"MZ\x90\0"), BinaryFormat::Pe);
         assert_eq!(BinaryFormat::sniff(b"#!/bin/sh"), BinaryFormat::Unknown);
         assert_eq!(BinaryFormat::sniff(b""), BinaryFormat::Unknown);
-    }
-
-    #[test]
-    fn hex_is_lowercase_and_padded() {
-        assert_eq!(hex(&[0x00, 0x0f, 0xab]), "000fab");
     }
 }

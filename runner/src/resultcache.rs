@@ -76,9 +76,18 @@ impl ResultCache {
         let Ok(text) = serde_json::to_vec(&entry) else {
             return;
         };
-        let tmp = parent.join(format!(".{}.{}", &key[2..], std::process::id()));
-        if std::fs::write(&tmp, text).is_err() || std::fs::rename(&tmp, &dest).is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        let Ok(mut tmp) = tempfile::Builder::new()
+            .prefix(&format!(".{}.", &key[2..]))
+            .tempfile_in(parent)
+        else {
+            return;
+        };
+        // Readable like any file written here (a temp file starts private).
+        let readable = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+        if std::io::Write::write_all(&mut tmp, &text).is_ok()
+            && tmp.as_file().set_permissions(readable).is_ok()
+        {
+            let _ = tmp.persist(&dest);
         }
     }
 

@@ -1,6 +1,8 @@
 //! Startup statistics over repetitions: median, minimum and the median absolute deviation
 //! (robust against the odd slow run on a shared machine, as hyperfine reports).
 
+use crossmatrix_results::stats::median;
+
 /// Summary of a sample in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Summary {
@@ -9,32 +11,17 @@ pub struct Summary {
     pub mad: f64,
 }
 
-pub fn median(sorted: &[f64]) -> f64 {
-    let n = sorted.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    }
-}
-
 /// Median, minimum and MAD (unscaled) of `samples`; `None` when empty.
 pub fn summarize(samples: &[f64]) -> Option<Summary> {
     if samples.is_empty() {
         return None;
     }
-    let mut s = samples.to_vec();
-    s.sort_by(f64::total_cmp);
-    let med = median(&s);
-    let mut dev: Vec<f64> = s.iter().map(|x| (x - med).abs()).collect();
-    dev.sort_by(f64::total_cmp);
+    let med = median(samples)?;
+    let dev: Vec<f64> = samples.iter().map(|x| (x - med).abs()).collect();
     Some(Summary {
         median: med,
-        min: s[0],
-        mad: median(&dev),
+        min: samples.iter().copied().fold(f64::INFINITY, f64::min),
+        mad: median(&dev)?,
     })
 }
 

@@ -85,8 +85,7 @@ impl Test2Json {
     }
 
     /// `go build cmd/test2json` for the host in the build sandbox: the toolchain read-only,
-    /// no network, its GOCACHE shared with the cells' builds. The binary is renamed into place,
-    /// so two processes sharing the cache never see half of it.
+    /// no network, its GOCACHE shared with the cells' builds.
     fn build(&self, toolchain: &Toolchain, dir: &Path, exe: &Path) -> Result<(), String> {
         let goroot = &toolchain.goroot;
         if !goroot.join("src/cmd/test2json").is_dir() {
@@ -100,7 +99,16 @@ impl Test2Json {
             std::fs::create_dir_all(d)
                 .map_err(|e| format!("cannot create {}: {e}", d.display()))?;
         }
-        let tmp_name = format!(".test2json.{}", std::process::id());
+        // Built in a staging dir of its own under `dir`, then renamed into place: two processes
+        // sharing the cache never see half of it (the staging dir goes either way).
+        let staging = tempfile::Builder::new()
+            .prefix(".test2json-")
+            .tempdir_in(dir)
+            .map_err(|e| format!("cannot create a staging dir in {}: {e}", dir.display()))?;
+        let staged = staging.path().join("test2json");
+        let staged_inside = Path::new(IN_OUT)
+            .join(staging.path().strip_prefix(dir).unwrap_or(staging.path()))
+            .join("test2json");
         let sb = Sandbox::new(&self.bwrap)
             .limits(Limits::default())
             .as_pid_1()
@@ -126,7 +134,7 @@ impl Test2Json {
             "build".into(),
             "-trimpath".into(),
             "-o".into(),
-            format!("{IN_OUT}/{tmp_name}").into(),
+            staged_inside.into(),
             "cmd/test2json".into(),
         ];
         let f = run_captured(sb.command(&argv), BUILD_TIMEOUT)
@@ -145,7 +153,7 @@ impl Test2Json {
                 f.code.unwrap_or(-1)
             ));
         }
-        std::fs::rename(dir.join(&tmp_name), exe)
+        std::fs::rename(&staged, exe)
             .map_err(|e| format!("cannot move test2json to {}: {e}", exe.display()))
     }
 }

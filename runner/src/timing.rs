@@ -127,7 +127,12 @@ pub fn ensure_timer(
         let p = src.join(name);
         std::fs::write(&p, body).map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    let tmp = dir.join(format!(".timer.{}", std::process::id()));
+    // Built in a staging dir of its own, then renamed into place (the staging dir goes).
+    let staging = tempfile::Builder::new()
+        .prefix(".timer-")
+        .tempdir_in(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let tmp = staging.path().join("crossmatrix-timer");
     let gocache = cache_dir.join("go").join(go_version);
     let mut cmd = Command::new(goroot.join("bin/go"));
     // No -trimpath: with the same flags as a linux/<host> cgo=0 cell, the standard library

@@ -48,16 +48,6 @@ pub enum BinfmtError {
     },
 }
 
-fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// Parses the text of `/proc/sys/fs/binfmt_misc/<name>`.
 pub fn parse_entry(name: &str, text: &str) -> Result<BinfmtEntry, BinfmtError> {
     let mut lines = text.lines();
@@ -87,8 +77,8 @@ pub fn parse_entry(name: &str, text: &str) -> Result<BinfmtEntry, BinfmtError> {
             "interpreter" => interpreter = Some(PathBuf::from(value)),
             "flags" => flags = value.to_string(),
             "offset" => offset = value.parse().map_err(|_| bad("offset", value))?,
-            "magic" => magic = Some(hex_bytes(value).ok_or_else(|| bad("magic", value))?),
-            "mask" => mask = Some(hex_bytes(value).ok_or_else(|| bad("mask", value))?),
+            "magic" => magic = Some(hex::decode(value).map_err(|_| bad("magic", value))?),
+            "mask" => mask = Some(hex::decode(value).map_err(|_| bad("mask", value))?),
             "extension" => extension = Some(value.to_string()),
             _ => {}
         }

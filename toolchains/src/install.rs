@@ -130,7 +130,7 @@ pub fn nearest_versions(index: &[GoRelease], requested: &str, n: usize) -> Vec<S
             };
             (
                 numeric,
-                edit_distance(requested, &r.version),
+                strsim::levenshtein(requested, &r.version),
                 r.version.as_str(),
             )
         })
@@ -144,21 +144,6 @@ pub fn nearest_versions(index: &[GoRelease], requested: &str, n: usize) -> Vec<S
     out.sort_by(|a, b| compare_go_versions(a, b));
     out.dedup();
     out
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// Everything that can go wrong installing a toolchain. [`InstallError::is_usage`] tells
@@ -413,11 +398,14 @@ impl Installer {
         }
         // Kept for runs, which never use the network: the newest release decides which
         // toolchains are out of support (see `support`). Best effort.
-        if std::fs::create_dir_all(&self.dir).is_ok() {
-            let keep = crate::support::index_copy(&self.dir);
-            let tmp = keep.with_extension(format!("json.{}", std::process::id()));
-            if std::fs::write(&tmp, &text).is_ok() && std::fs::rename(&tmp, &keep).is_err() {
-                let _ = std::fs::remove_file(&tmp);
+        if let Ok(mut tmp) = std::fs::create_dir_all(&self.dir)
+            .and_then(|()| tempfile::NamedTempFile::new_in(&self.dir))
+        {
+            let readable = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+            if std::io::Write::write_all(&mut tmp, text.as_bytes()).is_ok()
+                && tmp.as_file().set_permissions(readable).is_ok()
+            {
+                let _ = tmp.persist(crate::support::index_copy(&self.dir));
             }
         }
         Ok(self.index.get_or_init(|| parsed))
@@ -605,7 +593,7 @@ impl Installer {
                 });
             }
         }
-        let actual = hex(&hasher.finalize());
+        let actual = hex::encode(hasher.finalize());
         if !actual.eq_ignore_ascii_case(file.sha256.trim()) {
             return Err(InstallError::Checksum {
                 url: url.to_string(),
@@ -626,10 +614,6 @@ fn describe_http_error(e: &ureq::Error) -> String {
         ureq::Error::ConnectionFailed => "connection failed".into(),
         other => other.to_string(),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unpack(archive: &Path, into: &Path) -> std::io::Result<()> {
@@ -773,13 +757,6 @@ mod tests {
         assert!(e.nearest.contains(&"go1.23.4".to_string()));
         assert!(e.nearest.contains(&"go1.24.4".to_string()));
         assert!(nearest_versions(&[], "go1.2", 5).is_empty());
-    }
-
-    #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("go1.22", "go1.22"), 0);
-        assert_eq!(edit_distance("go1.22", "go1.23"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
     }
 
     #[test]

@@ -265,15 +265,11 @@ fn modified_after(a: &Path, b: &Path) -> bool {
     matches!((m(a), m(b)), (Some(a), Some(b)) if a > b)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn sha256_file(path: &Path) -> Result<String, RootfsError> {
     let mut f = File::open(path).map_err(io("cannot open", path))?;
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h).map_err(io("cannot read", path))?;
-    Ok(hex(&h.finalize()))
+    Ok(hex::encode(h.finalize()))
 }
 
 /// An exclusive flock(2), released when dropped (the file is closed).
@@ -562,7 +558,7 @@ impl RootfsStore {
                 d.sha256.as_deref().unwrap_or(&d.url)
             ));
         }
-        let name = format!("{arch}-{flavor}-{}", &hex(&h.finalize())[..16]);
+        let name = format!("{arch}-{flavor}-{}", &hex::encode(h.finalize())[..16]);
         let root = self.dir.join(&name);
         if !root.join(loader).exists() {
             self.build(&apt, &debs, flavor, loader, &root)?;

@@ -47,7 +47,7 @@ impl<R: Read> HashingReader<R> {
     /// Reads what is left (so the digest covers the whole stream) and returns the hex digest.
     fn finish(mut self) -> io::Result<String> {
         io::copy(&mut self, &mut io::sink())?;
-        Ok(super::source::hex(&self.hasher.finalize()))
+        Ok(hex::encode(self.hasher.finalize()))
     }
 }
 

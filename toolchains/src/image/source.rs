@@ -26,10 +26,6 @@ const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A `sha256:` digest, checked to be 64 lowercase hex digits so it can name a blob file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Sha256Digest(String);
@@ -53,7 +49,7 @@ impl Sha256Digest {
         .then(|| Sha256Digest(h.to_string()))
     }
     pub fn of(bytes: &[u8]) -> Self {
-        Sha256Digest(hex(&Sha256::digest(bytes)))
+        Sha256Digest(hex::encode(Sha256::digest(bytes)))
     }
     pub fn hex(&self) -> &str {
         &self.0
