@@ -13,9 +13,8 @@ fn read_trim(p: &str) -> String {
 
 fn os_release() -> String {
     let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-        .map(|v| v.trim_matches('"').to_string())
+    Some(crossmatrix_toolchains::doctor::parse_os_release(&text).pretty_name)
+        .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "unknown".into())
 }
 
