@@ -6,7 +6,6 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -272,34 +271,20 @@ fn sha256_file(path: &Path) -> Result<String, RootfsError> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// An exclusive flock(2), released when dropped (the file is closed).
+/// An exclusive lock on a file (the installers' [`crate::lock`]), released when dropped.
 struct Lock {
-    _file: File,
+    _lock: crate::lock::FileLock,
 }
 
 impl Lock {
     fn acquire(path: &Path) -> Result<Lock, RootfsError> {
-        let f = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(io("cannot open lock file", path))?;
-        loop {
-            // SAFETY: flock on a file descriptor we own for the life of `f`.
-            let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-            if rc == 0 {
-                return Ok(Lock { _file: f });
-            }
-            let err = std::io::Error::last_os_error();
-            if err.kind() != std::io::ErrorKind::Interrupted {
-                return Err(RootfsError::Io {
-                    what: "cannot lock",
-                    path: path.to_path_buf(),
-                    source: err,
-                });
-            }
-        }
+        crate::lock::lock_exclusive(path, || {})
+            .map(|l| Lock { _lock: l })
+            .map_err(|source| RootfsError::Io {
+                what: "cannot lock",
+                path: path.to_path_buf(),
+                source,
+            })
     }
 }
 
