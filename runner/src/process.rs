@@ -435,7 +435,7 @@ pub fn run_timed(
 }
 
 /// A pipe whose ends close on exec (the child gets its own copies through `Stdio`).
-fn pipe_pair() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+pub(crate) fn pipe_pair() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
     use std::os::fd::FromRawFd;
     let mut fds = [0i32; 2];
     // SAFETY: pipe2 writes two descriptors into the array we own.

@@ -4,7 +4,7 @@
 
 use crate::resources::{ResourceControl, StepGroup, StepLimits};
 use std::ffi::OsString;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -427,18 +427,8 @@ fn cloexec_from_3() {
 /// A close-on-exec pipe for bwrap's `--info-fd`; `None` if the host is out of descriptors
 /// (then the init is not reaped, which only loses its CPU from the accounting).
 fn info_pipe() -> Option<crate::process::InfoPipe> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array we own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return None;
-    }
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    unsafe {
-        Some(crate::process::InfoPipe {
-            read: std::os::fd::OwnedFd::from_raw_fd(fds[0]),
-            write: std::os::fd::OwnedFd::from_raw_fd(fds[1]),
-        })
-    }
+    let (read, write) = crate::process::pipe_pair().ok()?;
+    Some(crate::process::InfoPipe { read, write })
 }
 
 #[cfg(test)]
