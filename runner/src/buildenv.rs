@@ -94,3 +94,31 @@ mod tests {
         assert_eq!(mem_total("MemFree: 3 kB\n"), None);
     }
 }
+
+/// The environment every sandboxed `go` command of a build runs with: the toolchain at `goroot`
+/// first on PATH (and zig's /usr/local/bin), a home and GOPATH in the sandbox's /tmp, its
+/// GOCACHE at `gocache` inside, offline (`GOPROXY=off`), never another toolchain
+/// (`GOTOOLCHAIN=local`), no telemetry, no VCS stamping, building for `goos`/`goarch`.
+pub(crate) fn offline_go(
+    sb: crate::sandbox::Sandbox,
+    goroot: &std::path::Path,
+    gocache: &str,
+    (goos, goarch): (&str, &str),
+    cgo: bool,
+) -> crate::sandbox::Sandbox {
+    sb.env(
+        "PATH",
+        format!("{}/bin:/usr/local/bin:/usr/bin:/bin", goroot.display()),
+    )
+    .env("HOME", "/tmp/home")
+    .env("GOROOT", goroot.display().to_string())
+    .env("GOCACHE", gocache)
+    .env("GOPATH", "/tmp/gopath")
+    .env("GOPROXY", "off")
+    .env("GOTOOLCHAIN", "local")
+    .env("GOTELEMETRY", "off")
+    .env("GOFLAGS", "-buildvcs=false")
+    .env("GOOS", goos)
+    .env("GOARCH", goarch)
+    .env("CGO_ENABLED", if cgo { "1" } else { "0" })
+}

@@ -594,22 +594,9 @@ impl Runner {
         sb = sb
             .rw(&bin_dir, IN_OUT)
             .rw(&gocache, IN_GOCACHE)
-            .chdir(&src.chdir)
-            .env(
-                "PATH",
-                format!("{}/bin:/usr/local/bin:/usr/bin:/bin", goroot.display()),
-            )
-            .env("HOME", "/tmp/home")
-            .env("GOROOT", goroot.display().to_string())
-            .env("GOCACHE", IN_GOCACHE)
-            .env("GOPATH", "/tmp/gopath")
-            .env("GOPROXY", "off")
-            .env("GOTOOLCHAIN", "local")
-            .env("GOTELEMETRY", "off")
-            .env("GOFLAGS", "-buildvcs=false")
-            .env("GOOS", &cell.target.goos)
-            .env("GOARCH", &cell.target.goarch)
-            .env("CGO_ENABLED", if cell.cgo { "1" } else { "0" })
+            .chdir(&src.chdir);
+        let target = (cell.target.goos.as_str(), cell.target.goarch.as_str());
+        sb = crate::buildenv::offline_go(sb, goroot, IN_GOCACHE, target, cell.cgo)
             .env("TMPDIR", "/tmp");
         // The compiler's own runtime: GC less often within a memory cap, one thread (see
         // `buildenv`).

@@ -469,11 +469,13 @@ fn qemu_failure(stderr: &str, f: &Finished, executor: &str) -> Option<Failure> {
 /// The line where the program (Go's runtime, or a C allocation) says it ran out of memory.
 fn out_of_memory_line(stderr: &str) -> Option<String> {
     // Go's runtime, a C allocation, or qemu-user's own (GLib: `***MEMORY-ERROR***: …: GSlice:
-    // failed to allocate … Cannot allocate memory`).
+    // failed to allocate … Cannot allocate memory`, or `aarch64-binfmt-P: GLib:
+    // ../glib/gmem.c:169: failed to allocate 24576 bytes`, after which qemu hangs).
     let says_oom = |l: &str| {
         l.contains("out of memory")
             || l.to_ascii_lowercase().contains("cannot allocate memory")
             || l.contains("***MEMORY-ERROR***")
+            || (l.contains("GLib") && l.contains("failed to allocate"))
     };
     if !stderr.lines().any(says_oom) {
         return None;
@@ -678,6 +680,16 @@ mod tests {
         let got = classify_run(&f, &ctx(), &Expectation::default()).expect("a failure");
         assert_eq!(got.cause, Cause::Oom, "{}", got.hint);
         assert!(got.hint.contains("GSlice"), "{}", got.hint);
+        // The same from g_malloc, seen with go1.27 under an RLIMIT_AS (no cgroups).
+        let mut f = finished(
+            None,
+            "",
+            "aarch64-binfmt-P: GLib: ../../../glib/gmem.c:169: failed to allocate 24576 bytes",
+        );
+        f.timed_out = true;
+        let got = classify_run(&f, &ctx(), &Expectation::default()).expect("a failure");
+        assert_eq!(got.cause, Cause::Oom, "{}", got.hint);
+        assert!(got.hint.contains("gmem.c"), "{}", got.hint);
         // A plain hang stays a timeout.
         let mut f = finished(None, "", "");
         f.timed_out = true;

@@ -116,19 +116,9 @@ impl Test2Json {
             .ro(goroot, goroot)
             .rw(dir, IN_OUT)
             .rw(&gocache, IN_GOCACHE)
-            .chdir("/tmp")
-            .env("PATH", format!("{}/bin:/usr/bin:/bin", goroot.display()))
-            .env("HOME", "/tmp/home")
-            .env("GOROOT", goroot.display().to_string())
-            .env("GOCACHE", IN_GOCACHE)
-            .env("GOPATH", "/tmp/gopath")
-            .env("GOPROXY", "off")
-            .env("GOTOOLCHAIN", "local")
-            .env("GOTELEMETRY", "off")
-            .env("GOFLAGS", "-buildvcs=false")
-            .env("GOOS", "linux")
-            .env("GOARCH", &self.host_goarch)
-            .env("CGO_ENABLED", "0");
+            .chdir("/tmp");
+        let host = ("linux", self.host_goarch.as_str());
+        let sb = crate::buildenv::offline_go(sb, goroot, IN_GOCACHE, host, false);
         let argv: Vec<OsString> = vec![
             goroot.join("bin/go").into(),
             "build".into(),
