@@ -71,30 +71,6 @@ fn cgroup_limit() -> Option<u64> {
         .ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_limit_is_a_share_of_memory_per_concurrent_go_process() {
-        let [(k1, gogc), (k2, limit), (k3, procs)] = build_env(24 << 30, 2);
-        assert_eq!((k1, gogc.as_str()), ("GOGC", "400"));
-        assert_eq!((k2, limit.as_str()), ("GOMEMLIMIT", "6144MiB"));
-        assert_eq!((k3, procs.as_str()), ("GOMAXPROCS", "1"));
-        let [_, (_, small), _] = build_env(1 << 30, 4);
-        assert_eq!(small, "512MiB", "never below 512 MiB");
-        let [_, (_, zero_cores), _] = build_env(8 << 30, 0);
-        assert_eq!(zero_cores, "4096MiB");
-    }
-
-    #[test]
-    fn mem_total_is_read_from_meminfo() {
-        let text = "MemTotal:       24570376 kB\nMemFree:         1000 kB\n";
-        assert_eq!(mem_total(text), Some(24570376 << 10));
-        assert_eq!(mem_total("MemFree: 3 kB\n"), None);
-    }
-}
-
 /// The environment every sandboxed `go` command of a build runs with: the toolchain at `goroot`
 /// first on PATH (and zig's /usr/local/bin), a home and GOPATH in the sandbox's /tmp, its
 /// GOCACHE at `gocache` inside, offline (`GOPROXY=off`), never another toolchain
@@ -121,4 +97,28 @@ pub(crate) fn offline_go(
     .env("GOOS", goos)
     .env("GOARCH", goarch)
     .env("CGO_ENABLED", if cgo { "1" } else { "0" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_is_a_share_of_memory_per_concurrent_go_process() {
+        let [(k1, gogc), (k2, limit), (k3, procs)] = build_env(24 << 30, 2);
+        assert_eq!((k1, gogc.as_str()), ("GOGC", "400"));
+        assert_eq!((k2, limit.as_str()), ("GOMEMLIMIT", "6144MiB"));
+        assert_eq!((k3, procs.as_str()), ("GOMAXPROCS", "1"));
+        let [_, (_, small), _] = build_env(1 << 30, 4);
+        assert_eq!(small, "512MiB", "never below 512 MiB");
+        let [_, (_, zero_cores), _] = build_env(8 << 30, 0);
+        assert_eq!(zero_cores, "4096MiB");
+    }
+
+    #[test]
+    fn mem_total_is_read_from_meminfo() {
+        let text = "MemTotal:       24570376 kB\nMemFree:         1000 kB\n";
+        assert_eq!(mem_total(text), Some(24570376 << 10));
+        assert_eq!(mem_total("MemFree: 3 kB\n"), None);
+    }
 }
