@@ -361,55 +361,44 @@ const MAX_WASM_IMAGE: u64 = 256 << 20;
 /// blob's header from its strings); otherwise the `producers` custom section's `language: Go`
 /// version, which is where Go ≤1.24 records it (its wasm linker does not emit `.go.buildinfo`).
 fn wasm_go_version(module: &[u8]) -> Option<String> {
-    let sections = wasm_sections(module);
-    if let Some((base, image)) = sections
-        .iter()
-        .find(|&&(id, _)| id == WASM_DATA_SECTION)
-        .and_then(|&(_, data)| wasm_data_image(data))
-    {
+    use wasmparser::{KnownCustom, Parser, Payload};
+    let mut image = None;
+    let mut producers = None;
+    // Stops at the first malformed section, keeping what came before it.
+    for payload in Parser::new(0).parse_all(module) {
+        let Ok(payload) = payload else { break };
+        match payload {
+            Payload::DataSection(data) if image.is_none() => image = wasm_data_image(data),
+            Payload::CustomSection(c) if producers.is_none() => {
+                if let KnownCustom::Producers(fields) = c.as_known() {
+                    producers = producers_language_version(fields, "Go");
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some((base, image)) = image {
         if let Some(info) = search_go_buildinfo(&image, base, &no_addresses) {
             return Some(info.version);
         }
     }
-    sections
-        .iter()
-        .filter(|&&(id, _)| id == WASM_CUSTOM_SECTION)
-        .find_map(|&(_, contents)| producers_language_version(contents, "Go"))
-}
-
-const WASM_CUSTOM_SECTION: u8 = 0;
-const WASM_DATA_SECTION: u8 = 11;
-
-/// `(id, contents)` of each section, stopping at the first malformed one.
-fn wasm_sections(module: &[u8]) -> Vec<(u8, &[u8])> {
-    let mut sections = Vec::new();
-    let mut r = Bytes(module.get(8..).unwrap_or_default());
-    while !r.0.is_empty() {
-        let Some(id) = r.byte() else { break };
-        let Some(contents) = r
-            .uleb()
-            .and_then(|n| usize::try_from(n).ok())
-            .and_then(|n| r.take(n))
-        else {
-            break;
-        };
-        sections.push((id, contents));
-    }
-    sections
+    producers
 }
 
 /// In a `producers` custom section (tool-conventions), the version of `language: <language>`.
-fn producers_language_version(custom: &[u8], language: &str) -> Option<String> {
-    let mut r = Bytes(custom);
-    if r.name()? != b"producers" {
-        return None;
-    }
-    for _ in 0..r.uleb()? {
-        let field = r.name()?;
-        for _ in 0..r.uleb()? {
-            let (name, version) = (r.name()?, r.name()?);
-            if field == b"language" && name == language.as_bytes() {
-                return Some(String::from_utf8_lossy(version).into_owned());
+fn producers_language_version(
+    fields: wasmparser::ProducersSectionReader<'_>,
+    language: &str,
+) -> Option<String> {
+    for field in fields {
+        let field = field.ok()?;
+        if field.name != "language" {
+            continue;
+        }
+        for value in field.values {
+            let value = value.ok()?;
+            if value.name == language {
+                return Some(value.version.to_string());
             }
         }
     }
@@ -418,25 +407,21 @@ fn producers_language_version(custom: &[u8], language: &str) -> Option<String> {
 
 /// The active data segments of a wasm data section laid out at their memory addresses
 /// (zero-filled between them); returns the address of the image's first byte.
-fn wasm_data_image(data_section: &[u8]) -> Option<(u64, Vec<u8>)> {
-    let mut r = Bytes(data_section);
+fn wasm_data_image(section: wasmparser::DataSectionReader<'_>) -> Option<(u64, Vec<u8>)> {
+    use wasmparser::{DataKind, Operator};
     let mut segments = Vec::new();
-    for _ in 0..r.uleb()? {
-        let flags = r.uleb()?;
-        let addr = match flags {
-            0 => Some(r.const_expr()?),
-            1 => None,
-            2 => {
-                r.uleb()?; // memory index
-                Some(r.const_expr()?)
-            }
+    for data in section {
+        let data = data.ok()?;
+        let DataKind::Active { offset_expr, .. } = data.kind else {
+            continue;
+        };
+        // `i32.const N end` or `i64.const N end`: the segment's address.
+        let addr = match offset_expr.get_operators_reader().read().ok()? {
+            Operator::I32Const { value } => u64::from(value as u32),
+            Operator::I64Const { value } => value as u64,
             _ => return None,
         };
-        let len = usize::try_from(r.uleb()?).ok()?;
-        let bytes = r.take(len)?;
-        if let Some(addr) = addr {
-            segments.push((addr, bytes));
-        }
+        segments.push((addr, data.data));
     }
     let base = segments.iter().map(|&(a, _)| a).min()?;
     let end = segments
@@ -452,73 +437,6 @@ fn wasm_data_image(data_section: &[u8]) -> Option<(u64, Vec<u8>)> {
         image[at..at + bytes.len()].copy_from_slice(bytes);
     }
     Some((base, image))
-}
-
-/// A cursor over wasm binary encoding.
-struct Bytes<'a>(&'a [u8]);
-
-impl<'a> Bytes<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(b)
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if n > self.0.len() {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-
-    /// A length-prefixed byte string (wasm `name`).
-    fn name(&mut self) -> Option<&'a [u8]> {
-        let len = usize::try_from(self.uleb()?).ok()?;
-        self.take(len)
-    }
-
-    fn uleb(&mut self) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            value |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn sleb(&mut self) -> Option<i64> {
-        let mut value = 0i64;
-        let mut shift = 0;
-        loop {
-            let b = self.byte()?;
-            value |= i64::from(b & 0x7f) << shift;
-            shift += 7;
-            if b & 0x80 == 0 {
-                if shift < 64 && b & 0x40 != 0 {
-                    value |= -1 << shift;
-                }
-                return Some(value);
-            }
-            if shift >= 64 {
-                return None;
-            }
-        }
-    }
-
-    /// `i32.const N end` or `i64.const N end`: a segment's address.
-    fn const_expr(&mut self) -> Option<u64> {
-        let value = match self.byte()? {
-            0x41 => u64::from(self.sleb()? as u32),
-            0x42 => self.sleb()? as u64,
-            _ => return None,
-        };
-        (self.byte()? == 0x0b).then_some(value)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -901,13 +819,16 @@ mod tests {
         module.push(data.len() as u8);
         module.extend_from_slice(&data);
 
-        let (base, image) = wasm_data_image(&data).unwrap();
+        fn reader(bytes: &[u8]) -> wasmparser::Result<wasmparser::DataSectionReader<'_>> {
+            wasmparser::DataSectionReader::new(wasmparser::BinaryReader::new(bytes, 0))
+        }
+        let (base, image) = wasm_data_image(reader(&data).unwrap()).unwrap();
         assert_eq!(base, 0x1000);
         assert_eq!(image.len(), HEADER_SIZE + strings.len());
         assert_eq!(wasm_go_version(&module).as_deref(), Some("go1.24.4"));
         // The raw file alone has no parsable blob.
         assert_eq!(scan_go_buildinfo(&module, &no_addresses), None);
-        assert_eq!(wasm_data_image(&[0]), None);
+        assert_eq!(reader(&[0]).ok().and_then(wasm_data_image), None);
         assert_eq!(wasm_go_version(b"\0asm\x01\0\0\0"), None);
     }
 
@@ -934,9 +855,22 @@ mod tests {
         module.push(custom.len() as u8);
         module.extend_from_slice(&custom);
         assert_eq!(wasm_go_version(&module).as_deref(), Some("go1.22.12"));
-        assert_eq!(producers_language_version(&custom, "Rust"), None);
+        fn fields(bytes: &[u8]) -> wasmparser::Result<wasmparser::ProducersSectionReader<'_>> {
+            let mut r = wasmparser::BinaryReader::new(bytes, 0);
+            r.read_string()?; // the section's name
+            wasmparser::ProducersSectionReader::new(r)
+        }
+        assert_eq!(
+            producers_language_version(fields(&custom).unwrap(), "Rust"),
+            None
+        );
         // Truncated: no answer, no panic.
-        assert_eq!(producers_language_version(&custom[..20], "Go"), None);
+        assert_eq!(
+            fields(&custom[..20])
+                .ok()
+                .and_then(|f| producers_language_version(f, "Go")),
+            None
+        );
     }
 
     #[test]
