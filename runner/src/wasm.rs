@@ -33,10 +33,6 @@ pub const MAX_TABLE_ELEMENTS: usize = 10_000_000;
 /// The most linear memory a wasm32 module can address (65536 pages of 64 KiB).
 pub const MAX_MEMORY_BYTES: u64 = 4 << 30;
 
-/// Bump when `engine()`'s configuration changes in a way that makes old `.cwasm` files
-/// unloadable, so `precompiled_path` names new ones.
-const ENGINE_CONFIG_TAG: &str = "c1";
-
 /// The native stack of the thread that runs the guest: wasm frames (bounded by
 /// `MAX_WASM_STACK`) plus host calls into WASI.
 const GUEST_THREAD_STACK: usize = MAX_WASM_STACK + (8 << 20);
@@ -182,13 +178,31 @@ fn unique() -> u64 {
 }
 
 /// Where the precompiled form of the module with this sha256 lives in `cache_dir`. The name
-/// carries the wasmtime version, the host architecture and the engine configuration, so an
-/// upgrade never loads a stale file.
+/// carries the wasmtime version and wasmtime's own compatibility hash of the engine (its
+/// version, target, and every setting that changes compiled code: `precompile_compatibility_hash`),
+/// so an upgrade or a configuration change never loads a stale file.
 pub fn precompiled_path(cache_dir: &Path, wasm_sha256: &str) -> PathBuf {
     cache_dir.join(format!(
-        "{wasm_sha256}.wasmtime-{WASMTIME_VERSION}-{}-{ENGINE_CONFIG_TAG}.cwasm",
-        std::env::consts::ARCH
+        "{wasm_sha256}.wasmtime-{WASMTIME_VERSION}-{}.cwasm",
+        engine_compatibility()
     ))
+}
+
+/// [`engine`]'s compatibility hash as 16 hex digits (`unknown` when the engine cannot be made:
+/// then nothing runs anyway).
+fn engine_compatibility() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        use std::hash::{Hash, Hasher};
+        match engine() {
+            Ok(engine) => {
+                let mut h = std::hash::DefaultHasher::new();
+                engine.precompile_compatibility_hash().hash(&mut h);
+                format!("{:016x}", h.finish())
+            }
+            Err(_) => "unknown".to_string(),
+        }
+    })
 }
 
 /// Runs a module written by `precompile` and returns the guest's exit code: `proc_exit(n)` gives
