@@ -182,7 +182,7 @@ fn prepare(
     cache_dir: PathBuf,
 ) -> Result<(RunSpec, Runner)> {
     let o = job.opts;
-    let toolchains = host::toolchain_infos(&planned.toolchains);
+    let toolchains = host::toolchain_infos(&planned);
     for note in toolchains.iter().filter_map(|t| t.out_of_support.as_ref()) {
         eprintln!("note: {note}");
     }

@@ -88,18 +88,17 @@ pub fn tool_versions(bwrap: &Path, host: &Host) -> Vec<ToolVersion> {
 }
 
 /// What run.json says of each toolchain of the plan, with a note on those Go no longer
-/// supports (older than the two newest minors of the host's toolchains and of the download
-/// index `toolchain install` last fetched).
-pub fn toolchain_infos(
-    toolchains: &[std::sync::Arc<crossmatrix_matrix::Toolchain>],
-) -> Vec<crossmatrix_results::ToolchainInfo> {
+/// supports (older than the two newest minors of the host's toolchains, found when planning,
+/// and of the download index `toolchain install` last fetched).
+pub fn toolchain_infos(planned: &crate::Planned) -> Vec<crossmatrix_results::ToolchainInfo> {
     use crossmatrix_toolchains::support::{SupportWindow, kept_index};
-    let found = crossmatrix_toolchains::discover_go();
     let index = kept_index(&crossmatrix_toolchains::default_toolchains_dir());
+    let toolchains = &planned.toolchains;
     let window = SupportWindow::new(
-        found
+        planned
+            .host_go_versions
             .iter()
-            .map(|t| t.version.as_str())
+            .map(String::as_str)
             .chain(toolchains.iter().map(|t| t.version.as_str())),
         index.as_deref(),
     );

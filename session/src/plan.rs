@@ -55,6 +55,9 @@ pub struct Planned {
     pub matrix_hash: String,
     pub toolchains: Vec<Arc<Toolchain>>,
     pub host: Host,
+    /// The version of every Go toolchain found on the host (the matrix's or not): with the
+    /// kept download index, what decides which of the matrix's are out of support.
+    pub host_go_versions: Vec<String>,
 }
 
 /// A request that cannot be planned; the message says what to change.
@@ -90,7 +93,8 @@ pub fn make_plan(req: &PlanRequest) -> Result<Planned, PlanError> {
     if let Some(path) = config_path {
         return plan_from_config(req, &path, host);
     }
-    let toolchains = matrix_toolchains(&select_toolchains(&req.toolchains, &discover_go())?);
+    let found = discover_go();
+    let toolchains = matrix_toolchains(&select_toolchains(&req.toolchains, &found)?);
     let programs = match &req.tests {
         Some(spec) => test_programs(&req.programs, spec)?,
         None => programs_from(&req.programs)?,
@@ -104,7 +108,7 @@ pub fn make_plan(req: &PlanRequest) -> Result<Planned, PlanError> {
             &programs,
         )
     };
-    narrow(Plan::expand(&blocks), req, toolchains, host)
+    narrow(Plan::expand(&blocks), req, toolchains, host).map(|p| p.with_host_go(&found))
 }
 
 /// The planner's toolchains, named for cell ids over the whole set (two of one minor get
@@ -400,7 +404,7 @@ fn plan_from_config(req: &PlanRequest, path: &Path, host: Host) -> Result<Planne
         cfg.programs = crossmatrix_matrix::programs_from_paths(&req.programs)?;
     }
     let plan = cfg.to_plan(&toolchains, &default_targets(&host, req.executor))?;
-    narrow(plan, req, toolchains, host)
+    narrow(plan, req, toolchains, host).map(|p| p.with_host_go(&found))
 }
 
 /// Resolves the Go project programs (modules, patterns, constraints: see
@@ -432,7 +436,15 @@ fn narrow(
         matrix_hash: full_hash,
         toolchains,
         host,
+        host_go_versions: Vec::new(),
     })
+}
+
+impl Planned {
+    fn with_host_go(mut self, found: &[GoToolchain]) -> Planned {
+        self.host_go_versions = found.iter().map(|t| t.version.clone()).collect();
+        self
+    }
 }
 
 /// Hash of the cells' ids and toolchain versions: shards of one matrix share it.

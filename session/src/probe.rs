@@ -275,7 +275,8 @@ pub const DEFAULT_ARCHES: &[&str] = &["amd64", "arm64"];
 /// musl; rootfs scratch, glibc and musl), `--filter` applied.
 pub fn plan_probes(req: &ProbeRequest, cache_dir: &Path) -> Result<Planned, PlanError> {
     let host = Host::probe();
-    let chosen = select_toolchains(&req.toolchains, &discover_go())?;
+    let found = discover_go();
+    let chosen = select_toolchains(&req.toolchains, &found)?;
     let toolchains: Vec<Arc<Toolchain>> = chosen
         .iter()
         .zip(short_names(&chosen))
@@ -324,6 +325,7 @@ pub fn plan_probes(req: &ProbeRequest, cache_dir: &Path) -> Result<Planned, Plan
         plan,
         toolchains,
         host,
+        host_go_versions: found.iter().map(|t| t.version.clone()).collect(),
     })
 }
 
