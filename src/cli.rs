@@ -1,7 +1,7 @@
 //! Command-line arguments.
 
 use clap::{Args, Parser, Subcommand};
-use crossmatrix_runner::timing::TimingMode;
+use crossmatrix_runner::TimingMode;
 use crossmatrix_toolchains::executor::ExecutorPreference;
 use std::path::PathBuf;
 

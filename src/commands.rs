@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use crossmatrix_results::report::{RenderOptions, ReportFormat, render};
 use crossmatrix_results::store::{CellWriter, read_cells, read_run_meta, write_run_meta};
 use crossmatrix_results::{CellRecord, RunMeta};
-use crossmatrix_runner::wasm;
+use crossmatrix_sandbox::wasm;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -181,7 +181,7 @@ pub fn cache(a: CacheArgs) -> Result<ExitCode> {
         .cache_dir
         .unwrap_or_else(crossmatrix_toolchains::default_cache_dir);
     let unused_for = Duration::from_secs_f64(a.unused_for);
-    let reports = crossmatrix_runner::prune::prune(&dir, unused_for, a.dry_run);
+    let reports = crossmatrix_runner::cache::prune::prune(&dir, unused_for, a.dry_run);
     let verb = if a.dry_run { "would remove" } else { "removed" };
     println!(
         "{}: entries unused for {}",
@@ -235,6 +235,8 @@ pub fn wasm_exec(a: WasmExecArgs) -> ExitCode {
         preopen: Some(a.preopen.clone()),
         timeout: Duration::from_millis(a.timeout_ms),
         max_memory_bytes: a.max_memory,
+        // The sandboxed process itself: stopped by signals, not by a handle.
+        abort: crossmatrix_sandbox::Abort::default(),
     };
     match wasm::exec_precompiled(&a.module, &run) {
         Ok(code) => ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1)),

@@ -21,7 +21,7 @@ pub fn doctor(a: DoctorArgs) -> Result<ExitCode> {
         Status::Ok,
         format!(
             "embedded wasmtime {}",
-            crossmatrix_runner::wasm::wasmtime_version()
+            crossmatrix_sandbox::wasm::wasmtime_version()
         ),
     ));
     report.capabilities.push(limits_capability());
@@ -83,7 +83,7 @@ fn print_table(report: &Report, ok: bool) {
 
 /// How memory and pids limits are enforced here (cgroup, or rlimits and what they cannot do).
 fn limits_capability() -> Capability {
-    let rc = crossmatrix_runner::resources::ResourceControl::host();
+    let rc = crossmatrix_sandbox::limits::ResourceControl::host();
     let status = if rc.uses_cgroups() {
         Status::Ok
     } else {

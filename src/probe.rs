@@ -7,7 +7,7 @@ use crate::run::{Job, execute, set_cache_env};
 use anyhow::{Result, bail};
 use crossmatrix_results::render_portability;
 use crossmatrix_results::report::{RenderOptions, ReportFormat};
-use crossmatrix_runner::timing::TimingMode;
+use crossmatrix_runner::TimingMode;
 use crossmatrix_session::Outcome;
 use crossmatrix_session::probe::{ProbeRequest, plan_probes};
 use std::io::{IsTerminal, Write};

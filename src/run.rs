@@ -6,7 +6,7 @@ use crate::reporters;
 use anyhow::{Context, Result, anyhow, bail};
 use crossmatrix_matrix::TestSpec;
 use crossmatrix_results::report::{RenderOptions, ReportFormat, render};
-use crossmatrix_runner::timing::TimingMode;
+use crossmatrix_runner::TimingMode;
 use crossmatrix_runner::{Runner, RunnerConfig};
 use crossmatrix_session::{
     Outcome, PlanRequest, Planned, RunOptions, RunSpec, Session, accounting, host, interrupt,
@@ -206,7 +206,7 @@ fn prepare(
             run_timeout: Duration::from_secs_f64(job.run_timeout),
             test_timeout: job.test_timeout,
             executor: crate::cli::parse_executor(&o.executor)?,
-            run_limits: crossmatrix_runner::resources::StepLimits {
+            run_limits: crossmatrix_sandbox::limits::StepLimits {
                 memory: Some(o.memory).filter(|&m| m > 0),
                 pids: Some(o.pids).filter(|&p| p > 0),
             },

@@ -4,7 +4,7 @@
 //! toolchain and target in the facts cache.
 
 use crate::constraint::{TagSet, UNIX_OS};
-use crossmatrix_toolchains::command;
+use crossmatrix_sandbox::host as command;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! costs a walk of the tree, not a go command per target.
 
 use crate::context::BuildContext;
-use crossmatrix_toolchains::command;
+use crossmatrix_sandbox::host as command;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::MetadataExt;

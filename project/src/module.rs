@@ -3,7 +3,7 @@
 //! (`go mod edit -json`, `go work edit -json`), so a malformed file gets Go's own message with
 //! its line, and remembered while the file is unchanged.
 
-use crossmatrix_toolchains::command;
+use crossmatrix_sandbox::host as command;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,12 +1,14 @@
 //! A test cell's Go tests: the test binary's flags, its output turned into Go's test events by
 //! the cell toolchain's own `test2json`, and the events into a record — every test and
-//! subtest with its result, the output of those that failed or were skipped, benchmarks —
-//! and a verdict (`test-failure`, `test-panic`, `timeout` with the test that was running).
+//! subtest with its result, the output of those that failed or were skipped, benchmarks
+//! (the verdict is [`crate::diagnose::test_verdict`]).
 
-use crate::classify::Failure;
-use crate::process::{Caps, CaptureOptions, Finished, run_captured_opts};
+use crate::diagnose::Failure;
 use crossmatrix_matrix::{Cause, TestSpec};
 use crossmatrix_results::{BenchmarkResult, TestCase, TestStatus, TestTotals, TestsRecord};
+use crossmatrix_sandbox::Abort;
+use crossmatrix_sandbox::capture::Caps;
+use crossmatrix_sandbox::process::{CaptureOptions, Finished, run_captured_opts};
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -62,7 +64,12 @@ pub struct TestEvent {
 /// from stdin). `-t` is what makes test2json report each test's `Elapsed` — parsed from the
 /// binary's own `--- PASS: TestX (0.25s)` lines; its `Time` stamps, taken as it converts, and the
 /// package's elapsed (time since the conversion began) are not used.
-pub fn to_events(tool: &Path, package: &str, output: &[u8]) -> Result<Vec<TestEvent>, Failure> {
+pub fn to_events(
+    tool: &Path,
+    package: &str,
+    output: &[u8],
+    abort: &Abort,
+) -> Result<Vec<TestEvent>, Failure> {
     let machinery = |why: String| {
         Failure::new(
             Cause::HarnessError,
@@ -74,11 +81,11 @@ pub fn to_events(tool: &Path, package: &str, output: &[u8]) -> Result<Vec<TestEv
     let opts = CaptureOptions {
         input: Some(output.to_vec()),
         caps: EVENTS_CAP,
-        merge_stderr: false,
+        ..CaptureOptions::default()
     };
-    let f = run_captured_opts(cmd, TEST2JSON_TIMEOUT, &opts)
+    let f = run_captured_opts(cmd, TEST2JSON_TIMEOUT, abort, &opts)
         .map_err(|e| machinery(format!("cannot run {}: {e}", tool.display())))?;
-    if f.timed_out {
+    if f.timed_out() {
         return Err(machinery(format!(
             "{} ran past {TEST2JSON_TIMEOUT:?}",
             tool.display()
@@ -137,7 +144,7 @@ pub fn summarize(package: &str, events: &[TestEvent], finished: &Finished) -> Te
             _ => {}
         }
     }
-    let exited_ok = finished.code == Some(0) && !finished.timed_out;
+    let exited_ok = finished.code() == Some(0) && !finished.timed_out();
     let mut running = None;
     let mut cases = Vec::new();
     for name in &order {
@@ -223,81 +230,6 @@ pub fn benchmarks(output: &str) -> Vec<BenchmarkResult> {
     out
 }
 
-/// What a test cell's run amounts to: `None` when every test passed (or skipped).
-pub fn verdict(rec: &TestsRecord, finished: &Finished, timeout: Duration) -> Option<Failure> {
-    let output = crate::test2json::plain_output(&finished.stdout.text());
-    let failed: Vec<&str> = rec.failed().map(|c| c.name.as_str()).collect();
-    let running = rec
-        .running
-        .as_deref()
-        .map(|t| format!(" while running {t}"))
-        .unwrap_or_default();
-    if finished.timed_out || output.contains("panic: test timed out after") {
-        let limit = if finished.timed_out {
-            format!("the cell's timeout ({:.0} s)", timeout.as_secs_f64())
-        } else {
-            "-test.timeout".to_string()
-        };
-        return Some(Failure::new(
-            Cause::Timeout,
-            format!(
-                "the tests ran past {limit}{running}: raise the timeout (`--timeout`, `[[tests]] timeout`), pass -short, or look for a hang"
-            ),
-        ));
-    }
-    if finished.code != Some(0) {
-        if let Some(line) = output.lines().find(|l| l.starts_with("panic: ")) {
-            let who = rec.running.as_deref().unwrap_or("a test");
-            return Some(Failure::new(
-                Cause::TestPanic,
-                format!("{who} panicked: {}", line.trim()),
-            ));
-        }
-    }
-    if !failed.is_empty() {
-        let shown: Vec<&str> = failed.iter().take(3).copied().collect();
-        let more = if failed.len() > 3 {
-            format!(" and {} more", failed.len() - 3)
-        } else {
-            String::new()
-        };
-        // The one failure the sandbox itself causes: a test writing into its package's
-        // directory, which is bound read-only (as Go's module cache is).
-        let wrote_source = rec
-            .failed()
-            .any(|c| c.output.contains("read-only file system"));
-        let why = if wrote_source {
-            "; a test wrote outside its temp dir: the package's source is read-only in the sandbox (write under t.TempDir())"
-        } else {
-            ""
-        };
-        return Some(Failure::new(
-            Cause::TestFailure,
-            format!(
-                "{} test(s) failed: {}{more}; their output is in the record (tests.cases){why}",
-                failed.len(),
-                shown.join(", ")
-            ),
-        ));
-    }
-    if finished.code != Some(0) {
-        let last = output
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim();
-        return Some(Failure::new(
-            Cause::TestFailure,
-            format!(
-                "the test binary exited {}{running}: {last}",
-                finished.code.unwrap_or(-1)
-            ),
-        ));
-    }
-    None
-}
-
 fn tail(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
@@ -312,21 +244,13 @@ fn tail(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::process::Captured;
+    use crate::diagnose::test_verdict as verdict;
+    use crossmatrix_sandbox::process::ChildEnd;
 
     fn finished(code: i32, out: &str) -> Finished {
-        Finished {
-            code: Some(code),
-            signal: None,
-            timed_out: false,
-            elapsed: Duration::from_secs(1),
-            stdout: Captured {
-                head: out.as_bytes().to_vec(),
-                tail: vec![],
-                dropped: 0,
-            },
-            stderr: Captured::default(),
-        }
+        let mut f = Finished::new(ChildEnd::Exited(code), out, "");
+        f.elapsed = Duration::from_secs(1);
+        f
     }
 
     fn ev(action: &str, test: &str, out: &str) -> TestEvent {

@@ -1,25 +1,24 @@
-//! crossmatrix's runner: builds, inspects and runs one cell inside a bubblewrap sandbox, times
-//! its startup and classifies every failure into a `Cause` with a hint.
+//! crossmatrix's runner: builds, inspects, runs and times one cell in a bubblewrap sandbox
+//! (through [`crossmatrix_sandbox`]) and names every failure with a `Cause` and a hint.
+//!
+//! - [`runner`]: what the scheduler calls: [`Runner::stage`] (build, inspect, verification run
+//!   or tests) and [`Runner::time`] (the timed startup runs, later).
+//! - [`cell`]: the steps of one cell, in order (its module docs list them).
+//! - [`diagnose`]: failures made into causes and hints.
+//! - [`cache`]: build and result caches, and their pruning.
+//! - [`gotest`] and [`test2json`]: a test binary's flags and its output made into records.
+//! - [`download`]: `crossmatrix fetch`'s module download in a networked sandbox.
 
-pub mod buildcache;
-pub mod buildenv;
+pub mod cache;
 pub mod cell;
-pub mod classify;
-pub mod fetch;
-pub mod gosource;
+pub mod diagnose;
+pub mod download;
 pub mod gotest;
-pub mod inspect;
-pub mod modfail;
-pub mod process;
-pub mod prune;
-pub mod resources;
-pub mod resultcache;
-pub mod sandbox;
+pub mod runner;
 pub mod stats;
 pub mod test2json;
-pub mod testcell;
-pub mod timing;
-pub mod traps;
-pub mod wasm;
 
-pub use cell::{Runner, RunnerConfig, RunnerError};
+pub use cell::inspect;
+pub use cell::shared::{DEFAULT_TEST_TIMEOUT, RunnerConfig};
+pub use cell::time::{TimingJob, TimingMode};
+pub use runner::{Runner, RunnerError, Staged};

@@ -6,10 +6,11 @@
 //! Each toolchain's own converter matters: Go 1.27's test binaries mark error output (`^O`…`^N`)
 //! and escape control characters (`^[`) that only Go 1.27's test2json decodes.
 
-use crate::classify::Failure;
-use crate::process::run_captured;
-use crate::sandbox::{Limits, Sandbox};
+use crate::diagnose::Failure;
 use crossmatrix_matrix::{Cause, Toolchain};
+use crossmatrix_sandbox::Abort;
+use crossmatrix_sandbox::bwrap::{Limits, Sandbox};
+use crossmatrix_sandbox::process::run_captured;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -49,7 +50,7 @@ impl Test2Json {
     /// The test2json of `toolchain`: shipped, cached, or built now (other threads asking for
     /// the same toolchain meanwhile wait for this build). A toolchain whose test2json cannot be
     /// built is a `harness-error` naming its GOROOT and the fix.
-    pub fn tool(&self, toolchain: &Toolchain) -> Result<PathBuf, Failure> {
+    pub fn tool(&self, toolchain: &Toolchain, abort: &Abort) -> Result<PathBuf, Failure> {
         if let Some(p) = shipped(&toolchain.goroot, &self.host_goarch) {
             return Ok(p);
         }
@@ -57,10 +58,11 @@ impl Test2Json {
             let mut map = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
             map.entry(toolchain.goroot.clone()).or_default().clone()
         };
-        slot.get_or_init(|| self.cached_or_built(toolchain)).clone()
+        slot.get_or_init(|| self.cached_or_built(toolchain, abort))
+            .clone()
     }
 
-    fn cached_or_built(&self, toolchain: &Toolchain) -> Result<PathBuf, Failure> {
+    fn cached_or_built(&self, toolchain: &Toolchain, abort: &Abort) -> Result<PathBuf, Failure> {
         let dir = self.cache_dir.join("tools/test2json").join(cache_key(
             &toolchain.goroot,
             &toolchain.version,
@@ -70,7 +72,7 @@ impl Test2Json {
         if exe.is_file() {
             return Ok(exe);
         }
-        self.build(toolchain, &dir, &exe).map(|()| exe).map_err(|why| {
+        self.build(toolchain, &dir, &exe, abort).map(|()| exe).map_err(|why| {
             Failure::new(
                 Cause::HarnessError,
                 format!(
@@ -86,7 +88,13 @@ impl Test2Json {
 
     /// `go build cmd/test2json` for the host in the build sandbox: the toolchain read-only,
     /// no network, its GOCACHE shared with the cells' builds.
-    fn build(&self, toolchain: &Toolchain, dir: &Path, exe: &Path) -> Result<(), String> {
+    fn build(
+        &self,
+        toolchain: &Toolchain,
+        dir: &Path,
+        exe: &Path,
+        abort: &Abort,
+    ) -> Result<(), String> {
         let goroot = &toolchain.goroot;
         if !goroot.join("src/cmd/test2json").is_dir() {
             return Err(format!(
@@ -118,7 +126,7 @@ impl Test2Json {
             .rw(&gocache, IN_GOCACHE)
             .chdir("/tmp");
         let host = ("linux", self.host_goarch.as_str());
-        let sb = crate::buildenv::offline_go(sb, goroot, IN_GOCACHE, host, false);
+        let sb = crate::cell::build_env::offline_go(sb, goroot, IN_GOCACHE, host, false);
         let argv: Vec<OsString> = vec![
             goroot.join("bin/go").into(),
             "build".into(),
@@ -127,20 +135,20 @@ impl Test2Json {
             staged_inside.into(),
             "cmd/test2json".into(),
         ];
-        let f = run_captured(sb.command(&argv), BUILD_TIMEOUT)
+        let f = run_captured(sb.command(&argv), BUILD_TIMEOUT, abort)
             .map_err(|e| format!("cannot start bwrap ({}): {e}", self.bwrap.display()))?;
-        if f.timed_out {
+        if f.timed_out() {
             return Err(format!(
                 "`go build cmd/test2json` ran past {BUILD_TIMEOUT:?}"
             ));
         }
-        if f.code != Some(0) {
+        if f.code() != Some(0) {
             let log = format!("{}{}", f.stdout.text(), f.stderr.text());
             let last: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
             let tail = last[last.len().saturating_sub(3)..].join(" / ");
             return Err(format!(
                 "`go build cmd/test2json` exited {}: {tail}",
-                f.code.unwrap_or(-1)
+                f.code().unwrap_or(-1)
             ));
         }
         std::fs::rename(&staged, exe)
@@ -256,7 +264,7 @@ mod tests {
             goroot: goroot.path().to_path_buf(),
             ports: vec![],
         };
-        let err = t.tool(&tc).unwrap_err();
+        let err = t.tool(&tc, &Abort::default()).unwrap_err();
         assert_eq!(err.cause, Cause::HarnessError);
         assert!(
             err.hint.contains("src/cmd/test2json does not exist"),

@@ -7,9 +7,9 @@ use crossmatrix_results::CellRecord;
 
 /// Makes this process the reaper of its orphaned descendants, so sandboxed programs' CPU
 /// reaches [`cpu_seconds`] through their sandbox's init (see
-/// [`crossmatrix_runner::process::become_subreaper`]); without it the figure is low.
+/// [`crossmatrix_sandbox::process::become_subreaper`]); without it the figure is low.
 pub fn count_sandboxed_cpu() -> std::io::Result<()> {
-    crossmatrix_runner::process::become_subreaper()
+    crossmatrix_sandbox::process::become_subreaper()
 }
 
 /// User + system CPU seconds of this process and every child it has waited for (builds,

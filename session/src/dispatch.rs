@@ -5,7 +5,7 @@
 use crate::executor::{CellExecutor, Staged};
 use crossmatrix_matrix::Cell;
 use crossmatrix_results::CellRecord;
-use crossmatrix_runner::timing::TimingMode;
+use crossmatrix_runner::TimingMode;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};

@@ -4,9 +4,7 @@
 
 use crossmatrix_matrix::Cell;
 use crossmatrix_results::CellRecord;
-use crossmatrix_runner::Runner;
-use crossmatrix_runner::process;
-use crossmatrix_runner::timing::{TimingJob, TimingMode};
+use crossmatrix_runner::{Runner, TimingJob, TimingMode};
 
 /// A cell after its first stage.
 pub enum Staged<J> {
@@ -43,19 +41,21 @@ impl CellExecutor for Runner {
     type Timing = TimingJob;
 
     fn stage(&self, cell: &Cell, build_jobs: Option<usize>) -> Staged<TimingJob> {
-        process::take_aborted_here();
-        let (rec, job) = self.run_cell_staged_with(cell, build_jobs);
-        if process::take_aborted_here() {
+        // Each cell's children run under a scope of the runner's abort handle: an interrupt
+        // stops them all, and the scope tells this cell's outcome apart.
+        let scope = self.abort_handle().scope();
+        let staged = Runner::stage(self, cell, build_jobs, &scope);
+        if killed(&scope, &staged.record) {
             Staged::Killed
         } else {
-            Staged::Done(Box::new(rec), job)
+            Staged::Done(Box::new(staged.record), staged.timing)
         }
     }
 
     fn time(&self, rec: CellRecord, job: &TimingJob) -> Option<CellRecord> {
-        process::take_aborted_here();
-        let timed = Runner::time(self, rec, job);
-        (!process::take_aborted_here()).then_some(timed)
+        let scope = self.abort_handle().scope();
+        let timed = Runner::time(self, rec, job, &scope);
+        (!scope.was_hit()).then_some(timed)
     }
 
     fn timing_mode(&self) -> TimingMode {
@@ -67,6 +67,14 @@ impl CellExecutor for Runner {
     }
 
     fn abort_all(&self) {
-        process::abort_all();
+        self.abort_handle().abort();
     }
+}
+
+/// Whether an interrupt cut `rec`'s cell short: a child of it ended after the abort, or the
+/// run was aborted and the cell did not pass (a step that waited on a shared tool another
+/// cell was building when the abort came fails without a child of its own): neither passed
+/// nor failed, so not recorded.
+fn killed(scope: &crossmatrix_sandbox::Abort, rec: &CellRecord) -> bool {
+    scope.was_hit() || (scope.is_aborted() && rec.status != crossmatrix_results::CellStatus::Pass)
 }

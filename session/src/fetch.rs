@@ -2,7 +2,7 @@
 //! per module (or workspace) and toolchain into the module cache the builds read offline.
 
 use crossmatrix_matrix::{Cause, Plan, ProgramSource};
-use crossmatrix_runner::fetch::{FetchError, FetchRequest, Fetched, fetch_modules};
+use crossmatrix_runner::download::{FetchError, FetchRequest, Fetched, fetch_modules};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -81,7 +81,7 @@ pub fn tool_versions(bwrap: &Path, host: &Host) -> Vec<ToolVersion> {
     }
     v.push(ToolVersion {
         name: "wasmtime".into(),
-        version: crossmatrix_runner::wasm::wasmtime_version().into(),
+        version: crossmatrix_sandbox::wasm::wasmtime_version().into(),
         path: None,
     });
     v

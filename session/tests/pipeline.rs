@@ -6,7 +6,7 @@
 use crossmatrix_matrix::{Cell, Plan, Program, RootfsSpec, Target, Toolchain};
 use crossmatrix_results::store::{StoreError, read_cells, read_run_meta};
 use crossmatrix_results::{CellRecord, CellStatus, HostInfo, StartupRecord, StepStatus};
-use crossmatrix_runner::timing::TimingMode;
+use crossmatrix_runner::TimingMode;
 use crossmatrix_session::{
     CellExecutor, Event, RecordSink, RunOptions, RunSpec, Session, SessionError, Staged,
 };

@@ -1,9 +1,9 @@
 //! C compilers for cgo builds, per (GOARCH, libc): zig cc for any target it ships a libc for,
 //! else Debian cross gcc, musl-gcc or the host gcc — always CC and CXX from the same toolchain.
 
-use crate::command;
 use crate::paths::host_goarch;
 use crossmatrix_matrix::Libc;
+use crossmatrix_sandbox::host as command;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -5,12 +5,12 @@
 
 use crate::binfmt::{BINFMT_DIR, BinfmtStatus, read_binfmt};
 use crate::cc::pick_c_compiler;
-use crate::command;
 use crate::executor::{Qemu, elf_header_for, find_qemu, qemu_arch};
 use crate::go::{GoSource, GoToolchain, discover_go_in};
 use crate::paths::host_goarch;
 use crate::rootfs::{RootfsFlavor, RootfsStore};
 use crossmatrix_matrix::{DEFAULT_CGO_ARCHES, LINUX_ARCHES, Libc};
+use crossmatrix_sandbox::host as command;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,8 +2,8 @@
 //! registration, by invoking qemu-user directly, or in wasmtime — and why not, when it can't.
 
 use crate::binfmt::{BINFMT_DIR, BinfmtEntry, BinfmtStatus, read_binfmt};
-use crate::command;
 pub use crate::paths::host_goarch;
+use crossmatrix_sandbox::host as command;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -229,6 +229,39 @@ impl Host {
         goarch == self.host_goarch || (self.host_goarch == "amd64" && goarch == "386")
     }
 
+    /// A run that asks for a CPU model (`QEMU_CPU`, which qemu-user reads whether binfmt_misc
+    /// starts it or it is invoked directly) runs under qemu even where the host could run it
+    /// natively (e.g. a `GOAMD64=v3` binary on an amd64 host under `QEMU_CPU=Nehalem`): qemu
+    /// invoked directly, since binfmt_misc has no entry for the host's own arch.
+    pub fn executor_for_cpu_model(
+        &self,
+        choice: ExecutorChoice,
+        goos: &str,
+        goarch: &str,
+        cpu_model: Option<&str>,
+        elf_header: &[u8],
+    ) -> ExecutorChoice {
+        let Some(model) = cpu_model else {
+            return choice;
+        };
+        if !matches!(choice, ExecutorChoice::Native) {
+            return choice;
+        }
+        match self.pick_executor(
+            goos,
+            goarch,
+            Some(elf_header),
+            ExecutorPreference::QemuDirect,
+        ) {
+            ExecutorChoice::None { hint } => ExecutorChoice::None {
+                hint: format!(
+                    "QEMU_CPU={model} needs qemu for linux/{goarch}, even on this host: {hint}"
+                ),
+            },
+            qemu => qemu,
+        }
+    }
+
     /// How a GOOS/GOARCH binary runs here. `elf_header` (the file's first bytes) decides
     /// which binfmt_misc entry the kernel would pick; without it a typical header for GOARCH
     /// stands in.
@@ -334,6 +367,16 @@ impl Host {
 
 fn none(hint: String) -> ExecutorChoice {
     ExecutorChoice::None { hint }
+}
+
+/// The CPU model recorded for a run (`run.cpu`): the one asked for, when qemu runs it.
+pub fn cpu_model_run(choice: &ExecutorChoice, cpu_model: Option<&str>) -> Option<String> {
+    match choice {
+        ExecutorChoice::QemuBinfmt { .. } | ExecutorChoice::QemuDirect(_) => {
+            cpu_model.map(str::to_string)
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! Go toolchains on this host: where they are (PATH, /usr/lib/go-1.*, $GOROOT), their exact
 //! versions, the ports each can build, and the short names cells use.
 
-use crate::command::{self, CommandError};
 use crate::version::minor_of;
 use crate::version::{VersionRequest, is_stable};
 pub use crate::version::{compare_go_versions, parse_version_file};
+use crossmatrix_sandbox::host::{self as command, CommandError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

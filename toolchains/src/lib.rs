@@ -5,7 +5,6 @@
 
 pub mod binfmt;
 pub mod cc;
-pub mod command;
 pub mod doctor;
 pub mod executor;
 pub mod facts;

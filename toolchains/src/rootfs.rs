@@ -1,7 +1,7 @@
 //! Target root filesystems (dynamic loader + libc for one GOARCH, glibc or musl), assembled
 //! rootless from Debian packages with apt-get and dpkg-deb, content-addressed and cached.
 
-use crate::command::{self, CommandError};
+use crossmatrix_sandbox::host::{self as command, CommandError};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;

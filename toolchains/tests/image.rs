@@ -4,7 +4,7 @@
 //! (printing `SKIPPED: …`) when those tools are missing, and fail instead when `CI` is set.
 
 use crossmatrix_matrix::Target;
-use crossmatrix_toolchains::command::run_checked;
+use crossmatrix_sandbox::host::run_checked;
 use crossmatrix_toolchains::{Image, ImageError, ImagePlatform, ImageSourceKind, ImageStore};
 use flate2::Compression;
 use flate2::write::GzEncoder;

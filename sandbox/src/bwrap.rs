@@ -2,7 +2,7 @@
 //! unshared (no network), an empty tmpfs root with only what the step needs bound in, a clean
 //! environment, and the whole tree dying with its parent.
 
-use crate::resources::{ResourceControl, StepGroup, StepLimits};
+use crate::limits::{ResourceControl, StepGroup, StepLimits};
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};

@@ -6,10 +6,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crossmatrix_runner::inspect::inspect_binary;
-use crossmatrix_runner::wasm::{
+use crossmatrix_sandbox::wasm::{
     WasmError, WasmRun, exec_precompiled, precompile, precompiled_path, wasmtime_version,
 };
+use sha2::{Digest, Sha256};
 
 const GO: &str = "/usr/lib/go-1.27/bin/go";
 
@@ -243,7 +243,7 @@ fn build_go_guest() -> Option<PathBuf> {
         "go build failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let sha = inspect_binary(&wasm).unwrap().sha256;
+    let sha = format!("{:x}", Sha256::digest(std::fs::read(&wasm).unwrap()));
     let cwasm = precompiled_path(&dir.join("cache"), &sha);
     if !cwasm.is_file() {
         let started = Instant::now();

@@ -91,6 +91,8 @@ pub struct WasmRun {
     pub timeout: Duration,
     /// Linear memory limit; 0 means `DEFAULT_MAX_MEMORY_BYTES`.
     pub max_memory_bytes: usize,
+    /// Stops the guest when the run it belongs to is aborted (an interrupt).
+    pub abort: crate::Abort,
 }
 
 impl WasmRun {
@@ -101,6 +103,7 @@ impl WasmRun {
             preopen: None,
             timeout: Duration::from_secs(60),
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+            abort: crate::Abort::default(),
         }
     }
 }
@@ -152,29 +155,18 @@ fn write_atomically(out: &Path, contents: &[u8]) -> Result<(), WasmError> {
         _ => Path::new("."),
     };
     fs::create_dir_all(dir).map_err(io("create directory", dir))?;
-    let name = out.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), unique()));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io("create", &tmp))?;
-        f.write_all(contents).map_err(io("write", &tmp))?;
-        f.sync_all().map_err(io("write", &tmp))?;
-        fs::rename(&tmp, out).map_err(io("rename into place", out))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Distinguishes temp files of concurrent writers within one process.
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+    // A temp file of its own in the same directory, renamed into place: concurrent writers
+    // (threads or processes) never see or leave a half-written module.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".cwasm-")
+        .tempfile_in(dir)
+        .map_err(io("create a temp file in", dir))?;
+    tmp.write_all(contents).map_err(io("write", tmp.path()))?;
+    tmp.as_file().sync_all().map_err(io("write", out))?;
+    tmp.persist(out)
+        .map_err(|e| e.error)
+        .map_err(io("rename into place", out))?;
+    Ok(())
 }
 
 /// Where the precompiled form of the module with this sha256 lives in `cache_dir`. The name
@@ -246,8 +238,8 @@ pub fn exec_precompiled(cwasm: &Path, run: &WasmRun) -> Result<i32, WasmError> {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match rx.recv_timeout(left.min(ABORT_POLL)) {
             Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => {
-                if crate::process::aborted() {
-                    crate::process::mark_aborted_here();
+                if run.abort.is_aborted() {
+                    run.abort.mark_hit();
                     break Err(mpsc::RecvTimeoutError::Timeout);
                 }
             }

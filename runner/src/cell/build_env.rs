@@ -19,7 +19,7 @@
 //!
 //! A cell's `[build] env` may set any of these variables; its value wins.
 
-use crate::resources::{ResourceControl, Via};
+use crossmatrix_sandbox::limits::{ResourceControl, Via};
 
 /// The `GOGC` of builds.
 pub const BUILD_GOGC: &str = "400";
@@ -76,12 +76,12 @@ fn cgroup_limit() -> Option<u64> {
 /// GOCACHE at `gocache` inside, offline (`GOPROXY=off`), never another toolchain
 /// (`GOTOOLCHAIN=local`), no telemetry, no VCS stamping, building for `goos`/`goarch`.
 pub(crate) fn offline_go(
-    sb: crate::sandbox::Sandbox,
+    sb: crossmatrix_sandbox::bwrap::Sandbox,
     goroot: &std::path::Path,
     gocache: &str,
     (goos, goarch): (&str, &str),
     cgo: bool,
-) -> crate::sandbox::Sandbox {
+) -> crossmatrix_sandbox::bwrap::Sandbox {
     sb.env(
         "PATH",
         format!("{}/bin:/usr/local/bin:/usr/bin:/bin", goroot.display()),

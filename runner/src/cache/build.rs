@@ -3,9 +3,9 @@
 //! per cell). Keys hash everything the sandboxed build sees (see `Runner::build_key`); the
 //! source part is hashed once per directory per run.
 
+use crate::cache::hash_file;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -50,7 +50,7 @@ impl BuildCache {
         let _ = std::fs::remove_file(dest);
         let hit = std::fs::copy(&src, dest).is_ok();
         if hit {
-            crate::prune::touch(&src);
+            crate::cache::prune::touch(&src);
         }
         hit
     }
@@ -88,32 +88,6 @@ impl BuildCache {
             m.insert(key, h.clone());
         }
         h
-    }
-}
-
-/// Size and modification time of a file, to notice a toolchain or compiler replaced in place.
-pub fn file_stamp(p: &Path) -> String {
-    match std::fs::metadata(p) {
-        Ok(m) => format!(
-            "{} {:?}",
-            m.len(),
-            m.modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        ),
-        Err(_) => "missing".into(),
-    }
-}
-
-/// Feeds `path`'s content into `h` (through `buf`); `None` when it cannot be read.
-pub(crate) fn hash_file(h: &mut Sha256, path: &Path, buf: &mut [u8]) -> Option<()> {
-    let mut file = std::fs::File::open(path).ok()?;
-    loop {
-        let n = file.read(buf).ok()?;
-        if n == 0 {
-            return Some(());
-        }
-        h.update(&buf[..n]);
     }
 }
 

@@ -1,35 +1,19 @@
 //! One child process from spawn to verdict: its own process group, a wall-clock deadline that
 //! kills the whole group, and stdout/stderr captured with a cap (head and tail kept).
 
-use std::cell::Cell;
-use std::collections::HashSet;
+use crate::abort::Abort;
+use crate::capture::{Caps, Captured};
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, mpsc};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Every process group this process runs right now, so that an interrupt (SIGINT) can kill
-/// them all at once: the children live in their own groups, so the terminal's Ctrl-C does not
-/// reach them.
-static GROUPS: Mutex<Groups> = Mutex::new(Groups {
-    aborted: false,
-    running: None,
-});
-
-struct Groups {
-    /// Set by [`abort_all`]: every running group was killed and new ones are killed at spawn.
-    aborted: bool,
-    running: Option<HashSet<u32>>,
-}
-
-thread_local! {
-    /// A step run on this thread ended after [`abort_all`]: its outcome says nothing about the
-    /// program.
-    static ABORTED_HERE: Cell<bool> = const { Cell::new(false) };
-}
+/// How long a child that ran past its deadline has between SIGTERM and SIGKILL to print what
+/// it was doing and exit (see [`CaptureOptions::grace`]).
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(2);
 
 /// The two ends of a pipe bubblewrap writes its `--info-fd` JSON (`{"child-pid": N}`) into.
 #[derive(Debug)]
@@ -144,201 +128,99 @@ fn parse_child_pid(text: &str) -> Option<i32> {
     rest[..end].parse().ok()
 }
 
-fn groups() -> std::sync::MutexGuard<'static, Groups> {
-    GROUPS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Kills every running child's process group (with everything in it: sandboxes, emulators,
-/// the programs) and every one started from now on. For an interrupted run; there is no way
-/// back.
-pub fn abort_all() {
-    let mut g = groups();
-    g.aborted = true;
-    for pid in g.running.take().unwrap_or_default() {
-        kill_group(pid);
-    }
-}
-
-/// Whether [`abort_all`] was called.
-pub fn aborted() -> bool {
-    groups().aborted
-}
-
-/// Whether a step run on this thread was cut short by [`abort_all`] since the last call; resets
-/// the flag. The dispatcher asks this after each cell to tell a killed cell from a failed one.
-pub fn take_aborted_here() -> bool {
-    ABORTED_HERE.with(|f| f.replace(false))
-}
-
-/// Marks the current thread's step as cut short by [`abort_all`] (for steps that run in
-/// process, such as wasm).
-pub fn mark_aborted_here() {
-    ABORTED_HERE.with(|f| f.set(true));
-}
-
-/// Tracks `pid`'s group while it runs; kills it at once when the run was already aborted.
-fn register(pid: u32) {
-    let mut g = groups();
-    if g.aborted {
-        kill_group(pid);
-    } else {
-        g.running.get_or_insert_with(HashSet::new).insert(pid);
-    }
-}
-
-/// Stops tracking `pid`'s group; flags the thread when the step ended after an abort.
-fn unregister(pid: u32) {
-    let mut g = groups();
-    if let Some(r) = g.running.as_mut() {
-        r.remove(&pid);
-    }
-    if g.aborted {
-        mark_aborted_here();
-    }
-}
-
-/// Bytes of a program's output kept per stream in records: the first `HEAD` and the last
-/// `TAIL`.
-const HEAD: usize = 16 * 1024;
-const TAIL: usize = 48 * 1024;
-
-/// How much of a stream is kept: the first `head` bytes and the last `tail`.
+/// How a child ended: the one answer every step reads (nextest's `ExecutionResult` says the
+/// same of a test process).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Caps {
-    pub head: usize,
-    pub tail: usize,
+pub enum ChildEnd {
+    /// It exited with this code.
+    Exited(i32),
+    /// A signal from somewhere other than crossmatrix's deadline or abort ended it.
+    Signaled(i32),
+    /// It ran past its deadline and was stopped: SIGTERM, then after the grace period SIGKILL.
+    /// How it ended then: its exit code (a program that handled SIGTERM, or bubblewrap
+    /// reporting its program's end) or the signal that ended it.
+    TimedOut {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    /// The run was aborted (an interrupt) while it ran: its outcome says nothing.
+    Aborted,
 }
 
-impl Caps {
-    /// What records keep of a program's output (crossmatrix's memory stays flat whatever a
-    /// program prints).
-    pub const RECORD: Caps = Caps {
-        head: HEAD,
-        tail: TAIL,
-    };
-    /// What crossmatrix reads from tools it runs for their answer (`go list -json`, a test
-    /// binary's event stream): all of it up to a generous bound.
-    pub const TOOL: Caps = Caps {
-        head: 256 << 20,
-        tail: 16 << 20,
-    };
-}
-
-impl Default for Caps {
-    fn default() -> Self {
-        Caps::RECORD
-    }
-}
-
-/// A stream captured with a cap.
-#[derive(Debug, Clone, Default)]
-pub struct Captured {
-    pub head: Vec<u8>,
-    pub tail: Vec<u8>,
-    /// Bytes seen but kept in neither head nor tail.
-    pub dropped: u64,
-}
-
-impl Captured {
-    /// The captured text, with a marker where bytes were dropped.
-    pub fn text(&self) -> String {
-        let mut s = String::from_utf8_lossy(&self.head).into_owned();
-        if self.dropped > 0 {
-            s.push_str(&format!("\n[… {} bytes dropped …]\n", self.dropped));
-        }
-        s.push_str(&String::from_utf8_lossy(&self.tail));
-        s
-    }
-
-    /// The last `lines` lines, for records — and of those at most the last `TAIL` bytes, however
-    /// long the lines (a test binary's stream is captured with [`Caps::TOOL`]: hundreds of MiB
-    /// can be one line).
-    pub fn last_lines(&self, lines: usize) -> String {
-        let text = self.text();
-        let all: Vec<&str> = text.lines().collect();
-        let start = all.len().saturating_sub(lines);
-        let mut kept = all[start..].join("\n");
-        let mut dropped = self.dropped;
-        if kept.len() > TAIL {
-            let mut cut = kept.len() - TAIL;
-            while !kept.is_char_boundary(cut) {
-                cut += 1;
-            }
-            kept.drain(..cut);
-            dropped += cut as u64;
-        }
-        if dropped > 0 && (dropped != self.dropped || !kept.contains("bytes dropped …]")) {
-            // Say that output was cut even when the marker scrolled out of the kept lines.
-            return format!("[… {dropped} bytes dropped …]\n{kept}");
-        }
-        kept
-    }
-
-    fn push(&mut self, mut chunk: &[u8], caps: Caps) {
-        let Caps { head, tail } = caps;
-        if self.head.len() < head {
-            let n = (head - self.head.len()).min(chunk.len());
-            self.head.extend_from_slice(&chunk[..n]);
-            chunk = &chunk[n..];
-        }
-        if chunk.is_empty() {
-            return;
-        }
-        self.tail.extend_from_slice(chunk);
-        // Trimmed only when twice the cap: one move per `tail` bytes read, not one per chunk
-        // (a test printing gigabytes is read at pipe speed). `trim` makes it exact at the end.
-        if self.tail.len() > tail.saturating_mul(2).max(64 * 1024) {
-            self.trim(caps);
-        }
-    }
-
-    /// Keeps the last `caps.tail` bytes of the tail, counting the rest as dropped.
-    fn trim(&mut self, caps: Caps) {
-        if self.tail.len() > caps.tail {
-            let excess = self.tail.len() - caps.tail;
-            self.tail.drain(..excess);
-            self.dropped += excess as u64;
+impl ChildEnd {
+    fn from_status(status: std::process::ExitStatus) -> ChildEnd {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => ChildEnd::Exited(code),
+            (None, Some(sig)) => ChildEnd::Signaled(sig),
+            // Neither: not possible for a waited child on Unix; say what little is known.
+            (None, None) => ChildEnd::Signaled(0),
         }
     }
 }
 
-/// How a child ended.
+/// A child that ran: how it ended, how long it took, what it printed.
 #[derive(Debug, Clone)]
 pub struct Finished {
-    /// Exit code when it exited normally.
-    pub code: Option<i32>,
-    /// Signal number when it was killed by one (from outside the sandbox).
-    pub signal: Option<i32>,
-    pub timed_out: bool,
+    pub end: ChildEnd,
     pub elapsed: Duration,
     pub stdout: Captured,
     pub stderr: Captured,
 }
 
-/// Runs `cmd` to completion or until `timeout`, in a new process group that is killed whole
-/// when the deadline passes. stdin is closed.
-pub fn run_captured(cmd: impl Into<Spawn>, timeout: Duration) -> io::Result<Finished> {
-    run_captured_with_input(cmd, timeout, None)
+impl Finished {
+    /// A finished child with this end and output: for classifiers' tests and fakes.
+    pub fn new(end: ChildEnd, stdout: &str, stderr: &str) -> Finished {
+        let captured = |s: &str| Captured {
+            head: s.as_bytes().to_vec(),
+            ..Captured::default()
+        };
+        Finished {
+            end,
+            elapsed: Duration::ZERO,
+            stdout: captured(stdout),
+            stderr: captured(stderr),
+        }
+    }
+
+    /// The exit code, when it exited (also after its deadline, stopped).
+    pub fn code(&self) -> Option<i32> {
+        match self.end {
+            ChildEnd::Exited(code) => Some(code),
+            ChildEnd::TimedOut { code, .. } => code,
+            _ => None,
+        }
+    }
+
+    /// The signal that ended it, when one did (also a timed-out child's).
+    pub fn signal(&self) -> Option<i32> {
+        match self.end {
+            ChildEnd::Signaled(sig) => Some(sig),
+            ChildEnd::TimedOut { signal, .. } => signal,
+            _ => None,
+        }
+    }
+
+    pub fn timed_out(&self) -> bool {
+        matches!(self.end, ChildEnd::TimedOut { .. })
+    }
+
+    pub fn aborted(&self) -> bool {
+        self.end == ChildEnd::Aborted
+    }
 }
 
-/// [`run_captured`] with `input` written to the child's stdin (then closed).
-pub fn run_captured_with_input(
+/// Runs `cmd` to completion or until `timeout`, in a new process group that is stopped whole
+/// when the deadline passes (with [`DEFAULT_GRACE`]) or `abort` fires. stdin is closed.
+pub fn run_captured(
     cmd: impl Into<Spawn>,
     timeout: Duration,
-    input: Option<Vec<u8>>,
+    abort: &Abort,
 ) -> io::Result<Finished> {
-    run_captured_opts(
-        cmd,
-        timeout,
-        &CaptureOptions {
-            input,
-            ..CaptureOptions::default()
-        },
-    )
+    run_captured_opts(cmd, timeout, abort, &CaptureOptions::default())
 }
 
-/// How [`run_captured_opts`] feeds and captures a child.
-#[derive(Debug, Clone, Default)]
+/// How [`run_captured_opts`] feeds, captures and stops a child.
+#[derive(Debug, Clone)]
 pub struct CaptureOptions {
     /// Written to stdin (then closed); stdin is `/dev/null` without it.
     pub input: Option<Vec<u8>>,
@@ -346,12 +228,28 @@ pub struct CaptureOptions {
     /// stderr goes into stdout's pipe, so both interleave as written (`Finished::stdout`
     /// holds both, `stderr` stays empty).
     pub merge_stderr: bool,
+    /// At the deadline the program itself gets SIGTERM (inside a sandbox too: bubblewrap
+    /// forwards no signals), and this long to exit before the whole group gets SIGKILL: a Go
+    /// program with a handler can say where it was. `None` kills at once.
+    pub grace: Option<Duration>,
 }
 
-/// [`run_captured`] with its input, caps and stream handling given.
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        CaptureOptions {
+            input: None,
+            caps: Caps::default(),
+            merge_stderr: false,
+            grace: Some(DEFAULT_GRACE),
+        }
+    }
+}
+
+/// [`run_captured`] with its input, caps, grace and stream handling given.
 pub fn run_captured_opts(
     cmd: impl Into<Spawn>,
     timeout: Duration,
+    abort: &Abort,
     opts: &CaptureOptions,
 ) -> io::Result<Finished> {
     let mut cmd = cmd.into();
@@ -395,7 +293,7 @@ pub fn run_captured_opts(
         None => child.stdout.take().map(|r| spawn_reader(r, caps)),
     };
     let err = child.stderr.take().map(|r| spawn_reader(r, caps));
-    let (status, timed_out, ended) = wait_deadline(child, start + timeout)?;
+    let (end, ended) = wait_deadline(child, start + timeout, opts.grace, abort)?;
     if let Some(info) = info {
         reap_sandbox_init(info);
     }
@@ -403,21 +301,20 @@ pub fn run_captured_opts(
     let stdout = out.and_then(|h| h.join().ok()).unwrap_or_default();
     let stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
     Ok(Finished {
-        code: status.code(),
-        signal: status.signal(),
-        timed_out,
+        end,
         elapsed,
         stdout,
         stderr,
     })
 }
 
-/// Runs `cmd` with output discarded and returns its wall time: the timing loop. Same deadline
-/// and group kill as [`run_captured`].
+/// Runs `cmd` with output discarded and returns its wall time and how it ended: the timing
+/// loop. Killed at once at the deadline (a timed run that overran is discarded anyway).
 pub fn run_timed(
     cmd: impl Into<Spawn>,
     timeout: Duration,
-) -> io::Result<(Duration, Option<i32>, bool)> {
+    abort: &Abort,
+) -> io::Result<(Duration, ChildEnd)> {
     let mut cmd = cmd.into();
     cmd.cmd_mut()
         .stdin(Stdio::null())
@@ -427,11 +324,11 @@ pub fn run_timed(
     let start = Instant::now();
     let (spawned, info) = cmd.spawn();
     let child = spawned?;
-    let (status, timed_out, ended) = wait_deadline(child, start + timeout)?;
+    let (end, ended) = wait_deadline(child, start + timeout, None, abort)?;
     if let Some(info) = info {
         reap_sandbox_init(info);
     }
-    Ok((ended - start, status.code(), timed_out))
+    Ok((ended - start, end))
 }
 
 /// A pipe whose ends close on exec (the child gets its own copies through `Stdio`).
@@ -469,14 +366,17 @@ fn spawn_reader<R: Read + Send + 'static>(mut r: R, caps: Caps) -> thread::JoinH
 }
 
 /// Waits for `child` on a helper thread (so the exit is seen the moment it happens, which the
-/// startup timings depend on) and kills its process group if `deadline` passes first. Returns
-/// the status, whether it timed out, and the instant the exit was observed.
+/// startup timings depend on) and stops its process group if `deadline` passes first: SIGTERM
+/// to the program, `grace` to exit, then SIGKILL. Returns how it ended and the instant the
+/// exit was observed.
 fn wait_deadline(
     child: Child,
     deadline: Instant,
-) -> io::Result<(std::process::ExitStatus, bool, Instant)> {
+    grace: Option<Duration>,
+    abort: &Abort,
+) -> io::Result<(ChildEnd, Instant)> {
     let pid = child.id();
-    register(pid);
+    abort.register(pid);
     let (tx, rx) = mpsc::channel();
     let waiter = thread::spawn(move || {
         let mut child = child;
@@ -486,19 +386,103 @@ fn wait_deadline(
         r.map(|s| (s, at))
     });
     let timed_out = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        Ok(()) => false,
+        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => false,
         Err(mpsc::RecvTimeoutError::Timeout) => {
-            kill_group(pid);
+            let exited = grace.is_some_and(|g| {
+                terminate_program(pid);
+                matches!(
+                    rx.recv_timeout(g),
+                    Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected)
+                )
+            });
+            if !exited {
+                kill_group(pid);
+            }
             true
         }
-        Err(mpsc::RecvTimeoutError::Disconnected) => false,
     };
     let joined = waiter
         .join()
         .map_err(|_| io::Error::other("the process waiter thread panicked"));
-    unregister(pid);
+    let aborted = abort.unregister(pid);
     let (status, at) = joined??;
-    Ok((status, timed_out, at))
+    let end = match ChildEnd::from_status(status) {
+        _ if aborted => ChildEnd::Aborted,
+        ChildEnd::Signaled(sig) if timed_out => ChildEnd::TimedOut {
+            code: None,
+            signal: Some(sig),
+        },
+        ChildEnd::Exited(code) if timed_out => ChildEnd::TimedOut {
+            code: Some(code),
+            signal: None,
+        },
+        end => end,
+    };
+    Ok((end, at))
+}
+
+/// Sends SIGTERM to the program a child runs: to every descendant of the group leader `pid`
+/// (inside a bubblewrap sandbox the program is bwrap's grandchild, in a session of its own, and
+/// bwrap forwards no signal; a sandbox's init ignores it) and to the leader's group when the
+/// leader is the program itself. bwrap itself is spared: its death would SIGKILL the sandbox.
+fn terminate_program(pid: u32) {
+    let tree = descendants(pid);
+    let leader_is_bwrap = comm(pid).is_some_and(|c| c == "bwrap");
+    for p in tree {
+        if comm(p).is_some_and(|c| c == "bwrap") {
+            continue;
+        }
+        // SAFETY: kill(2) on a pid we just found among our child's descendants.
+        unsafe {
+            libc::kill(p as i32, libc::SIGTERM);
+        }
+    }
+    if !leader_is_bwrap {
+        // SAFETY: kill(2) on the group our child leads.
+        unsafe {
+            libc::kill(-(pid as i32), libc::SIGTERM);
+        }
+    }
+}
+
+/// The pids below `root` in the process tree, from `/proc/*/stat`.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Some(ppid) = std::fs::read_to_string(e.path().join("stat"))
+                .ok()
+                .and_then(|s| parse_ppid(&s))
+            {
+                parent_of.push((pid, ppid));
+            }
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// The parent pid from a `/proc/PID/stat` line (`PID (COMM) STATE PPID …`; COMM may hold
+/// spaces and parentheses, so the fields after the last `)` count).
+fn parse_ppid(stat: &str) -> Option<u32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn comm(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_string())
 }
 
 /// Kills the process group led by `pid` (the child was spawned with `process_group(0)`).
@@ -539,9 +523,9 @@ mod tests {
     fn captures_output_and_exit_code() {
         let mut c = Command::new("sh");
         c.args(["-c", "echo out; echo err >&2; exit 3"]);
-        let f = run_captured(c, Duration::from_secs(10)).unwrap();
-        assert_eq!(f.code, Some(3));
-        assert!(!f.timed_out);
+        let f = run_captured(c, Duration::from_secs(10), &Abort::default()).unwrap();
+        assert_eq!(f.end, ChildEnd::Exited(3));
+        assert_eq!(f.code(), Some(3));
         assert_eq!(f.stdout.text(), "out\n");
         assert_eq!(f.stderr.text(), "err\n");
     }
@@ -551,9 +535,14 @@ mod tests {
         let mut c = Command::new("sh");
         // A grandchild that would outlive its parent if only the parent were killed.
         c.args(["-c", "sleep 30 & sleep 30"]);
-        let f = run_captured(c, Duration::from_millis(300)).unwrap();
-        assert!(f.timed_out);
-        assert_eq!(f.signal, Some(libc::SIGKILL));
+        let f = run_captured(c, Duration::from_millis(300), &Abort::default()).unwrap();
+        assert_eq!(
+            f.end,
+            ChildEnd::TimedOut {
+                code: None,
+                signal: Some(libc::SIGTERM)
+            }
+        );
         // The reader threads returned, so no process holds the pipes any more.
         assert!(f.elapsed < Duration::from_secs(10));
     }
@@ -562,9 +551,9 @@ mod tests {
     fn caps_large_output_keeping_head_and_tail() {
         let mut c = Command::new("sh");
         c.args(["-c", "head -c 1000000 /dev/zero | tr '\\0' a; echo END"]);
-        let f = run_captured(c, Duration::from_secs(20)).unwrap();
-        assert_eq!(f.stdout.head.len(), HEAD);
-        assert!(f.stdout.tail.len() <= TAIL);
+        let f = run_captured(c, Duration::from_secs(20), &Abort::default()).unwrap();
+        assert_eq!(f.stdout.head.len(), crate::capture::HEAD);
+        assert!(f.stdout.tail.len() <= crate::capture::TAIL);
         assert!(f.stdout.dropped > 0);
         assert!(f.stdout.text().ends_with("END\n"));
         assert!(f.stdout.text().contains("bytes dropped"));
@@ -573,31 +562,66 @@ mod tests {
     }
 
     #[test]
-    fn last_lines_are_bounded_however_long_the_lines() {
-        let mut c = Captured::default();
-        c.push(&vec![b'y'; 1 << 20], Caps::TOOL);
-        c.push(b"\n--- PASS: TestLoud (2.43s)\nPASS\n", Caps::TOOL);
-        let last = c.last_lines(20);
-        assert!(last.len() < TAIL + 100, "{}", last.len());
-        assert!(last.starts_with("[… "), "{}", &last[..40]);
-        assert!(last.ends_with("--- PASS: TestLoud (2.43s)\nPASS"));
+    fn a_program_that_traps_sigterm_prints_before_it_is_stopped() {
+        let mut c = Command::new("sh");
+        c.args([
+            "-c",
+            "trap 'echo stopped at step 2; exit 9' TERM; echo step 1; sleep 30 & wait",
+        ]);
+        let f = run_captured(c, Duration::from_millis(300), &Abort::default()).unwrap();
+        assert!(f.timed_out(), "{:?}", f.end);
+        assert_eq!(f.stdout.text(), "step 1\nstopped at step 2\n");
     }
 
     #[test]
-    fn chunked_capture_keeps_exactly_the_head_and_the_last_bytes() {
-        let caps = Caps {
-            head: 10,
-            tail: 100_000,
+    fn a_program_that_ignores_sigterm_is_killed_after_the_grace() {
+        let mut c = Command::new("sh");
+        c.args(["-c", "trap '' TERM; sleep 30"]);
+        let opts = CaptureOptions {
+            grace: Some(Duration::from_millis(200)),
+            ..CaptureOptions::default()
         };
-        let mut c = Captured::default();
-        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
-        for chunk in data.chunks(7_777) {
-            c.push(chunk, caps);
-        }
-        c.trim(caps);
-        assert_eq!(c.head, data[..10]);
-        assert_eq!(c.tail, data[data.len() - 100_000..]);
-        assert_eq!(c.dropped, (data.len() - 10 - 100_000) as u64);
+        let f = run_captured_opts(c, Duration::from_millis(200), &Abort::default(), &opts).unwrap();
+        assert_eq!(
+            f.end,
+            ChildEnd::TimedOut {
+                code: None,
+                signal: Some(libc::SIGKILL)
+            }
+        );
+        assert!(f.elapsed < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn an_abort_stops_the_child_and_marks_only_its_scope() {
+        let run = Abort::new();
+        let (cell, other) = (run.scope(), run.scope());
+        let stopper = {
+            let run = run.clone();
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(200));
+                run.abort();
+            })
+        };
+        let mut c = Command::new("sh");
+        c.args(["-c", "sleep 30 & sleep 30"]);
+        let f = run_captured(c, Duration::from_secs(60), &cell).unwrap();
+        stopper.join().unwrap();
+        assert_eq!(f.end, ChildEnd::Aborted);
+        assert!(f.elapsed < Duration::from_secs(10));
+        assert!(cell.was_hit() && !other.was_hit());
+        // Started after the abort: killed at once.
+        let mut sleep = Command::new("sleep");
+        sleep.arg("30");
+        let f = run_captured(sleep, Duration::from_secs(60), &other).unwrap();
+        assert_eq!(f.end, ChildEnd::Aborted);
+    }
+
+    #[test]
+    fn parent_pids_from_proc_stat() {
+        assert_eq!(parse_ppid("123 (a) b)) S 45 123 123 0"), Some(45));
+        assert_eq!(parse_ppid("1 (init) S 0 1 1"), Some(0));
+        assert_eq!(parse_ppid("garbage"), None);
     }
 
     #[test]

@@ -1,24 +1,26 @@
-//! Runs the host commands this crate needs (go, apt-get, dpkg-deb, qemu, zig) with a deadline,
-//! captured output and the whole process group killed on timeout.
+//! Host commands (go, apt-get, dpkg-deb, qemu, zig) run to an answer: [`crate::process`]'s
+//! deadline, group kill and capped capture, and errors that name the command and the tail of
+//! its stderr.
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use crate::abort::Abort;
+use crate::capture::Caps;
+use crate::process::{CaptureOptions, ChildEnd, run_captured_opts};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
 /// Output beyond this many bytes per stream is dropped (a runaway child must not eat memory).
 const OUTPUT_CAP: usize = 8 << 20;
 
 /// What a finished command left behind.
 #[derive(Debug)]
-pub struct Captured {
+pub struct Output {
     pub status: ExitStatus,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
 }
 
-impl Captured {
+impl Output {
     pub fn stdout_str(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
@@ -31,8 +33,6 @@ pub enum CommandError {
     Spawn { cmd: String, source: std::io::Error },
     #[error("`{cmd}` did not finish within {}s and was killed", timeout.as_secs())]
     Timeout { cmd: String, timeout: Duration },
-    #[error("waiting for `{cmd}` failed: {source}")]
-    Wait { cmd: String, source: std::io::Error },
     #[error("`{cmd}` failed ({status}): {stderr_tail}")]
     Failed {
         cmd: String,
@@ -73,7 +73,7 @@ pub fn tail(bytes: &[u8], lines: usize) -> String {
 
 /// Runs `cmd` to completion or until `timeout`, whichever comes first. A non-zero exit is an
 /// error naming the command and the tail of its stderr.
-pub fn run_checked(cmd: &mut Command, timeout: Duration) -> Result<Captured, CommandError> {
+pub fn run_checked(cmd: &mut Command, timeout: Duration) -> Result<Output, CommandError> {
     let out = run(cmd, timeout)?;
     if out.status.success() {
         Ok(out)
@@ -91,94 +91,47 @@ pub fn run_checked(cmd: &mut Command, timeout: Duration) -> Result<Captured, Com
 }
 
 /// Runs `cmd` to completion or until `timeout`; the exit status is returned, not judged.
-/// stdin is closed; the child leads its own process group so a timeout kills its children too.
-pub fn run(cmd: &mut Command, timeout: Duration) -> Result<Captured, CommandError> {
+/// stdin is closed; the child leads its own process group so a timeout stops its children too
+/// (SIGTERM, then SIGKILL after [`crate::process::DEFAULT_GRACE`]).
+pub fn run(cmd: &mut Command, timeout: Duration) -> Result<Output, CommandError> {
     let name = describe(cmd);
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|source| CommandError::Spawn {
+    // The command is consumed by the spawn; the caller keeps its program and arguments (to
+    // describe it in messages).
+    let mut described = Command::new(cmd.get_program());
+    described.args(cmd.get_args());
+    let owned = std::mem::replace(cmd, described);
+    let opts = CaptureOptions {
+        caps: Caps {
+            head: OUTPUT_CAP,
+            tail: 0,
+        },
+        ..CaptureOptions::default()
+    };
+    // Host commands run outside any cell: nothing aborts them but their deadline.
+    let f = run_captured_opts(owned, timeout, &Abort::default(), &opts).map_err(|source| {
+        CommandError::Spawn {
             cmd: name.clone(),
             source,
-        })?;
-    let out_reader = reader(child.stdout.take());
-    let err_reader = reader(child.stderr.take());
-    let waited = wait_until(&mut child, Instant::now() + timeout);
-    let status = match waited {
-        Ok(Some(status)) => status,
-        Ok(None) => {
-            kill_group(&mut child);
-            join(out_reader);
-            join(err_reader);
+        }
+    })?;
+    let status = match f.end {
+        ChildEnd::Exited(code) => ExitStatus::from_raw((code & 0xff) << 8),
+        ChildEnd::Signaled(sig) => ExitStatus::from_raw(sig & 0x7f),
+        ChildEnd::TimedOut { .. } | ChildEnd::Aborted => {
             return Err(CommandError::Timeout { cmd: name, timeout });
         }
-        Err(source) => {
-            kill_group(&mut child);
-            return Err(CommandError::Wait { cmd: name, source });
-        }
     };
-    Ok(Captured {
+    Ok(Output {
         status,
-        stdout: join(out_reader),
-        stderr: join(err_reader),
+        stdout: f.stdout.head,
+        stderr: f.stderr.head,
     })
-}
-
-fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> Option<JoinHandle<Vec<u8>>> {
-    let mut pipe = pipe?;
-    Some(std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let room = OUTPUT_CAP.saturating_sub(kept.len());
-                    kept.extend_from_slice(&buf[..n.min(room)]);
-                }
-            }
-        }
-        kept
-    }))
-}
-
-fn join(h: Option<JoinHandle<Vec<u8>>>) -> Vec<u8> {
-    h.and_then(|h| h.join().ok()).unwrap_or_default()
-}
-
-fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
-    let mut nap = Duration::from_millis(2);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(None);
-        }
-        std::thread::sleep(nap.min(deadline - now));
-        nap = (nap * 2).min(Duration::from_millis(50));
-    }
-}
-
-fn kill_group(child: &mut Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        // SAFETY: kill(2) with a negative pid signals the process group the child leads; it
-        // touches no memory of ours.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn captures_output_and_status() {

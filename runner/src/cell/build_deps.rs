@@ -10,8 +10,10 @@
 //! identity of every file it named and the file names of every directory it read, so a warm
 //! run only looks at those.
 
-use crate::process::{Caps, CaptureOptions, run_captured_opts};
-use crate::sandbox::Sandbox;
+use crossmatrix_sandbox::Abort;
+use crossmatrix_sandbox::bwrap::Sandbox;
+use crossmatrix_sandbox::capture::Caps;
+use crossmatrix_sandbox::process::{CaptureOptions, run_captured_opts};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
@@ -87,6 +89,7 @@ struct Memo {
 /// directory) says the build of `target` reads; remembered under `memo_key` in `memo_dir`.
 /// `None` when the listing fails or reports errors (a missing module): the build then runs
 /// uncached and its failure is classified.
+#[allow(clippy::too_many_arguments)]
 pub fn package_digest(
     sandbox: &Sandbox,
     go: &Path,
@@ -95,6 +98,7 @@ pub fn package_digest(
     modcache_inside: &Path,
     memo_dir: &Path,
     memo_key: &str,
+    abort: &Abort,
 ) -> Option<String> {
     let memo_file = memo_dir.join(format!("{memo_key}.json"));
     if let Some(d) = still_valid(&memo_file) {
@@ -113,8 +117,8 @@ pub fn package_digest(
         caps: Caps::TOOL,
         ..CaptureOptions::default()
     };
-    let out = run_captured_opts(sandbox.command(&argv), LIST_TIMEOUT, &opts).ok()?;
-    if out.code != Some(0) || out.stdout.dropped > 0 {
+    let out = run_captured_opts(sandbox.command(&argv), LIST_TIMEOUT, abort, &opts).ok()?;
+    if out.code() != Some(0) || out.stdout.dropped > 0 {
         return None;
     }
     let text = out.stdout.text();
@@ -221,7 +225,7 @@ fn digest(deps: &[ListedDep], modcache_inside: &Path) -> Option<Memo> {
         *stamp = identity(f)?;
         h.update(f.as_os_str().as_encoded_bytes());
         h.update([0]);
-        crate::buildcache::hash_file(&mut h, f, &mut buf)?;
+        crate::cache::hash_file(&mut h, f, &mut buf)?;
         h.update([0xff]);
     }
     for (d, names) in &dirs {

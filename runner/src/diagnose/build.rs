@@ -1,14 +1,100 @@
-//! Build failures that are about a module's dependencies rather than its code, told from the
-//! go command's own words: a module that is not in the module cache (`crossmatrix fetch`), a
-//! checksum that does not match `go.sum` (a tampered cache or changed source), a `go.sum`
-//! without the entry, a `go` line newer than the toolchain. Each hint names the module and
-//! version and the fix.
+//! Why a build failed: the compiler's or linker's log made into a cause and a hint
+//! ([`classify_build`]), and failures that come from the module graph rather than the code
+//! ([`classify_module_failure`]: a missing module, a checksum mismatch, a go line newer than
+//! the toolchain).
 
-use crate::classify::Failure;
+use crate::diagnose::failure::Failure;
 use crossmatrix_matrix::{Cause, GoPackage};
 use regex::Regex;
 use std::path::Path;
 use std::sync::LazyLock;
+
+static EXEC_NOT_FOUND: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"exec: "([^"]+)": executable file not found"#).expect("static regex")
+});
+/// Classifies a failed `go build` from its output.
+pub fn classify_build(log: &str, goarch: &str) -> Failure {
+    if let Some(m) = EXEC_NOT_FOUND.captures(log) {
+        let cc = &m[1];
+        return Failure::new(
+            Cause::NoCCompiler,
+            format!(
+                "the C compiler `{cc}` is not installed: install it, or set CC/CXX to one for {goarch} (zig cc -target …)"
+            ),
+        );
+    }
+    if log.contains("unsupported GOOS/GOARCH pair") {
+        return Failure::generic(Cause::UnsupportedTarget);
+    }
+    if log.contains("incompatible with") && log.contains("architecture")
+        || log.contains("file in wrong format")
+        || log.contains("Relocations in generic ELF")
+        || assembles_for_another_arch(log, goarch)
+    {
+        return Failure::new(
+            Cause::CcTargetMismatch,
+            format!(
+                "the C toolchain produced objects for another architecture than {goarch}: CC and CXX must target the same triple as GOARCH"
+            ),
+        );
+    }
+    let first = first_error_line(log);
+    Failure::new(
+        Cause::BuildError,
+        match first {
+            Some(l) => format!("fix: {l}"),
+            None => Cause::BuildError.default_hint().to_string(),
+        },
+    )
+}
+
+/// runtime/cgo's `gcc_<goarch>.S` fed to a C compiler for another architecture: its
+/// assembler rejects every instruction (clang: `invalid instruction mnemonic`; GNU as: `no such
+/// instruction`), or the compiler rejects the flags cgo passes for GOARCH (`-marm`, `-m32`).
+fn assembles_for_another_arch(log: &str, goarch: &str) -> bool {
+    const ASM: &[&str] = &[
+        "invalid instruction mnemonic",
+        "unknown use of instruction mnemonic",
+        "no such instruction",
+        "unknown mnemonic",
+        "unrecognized instruction mnemonic",
+    ];
+    const FLAGS: &[&str] = &[
+        "unrecognized command-line option '-marm'",
+        "unrecognized command-line option '-m32'",
+        "unrecognized command-line option '-m64'",
+        "unknown target CPU",
+    ];
+    let own_asm = format!("gcc_{goarch}.S");
+    (log.contains(&own_asm) && ASM.iter().any(|p| log.contains(p)))
+        || FLAGS.iter().any(|p| log.contains(p))
+}
+
+/// The first line that looks like a compiler error (`file.go:3:5: …`), else the first
+/// non-empty line that is neither a `#` package header nor one of `go test`'s `FAIL` summary
+/// lines (`FAIL\tpkg [setup failed]`), which say only that the build failed.
+fn first_error_line(log: &str) -> Option<String> {
+    let lines = log.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut fallback = None;
+    for l in lines {
+        if l.starts_with('#') || l == "FAIL" || l.starts_with("FAIL\t") {
+            continue;
+        }
+        if l.contains(".go:") {
+            return Some(truncate(l, 200));
+        }
+        fallback.get_or_insert_with(|| truncate(l, 200));
+    }
+    fallback
+}
+
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max).collect::<String>() + "…"
+    }
+}
 
 static VERIFYING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"verifying ([^\s:@]+)@([^\s:]+)(?:/go\.mod)?: checksum mismatch").expect("regex")

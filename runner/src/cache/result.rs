@@ -57,7 +57,7 @@ impl ResultCache {
         let path = self.entry(key);
         let text = std::fs::read(&path).ok()?;
         let e: Entry = serde_json::from_slice(&text).ok()?;
-        crate::prune::touch(&path);
+        crate::cache::prune::touch(&path);
         Some((e.record, e.measured_at))
     }
 

@@ -2,8 +2,9 @@
 //! sandbox (every namespace, tmpfs root, host /usr bound), and the run-step capture path.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use crossmatrix_runner::process::run_captured;
-use crossmatrix_runner::sandbox::Sandbox;
+use crossmatrix_sandbox::Abort;
+use crossmatrix_sandbox::bwrap::Sandbox;
+use crossmatrix_sandbox::process::run_captured;
 use std::process::Command;
 use std::time::Duration;
 
@@ -13,12 +14,13 @@ fn bench(c: &mut Criterion) {
         return;
     };
     let t = Duration::from_secs(10);
+    let abort = Abort::default();
     c.bench_function("spawn /bin/true bare", |b| {
-        b.iter(|| run_captured(Command::new("/bin/true"), t).expect("spawn"))
+        b.iter(|| run_captured(Command::new("/bin/true"), t, &abort).expect("spawn"))
     });
     let sb = Sandbox::new(&bwrap).host_system();
     c.bench_function("spawn /bin/true in the sandbox", |b| {
-        b.iter(|| run_captured(sb.command(&["/bin/true".into()]), t).expect("spawn"))
+        b.iter(|| run_captured(sb.command(&["/bin/true".into()]), t, &abort).expect("spawn"))
     });
 }
 

@@ -7,10 +7,11 @@
 //! Timed runs are scheduled apart from builds (see `dispatch`), so their figures are not
 //! polluted by compilers competing for the cores.
 
-use crate::process::{run_captured, run_timed};
-use crate::sandbox::Sandbox;
 use crate::stats::summarize;
 use crossmatrix_results::StartupRecord;
+use crossmatrix_sandbox::Abort;
+use crossmatrix_sandbox::bwrap::Sandbox;
+use crossmatrix_sandbox::process::{ChildEnd, run_captured, run_timed};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -18,8 +19,8 @@ use std::process::Command;
 use std::time::Duration;
 
 const TIMER_FILES: &[(&str, &str)] = &[
-    ("go.mod", include_str!("../timer/go.mod")),
-    ("main.go", include_str!("../timer/main.go")),
+    ("go.mod", include_str!("../../timer/go.mod")),
+    ("main.go", include_str!("../../timer/main.go")),
 ];
 
 /// When a cell's timed repetitions may run, relative to the rest of the run's work.
@@ -107,6 +108,7 @@ pub fn ensure_timer(
     goroot: &Path,
     go_version: &str,
     host_goarch: &str,
+    abort: &Abort,
 ) -> Result<PathBuf, String> {
     let mut h = Sha256::new();
     for (name, body) in TIMER_FILES {
@@ -154,9 +156,9 @@ pub fn ensure_timer(
         .env("CGO_ENABLED", "0")
         .env("GOOS", "linux")
         .env("GOARCH", host_goarch);
-    let f = run_captured(cmd, TIMER_BUILD_TIMEOUT)
+    let f = run_captured(cmd, TIMER_BUILD_TIMEOUT, abort)
         .map_err(|e| format!("cannot run {}/bin/go: {e}", goroot.display()))?;
-    if f.code != Some(0) {
+    if f.code() != Some(0) {
         return Err(format!(
             "building the timer with {go_version} failed: {}",
             f.stderr.last_lines(5)
@@ -210,14 +212,14 @@ fn round3(x: f64) -> f64 {
 
 /// Runs `job`: with the timer inside one sandbox when there is one, else one sandbox per
 /// repetition.
-pub fn run_job(job: &TimingJob, timer: Option<&Path>) -> Timed {
+pub fn run_job(job: &TimingJob, timer: Option<&Path>, abort: &Abort) -> Timed {
     match timer {
-        Some(t) => in_sandbox(job, t),
-        None => sandbox_per_run(job),
+        Some(t) => in_sandbox(job, t, abort),
+        None => sandbox_per_run(job, abort),
     }
 }
 
-fn in_sandbox(job: &TimingJob, timer: &Path) -> Timed {
+fn in_sandbox(job: &TimingJob, timer: &Path, abort: &Abort) -> Timed {
     // The timer waits for every repetition, so as pid 1 their CPU is accounted to the run.
     let mut sb = job
         .sandbox
@@ -259,15 +261,15 @@ fn in_sandbox(job: &TimingJob, timer: &Path) -> Timed {
         stopped: None,
         method: "in-sandbox",
     };
-    match run_captured(sb.command(&argv), deadline) {
+    match run_captured(sb.command(&argv), deadline, abort) {
         Ok(f) => {
             let (samples, stopped) = parse_timer_output(&f.stdout.text(), job.expected_exit);
             timed.samples_ms = samples;
             timed.stopped = stopped.or_else(|| {
-                (f.code != Some(0)).then(|| {
+                (f.code() != Some(0)).then(|| {
                     format!(
                         "the timer failed (exit {:?}): {}",
-                        f.code,
+                        f.code(),
                         f.stderr.last_lines(2)
                     )
                 })
@@ -278,7 +280,7 @@ fn in_sandbox(job: &TimingJob, timer: &Path) -> Timed {
     timed
 }
 
-fn sandbox_per_run(job: &TimingJob) -> Timed {
+fn sandbox_per_run(job: &TimingJob, abort: &Abort) -> Timed {
     let mut timed = Timed {
         samples_ms: Vec::new(),
         stopped: None,
@@ -290,17 +292,21 @@ fn sandbox_per_run(job: &TimingJob) -> Timed {
         return timed;
     }
     for i in 0..job.warmups + job.reps {
-        match run_timed(job.sandbox.command(&job.argv), job.timeout) {
-            Ok((d, Some(code), false)) if code == job.expected_exit => {
+        match run_timed(job.sandbox.command(&job.argv), job.timeout, abort) {
+            Ok((d, ChildEnd::Exited(code))) if code == job.expected_exit => {
                 if i >= job.warmups {
                     timed.samples_ms.push(d.as_secs_f64() * 1000.0);
                 }
             }
-            Ok((_, code, timed_out)) => {
-                timed.stopped = Some(if timed_out {
-                    format!("repetition {} ran past {:?}", i + 1, job.timeout)
-                } else {
-                    format!("repetition {} exited {code:?}", i + 1)
+            Ok((_, end)) => {
+                timed.stopped = Some(match end {
+                    ChildEnd::TimedOut { .. } => {
+                        format!("repetition {} ran past {:?}", i + 1, job.timeout)
+                    }
+                    ChildEnd::Exited(code) => {
+                        format!("repetition {} exited {:?}", i + 1, Some(code))
+                    }
+                    _ => format!("repetition {} exited {:?}", i + 1, None::<i32>),
                 });
                 break;
             }

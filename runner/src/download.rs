@@ -9,8 +9,9 @@
 //! remembered (`<cache>/fetched/`) and answered without a go command while every module
 //! directory it produced is still there.
 
-use crate::process::{Caps, CaptureOptions, run_captured_opts};
-use crate::sandbox::{Limits, Sandbox};
+use crossmatrix_sandbox::bwrap::{Limits, Sandbox};
+use crossmatrix_sandbox::capture::Caps;
+use crossmatrix_sandbox::process::{CaptureOptions, run_captured_opts};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -147,14 +148,17 @@ pub fn fetch_modules(req: &FetchRequest) -> Result<Fetched, FetchError> {
         caps: Caps::TOOL,
         ..CaptureOptions::default()
     };
-    let f =
-        run_captured_opts(sandbox(req).command(&argv), FETCH_TIMEOUT, &opts).map_err(|source| {
-            FetchError::Sandbox {
-                bwrap: req.bwrap.clone(),
-                source,
-            }
-        })?;
-    if f.timed_out {
+    let f = run_captured_opts(
+        sandbox(req).command(&argv),
+        FETCH_TIMEOUT,
+        &crossmatrix_sandbox::Abort::default(),
+        &opts,
+    )
+    .map_err(|source| FetchError::Sandbox {
+        bwrap: req.bwrap.clone(),
+        source,
+    })?;
+    if f.timed_out() {
         return Err(FetchError::Timeout {
             dir: req.dir.clone(),
         });
@@ -172,7 +176,7 @@ pub fn fetch_modules(req: &FetchRequest) -> Result<Fetched, FetchError> {
                 .map(|e| format!("  {}@{}: {}", d.path, d.version, e.trim()))
         })
         .collect();
-    if f.code != Some(0) || !errors.is_empty() {
+    if f.code() != Some(0) || !errors.is_empty() {
         let mut message = errors.join("\n");
         let stderr = f.stderr.text();
         if message.is_empty() {
@@ -323,7 +327,7 @@ fn marker_key(req: &FetchRequest) -> String {
     };
     put(b"crossmatrix fetch v1");
     put(req.go_version.as_bytes());
-    put(crate::buildcache::file_stamp(&req.goroot.join("bin/go")).as_bytes());
+    put(crate::cache::file_stamp(&req.goroot.join("bin/go")).as_bytes());
     put(req.dir.as_os_str().as_encoded_bytes());
     put(req.modcache.as_os_str().as_encoded_bytes());
     let mut files: Vec<PathBuf> = Vec::new();

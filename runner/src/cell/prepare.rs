@@ -1,0 +1,308 @@
+//! The run sandbox of a cell: its root (scratch, an assembled rootfs, a directory, an image),
+//! the binary and its executor (native, qemu through binfmt_misc or directly, the embedded
+//! wasmtime), limits, scratch space, environment, and for a test cell the package's sources.
+
+use crate::cell::shared::Shared;
+use crate::cell::{IN_GOROOT, IN_TOOLS};
+use crate::diagnose::{Failure, RUN_PATH};
+use crate::inspect::BinaryInfo;
+use crossmatrix_matrix::{Cause, Cell, ProgramSource, RootfsSpec};
+use crossmatrix_sandbox::bwrap::{Limits, Sandbox};
+use crossmatrix_sandbox::process::Spawn;
+use crossmatrix_sandbox::wasm;
+use crossmatrix_toolchains::executor::ExecutorChoice;
+use crossmatrix_toolchains::rootfs::RootfsFlavor;
+use sha2::{Digest, Sha256};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// Size cap of a run's writable scratch dir (its cwd): filling it gives ENOSPC, not a full host.
+const SCRATCH_BYTES: u64 = 256 << 20;
+
+/// The CPU model a cell asks for: `QEMU_CPU` in its run env, which qemu-user reads whether
+/// the kernel starts it through binfmt_misc or crossmatrix invokes it directly.
+pub(crate) fn cpu_model(cell: &Cell) -> Option<&str> {
+    cell.settings
+        .run_env
+        .get("QEMU_CPU")
+        .map(String::as_str)
+        .filter(|m| !m.is_empty())
+}
+
+/// The run sandbox of a cell and the command line in it, for `choice`'s executor.
+pub(crate) fn prepare_run(
+    sh: &Shared,
+    cell: &Cell,
+    binary: &Path,
+    info: &BinaryInfo,
+    choice: &ExecutorChoice,
+) -> Result<Prepared, Failure> {
+    let limits = sh.run_limits(cell);
+    let sb = Sandbox::new(&sh.cfg.bwrap)
+        .limits(Limits::default())
+        .resources(limits)
+        .tmp_size(SCRATCH_BYTES);
+    let mut prepared = Prepared {
+        sandbox: sb,
+        argv: Vec::new(),
+        interpreter_present: None,
+        root: None,
+    };
+    if let ExecutorChoice::Wasmtime = choice {
+        in_wasmtime(sh, cell, binary, info, &mut prepared)?;
+    } else {
+        on_root(sh, cell, binary, info, choice, &mut prepared)?;
+    }
+    match &cell.program.test {
+        Some(spec) => prepared.argv.extend(
+            crate::gotest::test_args(spec, sh.test_timeout(cell))
+                .into_iter()
+                .map(OsString::from),
+        ),
+        None => prepared
+            .argv
+            .extend(cell.program.args.iter().map(OsString::from)),
+    }
+    Ok(prepared)
+}
+
+/// A wasip1 module: precompiled once, run by crossmatrix's own embedded wasmtime in the
+/// sandbox, with Go's `go_wasip1_wasm_exec` settings.
+fn in_wasmtime(
+    sh: &Shared,
+    cell: &Cell,
+    binary: &Path,
+    info: &BinaryInfo,
+    p: &mut Prepared,
+) -> Result<(), Failure> {
+    let limits = sh.run_limits(cell);
+    let mut sb = p.sandbox.clone();
+    let argv = &mut p.argv;
+    let sha = rec_sha(binary, info);
+    let cwasm = wasm::precompiled_path(&sh.cfg.cache_dir.join("wasm"), &sha);
+    if cwasm.exists() {
+        crate::cache::prune::touch(&cwasm);
+    } else {
+        wasm::precompile(binary, &cwasm).map_err(|e| {
+            Failure::new(
+                Cause::EmulatorCrash,
+                format!("wasmtime could not compile the module: {e}"),
+            )
+        })?;
+    }
+    sb = sb
+        .host_system()
+        .ro(&sh.cfg.self_exe, format!("{IN_TOOLS}/crossmatrix"))
+        .ro(&cwasm, format!("{IN_TOOLS}/module.cwasm"))
+        .tmpfs_sized("/scratch", SCRATCH_BYTES)
+        .chdir("/scratch");
+    argv.push(format!("{IN_TOOLS}/crossmatrix").into());
+    argv.push("__wasm-exec".into());
+    argv.push("--timeout-ms".into());
+    argv.push(
+        cell.settings
+            .run_timeout
+            .unwrap_or(sh.cfg.run_timeout)
+            .as_millis()
+            .to_string()
+            .into(),
+    );
+    if let Some(m) = limits.memory {
+        // wasmtime's own limit (a clear `oom`), below the sandbox's.
+        argv.push("--max-memory".into());
+        argv.push(m.min(wasm::MAX_MEMORY_BYTES).to_string().into());
+    }
+    if let Some(src) = test_source(cell) {
+        // Like Go's go_wasip1_wasm_exec: the guest sees the root as `/` and starts in
+        // the package's directory.
+        for (host, inside) in &src.binds {
+            sb = sb.ro(host, inside);
+        }
+        argv.push("--preopen".into());
+        argv.push("/".into());
+        argv.push("--env".into());
+        argv.push(format!("PWD={}", src.dir.display()).into());
+        argv.push("--env".into());
+        argv.push("TMPDIR=/tmp".into());
+    }
+    argv.push(format!("{IN_TOOLS}/module.cwasm").into());
+    argv.push("--".into());
+    argv.push(cell.program.name.clone().into());
+    p.sandbox = sb;
+    Ok(())
+}
+
+/// A Linux binary on its root (scratch, a rootfs, a directory, an image), natively or under
+/// qemu, with the binary (and qemu) bound beside the root.
+fn on_root(
+    sh: &Shared,
+    cell: &Cell,
+    binary: &Path,
+    info: &BinaryInfo,
+    choice: &ExecutorChoice,
+    p: &mut Prepared,
+) -> Result<(), Failure> {
+    let prog_in = format!(
+        "{IN_TOOLS}/{}",
+        binary
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    let mut sb = p.sandbox.clone();
+    let argv = &mut p.argv;
+    let mut interpreter_present = None;
+    let mut root = None;
+    // The rootfs is the sandbox's root; the binary (and qemu) live beside it.
+    match &cell.rootfs {
+        RootfsSpec::Scratch => {}
+        spec => {
+            let dir = match spec {
+                RootfsSpec::Dir(d) => d.clone(),
+                RootfsSpec::Image(_) => sh.image_of(cell)?.root,
+                RootfsSpec::Glibc | RootfsSpec::Musl => {
+                    let flavor = if *spec == RootfsSpec::Glibc {
+                        RootfsFlavor::Glibc
+                    } else {
+                        RootfsFlavor::Musl
+                    };
+                    sh.rootfs.get(&cell.target.goarch, flavor).map_err(|e| {
+                        Failure::new(
+                            Cause::RootfsUnavailable,
+                            format!(
+                                "the {} rootfs for {} could not be assembled: {e}",
+                                spec.label(),
+                                cell.target.goarch
+                            ),
+                        )
+                    })?
+                }
+                RootfsSpec::Scratch => unreachable!("handled above"),
+            };
+            root = Some(dir.clone());
+            sb = sb.root_from(&dir).map_err(|e| {
+                Failure::new(
+                    Cause::RootfsUnavailable,
+                    format!("cannot read rootfs {}: {e}", dir.display()),
+                )
+            })?;
+            if let Some(interp) = &info.interpreter {
+                interpreter_present = Some(dir.join(interp.trim_start_matches('/')).exists());
+            }
+        }
+    }
+    if cell.rootfs == RootfsSpec::Scratch && info.interpreter.is_some() {
+        // An empty root holds no loader.
+        interpreter_present = Some(false);
+    }
+    // A program's /tmp is its root's, as in a container: none in `scratch` or in an
+    // image without one, unless the config mounts a tmpfs there. Go tests always get
+    // one (their TMPDIR: t.TempDir()), as `go test` would anywhere.
+    let root_has_tmp = root.as_ref().is_some_and(|r| r.join("tmp").is_dir());
+    if !cell.program.is_test() && !root_has_tmp {
+        sb = sb.without_tmp();
+    }
+    for at in &cell.settings.run_tmpfs {
+        if at == "/tmp" {
+            sb = sb.tmp_size(SCRATCH_BYTES);
+        } else {
+            sb = sb.tmpfs_sized(at, SCRATCH_BYTES);
+        }
+    }
+    sb = sb
+        .ro(binary, &prog_in)
+        .tmpfs_sized("/scratch", SCRATCH_BYTES)
+        .chdir("/scratch")
+        .env("PATH", RUN_PATH);
+    for (k, v) in &cell.settings.run_env {
+        sb = sb.env(k, v);
+    }
+    if let Some(src) = test_source(cell) {
+        // Tests run in their package's directory (a read-only view of the source:
+        // they read testdata/ relative to it) with a writable TMPDIR.
+        for (host, inside) in &src.binds {
+            sb = sb.ro(host, inside);
+        }
+        sb = sb.chdir(&src.dir).env("TMPDIR", "/tmp").env("HOME", "/tmp");
+        for (k, v) in &src.env {
+            sb = sb.env(*k, v);
+        }
+    }
+    if let ExecutorChoice::QemuDirect(q) = choice {
+        sb = sb.ro(&q.path, format!("{IN_TOOLS}/qemu"));
+        argv.push(format!("{IN_TOOLS}/qemu").into());
+    }
+    argv.push(prog_in.into());
+    p.sandbox = sb;
+    p.interpreter_present = interpreter_present;
+    p.root = root;
+    Ok(())
+}
+/// Where a test cell's tests run: the directories bound read-only (at their own paths; a
+/// standard package's GOROOT at a path of its own, since a rootfs may hold `/usr`), the
+/// package's directory inside, and the environment that goes with it.
+pub(crate) struct TestSource {
+    pub(crate) binds: Vec<(PathBuf, PathBuf)>,
+    pub(crate) dir: PathBuf,
+    pub(crate) env: Vec<(&'static str, String)>,
+}
+
+pub(crate) fn test_source(cell: &Cell) -> Option<TestSource> {
+    cell.program.test.as_ref()?;
+    match &cell.program.source {
+        ProgramSource::Package(gp) => Some(TestSource {
+            binds: gp.roots.iter().map(|r| (r.clone(), r.clone())).collect(),
+            dir: gp.dir.clone(),
+            env: vec![],
+        }),
+        ProgramSource::Std(import) => {
+            // Each top-level entry of GOROOT at its real path: Debian's GOROOT is made of
+            // relative symlinks (src -> ../../share/go-1.NN/src) that would dangle elsewhere.
+            let inside = PathBuf::from(IN_GOROOT);
+            let binds = std::fs::read_dir(&cell.toolchain.goroot)
+                .map(|rd| {
+                    rd.flatten()
+                        .filter_map(|e| {
+                            let real = std::fs::canonicalize(e.path()).ok()?;
+                            Some((real, inside.join(e.file_name())))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(TestSource {
+                binds,
+                dir: inside.join("src").join(import),
+                env: vec![("GOROOT", IN_GOROOT.to_string())],
+            })
+        }
+        ProgramSource::Dir(d) => Some(TestSource {
+            binds: vec![(d.clone(), d.clone())],
+            dir: d.clone(),
+            env: vec![],
+        }),
+        ProgramSource::File(_) | ProgramSource::Probe | ProgramSource::Pattern { .. } => None,
+    }
+}
+
+pub(crate) struct Prepared {
+    pub(crate) sandbox: Sandbox,
+    pub(crate) argv: Vec<OsString>,
+    pub(crate) interpreter_present: Option<bool>,
+    /// The rootfs the sandbox's root is made of, if any.
+    pub(crate) root: Option<PathBuf>,
+}
+
+impl Prepared {
+    pub(crate) fn command(&self) -> Spawn {
+        self.sandbox.command(&self.argv)
+    }
+}
+
+fn rec_sha(binary: &Path, info: &BinaryInfo) -> String {
+    if !info.sha256.is_empty() {
+        return info.sha256.clone();
+    }
+    let mut h = Sha256::new();
+    h.update(binary.to_string_lossy().as_bytes());
+    format!("{:x}", h.finalize())
+}

@@ -1,0 +1,212 @@
+//! `--recheck`: a failure under qemu run once more under a second executor — native when the
+//! host can run the arch, else qemu the other way (directly instead of through binfmt, or the
+//! reverse). A pass there makes the cell (or the test) `emulator-suspect`.
+
+use crate::cell::prepare::prepare_run;
+use crate::cell::run_record::{capture, describe_choice, fill_run_record, run_context};
+use crate::cell::shared::Shared;
+use crate::diagnose::{Failure, diagnose_run, is_environment_trap};
+use crate::gotest::{summarize, to_events};
+use crate::inspect::BinaryInfo;
+use crossmatrix_matrix::{Cause, Cell, TestSpec};
+use crossmatrix_results::{RecheckRecord, RunRecord, StepStatus, TestStatus, TestsRecord};
+use crossmatrix_sandbox::Abort;
+use crossmatrix_sandbox::capture::Caps;
+use crossmatrix_sandbox::process::{CaptureOptions, run_captured_opts};
+use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference};
+use std::path::Path;
+
+/// Runs a cell that failed under qemu once more under a second executor: native when the
+/// host can run the arch, else qemu the other way (directly instead of through binfmt, or
+/// the reverse). Returns what the second run did and, when it passed, the cell's new
+/// verdict (`emulator-suspect`). Loader and sandbox problems are not qemu's: not rechecked.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn recheck(
+    sh: &Shared,
+    cell: &Cell,
+    binary: &Path,
+    info: &BinaryInfo,
+    first: &ExecutorChoice,
+    failure: &Failure,
+    abort: &Abort,
+) -> Option<(RecheckRecord, Option<Failure>)> {
+    if !matches!(
+        first,
+        ExecutorChoice::QemuBinfmt { .. } | ExecutorChoice::QemuDirect(_)
+    ) || matches!(
+        failure.cause,
+        Cause::MissingInterpreter
+            | Cause::GlibcVersion
+            | Cause::MissingLibrary
+            | Cause::RootfsUnavailable
+            | Cause::SandboxError
+            | Cause::ExecFormat
+    ) || is_environment_trap(failure.cause)
+    {
+        return None;
+    }
+    let pick = |pref| match sh.host.pick_executor(
+        &cell.target.goos,
+        &cell.target.goarch,
+        Some(&info.elf_header),
+        pref,
+    ) {
+        ExecutorChoice::None { .. } => None,
+        c => Some(c),
+    };
+    let second = pick(ExecutorPreference::Native).or_else(|| match first {
+        ExecutorChoice::QemuBinfmt { .. } => pick(ExecutorPreference::QemuDirect),
+        _ => pick(ExecutorPreference::QemuBinfmt),
+    })?;
+    let (executor, executor_version) = describe_choice(&second);
+    let mut record = RecheckRecord {
+        executor: executor.clone(),
+        executor_version: executor_version.clone(),
+        status: StepStatus::Fail,
+        exit_code: None,
+        cause: None,
+        hint: None,
+    };
+    let outcome = prepare_run(sh, cell, binary, info, &second).and_then(|prepared| {
+        let timeout = sh.run_timeout(cell);
+        let input = cell.settings.stdin.clone().map(String::into_bytes);
+        let f = run_captured_opts(prepared.command(), timeout, abort, &capture(cell, input))
+            .map_err(|e| Failure::new(Cause::SandboxError, format!("cannot start bwrap: {e}")))?;
+        record.exit_code = f.code();
+        let ctx = run_context(cell, info, &prepared, &executor);
+        match diagnose_run(&f, &ctx, &cell.program.expect) {
+            Some(fail) => Err(fail),
+            None => Ok(()),
+        }
+    });
+    let (first_exec, first_version) = describe_choice(first);
+    let first_name = match first_version {
+        Some(v) => format!("{first_exec} {v}"),
+        None => first_exec,
+    };
+    let second_name = match executor_version {
+        Some(v) => format!("{executor} {v}"),
+        None => executor,
+    };
+    match outcome {
+        Ok(()) => {
+            record.status = StepStatus::Ok;
+            let verdict = Failure::new(
+                Cause::EmulatorSuspect,
+                format!(
+                    "{} under {first_name} but passes under {second_name}: likely an emulator bug, not a regression; report it to qemu or run on real hardware",
+                    failure.cause
+                ),
+            );
+            Some((record, Some(verdict)))
+        }
+        Err(f) => {
+            record.cause = Some(f.cause);
+            record.hint = Some(f.hint);
+            Some((record, None))
+        }
+    }
+}
+
+/// The failed tests once more under a second executor (`--recheck`): those that pass
+/// there are listed in `emulator_suspect`; when all do, the cell is `emulator-suspect`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn recheck_tests(
+    sh: &Shared,
+    cell: &Cell,
+    spec: &TestSpec,
+    info: &BinaryInfo,
+    first_choice: &ExecutorChoice,
+    record: &mut TestsRecord,
+    mut first: Failure,
+    abort: &Abort,
+) -> Option<Failure> {
+    if !matches!(
+        first_choice,
+        ExecutorChoice::QemuBinfmt { .. } | ExecutorChoice::QemuDirect(_)
+    ) {
+        return Some(first);
+    }
+    let pick = |pref| match sh.host.pick_executor(
+        &cell.target.goos,
+        &cell.target.goarch,
+        Some(&info.elf_header),
+        pref,
+    ) {
+        ExecutorChoice::None { .. } => None,
+        c => Some(c),
+    };
+    let Some(second) = pick(ExecutorPreference::Native).or_else(|| match first_choice {
+        ExecutorChoice::QemuBinfmt { .. } => pick(ExecutorPreference::QemuDirect),
+        _ => pick(ExecutorPreference::QemuBinfmt),
+    }) else {
+        return Some(first);
+    };
+    // Top-level names only: a failed subtest fails its parent too.
+    let mut failed: Vec<String> = record
+        .failed()
+        .map(|c| c.name.split('/').next().unwrap_or(&c.name).to_string())
+        .collect();
+    failed.sort();
+    failed.dedup();
+    let pattern = format!(
+        "^({})$",
+        failed
+            .iter()
+            .map(|n| regex::escape(n))
+            .collect::<Vec<_>>()
+            .join("|")
+    );
+    let mut again = cell.clone();
+    let mut spec = spec.clone();
+    spec.flags.push(format!("-run={pattern}"));
+    spec.bench = None;
+    let mut program = (*cell.program).clone();
+    program.test = Some(spec);
+    again.program = std::sync::Arc::new(program);
+    let binary = sh.binary_path(cell);
+    let prepared = prepare_run(sh, &again, &binary, info, &second).ok()?;
+    let (name, version) = describe_choice(&second);
+    let mut run = RunRecord::started(name, version);
+    let timeout = sh.test_timeout(cell);
+    let opts = CaptureOptions {
+        merge_stderr: true,
+        caps: Caps::TOOL,
+        ..CaptureOptions::default()
+    };
+    let f = run_captured_opts(prepared.command(), timeout, abort, &opts).ok()?;
+    fill_run_record(&mut run, &f);
+    let tool = sh.test2json.tool(&cell.toolchain, abort).ok()?;
+    let events = to_events(&tool, &record.package, f.stdout.text().as_bytes(), abort).ok()?;
+    let second_record = summarize(&record.package, &events, &f);
+    let passed_there: Vec<String> = failed
+        .iter()
+        .filter(|n| {
+            second_record
+                .cases
+                .iter()
+                .any(|c| c.name == **n && c.status == TestStatus::Pass)
+        })
+        .cloned()
+        .collect();
+    record.emulator_suspect = passed_there.clone();
+    if !passed_there.is_empty() && passed_there.len() == failed.len() {
+        return Some(Failure::new(
+            Cause::EmulatorSuspect,
+            format!(
+                "{} failed under {} but passed under {}: likely an emulator bug, not a regression",
+                failed.join(", "),
+                describe_choice(first_choice).0,
+                run.executor
+            ),
+        ));
+    }
+    if !passed_there.is_empty() {
+        first.hint.push_str(&format!(
+            "; {} passed under {} (emulator-suspect)",
+            passed_there.join(", "),
+            run.executor
+        ));
+    }
+    Some(first)
+}

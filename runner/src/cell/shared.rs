@@ -1,0 +1,133 @@
+//! What every step of every cell reads: the run's settings, the host, and the stores and
+//! caches shared by the worker threads. The bottom of the runner: it calls no step.
+
+use crate::cache::build::BuildCache;
+use crate::cache::result::ResultCache;
+use crate::diagnose::Failure;
+use crossmatrix_matrix::{Cause, Cell, RootfsSpec};
+use crossmatrix_sandbox::limits::StepLimits;
+use crossmatrix_toolchains::executor::{ExecutorPreference, Host};
+use crossmatrix_toolchains::rootfs::RootfsStore;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A test cell's default wall-clock limit, as `go test`'s own (`-timeout 10m`).
+pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Settings shared by every cell of a run.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// `OUT/bin/<cell>/` holds each cell's binary.
+    pub out_dir: PathBuf,
+    /// Caches that outlive runs: GOCACHE per toolchain, zig's cache, rootfs, precompiled wasm.
+    pub cache_dir: PathBuf,
+    pub bwrap: PathBuf,
+    /// The crossmatrix binary, bound into wasm sandboxes to run the embedded wasmtime.
+    pub self_exe: PathBuf,
+    pub reps: u32,
+    /// Untimed runs before the timed ones (the verification run comes first regardless).
+    pub warmups: u32,
+    /// When timed repetitions run (see `dispatch::run_cells`).
+    pub timing: crate::cell::time::TimingMode,
+    pub build_timeout: Duration,
+    pub run_timeout: Duration,
+    pub executor: ExecutorPreference,
+    /// Memory and task limits of every run step (a cell's `[run] memory`/`pids` override them).
+    pub run_limits: StepLimits,
+    /// Re-run a cell that failed under qemu with a second executor (`emulator-suspect`).
+    pub recheck: bool,
+    /// Reuse the results of passing cells whose every input is unchanged (see
+    /// [`crate::cache::result`]); false with `run --rerun`.
+    pub reuse: bool,
+    /// The module cache builds read (read-only): crossmatrix's own (`<cache>/gomod`, filled
+    /// by `crossmatrix fetch`) or the user's (`--modcache`).
+    pub modcache: PathBuf,
+    /// Wall-clock limit of a test cell's test binary (`crossmatrix test --timeout`); `None`:
+    /// Go's default of 10 minutes. A cell's `[run] timeout` wins.
+    pub test_timeout: Option<Duration>,
+}
+
+/// The runner's state shared by every cell (see [`crate::Runner`], which owns it).
+pub(crate) struct Shared {
+    pub(crate) cfg: RunnerConfig,
+    pub(crate) host: Host,
+    pub(crate) rootfs: RootfsStore,
+    /// The embedded default program, written to the cache.
+    pub(crate) probe_dir: PathBuf,
+    /// Binaries of earlier builds, by the hash of their inputs.
+    pub(crate) build_cache: BuildCache,
+    /// Results of earlier passing cells, by the hash of their run's inputs.
+    pub(crate) results: ResultCache,
+    /// This machine in this boot (part of every result key).
+    pub(crate) machine: String,
+    /// `GOGC`, `GOMEMLIMIT` and `GOMAXPROCS` of builds (see [`crate::cell::build_env`]).
+    pub(crate) build_env: [(&'static str, String); 3],
+    /// Container images unpacked as roots (`<cache>/images/`).
+    pub(crate) images: crossmatrix_toolchains::ImageStore,
+    /// Each toolchain's own test2json, shipped or built once (test cells).
+    pub(crate) test2json: crate::test2json::Test2Json,
+}
+
+impl Shared {
+    /// The unpacked container image a cell's rootfs names, for its platform (unpacked once
+    /// into the cache, then found there).
+    pub(crate) fn image_of(&self, cell: &Cell) -> Result<crossmatrix_toolchains::Image, Failure> {
+        let RootfsSpec::Image(source) = &cell.rootfs else {
+            return Err(Failure::new(
+                Cause::RootfsUnavailable,
+                "not an image rootfs",
+            ));
+        };
+        let platform = crossmatrix_toolchains::ImagePlatform::for_target(&cell.target);
+        self.images.unpack(source, Some(&platform)).map_err(|e| {
+            Failure::new(
+                Cause::RootfsUnavailable,
+                format!(
+                    "the image {} cannot be the root of this cell: {e}",
+                    source.display()
+                ),
+            )
+        })
+    }
+
+    /// The directory of a cell's binary in OUT.
+    pub(crate) fn bin_dir(&self, cell: &Cell) -> PathBuf {
+        self.cfg
+            .out_dir
+            .join("bin")
+            .join(cell.id.to_path_component())
+    }
+
+    /// Where a cell's binary is (or will be) in OUT.
+    pub(crate) fn binary_path(&self, cell: &Cell) -> PathBuf {
+        self.bin_dir(cell).join(crate::cell::build::exe_name(cell))
+    }
+
+    /// A toolchain's GOCACHE.
+    pub(crate) fn gocache(&self, cell: &Cell) -> PathBuf {
+        self.cfg.cache_dir.join("go").join(&cell.toolchain.version)
+    }
+
+    /// The run step's memory and task limits: the cell's, else the run's; 0 is unlimited.
+    pub(crate) fn run_limits(&self, cell: &Cell) -> StepLimits {
+        let nonzero = |v: Option<u64>| v.filter(|&n| n > 0);
+        StepLimits {
+            memory: nonzero(cell.settings.run_memory.or(self.cfg.run_limits.memory)),
+            pids: nonzero(cell.settings.run_pids.or(self.cfg.run_limits.pids)),
+        }
+    }
+
+    /// A program's wall-clock limit: the cell's `[run] timeout`, else the run's.
+    pub(crate) fn run_timeout(&self, cell: &Cell) -> Duration {
+        cell.settings.run_timeout.unwrap_or(self.cfg.run_timeout)
+    }
+
+    /// The test binary's wall-clock limit: the cell's `[run] timeout`, else `--timeout` when the
+    /// user gave one for tests, else Go's default of 10 minutes.
+    pub(crate) fn test_timeout(&self, cell: &Cell) -> Duration {
+        cell.settings
+            .run_timeout
+            .or(self.cfg.test_timeout)
+            .unwrap_or(DEFAULT_TEST_TIMEOUT)
+    }
+}

@@ -1,0 +1,104 @@
+//! The run step of a test cell: the package's test binary in the run sandbox, its output made
+//! into Go's test events by the toolchain's own test2json, a record of every test, and the
+//! verdict — with `--recheck`, the failed tests again under a second executor
+//! ([`crate::cell::recheck`]).
+
+use crate::cell::prepare::Prepared;
+use crate::cell::run_record::{fill_run_record, run_context};
+use crate::cell::shared::Shared;
+use crate::diagnose::{Failure, diagnose_run, test_verdict as verdict};
+use crate::gotest::{summarize, to_events};
+use crate::inspect::BinaryInfo;
+use crate::test2json::plain_output;
+use crossmatrix_matrix::{Cause, Cell, Expectation, ProgramSource, TestSpec};
+use crossmatrix_results::{RunRecord, StepStatus, TestsRecord};
+use crossmatrix_sandbox::Abort;
+use crossmatrix_sandbox::capture::Caps;
+use crossmatrix_sandbox::process::{CaptureOptions, run_captured_opts};
+use crossmatrix_toolchains::executor::ExecutorChoice;
+
+/// Runs the test binary prepared in `prepared` and makes its record.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_tests(
+    sh: &Shared,
+    cell: &Cell,
+    spec: &TestSpec,
+    info: &BinaryInfo,
+    choice: &ExecutorChoice,
+    prepared: &Prepared,
+    run: &mut RunRecord,
+    abort: &Abort,
+) -> (Option<Failure>, TestsRecord) {
+    let timeout = sh.test_timeout(cell);
+    let package = import_path(cell);
+    let opts = CaptureOptions {
+        merge_stderr: true,
+        caps: Caps::TOOL,
+        ..CaptureOptions::default()
+    };
+    let f = match run_captured_opts(prepared.command(), timeout, abort, &opts) {
+        Ok(f) => f,
+        Err(e) => {
+            let fail = Failure::new(Cause::SandboxError, format!("cannot start bwrap: {e}"));
+            return (Some(fail), empty(&package));
+        }
+    };
+    fill_run_record(run, &f);
+    // The marks test2json reads (framing, Go 1.27's error marks and escapes) are noise in
+    // a record.
+    run.stdout_tail = plain_output(&run.stdout_tail);
+    let raw = f.stdout.text();
+    let events = match sh
+        .test2json
+        .tool(&cell.toolchain, abort)
+        .and_then(|tool| to_events(&tool, &package, raw.as_bytes(), abort))
+    {
+        Ok(ev) => ev,
+        Err(fail) => return (Some(fail), empty(&package)),
+    };
+    let mut record = summarize(&package, &events, &f);
+    let ran_tests = events.iter().any(|e| e.test.is_some());
+    let ctx = run_context(cell, info, prepared, &run.executor);
+    // A binary that never got to its tests failed for the reasons programs fail: a missing
+    // loader, an emulator crash, a signal, a wasm trap.
+    let fail = if !ran_tests && f.code() != Some(0) {
+        diagnose_run(&f, &ctx, &Expectation::default()).or_else(|| verdict(&record, &f, timeout))
+    } else {
+        verdict(&record, &f, timeout)
+    };
+    let fail = match fail {
+        Some(first) if sh.cfg.recheck && first.cause == Cause::TestFailure => {
+            crate::cell::recheck::recheck_tests(
+                sh,
+                cell,
+                spec,
+                info,
+                choice,
+                &mut record,
+                first,
+                abort,
+            )
+        }
+        other => other,
+    };
+    if fail.is_none() {
+        run.status = StepStatus::Ok;
+    }
+    (fail, record)
+}
+
+/// The import path a test cell's record names.
+pub(crate) fn import_path(cell: &Cell) -> String {
+    match &cell.program.source {
+        ProgramSource::Package(gp) => gp.import_path.clone(),
+        ProgramSource::Std(p) => p.clone(),
+        _ => cell.program.name.clone(),
+    }
+}
+
+pub(crate) fn empty(package: &str) -> TestsRecord {
+    TestsRecord {
+        package: package.to_string(),
+        ..TestsRecord::default()
+    }
+}
