@@ -21,6 +21,9 @@ pub use resolve::{ResolveError, ResolveOptions, resolve_plan};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// `go env` answers at once; a hung go command must not hang planning.
+const GO_ENV_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The module cache builds read and `crossmatrix fetch` fills: `dir` when given; the user's
 /// own (`$GOMODCACHE`, else `go env GOMODCACHE` of `go`) when `user` is set; else
 /// crossmatrix's, `<cache>/gomod`.
@@ -40,11 +43,9 @@ pub fn module_cache(
         return PathBuf::from(m);
     }
     let asked = go.and_then(|go| {
-        let out = std::process::Command::new(go)
-            .args(["env", "GOMODCACHE"])
-            .env("GOTOOLCHAIN", "local")
-            .output()
-            .ok()?;
+        let mut cmd = std::process::Command::new(go);
+        cmd.args(["env", "GOMODCACHE"]).env("GOTOOLCHAIN", "local");
+        let out = crossmatrix_sandbox::host::run(&mut cmd, GO_ENV_TIMEOUT).ok()?;
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
         (out.status.success() && !text.is_empty()).then(|| PathBuf::from(text))
     });

@@ -130,14 +130,16 @@ impl RecordExt for CellRecord {
     }
 
     fn startup(mut self, samples_ms: &[f64]) -> Self {
-        let median = crate::stats::median(samples_ms).unwrap_or(0.0);
-        let min = samples_ms.iter().copied().fold(f64::INFINITY, f64::min);
-        let devs: Vec<f64> = samples_ms.iter().map(|s| (s - median).abs()).collect();
+        let s = crate::stats::spread(samples_ms).unwrap_or(crate::stats::Spread {
+            median: 0.0,
+            min: f64::INFINITY,
+            mad: 0.0,
+        });
         self.startup = Some(StartupRecord {
             reps: samples_ms.len() as u32,
-            median_ms: median,
-            min_ms: min,
-            mad_ms: crate::stats::median(&devs).unwrap_or(0.0),
+            median_ms: s.median,
+            min_ms: s.min,
+            mad_ms: s.mad,
             samples_ms: samples_ms.to_vec(),
             ..Default::default()
         });

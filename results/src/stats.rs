@@ -109,6 +109,26 @@ fn u_distribution(m: usize, n: usize) -> Vec<u128> {
     c.into_iter().map(|v| v.max(0) as u128).collect()
 }
 
+/// A sample's median, minimum and median absolute deviation (unscaled): robust against the
+/// odd slow run on a shared machine, as hyperfine reports startup times.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub mad: f64,
+}
+
+/// Median, minimum and MAD of `samples`; `None` when empty.
+pub fn spread(samples: &[f64]) -> Option<Spread> {
+    let med = median(samples)?;
+    let dev: Vec<f64> = samples.iter().map(|x| (x - med).abs()).collect();
+    Some(Spread {
+        median: med,
+        min: samples.iter().copied().fold(f64::INFINITY, f64::min),
+        mad: median(&dev)?,
+    })
+}
+
 /// P(Z > z) for a standard normal Z.
 pub fn normal_sf(z: f64) -> f64 {
     0.5 * libm::erfc(z / std::f64::consts::SQRT_2)
@@ -233,6 +253,16 @@ mod tests {
         assert!(close(normal_sf(0.0), 0.5, 1e-7));
         assert!(close(normal_sf(1.959_963_984_540_054), 0.025, 1e-6));
         assert!(close(normal_sf(-1.0), 0.841_344_746_068_542_9, 1e-7));
+    }
+
+    #[test]
+    fn spread_known_answers() {
+        let s = spread(&[5.0, 1.0, 3.0, 2.0, 4.0]).unwrap();
+        assert_eq!((s.median, s.min, s.mad), (3.0, 1.0, 1.0));
+        let s = spread(&[1.0, 2.0, 3.0, 100.0]).unwrap();
+        assert_eq!(s.median, 2.5);
+        assert_eq!(s.mad, 1.0);
+        assert!(spread(&[]).is_none());
     }
 
     #[test]

@@ -15,7 +15,6 @@ pub mod diagnose;
 pub mod download;
 pub mod gotest;
 pub mod runner;
-pub mod stats;
 pub mod test2json;
 
 pub use cell::inspect;

@@ -204,11 +204,6 @@ impl Sandbox {
         self.group.as_ref().map_or(0, |g| g.oom_kills())
     }
 
-    /// Whether memory is limited by a cgroup (so a SIGKILL can be told apart as an OOM kill).
-    pub fn has_memory_cgroup(&self) -> bool {
-        self.group.is_some() && self.limits.is_none_or(|l| l.data.is_none())
-    }
-
     pub fn dir(mut self, at: impl Into<PathBuf>) -> Self {
         self.mounts.push(Mount::Dir(at.into()));
         self

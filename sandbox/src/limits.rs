@@ -408,14 +408,14 @@ fn usable(via: &Via, controller: &str) -> Result<(), String> {
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || g2.join_from_child());
     }
-    let status = cmd
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot move a process into a child cgroup: {e}"))?;
-    if !status.success() {
-        return Err(format!("a process in a child cgroup failed: {status}"));
+    let f = crate::process::run_captured(
+        cmd,
+        std::time::Duration::from_secs(10),
+        &crate::Abort::default(),
+    )
+    .map_err(|e| format!("cannot move a process into a child cgroup: {e}"))?;
+    if f.code() != Some(0) {
+        return Err(format!("a process in a child cgroup failed: {:?}", f.end));
     }
     Ok(())
 }

@@ -5,6 +5,9 @@ use crossmatrix_toolchains::executor::Host;
 use std::path::Path;
 use std::process::Command;
 
+/// `TOOL --version` answers at once; a hung tool must not hang the run's start.
+const VERSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn read_trim(p: &str) -> String {
     std::fs::read_to_string(p)
         .map(|s| s.trim().to_string())
@@ -45,7 +48,8 @@ pub fn host_info(binfmt: bool) -> HostInfo {
 /// Remembered in the cache while `cmd` is the same file.
 pub fn version_of(cmd: &Path, arg: &str) -> Option<String> {
     crossmatrix_toolchains::facts::remembered(cmd, &[arg], &[], || {
-        let out = Command::new(cmd).arg(arg).output().ok()?;
+        let out =
+            crossmatrix_sandbox::host::run(Command::new(cmd).arg(arg), VERSION_TIMEOUT).ok()?;
         let text = String::from_utf8_lossy(&out.stdout);
         text.lines()
             .next()

@@ -7,8 +7,8 @@
 //! Timed runs are scheduled apart from builds (see `dispatch`), so their figures are not
 //! polluted by compilers competing for the cores.
 
-use crate::stats::summarize;
 use crossmatrix_results::StartupRecord;
+use crossmatrix_results::stats::spread;
 use crossmatrix_sandbox::Abort;
 use crossmatrix_sandbox::bwrap::Sandbox;
 use crossmatrix_sandbox::process::{ChildEnd, run_captured, run_timed};
@@ -182,7 +182,7 @@ pub struct Timed {
 impl Timed {
     /// The startup record: median, min, MAD and hyperfine-style outliers.
     pub fn record(&self, warmups: u32) -> Option<StartupRecord> {
-        let s = summarize(&self.samples_ms)?;
+        let s = spread(&self.samples_ms)?;
         Some(StartupRecord {
             reps: self.samples_ms.len() as u32,
             median_ms: round3(s.median),
@@ -383,7 +383,7 @@ mod tests {
     fn outliers_follow_hyperfine() {
         // median 10, MAD 1: 30 is 20 MADs away (outlier), 20 is 10 (not).
         let xs = [9.0, 10.0, 11.0, 10.0, 9.0, 11.0, 10.0, 20.0, 30.0];
-        let s = summarize(&xs).unwrap();
+        let s = spread(&xs).unwrap();
         assert_eq!((s.median, s.mad), (10.0, 1.0));
         assert_eq!(outliers(&xs, s.median, s.mad), 1);
         // A zero MAD makes every sample off the median an outlier.

@@ -6,12 +6,13 @@
 //! - [`build`]: a failed build — the compiler's log, or the module graph.
 //! - [`generic`]: what any failed run looks like (status, signal, loader, qemu, limits, output).
 //! - [`traps`]: Go's runtime needs a root may lack (zoneinfo, CA roots, users, resolver, CPU
-//!   level), confirmed against that root; they refine a generic failure.
+//!   level: [`cpu_level`]), confirmed against that root; they refine a generic failure.
 //! - [`gotest`]: a test binary's verdict from its tests' record.
 //!
 //! [`diagnose_run`] is the one entry point for runs: generic classification, then traps.
 
 pub mod build;
+pub mod cpu_level;
 pub mod failure;
 pub mod generic;
 pub mod gotest;
