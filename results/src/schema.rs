@@ -326,9 +326,9 @@ impl TestCase {
     /// The line that says why the test failed or was skipped: the first of its reported error
     /// when Go marked one, else the first line of its output that is not framing.
     pub fn failure_line(&self) -> String {
-        let error = crate::report::first_output_line(&self.error);
+        let error = first_output_line(&self.error);
         if error.is_empty() {
-            crate::report::first_output_line(&self.output)
+            first_output_line(&self.output)
         } else {
             error
         }
@@ -603,6 +603,21 @@ pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+/// The first line of a test's output that says something (not `=== RUN` framing).
+pub fn first_output_line(output: &str) -> String {
+    output
+        .lines()
+        .map(|l| l.trim().trim_matches('\u{16}'))
+        .find(|l| {
+            !l.is_empty()
+                && !l.starts_with("=== ")
+                && !l.starts_with("--- FAIL")
+                && !l.starts_with("[…")
+        })
+        .unwrap_or("")
+        .to_string()
 }
 
 #[cfg(test)]

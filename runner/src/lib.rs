@@ -7,8 +7,11 @@
 //! - [`diagnose`]: failures made into causes and hints.
 //! - [`cache`]: build and result caches, and their pruning.
 //! - [`gotest`] and [`test2json`]: a test binary's flags and its output made into records.
+//! - [`build_env`]: the go command's environment in a sandbox (offline, GOGC and a memory
+//!   limit for the compiler), shared by builds and the test2json build.
 //! - [`download`]: `crossmatrix fetch`'s module download in a networked sandbox.
 
+pub mod build_env;
 pub mod cache;
 pub mod cell;
 pub mod diagnose;

@@ -70,7 +70,7 @@ impl Runner {
             build_cache: BuildCache::new(cache.join("bin")),
             results: ResultCache::new(cache.join("cells"), cfg.reuse),
             machine: machine_identity(),
-            build_env: crate::cell::build_env::host_build_env(),
+            build_env: crate::build_env::host_build_env(),
             images: crossmatrix_toolchains::ImageStore::new(&cache),
             test2json: crate::test2json::Test2Json::new(&cache, &cfg.bwrap, &host.host_goarch),
             cfg,

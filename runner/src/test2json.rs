@@ -126,7 +126,7 @@ impl Test2Json {
             .rw(&gocache, IN_GOCACHE)
             .chdir("/tmp");
         let host = ("linux", self.host_goarch.as_str());
-        let sb = crate::cell::build_env::offline_go(sb, goroot, IN_GOCACHE, host, false);
+        let sb = crate::build_env::offline_go(sb, goroot, IN_GOCACHE, host, false);
         let argv: Vec<OsString> = vec![
             goroot.join("bin/go").into(),
             "build".into(),

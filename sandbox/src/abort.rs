@@ -35,7 +35,7 @@ impl Abort {
         let mut s = self.lock();
         s.aborted = true;
         for pid in s.running.drain() {
-            crate::process::kill_group(pid);
+            kill_group(pid);
         }
     }
 
@@ -67,7 +67,7 @@ impl Abort {
     pub(crate) fn register(&self, pid: u32) {
         let mut s = self.lock();
         if s.aborted {
-            crate::process::kill_group(pid);
+            kill_group(pid);
         } else {
             s.running.insert(pid);
         }
@@ -86,6 +86,14 @@ impl Abort {
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Kills the process group led by `pid` (the child was spawned with `process_group(0)`).
+pub fn kill_group(pid: u32) {
+    // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGKILL);
     }
 }
 

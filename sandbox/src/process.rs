@@ -1,7 +1,7 @@
 //! One child process from spawn to verdict: its own process group, a wall-clock deadline that
 //! kills the whole group, and stdout/stderr captured with a cap (head and tail kept).
 
-use crate::abort::Abort;
+use crate::abort::{Abort, kill_group};
 use crate::capture::{Caps, Captured};
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
@@ -483,14 +483,6 @@ fn comm(pid: u32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .ok()
         .map(|s| s.trim_end().to_string())
-}
-
-/// Kills the process group led by `pid` (the child was spawned with `process_group(0)`).
-pub fn kill_group(pid: u32) {
-    // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
-    unsafe {
-        libc::kill(-(pid as i32), libc::SIGKILL);
-    }
 }
 
 /// Name of a signal number (`SIGSEGV`), for records.

@@ -241,7 +241,7 @@ pub fn select_toolchains(
 ) -> Result<Vec<GoToolchain>, SelectError> {
     let mut chosen: Vec<GoToolchain> = Vec::new();
     if wanted.is_empty() {
-        chosen = crate::support::default_toolchains(found);
+        chosen = crate::support::default_toolchains(found, |t| &t.version);
     }
     let mut missing = Vec::new();
     for w in wanted {

@@ -79,6 +79,12 @@ pub fn index_arch(goarch: &str) -> &str {
     }
 }
 
+/// The file the download index is kept in, in the toolchains directory (read back by
+/// [`crate::support::kept_index`]).
+pub fn index_copy(toolchains_dir: &Path) -> PathBuf {
+    toolchains_dir.join("index.json")
+}
+
 /// Parses the JSON of the Go download index.
 pub fn parse_index(json: &str) -> Result<Vec<GoRelease>, serde_json::Error> {
     serde_json::from_str(json)
@@ -405,7 +411,7 @@ impl Installer {
             if std::io::Write::write_all(&mut tmp, text.as_bytes()).is_ok()
                 && tmp.as_file().set_permissions(readable).is_ok()
             {
-                let _ = tmp.persist(crate::support::index_copy(&self.dir));
+                let _ = tmp.persist(index_copy(&self.dir));
             }
         }
         Ok(self.index.get_or_init(|| parsed))

@@ -7,22 +7,16 @@
 //! `crossmatrix toolchain install` last fetched (kept as `<toolchains>/index.json`): runs never
 //! use the network.
 
-use crate::go::GoToolchain;
 use crate::install::GoRelease;
 use crate::version::{compare_go_versions, is_stable, parse_go_version};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// How many minors Go supports at once.
 pub const SUPPORTED_MINORS: usize = 2;
 
-/// The file the download index is kept in, in the toolchains directory.
-pub fn index_copy(toolchains_dir: &Path) -> PathBuf {
-    toolchains_dir.join("index.json")
-}
-
 /// The download index as last fetched, if it was and still parses.
 pub fn kept_index(toolchains_dir: &Path) -> Option<Vec<GoRelease>> {
-    let text = std::fs::read_to_string(index_copy(toolchains_dir)).ok()?;
+    let text = std::fs::read_to_string(crate::install::index_copy(toolchains_dir)).ok()?;
     crate::install::parse_index(&text).ok()
 }
 
@@ -33,15 +27,16 @@ fn minor_pair(version: &str) -> Option<(u64, u64)> {
 }
 
 /// The default toolchains: the newest patch of each of the [`SUPPORTED_MINORS`] newest stable
-/// minors among `found`, oldest first. With no stable release here, the newest toolchain found
-/// (a release candidate or a build of Go's tip); empty when nothing was found.
-pub fn default_toolchains(found: &[GoToolchain]) -> Vec<GoToolchain> {
-    let mut stable: Vec<&GoToolchain> = found.iter().filter(|t| is_stable(&t.version)).collect();
-    stable.sort_by(|a, b| compare_go_versions(&b.version, &a.version));
-    let mut chosen: Vec<GoToolchain> = Vec::new();
+/// minors among `found` (each one's Go version given by `version`), oldest first. With no
+/// stable release here, the newest toolchain found (a release candidate or a build of Go's
+/// tip); empty when nothing was found.
+pub fn default_toolchains<T: Clone>(found: &[T], version: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut stable: Vec<&T> = found.iter().filter(|t| is_stable(version(t))).collect();
+    stable.sort_by(|a, b| compare_go_versions(version(b), version(a)));
+    let mut chosen: Vec<T> = Vec::new();
     for t in stable {
-        let minor = minor_pair(&t.version);
-        if chosen.iter().any(|c| minor_pair(&c.version) == minor) {
+        let minor = minor_pair(version(t));
+        if chosen.iter().any(|c| minor_pair(version(c)) == minor) {
             continue;
         }
         if chosen.len() == SUPPORTED_MINORS {
@@ -53,7 +48,7 @@ pub fn default_toolchains(found: &[GoToolchain]) -> Vec<GoToolchain> {
         chosen.extend(
             found
                 .iter()
-                .max_by(|a, b| compare_go_versions(&a.version, &b.version))
+                .max_by(|a, b| compare_go_versions(version(a), version(b)))
                 .cloned(),
         );
     }
@@ -129,20 +124,17 @@ impl SupportWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::go::GoSource;
 
-    fn tc(version: &str) -> GoToolchain {
-        GoToolchain {
-            version: version.into(),
-            goroot: format!("/opt/{version}").into(),
-            go: format!("/opt/{version}/bin/go").into(),
-            source: GoSource::Debian,
-            ports: vec![],
-        }
+    fn tc(version: &str) -> String {
+        version.to_string()
     }
 
-    fn versions(ts: &[GoToolchain]) -> Vec<&str> {
-        ts.iter().map(|t| t.version.as_str()).collect()
+    fn versions(ts: &[String]) -> Vec<&str> {
+        ts.iter().map(String::as_str).collect()
+    }
+
+    fn default_toolchains(found: &[String]) -> Vec<String> {
+        super::default_toolchains(found, String::as_str)
     }
 
     #[test]

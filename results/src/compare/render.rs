@@ -205,7 +205,7 @@ fn test_transition(t: &TestComparison) -> String {
 
 /// The first line of a test's output that says why.
 fn test_reason(t: &TestComparison) -> String {
-    crate::report::first_output_line(&t.output)
+    crate::schema::first_output_line(&t.output)
 }
 
 fn test_style(change: TestChange) -> Option<&'static str> {

@@ -80,7 +80,7 @@ fn go_tests_suite(rec: &CellRecord, tests: &TestsRecord) -> TestSuite {
             }
             TestStatus::Skip => {
                 let mut s = TestCaseStatus::skipped();
-                let first = super::first_output_line(&c.output);
+                let first = crate::schema::first_output_line(&c.output);
                 if !first.is_empty() {
                     s.set_message(first);
                 }

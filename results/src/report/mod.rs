@@ -233,21 +233,6 @@ fn failing_tests(rec: &CellRecord) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The first line of a test's output that says something (not `=== RUN` framing).
-pub fn first_output_line(output: &str) -> String {
-    output
-        .lines()
-        .map(|l| l.trim().trim_matches('\u{16}'))
-        .find(|l| {
-            !l.is_empty()
-                && !l.starts_with("=== ")
-                && !l.starts_with("--- FAIL")
-                && !l.starts_with("[…")
-        })
-        .unwrap_or("")
-        .to_string()
-}
-
 /// `wall time 2m 05s`, how it compares with the run's CPU bound when known, and
 /// `(interrupted)` when the run did not finish.
 fn wall_time_note(meta: &RunMeta) -> String {

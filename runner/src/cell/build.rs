@@ -3,9 +3,10 @@
 //! of an earlier build with the same inputs ([`crate::cache::build`], keyed by
 //! [`crate::cell::build_key`]). A failure is named by [`crate::diagnose`].
 
-use crate::cache::build::SourceScope;
+use crate::cell::build_source::{BuildSource, build_source};
 use crate::cell::shared::Shared;
-use crate::cell::{IN_GOCACHE, IN_GOMODCACHE, IN_OUT, IN_SRC, IN_ZIGCACHE};
+use crate::cell::shared::exe_name;
+use crate::cell::shared::{IN_GOCACHE, IN_OUT, IN_ZIGCACHE};
 use crate::diagnose::{Failure, classify_build, classify_module_failure};
 use crossmatrix_matrix::{Cause, Cell, ProgramSource};
 use crossmatrix_results::{BuildRecord, StepStatus};
@@ -166,7 +167,7 @@ fn build_command(
         .rw(gocache, IN_GOCACHE)
         .chdir(&src.chdir);
     let target = (cell.target.goos.as_str(), cell.target.goarch.as_str());
-    sb = crate::cell::build_env::offline_go(sb, goroot, IN_GOCACHE, target, cell.cgo)
+    sb = crate::build_env::offline_go(sb, goroot, IN_GOCACHE, target, cell.cgo)
         .env("TMPDIR", "/tmp");
     // The compiler's own runtime: GC less often within a memory cap, one thread (see
     // `build_env`).
@@ -220,98 +221,6 @@ fn build_command(
     (sb, argv)
 }
 
-/// Where a cell's source is and how `go build` sees it: the directories bound into the
-/// build sandbox, where it runs, what it builds, and the environment that goes with it.
-pub(crate) fn build_source(sh: &Shared, cell: &Cell) -> Result<BuildSource, Failure> {
-    let in_src = PathBuf::from(IN_SRC);
-    let flat = |dir: PathBuf, target: String, module_mode: bool| BuildSource {
-        binds: vec![(dir.clone(), in_src.clone())],
-        chdir: in_src.clone(),
-        target,
-        env: if module_mode {
-            vec![]
-        } else {
-            vec![("GO111MODULE", "off".to_string())]
-        },
-        key: KeySource::Tree(dir, SourceScope::Tree),
-    };
-    Ok(match &cell.program.source {
-        ProgramSource::Probe => flat(sh.probe_dir.clone(), ".".into(), true),
-        ProgramSource::Dir(d) => flat(d.clone(), ".".into(), d.join("go.mod").exists()),
-        ProgramSource::File(f) => {
-            let dir = f
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| ".".into());
-            let name = f
-                .file_name()
-                .map(|n| format!("./{}", n.to_string_lossy()))
-                .unwrap_or_default();
-            BuildSource {
-                key: KeySource::Tree(dir.clone(), SourceScope::Flat),
-                ..flat(dir, name, true)
-            }
-        }
-        ProgramSource::Package(gp) => {
-            // The module (or workspace) at its own path, so go.work `use` and `replace`
-            // directives with relative paths resolve as on the host; the module cache
-            // read-only: builds never download (`crossmatrix fetch` fills it).
-            let mut binds: Vec<(PathBuf, PathBuf)> =
-                gp.roots.iter().map(|r| (r.clone(), r.clone())).collect();
-            let mut env = vec![
-                (
-                    "GOWORK",
-                    gp.workspace
-                        .as_ref()
-                        .map_or_else(|| "off".to_string(), |w| w.display().to_string()),
-                ),
-                ("GOSUMDB", "off".to_string()),
-            ];
-            if !gp.vendored {
-                binds.push((sh.cfg.modcache.clone(), PathBuf::from(IN_GOMODCACHE)));
-                env.push(("GOMODCACHE", IN_GOMODCACHE.to_string()));
-            }
-            BuildSource {
-                binds,
-                chdir: gp.dir.clone(),
-                target: gp.target.clone(),
-                env,
-                key: KeySource::Package,
-            }
-        }
-        ProgramSource::Std(import) => BuildSource {
-            binds: vec![],
-            chdir: cell.toolchain.goroot.join("src").join(import),
-            target: ".".into(),
-            env: vec![("GOWORK", "off".to_string())],
-            key: KeySource::Std(import.clone()),
-        },
-        ProgramSource::Pattern { pattern, .. } => {
-            return Err(Failure::new(
-                Cause::BuildError,
-                format!("the pattern {pattern} was not expanded by the planner"),
-            ));
-        }
-    })
-}
-
-/// The binary's file name: the program's name (`NAME.test` for a test cell), with `.wasm`
-/// or `.exe` where the target wants it.
-pub(crate) fn exe_name(cell: &Cell) -> String {
-    let base = if cell.program.is_test() {
-        format!("{}.test", cell.program.name)
-    } else {
-        cell.program.name.clone()
-    };
-    if cell.target.is_wasip1() {
-        format!("{base}.wasm")
-    } else if cell.target.goos == "windows" {
-        format!("{base}.exe")
-    } else {
-        base
-    }
-}
-
 /// A failed build of a module's package that failed for its dependencies (see
 /// [`crate::diagnose::build`]).
 fn module_failure(cell: &Cell, log: &str) -> Option<Failure> {
@@ -323,28 +232,6 @@ fn module_failure(cell: &Cell, log: &str) -> Option<Failure> {
         .map(|m| m.requires)
         .unwrap_or_default();
     classify_module_failure(log, gp, &requires)
-}
-
-/// How a cell's source reaches `go build`.
-pub(crate) struct BuildSource {
-    /// (host path, path in the sandbox), bound read-only.
-    pub(crate) binds: Vec<(PathBuf, PathBuf)>,
-    /// Where `go build` runs.
-    pub(crate) chdir: PathBuf,
-    /// What it builds there: `.` or `./FILE.go`.
-    pub(crate) target: String,
-    pub(crate) env: Vec<(&'static str, String)>,
-    pub(crate) key: KeySource,
-}
-
-/// What the build cache key hashes as the source.
-pub(crate) enum KeySource {
-    /// A standard-library package: the toolchain (already in the key) is its source.
-    Std(String),
-    /// The files of a directory (GOPATH-style source, single files, the probe).
-    Tree(PathBuf, SourceScope),
-    /// The files `go list -deps` says the package's build reads.
-    Package,
 }
 
 /// A build error on a cgo=0 cell of a package whose own files use cgo is most likely that: the

@@ -1,9 +1,9 @@
 //! The build cache key of a cell: everything the sandboxed `go build` sees.
 
 use crate::cache::file_stamp;
-use crate::cell::build::{BuildSource, KeySource};
+use crate::cell::build_source::{BuildSource, KeySource};
 use crate::cell::shared::Shared;
-use crate::cell::{IN_GOMODCACHE, IN_OUT};
+use crate::cell::shared::{IN_GOMODCACHE, IN_OUT};
 use crossmatrix_matrix::Cell;
 use crossmatrix_sandbox::Abort;
 use crossmatrix_sandbox::bwrap::Sandbox;

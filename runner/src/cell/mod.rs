@@ -3,7 +3,7 @@
 //!
 //! 1. [`build`]: the C compiler for cgo cells, then `go build` (or `go test -c`) in the build
 //!    sandbox, reused from [`crate::cache::build`] when every input is unchanged
-//!    ([`build_key`], [`build_deps`], [`build_env`]).
+//!    ([`build_source`], [`build_key`], [`build_deps`]; the go environment is [`crate::build_env`]).
 //! 2. [`inspect`]: what the binary is (format, arch, linkage, loader, Go version, size).
 //! 3. [`prepare`]: the run sandbox (root, binds, limits, executor: native, qemu, wasmtime).
 //! 4. [`reuse`]: an earlier passing result with the same inputs, when there is one.
@@ -16,8 +16,8 @@
 
 pub mod build;
 pub mod build_deps;
-pub mod build_env;
 pub mod build_key;
+pub mod build_source;
 pub mod inspect;
 pub mod prepare;
 pub mod recheck;
@@ -38,16 +38,6 @@ use crossmatrix_toolchains::executor::ExecutorChoice;
 use shared::Shared;
 use std::path::{Path, PathBuf};
 use time::TimingJob;
-
-/// Where a sandboxed step sees its inputs.
-pub(crate) const IN_SRC: &str = "/src";
-pub(crate) const IN_OUT: &str = "/out";
-pub(crate) const IN_GOCACHE: &str = "/cache/go";
-pub(crate) const IN_ZIGCACHE: &str = "/cache/zig";
-pub(crate) const IN_TOOLS: &str = "/.crossmatrix";
-pub(crate) const IN_GOMODCACHE: &str = "/cache/gomod";
-/// Where a standard-library test cell sees its toolchain's GOROOT.
-pub(crate) const IN_GOROOT: &str = "/.crossmatrix/goroot";
 
 /// What the pipeline gives back for one cell.
 pub(crate) struct CellOutcome {

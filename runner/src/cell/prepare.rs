@@ -3,7 +3,7 @@
 //! wasmtime), limits, scratch space, environment, and for a test cell the package's sources.
 
 use crate::cell::shared::Shared;
-use crate::cell::{IN_GOROOT, IN_TOOLS};
+use crate::cell::shared::{IN_GOROOT, IN_TOOLS};
 use crate::diagnose::{Failure, RUN_PATH};
 use crate::inspect::BinaryInfo;
 use crossmatrix_matrix::{Cause, Cell, ProgramSource, RootfsSpec};

@@ -11,6 +11,16 @@ use crossmatrix_toolchains::rootfs::RootfsStore;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Where a sandboxed step sees its inputs.
+pub(crate) const IN_SRC: &str = "/src";
+pub(crate) const IN_OUT: &str = "/out";
+pub(crate) const IN_GOCACHE: &str = "/cache/go";
+pub(crate) const IN_ZIGCACHE: &str = "/cache/zig";
+pub(crate) const IN_TOOLS: &str = "/.crossmatrix";
+pub(crate) const IN_GOMODCACHE: &str = "/cache/gomod";
+/// Where a standard-library test cell sees its toolchain's GOROOT.
+pub(crate) const IN_GOROOT: &str = "/.crossmatrix/goroot";
+
 /// A test cell's default wall-clock limit, as `go test`'s own (`-timeout 10m`).
 pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -60,7 +70,7 @@ pub(crate) struct Shared {
     pub(crate) results: ResultCache,
     /// This machine in this boot (part of every result key).
     pub(crate) machine: String,
-    /// `GOGC`, `GOMEMLIMIT` and `GOMAXPROCS` of builds (see [`crate::cell::build_env`]).
+    /// `GOGC`, `GOMEMLIMIT` and `GOMAXPROCS` of builds (see [`crate::build_env`]).
     pub(crate) build_env: [(&'static str, String); 3],
     /// Container images unpacked as roots (`<cache>/images/`).
     pub(crate) images: crossmatrix_toolchains::ImageStore,
@@ -100,7 +110,7 @@ impl Shared {
 
     /// Where a cell's binary is (or will be) in OUT.
     pub(crate) fn binary_path(&self, cell: &Cell) -> PathBuf {
-        self.bin_dir(cell).join(crate::cell::build::exe_name(cell))
+        self.bin_dir(cell).join(exe_name(cell))
     }
 
     /// A toolchain's GOCACHE.
@@ -129,5 +139,22 @@ impl Shared {
             .run_timeout
             .or(self.cfg.test_timeout)
             .unwrap_or(DEFAULT_TEST_TIMEOUT)
+    }
+}
+
+/// The binary's file name: the program's name (`NAME.test` for a test cell), with `.wasm`
+/// or `.exe` where the target wants it.
+pub(crate) fn exe_name(cell: &Cell) -> String {
+    let base = if cell.program.is_test() {
+        format!("{}.test", cell.program.name)
+    } else {
+        cell.program.name.clone()
+    };
+    if cell.target.is_wasip1() {
+        format!("{base}.wasm")
+    } else if cell.target.goos == "windows" {
+        format!("{base}.exe")
+    } else {
+        base
     }
 }
