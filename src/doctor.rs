@@ -4,7 +4,7 @@
 
 use crate::cli::DoctorArgs;
 use anyhow::{Result, bail};
-use crossmatrix_toolchains::doctor::{Area, Capability, ProbeOptions, Report, Status, probe};
+use crossmatrix_toolchains::doctor::{Area, Capability, CheckOptions, Report, Status, check};
 use crossmatrix_toolchains::install::default_cache_dir;
 use std::process::ExitCode;
 
@@ -12,7 +12,7 @@ pub fn doctor(a: DoctorArgs) -> Result<ExitCode> {
     if a.format != "table" && a.format != "json" {
         bail!("--format {}: expected table or json", a.format);
     }
-    let mut report = probe(&ProbeOptions {
+    let mut report = check(&CheckOptions {
         cache_dir: default_cache_dir(),
     });
     report.capabilities.push(Capability::new(

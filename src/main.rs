@@ -5,7 +5,7 @@ mod commands;
 mod doctor;
 mod fetch;
 mod probe;
-mod reporters;
+mod progress;
 mod run;
 mod toolchain_cmd;
 

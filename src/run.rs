@@ -2,7 +2,7 @@
 //! with a reporter, then print the report and pick the exit code.
 
 use crate::cli::{RunArgs, RunOpts, TestArgs};
-use crate::reporters;
+use crate::progress;
 use anyhow::{Context, Result, anyhow, bail};
 use crossmatrix_matrix::TestSpec;
 use crossmatrix_results::report::{RenderOptions, ReportFormat, render};
@@ -146,7 +146,7 @@ pub(crate) fn execute(job: Job<'_>, planned: Planned, conclude: Conclude) -> Res
     };
     let (spec, runner) = prepare(&job, planned, &out, bwrap, cache_dir)?;
     let stop = interrupt::stop_on_signals().context("installing the signal handler")?;
-    let mut reporter = reporters::for_stderr(o.no_progress);
+    let mut reporter = progress::for_stderr(o.no_progress);
     let outcome = session.run(&spec, &runner, &run_opts, &stop, reporter.as_mut());
     reporter.finish();
     conclude(format, &out, &outcome?)
@@ -165,11 +165,7 @@ pub(crate) fn cores() -> usize {
 
 /// `results/<UTC timestamp>/`.
 pub(crate) fn default_out() -> PathBuf {
-    let stamp = time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
-        .unwrap_or_else(|_| "run".into());
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     PathBuf::from("results").join(stamp)
 }
 

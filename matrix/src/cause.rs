@@ -127,6 +127,32 @@ impl Cause {
     ];
 
     /// The stable code, e.g. `missing-interpreter`.
+    /// An environment trap: something Go's runtime needs that the root (or CPU) lacks. None of
+    /// them is the emulator's doing, so `--recheck` leaves them be.
+    pub fn is_environment_trap(self) -> bool {
+        matches!(
+            self,
+            Cause::MissingTzdata
+                | Cause::MissingCaRoots
+                | Cause::MissingUserDb
+                | Cause::MissingExecutable
+                | Cause::NeedsGoToolchain
+                | Cause::DnsConfig
+                | Cause::MissingTmpdir
+                | Cause::CpuLevel
+        )
+    }
+
+    /// A failure that comes from what the root holds (or lacks), so another root may not
+    /// have it: the root's traps and the loader's complaints.
+    pub fn depends_on_root(self) -> bool {
+        (self.is_environment_trap() && self != Cause::CpuLevel)
+            || matches!(
+                self,
+                Cause::MissingInterpreter | Cause::MissingLibrary | Cause::GlibcVersion
+            )
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Cause::BuildError => "build-error",

@@ -26,5 +26,5 @@ pub use expand::{Axes, CgoMode, Filter, FilterError, Plan, Shard, ShardError};
 pub use shard::{GITHUB_MAX_JOBS, github_matrix, shard_assignment};
 pub use target::{
     LINUX_ARCHES, Libc, OTHER_PORTS, Target, TargetError, VARIANT_KNOBS, VariantKnob, go_minor,
-    is_known_port, known_ports,
+    goarch_for_machine, is_known_port, known_ports,
 };

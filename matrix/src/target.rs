@@ -146,6 +146,33 @@ impl VariantKnob {
     }
 }
 
+/// Go's name (GOARCH) for a machine architecture as Rust (`std::env::consts::ARCH`) or
+/// `uname -m` names it. Rust's names do not carry the byte order (`powerpc64`, `mips64`):
+/// `little_endian` says it when known (the host's own); unknown means big-endian, Rust's
+/// reading of the bare name. Unknown names come back as they are.
+pub fn goarch_for_machine(machine: &str, little_endian: Option<bool>) -> &str {
+    let little = little_endian.unwrap_or(false);
+    match machine {
+        "x86_64" | "amd64" => "amd64",
+        "x86" | "i386" | "i486" | "i586" | "i686" => "386",
+        "aarch64" | "arm64" => "arm64",
+        "arm" | "armv6l" | "armv7l" | "armv8l" => "arm",
+        "riscv64" => "riscv64",
+        "s390x" => "s390x",
+        "loongarch64" => "loong64",
+        "ppc64le" | "powerpc64le" => "ppc64le",
+        "powerpc64" | "ppc64" if little => "ppc64le",
+        "powerpc64" | "ppc64" => "ppc64",
+        "mips64el" => "mips64le",
+        "mips64" if little => "mips64le",
+        "mips64" => "mips64",
+        "mipsel" => "mipsle",
+        "mips" if little => "mipsle",
+        "mips" => "mips",
+        other => other,
+    }
+}
+
 /// `go1.23.4` → 23; `None` for anything else (devel builds, GOROOT names).
 pub fn go_minor(version: &str) -> Option<u32> {
     let rest = version.strip_prefix("go1.")?;
@@ -278,6 +305,17 @@ impl FromStr for Libc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machine_names_become_goarch() {
+        assert_eq!(goarch_for_machine("x86_64", None), "amd64");
+        assert_eq!(goarch_for_machine("aarch64", Some(true)), "arm64");
+        assert_eq!(goarch_for_machine("powerpc64", Some(true)), "ppc64le");
+        assert_eq!(goarch_for_machine("powerpc64", None), "ppc64");
+        assert_eq!(goarch_for_machine("ppc64le", None), "ppc64le");
+        assert_eq!(goarch_for_machine("armv7l", None), "arm");
+        assert_eq!(goarch_for_machine("sparc64", None), "sparc64");
+    }
 
     #[test]
     fn parses_and_prints_targets() {

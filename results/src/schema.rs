@@ -600,9 +600,7 @@ pub struct ShardInfo {
 
 /// Now, as records and run.json write times: RFC 3339, UTC.
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// The first line of a test's output that says something (not `=== RUN` framing).

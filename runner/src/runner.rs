@@ -3,7 +3,7 @@
 
 use crate::cache::build::BuildCache;
 use crate::cache::result::{ResultCache, machine_identity};
-use crate::cell::shared::{RunnerConfig, Shared};
+use crate::cell::shared::{RealChildren, RunnerConfig, Shared};
 use crate::cell::time::{TimingJob, TimingMode, ensure_timer, run_job};
 use crossmatrix_matrix::Cell;
 use crossmatrix_results::{CellRecord, CellStatus};
@@ -65,6 +65,7 @@ impl Runner {
         }
         let cache = cfg.cache_dir.clone();
         let shared = Shared {
+            children: Box::new(RealChildren),
             rootfs: RootfsStore::new(&cache.join("rootfs")),
             probe_dir,
             build_cache: BuildCache::new(cache.join("bin")),

@@ -67,7 +67,7 @@ impl ResourceControl {
     /// The host's resource control, probed on first use.
     pub fn host() -> &'static ResourceControl {
         static HOST: OnceLock<ResourceControl> = OnceLock::new();
-        HOST.get_or_init(ResourceControl::probe)
+        HOST.get_or_init(ResourceControl::detect)
     }
 
     /// Only rlimits: for tests, and for hosts where cgroups misbehave.
@@ -83,7 +83,7 @@ impl ResourceControl {
 
     /// Looks for a cgroup this process can create children in, and checks that it can move a
     /// process into one (a real `true` run), per controller.
-    pub fn probe() -> ResourceControl {
+    pub fn detect() -> ResourceControl {
         let mut rc = ResourceControl::rlimits_only();
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
@@ -607,7 +607,7 @@ mod tests {
 
     #[test]
     fn host_probe_describes_itself() {
-        let rc = ResourceControl::probe();
+        let rc = ResourceControl::detect();
         let d = rc.describe();
         assert!(d.contains("memory via") && d.contains("pids via"), "{d}");
         eprintln!("this host: {d}");

@@ -2,7 +2,7 @@
 //! as it ends (so it can be written before the next one finishes). Expensive cells start
 //! first (see [`costs`]); timed runs wait for a quiet machine (see [`run_cells`]).
 
-use crate::executor::{CellExecutor, Staged};
+use crate::cell_executor::{CellExecutor, Staged};
 use crossmatrix_matrix::Cell;
 use crossmatrix_results::CellRecord;
 use crossmatrix_runner::TimingMode;

@@ -20,8 +20,8 @@
 //! the session's stop flag.
 
 pub mod accounting;
+pub mod cell_executor;
 pub mod dispatch;
-pub mod executor;
 pub mod fetch;
 pub mod host;
 pub mod interrupt;
@@ -30,7 +30,7 @@ pub mod plan;
 pub mod probe;
 pub mod session;
 
-pub use executor::{CellExecutor, Staged};
+pub use cell_executor::{CellExecutor, Staged};
 pub use observer::{Event, Observer, Silent};
 pub use plan::{PlanError, PlanRequest, Planned, make_plan};
 pub use session::{Outcome, RecordSink, RunOptions, RunSpec, Session, SessionError};

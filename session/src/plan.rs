@@ -85,7 +85,7 @@ fn usage(msg: impl Into<String>) -> PlanError {
 
 /// The cells `req` asks for on this host.
 pub fn make_plan(req: &PlanRequest) -> Result<Planned, PlanError> {
-    let host = Host::probe();
+    let host = Host::detect();
     let config_path = match &req.config {
         Some(p) => Some(p.clone()),
         None => Some(PathBuf::from(CONFIG_FILE_NAME)).filter(|p| p.is_file()),

@@ -274,7 +274,7 @@ pub const DEFAULT_ARCHES: &[&str] = &["amd64", "arm64"];
 /// resolved, the axes defaulted (runnable ones of amd64 and arm64; cgo 0 and 1, libc gnu and
 /// musl; rootfs scratch, glibc and musl), `--filter` applied.
 pub fn plan_probes(req: &ProbeRequest, cache_dir: &Path) -> Result<Planned, PlanError> {
-    let host = Host::probe();
+    let host = Host::detect();
     let found = discover_go();
     let chosen = select_toolchains(&req.toolchains, &found)?;
     let toolchains: Vec<Arc<Toolchain>> = chosen

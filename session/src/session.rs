@@ -3,8 +3,8 @@
 //! stop cleanly on an interrupt, account the CPU, and write `run.json`.
 
 use crate::accounting::{cpu_bound, cpu_seconds, round2};
+use crate::cell_executor::CellExecutor;
 use crate::dispatch::{Dispatched, run_cells};
-use crate::executor::CellExecutor;
 use crate::observer::{Event, Observer};
 use crossmatrix_matrix::{Cell, Plan};
 use crossmatrix_results::store::{CellWriter, StoreError, read_cells, write_run_meta};

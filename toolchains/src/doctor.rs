@@ -1,7 +1,7 @@
 //! The host capability model behind `crossmatrix doctor`: one row per capability (sandbox, user
 //! namespaces, binfmt_misc per arch, qemu per arch, Go toolchains, C compilers, rootfs), each
 //! missing piece with the command that fixes it, and whether the default matrix can run.
-//! The parsers (os-release, sysctl flags) and row builders are pure; [`probe`] looks at the host.
+//! The parsers (os-release, sysctl flags) and row builders are pure; [`check`] looks at the host.
 
 use crate::binfmt::{BINFMT_DIR, BinfmtStatus, read_binfmt};
 use crate::cc::pick_c_compiler;
@@ -479,9 +479,9 @@ pub fn rootfs_capability(
     }
 }
 
-/// Where [`probe`] looks.
+/// Where [`check`] looks.
 #[derive(Debug, Clone)]
-pub struct ProbeOptions {
+pub struct CheckOptions {
     /// crossmatrix's cache (`toolchains/` and `rootfs/` inside).
     pub cache_dir: PathBuf,
 }
@@ -523,7 +523,7 @@ fn first_line_of(program: &Path, arg: &str) -> Option<String> {
 /// Looks at the host: runs `bwrap` once, `qemu-* --version` per arch, `go` per toolchain, and
 /// reads binfmt_misc, sysctls and the cache. Downloads nothing. The wasm row is the caller's
 /// (the embedded wasmtime lives in the runner).
-pub fn probe(opts: &ProbeOptions) -> Report {
+pub fn check(opts: &CheckOptions) -> Report {
     let os = parse_os_release(&std::fs::read_to_string("/etc/os-release").unwrap_or_default());
     let host = host_goarch();
     let mut caps = Vec::new();

@@ -211,7 +211,7 @@ pub struct Host {
 
 impl Host {
     /// Looks at binfmt_misc and PATH (runs `qemu-* --version` once per architecture).
-    pub fn probe() -> Host {
+    pub fn detect() -> Host {
         let qemus = crossmatrix_matrix::LINUX_ARCHES
             .iter()
             .filter_map(|a| find_qemu(a).map(|q| (a.to_string(), q)))

@@ -47,21 +47,8 @@ pub fn installed_toolchains(dir: &Path) -> Vec<PathBuf> {
 
 /// The GOARCH of the machine this runs on.
 pub fn host_goarch() -> &'static str {
-    let little = cfg!(target_endian = "little");
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "x86" => "386",
-        "aarch64" => "arm64",
-        "arm" => "arm",
-        "riscv64" => "riscv64",
-        "s390x" => "s390x",
-        "loongarch64" => "loong64",
-        "powerpc64" if little => "ppc64le",
-        "powerpc64" => "ppc64",
-        "mips64" if little => "mips64le",
-        "mips64" => "mips64",
-        "mips" if little => "mipsle",
-        "mips" => "mips",
-        other => other,
-    }
+    crossmatrix_matrix::goarch_for_machine(
+        std::env::consts::ARCH,
+        Some(cfg!(target_endian = "little")),
+    )
 }

@@ -109,7 +109,7 @@ fn finds_qemu_aarch64() {
 
 #[test]
 fn probes_executors() {
-    let host = Host::probe();
+    let host = Host::detect();
     eprintln!(
         "binfmt available: {}, {} entries; qemus: {:?}",
         host.binfmt.available,

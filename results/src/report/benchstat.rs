@@ -40,7 +40,11 @@ impl Reporter for BenchstatReporter {
         }
         let host_arch = meta.map_or(std::env::consts::ARCH, |m| m.host.arch.as_str());
         out.push_str("goos: linux\n");
-        let _ = writeln!(out, "goarch: {}", go_arch(host_arch));
+        let _ = writeln!(
+            out,
+            "goarch: {}",
+            crossmatrix_matrix::goarch_for_machine(host_arch, None)
+        );
         out.push_str("pkg: crossmatrix\n");
 
         for r in records {
@@ -152,20 +156,6 @@ fn clean(s: &str) -> String {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Go's name for a host architecture (`uname -m` or Rust's).
-fn go_arch(arch: &str) -> &str {
-    match arch {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" | "i386" | "i686" => "386",
-        "powerpc64" => "ppc64",
-        "powerpc64le" => "ppc64le",
-        "loongarch64" => "loong64",
-        "arm" | "armv7l" => "arm",
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -244,7 +244,7 @@ impl<'a> Grid<'a> {
         }
         // The traps first, in column order; failures of other kinds (a glibc binary on a musl
         // root misses every probe) after them.
-        groups.sort_by_key(|(cause, _, _)| !cause.is_some_and(is_trap_cause));
+        groups.sort_by_key(|(cause, _, _)| !cause.is_some_and(Cause::is_environment_trap));
         groups
             .into_iter()
             .map(|(cause, hint, places)| {
@@ -267,21 +267,6 @@ impl<'a> Grid<'a> {
             })
             .collect()
     }
-}
-
-/// The causes the trap suite is about.
-fn is_trap_cause(c: Cause) -> bool {
-    matches!(
-        c,
-        Cause::MissingTzdata
-            | Cause::MissingCaRoots
-            | Cause::MissingUserDb
-            | Cause::MissingExecutable
-            | Cause::NeedsGoToolchain
-            | Cause::DnsConfig
-            | Cause::MissingTmpdir
-            | Cause::CpuLevel
-    )
 }
 
 /// A place and the probes that missed there.

@@ -8,23 +8,6 @@ use crate::Cause;
 use crate::schema::{CellRecord, CellStatus};
 use std::borrow::Cow;
 
-/// Failures that come from what the root holds (or lacks), so another root may not have them.
-fn depends_on_rootfs(cause: Cause) -> bool {
-    matches!(
-        cause,
-        Cause::MissingTzdata
-            | Cause::MissingCaRoots
-            | Cause::MissingUserDb
-            | Cause::MissingExecutable
-            | Cause::NeedsGoToolchain
-            | Cause::DnsConfig
-            | Cause::MissingTmpdir
-            | Cause::MissingInterpreter
-            | Cause::MissingLibrary
-            | Cause::GlibcVersion
-    )
-}
-
 /// Everything but the rootfs that makes two records the same program in the same build.
 fn same_build(a: &CellRecord, b: &CellRecord) -> bool {
     a.toolchain == b.toolchain
@@ -44,7 +27,7 @@ pub(crate) fn with_passing_rootfs(records: &[CellRecord]) -> Cow<'_, [CellRecord
         .enumerate()
         .filter(|(_, r)| {
             r.status == CellStatus::Fail
-                && r.cause.is_some_and(depends_on_rootfs)
+                && r.cause.is_some_and(Cause::depends_on_root)
                 && !r.hint.as_deref().is_some_and(|h| h.starts_with(NOTE))
         })
         .filter_map(|(i, failed)| {

@@ -13,7 +13,7 @@ use crossmatrix_results::{BuildRecord, StepStatus};
 use crossmatrix_sandbox::Abort;
 use crossmatrix_sandbox::bwrap::{Limits, Sandbox};
 use crossmatrix_sandbox::limits::StepLimits;
-use crossmatrix_sandbox::process::run_captured;
+use crossmatrix_sandbox::process::CaptureOptions;
 use crossmatrix_toolchains::cc::{CCompiler, CcKind};
 use crossmatrix_toolchains::rootfs::{RootfsFlavor, musl_sysroot_lib};
 use std::ffi::OsString;
@@ -95,7 +95,12 @@ pub(crate) fn build(
     if let Some(p) = build_jobs {
         argv.insert(2, format!("-p={}", p.max(1)).into());
     }
-    let result = run_captured(sb.command(&argv), build_timeout, abort);
+    let result = sh.children.run(
+        sb.command(&argv),
+        build_timeout,
+        abort,
+        &CaptureOptions::default(),
+    );
     rec.duration_ms = start.elapsed().as_millis() as u64;
     let f = result.map_err(|e| {
         Failure::new(

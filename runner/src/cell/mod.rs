@@ -28,6 +28,9 @@ pub mod shared;
 pub mod test;
 pub mod time;
 
+#[cfg(test)]
+mod step_tests;
+
 use crate::diagnose::Failure;
 use crate::inspect::{BinaryInfo, inspect_binary};
 use crossmatrix_matrix::{Cause, Cell, Libc, RootfsSpec};

@@ -5,14 +5,14 @@
 use crate::cell::prepare::prepare_run;
 use crate::cell::run_record::{capture, describe_choice, fill_run_record, run_context};
 use crate::cell::shared::Shared;
-use crate::diagnose::{Failure, diagnose_run, is_environment_trap};
+use crate::diagnose::{Failure, diagnose_run};
 use crate::gotest::{summarize, to_events};
 use crate::inspect::BinaryInfo;
 use crossmatrix_matrix::{Cause, Cell, TestSpec};
 use crossmatrix_results::{RecheckRecord, RunRecord, StepStatus, TestStatus, TestsRecord};
 use crossmatrix_sandbox::Abort;
 use crossmatrix_sandbox::capture::Caps;
-use crossmatrix_sandbox::process::{CaptureOptions, run_captured_opts};
+use crossmatrix_sandbox::process::CaptureOptions;
 use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference};
 use std::path::Path;
 
@@ -30,34 +30,15 @@ pub(crate) fn recheck(
     failure: &Failure,
     abort: &Abort,
 ) -> Option<(RecheckRecord, Option<Failure>)> {
-    if !matches!(
-        first,
-        ExecutorChoice::QemuBinfmt { .. } | ExecutorChoice::QemuDirect(_)
-    ) || matches!(
-        failure.cause,
-        Cause::MissingInterpreter
-            | Cause::GlibcVersion
-            | Cause::MissingLibrary
-            | Cause::RootfsUnavailable
-            | Cause::SandboxError
-            | Cause::ExecFormat
-    ) || is_environment_trap(failure.cause)
+    if failure.cause.depends_on_root()
+        || matches!(
+            failure.cause,
+            Cause::RootfsUnavailable | Cause::SandboxError | Cause::ExecFormat | Cause::CpuLevel
+        )
     {
         return None;
     }
-    let pick = |pref| match sh.host.pick_executor(
-        &cell.target.goos,
-        &cell.target.goarch,
-        Some(&info.elf_header),
-        pref,
-    ) {
-        ExecutorChoice::None { .. } => None,
-        c => Some(c),
-    };
-    let second = pick(ExecutorPreference::Native).or_else(|| match first {
-        ExecutorChoice::QemuBinfmt { .. } => pick(ExecutorPreference::QemuDirect),
-        _ => pick(ExecutorPreference::QemuBinfmt),
-    })?;
+    let second = second_executor(sh, cell, info, first)?;
     let (executor, executor_version) = describe_choice(&second);
     let mut record = RecheckRecord {
         executor: executor.clone(),
@@ -70,7 +51,9 @@ pub(crate) fn recheck(
     let outcome = prepare_run(sh, cell, binary, info, &second).and_then(|prepared| {
         let timeout = sh.run_timeout(cell);
         let input = cell.settings.stdin.clone().map(String::into_bytes);
-        let f = run_captured_opts(prepared.command(), timeout, abort, &capture(cell, input))
+        let f = sh
+            .children
+            .run(prepared.command(), timeout, abort, &capture(cell, input))
             .map_err(|e| Failure::new(Cause::SandboxError, format!("cannot start bwrap: {e}")))?;
         record.exit_code = f.code();
         let ctx = run_context(cell, info, &prepared, &executor);
@@ -121,25 +104,7 @@ pub(crate) fn recheck_tests(
     mut first: Failure,
     abort: &Abort,
 ) -> Option<Failure> {
-    if !matches!(
-        first_choice,
-        ExecutorChoice::QemuBinfmt { .. } | ExecutorChoice::QemuDirect(_)
-    ) {
-        return Some(first);
-    }
-    let pick = |pref| match sh.host.pick_executor(
-        &cell.target.goos,
-        &cell.target.goarch,
-        Some(&info.elf_header),
-        pref,
-    ) {
-        ExecutorChoice::None { .. } => None,
-        c => Some(c),
-    };
-    let Some(second) = pick(ExecutorPreference::Native).or_else(|| match first_choice {
-        ExecutorChoice::QemuBinfmt { .. } => pick(ExecutorPreference::QemuDirect),
-        _ => pick(ExecutorPreference::QemuBinfmt),
-    }) else {
+    let Some(second) = second_executor(sh, cell, info, first_choice) else {
         return Some(first);
     };
     // Top-level names only: a failed subtest fails its parent too.
@@ -174,7 +139,10 @@ pub(crate) fn recheck_tests(
         caps: Caps::TOOL,
         ..CaptureOptions::default()
     };
-    let f = run_captured_opts(prepared.command(), timeout, abort, &opts).ok()?;
+    let f = sh
+        .children
+        .run(prepared.command(), timeout, abort, &opts)
+        .ok()?;
     fill_run_record(&mut run, &f);
     let tool = sh.test2json.tool(&cell.toolchain, abort).ok()?;
     let events = to_events(&tool, &record.package, f.stdout.text().as_bytes(), abort).ok()?;
@@ -209,4 +177,34 @@ pub(crate) fn recheck_tests(
         ));
     }
     Some(first)
+}
+
+/// The executor a failure under qemu is run again with: native when the host can run the
+/// arch, else qemu the other way (directly instead of through binfmt, or the reverse). `None`
+/// when the first was not qemu or there is no second.
+fn second_executor(
+    sh: &Shared,
+    cell: &Cell,
+    info: &BinaryInfo,
+    first: &ExecutorChoice,
+) -> Option<ExecutorChoice> {
+    if !matches!(
+        first,
+        ExecutorChoice::QemuBinfmt { .. } | ExecutorChoice::QemuDirect(_)
+    ) {
+        return None;
+    }
+    let pick = |pref| match sh.host.pick_executor(
+        &cell.target.goos,
+        &cell.target.goarch,
+        Some(&info.elf_header),
+        pref,
+    ) {
+        ExecutorChoice::None { .. } => None,
+        c => Some(c),
+    };
+    pick(ExecutorPreference::Native).or_else(|| match first {
+        ExecutorChoice::QemuBinfmt { .. } => pick(ExecutorPreference::QemuDirect),
+        _ => pick(ExecutorPreference::QemuBinfmt),
+    })
 }

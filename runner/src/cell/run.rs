@@ -10,7 +10,6 @@ use crate::inspect::BinaryInfo;
 use crossmatrix_matrix::{Cause, Cell};
 use crossmatrix_results::{RunRecord, StepStatus};
 use crossmatrix_sandbox::Abort;
-use crossmatrix_sandbox::process::run_captured_opts;
 
 /// Runs the program once; fills `run` and returns the failure, or the timing job of a pass.
 pub(crate) fn verify(
@@ -25,7 +24,7 @@ pub(crate) fn verify(
     let executor = run.executor.clone();
     let run_timeout = cell.settings.run_timeout.unwrap_or(sh.cfg.run_timeout);
     let input = cell.settings.stdin.clone().map(String::into_bytes);
-    let first = match run_captured_opts(
+    let first = match sh.children.run(
         prepared.command(),
         run_timeout,
         abort,

@@ -5,7 +5,9 @@ use crate::cache::build::BuildCache;
 use crate::cache::result::ResultCache;
 use crate::diagnose::Failure;
 use crossmatrix_matrix::{Cause, Cell, RootfsSpec};
+use crossmatrix_sandbox::Abort;
 use crossmatrix_sandbox::limits::StepLimits;
+use crossmatrix_sandbox::process::{CaptureOptions, Finished, Spawn};
 use crossmatrix_toolchains::executor::{ExecutorPreference, Host};
 use crossmatrix_toolchains::rootfs::RootfsStore;
 use std::path::PathBuf;
@@ -57,9 +59,39 @@ pub struct RunnerConfig {
     pub test_timeout: Option<Duration>,
 }
 
+/// How the steps start their children: the sandbox crate's process runner, or in unit tests
+/// a fake that answers without Go, bubblewrap or qemu (hyperfine's `Executor` and
+/// `MockExecutor` are the model).
+pub trait Children: Send + Sync {
+    fn run(
+        &self,
+        cmd: Spawn,
+        timeout: Duration,
+        abort: &Abort,
+        opts: &CaptureOptions,
+    ) -> std::io::Result<Finished>;
+}
+
+/// The real children: [`crossmatrix_sandbox::process::run_captured_opts`].
+pub struct RealChildren;
+
+impl Children for RealChildren {
+    fn run(
+        &self,
+        cmd: Spawn,
+        timeout: Duration,
+        abort: &Abort,
+        opts: &CaptureOptions,
+    ) -> std::io::Result<Finished> {
+        crossmatrix_sandbox::process::run_captured_opts(cmd, timeout, abort, opts)
+    }
+}
+
 /// The runner's state shared by every cell (see [`crate::Runner`], which owns it).
 pub(crate) struct Shared {
     pub(crate) cfg: RunnerConfig,
+    /// How the steps start their children.
+    pub(crate) children: Box<dyn Children>,
     pub(crate) host: Host,
     pub(crate) rootfs: RootfsStore,
     /// The embedded default program, written to the cache.

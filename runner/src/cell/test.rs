@@ -14,7 +14,7 @@ use crossmatrix_matrix::{Cause, Cell, Expectation, ProgramSource, TestSpec};
 use crossmatrix_results::{RunRecord, StepStatus, TestsRecord};
 use crossmatrix_sandbox::Abort;
 use crossmatrix_sandbox::capture::Caps;
-use crossmatrix_sandbox::process::{CaptureOptions, run_captured_opts};
+use crossmatrix_sandbox::process::CaptureOptions;
 use crossmatrix_toolchains::executor::ExecutorChoice;
 
 /// Runs the test binary prepared in `prepared` and makes its record.
@@ -36,7 +36,7 @@ pub(crate) fn run_tests(
         caps: Caps::TOOL,
         ..CaptureOptions::default()
     };
-    let f = match run_captured_opts(prepared.command(), timeout, abort, &opts) {
+    let f = match sh.children.run(prepared.command(), timeout, abort, &opts) {
         Ok(f) => f,
         Err(e) => {
             let fail = Failure::new(Cause::SandboxError, format!("cannot start bwrap: {e}"));

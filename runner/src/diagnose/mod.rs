@@ -22,7 +22,6 @@ pub use build::{classify_build, classify_module_failure};
 pub use failure::{Failure, RUN_PATH, RunContext, TrapContext};
 pub use generic::first_difference;
 pub use gotest::test_verdict;
-pub use traps::is_environment_trap;
 
 use crossmatrix_matrix::Expectation;
 use crossmatrix_sandbox::process::Finished;

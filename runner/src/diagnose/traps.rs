@@ -13,21 +13,6 @@ use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 use std::sync::LazyLock;
 
-/// The causes this module gives: none of them is qemu's doing, so `--recheck` leaves them be.
-pub fn is_environment_trap(cause: Cause) -> bool {
-    matches!(
-        cause,
-        Cause::MissingTzdata
-            | Cause::MissingCaRoots
-            | Cause::MissingUserDb
-            | Cause::MissingExecutable
-            | Cause::NeedsGoToolchain
-            | Cause::DnsConfig
-            | Cause::MissingTmpdir
-            | Cause::CpuLevel
-    )
-}
-
 /// Replaces a generic failure (`wrong-exit-code`, `wrong-output`, `signal`) with an
 /// environment trap when Go's output names one and the run's root (or CPU) confirms it; any
 /// other failure is returned unchanged.

@@ -9,24 +9,24 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 /// The reporter for this stderr: the bar on a terminal unless `--no-progress`, else lines.
-pub fn for_stderr(no_progress: bool) -> Box<dyn Reporter> {
+pub fn for_stderr(no_progress: bool) -> Box<dyn Progress> {
     if std::io::stderr().is_terminal() && !no_progress {
-        Box::new(BarReporter::default())
+        Box::new(BarProgress::default())
     } else {
-        Box::new(LineReporter)
+        Box::new(LineProgress)
     }
 }
 
 /// An observer that may hold a terminal line until the run ends.
-pub trait Reporter: Observer {
+pub trait Progress: Observer {
     /// Clears what is left on the terminal.
     fn finish(&mut self) {}
 }
 
 /// One plain line per finished (or killed) cell on stderr: what CI logs want.
-pub struct LineReporter;
+pub struct LineProgress;
 
-impl Observer for LineReporter {
+impl Observer for LineProgress {
     fn event(&mut self, event: Event<'_>) {
         if let Some(line) = line(&event) {
             eprintln!("{line}");
@@ -34,11 +34,11 @@ impl Observer for LineReporter {
     }
 }
 
-impl Reporter for LineReporter {}
+impl Progress for LineProgress {}
 
 /// An indicatif bar with the running cells, the finished ones printed above it.
 #[derive(Default)]
-pub struct BarReporter {
+pub struct BarProgress {
     bar: Option<ProgressBar>,
     /// Ids of the cells building or being timed (`timing <id>`).
     running: Vec<String>,
@@ -46,7 +46,7 @@ pub struct BarReporter {
     queued: usize,
 }
 
-impl BarReporter {
+impl BarProgress {
     fn show(&self) {
         if let Some(b) = &self.bar {
             let mut m = self.running.join("  ");
@@ -66,7 +66,7 @@ impl BarReporter {
     }
 }
 
-impl Observer for BarReporter {
+impl Observer for BarProgress {
     fn event(&mut self, event: Event<'_>) {
         let text = line(&event);
         match &event {
@@ -110,7 +110,7 @@ impl Observer for BarReporter {
     }
 }
 
-impl Reporter for BarReporter {
+impl Progress for BarProgress {
     fn finish(&mut self) {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
@@ -118,7 +118,7 @@ impl Reporter for BarReporter {
     }
 }
 
-/// The line an event prints, if any (the same for both reporters).
+/// The line an event prints, if any (the same for both).
 fn line(event: &Event<'_>) -> Option<String> {
     match event {
         Event::Planned {
