@@ -10,7 +10,7 @@ use crossmatrix_results::report::{RenderOptions, ReportFormat};
 use crossmatrix_runner::TimingMode;
 use crossmatrix_session::Outcome;
 use crossmatrix_session::probe::{ProbeRequest, plan_probes};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -52,17 +52,10 @@ fn conclude(format: ReportFormat, out: &Path, o: &Outcome) -> Result<ExitCode> {
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let table = render_portability(format, &o.records, Some(&o.meta), &RenderOptions { color })?;
     print!("{table}");
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+    crate::run::append_step_summary(|| {
         let opts = RenderOptions { color: false };
-        let md = render_portability(ReportFormat::Markdown, &o.records, Some(&o.meta), &opts)?;
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&summary)
-        {
-            let _ = f.write_all(md.as_bytes());
-        }
-    }
+        render_portability(ReportFormat::Markdown, &o.records, Some(&o.meta), &opts)
+    })?;
     eprintln!(
         "results: {}/cells.jsonl, {}/run.json (`crossmatrix report {}` shows the table again)",
         out.display(),

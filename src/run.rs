@@ -222,21 +222,14 @@ pub(crate) fn conclude(format: ReportFormat, out: &Path, o: &Outcome) -> Result<
         "{}",
         render(format, &o.records, Some(&o.meta), &RenderOptions { color })?
     );
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
-        let md = render(
+    append_step_summary(|| {
+        render(
             ReportFormat::Markdown,
             &o.records,
             Some(&o.meta),
             &RenderOptions { color: false },
-        )?;
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&summary)
-        {
-            let _ = f.write_all(md.as_bytes());
-        }
-    }
+        )
+    })?;
     eprintln!(
         "results: {}/cells.jsonl, {}/run.json",
         out.display(),
@@ -266,4 +259,21 @@ pub(crate) fn conclude(format: ReportFormat, out: &Path, o: &Outcome) -> Result<
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// On GitHub Actions (`GITHUB_STEP_SUMMARY` set), appends the markdown `render` makes to the
+/// job's summary page; a summary that cannot be written is left out, not an error.
+pub(crate) fn append_step_summary<E>(render: impl FnOnce() -> Result<String, E>) -> Result<(), E> {
+    let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
+    let md = render()?;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&summary)
+    {
+        let _ = f.write_all(md.as_bytes());
+    }
+    Ok(())
 }

@@ -97,13 +97,8 @@ pub fn merge(inputs: &[MergeInput]) -> Result<(RunMeta, Vec<CellRecord>), MergeE
     }
 
     let planned = merge_planned(inputs.iter().map(|i| i.meta.planned.as_slice()));
-    let position: HashMap<&str, usize> = planned
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
     // Stable: records outside the plan keep their input order, after the planned ones.
-    records.sort_by_key(|r| position.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
+    crate::resume::in_plan_order(&mut records, &planned);
 
     let mut meta = first.meta.clone();
     meta.started_at = inputs
