@@ -3,7 +3,7 @@
 use crate::cli::{FetchArgs, ModuleArgs};
 use anyhow::{Result, anyhow};
 use crossmatrix_matrix::Plan;
-use crossmatrix_session::fetch::{fetch_all, fetch_units};
+use crossmatrix_session::module_fetch::{fetch_all, fetch_units};
 use std::path::Path;
 use std::process::ExitCode;
 

@@ -9,7 +9,7 @@ use crossmatrix_results::render_portability;
 use crossmatrix_results::report::{RenderOptions, ReportFormat};
 use crossmatrix_runner::TimingMode;
 use crossmatrix_session::Outcome;
-use crossmatrix_session::probe::{ProbeRequest, plan_probes};
+use crossmatrix_session::trap_suite::{ProbeRequest, plan_probes};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;

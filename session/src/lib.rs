@@ -22,13 +22,13 @@
 pub mod accounting;
 pub mod cell_executor;
 pub mod dispatch;
-pub mod fetch;
 pub mod host;
 pub mod interrupt;
+pub mod module_fetch;
 pub mod observer;
 pub mod plan;
-pub mod probe;
 pub mod session;
+pub mod trap_suite;
 
 pub use cell_executor::{CellExecutor, Staged};
 pub use observer::{Event, Observer, Silent};

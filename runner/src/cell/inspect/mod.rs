@@ -210,7 +210,7 @@ type ElfResult<T> = Result<T, String>;
 
 fn inspect_elf(data: &[u8]) -> ElfResult<ElfFacts> {
     // e_ident[EI_CLASS]
-    match data.get(4).copied().map(elf::FileClass) {
+    match data.get(4).copied() {
         Some(elf::ELFCLASS64) => inspect_elf_as::<elf::FileHeader64<Endianness>>(data),
         Some(elf::ELFCLASS32) => inspect_elf_as::<elf::FileHeader32<Endianness>>(data),
         _ => Err("unknown ELF class".to_owned()),
@@ -350,7 +350,7 @@ fn elf_machine_name<Elf: FileHeader<Endian = Endianness>>(
         elf::EM_LOONGARCH if is64 => "loongarch64",
         elf::EM_LOONGARCH => "loongarch32",
         elf::EM_SPARCV9 => "sparc64",
-        other => return format!("elf-machine-{}", other.0),
+        other => return format!("elf-machine-{other}"),
     };
     name.to_owned()
 }
