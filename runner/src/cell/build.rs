@@ -8,7 +8,7 @@ use crate::cell::shared::Shared;
 use crate::cell::shared::exe_name;
 use crate::cell::shared::{IN_GOCACHE, IN_OUT, IN_ZIGCACHE};
 use crate::diagnose::{Failure, classify_build, classify_module_failure};
-use crossmatrix_matrix::{Cause, Cell, ProgramSource};
+use crossmatrix_matrix::{Cause, Cell, Libc, ProgramSource};
 use crossmatrix_results::{BuildRecord, StepStatus};
 use crossmatrix_sandbox::Abort;
 use crossmatrix_sandbox::bwrap::{Limits, Sandbox};
@@ -126,6 +126,20 @@ pub(crate) fn build(
     Ok(binary)
 }
 
+/// The build's `-ldflags`: the cell's, and for a cgo cell against musl `-linkmode=external`
+/// first. Go links internally when no package outside the standard library uses cgo (a program
+/// importing only `net` or `os/user`), and its internal linker cannot link `runtime/cgo`
+/// against a static musl (`relocation target pthread_create not defined`); musl's links are
+/// static, so the C linker must do them. A cell's own `-linkmode` comes later and wins.
+fn ldflags(cell: &Cell) -> Option<String> {
+    let external = cell.cgo && cell.libc == Some(Libc::Musl);
+    match (external, &cell.settings.ldflags) {
+        (true, Some(ld)) => Some(format!("-linkmode=external {ld}")),
+        (true, None) => Some("-linkmode=external".to_string()),
+        (false, ld) => ld.clone(),
+    }
+}
+
 /// Why a `go build` that ran failed: the sandbox, the module graph, or the code.
 fn build_failure(cell: &Cell, log: &str) -> Failure {
     if log.contains("bwrap:") && !log.contains("go:") {
@@ -218,7 +232,7 @@ fn build_command(
     if settings.trimpath {
         argv.push("-trimpath".into());
     }
-    if let Some(ld) = &settings.ldflags {
+    if let Some(ld) = ldflags(cell) {
         argv.push(format!("-ldflags={ld}").into());
     }
     argv.extend(settings.build_flags.iter().map(OsString::from));

@@ -3,7 +3,7 @@
 //! wasmtime), limits, scratch space, environment, and for a test cell the package's sources.
 
 use crate::cell::shared::Shared;
-use crate::cell::shared::{IN_GOROOT, IN_TOOLS};
+use crate::cell::shared::{IN_GOMODCACHE, IN_GOROOT, IN_TOOLS};
 use crate::diagnose::{Failure, RUN_PATH};
 use crate::inspect::BinaryInfo;
 use crossmatrix_matrix::{Cause, Cell, ProgramSource, RootfsSpec};
@@ -213,7 +213,7 @@ fn on_root(
         .ro(binary, &prog_in)
         .tmpfs_sized("/scratch", SCRATCH_BYTES)
         .chdir("/scratch")
-        .env("PATH", RUN_PATH);
+        .env("PATH", run_path(cell));
     for (k, v) in &cell.settings.run_env {
         sb = sb.env(k, v);
     }
@@ -226,6 +226,23 @@ fn on_root(
         sb = sb.chdir(&src.dir).env("TMPDIR", "/tmp").env("HOME", "/tmp");
         for (k, v) in &src.env {
             sb = sb.env(*k, v);
+        }
+        if !matches!(cell.program.source, ProgramSource::Std(_)) {
+            // (A standard package's test source is its GOROOT already.)
+            for (host, inside) in goroot_binds(&cell.toolchain.goroot) {
+                sb = sb.ro(host, inside);
+            }
+        }
+        if let ProgramSource::Package(gp) = &cell.program.source {
+            if !gp.vendored {
+                sb = sb.ro(&sh.cfg.modcache, IN_GOMODCACHE);
+            }
+        }
+        for (k, v) in go_test_env(cell) {
+            // The cell's own run env wins, as the user's shell would in `go test`.
+            if !cell.settings.run_env.contains_key(&k) {
+                sb = sb.env(k, v);
+            }
         }
     }
     if let ExecutorChoice::QemuDirect(q) = choice {
@@ -247,6 +264,77 @@ pub(crate) struct TestSource {
     pub(crate) env: Vec<(&'static str, String)>,
 }
 
+/// The toolchain's GOROOT at [`IN_GOROOT`], each entry at its real path: Debian's GOROOT is
+/// made of relative symlinks (`src -> ../../share/go-1.NN/src`, and inside the real `pkg/`,
+/// `include -> ../../../share/go-1.NN/pkg/include`) that would dangle elsewhere. A real
+/// directory holding such links is bound entry by entry (two levels deep at most).
+fn goroot_binds(goroot: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let mut binds = Vec::new();
+    bind_resolving_links(goroot, Path::new(IN_GOROOT), 2, &mut binds);
+    binds
+}
+
+fn bind_resolving_links(dir: &Path, inside: &Path, depth: u32, out: &mut Vec<(PathBuf, PathBuf)>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let is_link = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_symlink());
+    for e in rd.flatten() {
+        let (path, at) = (e.path(), inside.join(e.file_name()));
+        let holds_links = || {
+            std::fs::read_dir(&path)
+                .map(|rd| rd.flatten().any(|c| is_link(&c.path())))
+                .unwrap_or(false)
+        };
+        if depth > 0 && !is_link(&path) && path.is_dir() && holds_links() {
+            bind_resolving_links(&path, &at, depth - 1, out);
+        } else if let Ok(real) = std::fs::canonicalize(&path) {
+            out.push((real, at));
+        }
+    }
+}
+
+/// What `go test` gives a test besides its directory, as a maintainer's `GOARCH=… go test
+/// -exec …` loop has it: the toolchain (read-only) with `GOROOT/bin` first on `PATH` (Go ≥ 1.19
+/// puts it there; `testenv` and tests that run `go vet`, `go run` or `go build -gcflags=-m`
+/// rely on it), a writable GOCACHE and GOPATH under the test's temporary dir, the target in
+/// `GOOS`/`GOARCH`/`CGO_ENABLED` (and its level), the module cache read-only, and no network
+/// for the go command (`GOPROXY=off`, `GOTOOLCHAIN=local`).
+fn go_test_env(cell: &Cell) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        ("GOROOT".into(), IN_GOROOT.into()),
+        ("GOCACHE".into(), "/tmp/.crossmatrix-go/cache".into()),
+        ("GOPATH".into(), "/tmp/.crossmatrix-go/path".into()),
+        ("GOOS".into(), cell.target.goos.clone()),
+        ("GOARCH".into(), cell.target.goarch.clone()),
+        (
+            "CGO_ENABLED".into(),
+            if cell.cgo { "1" } else { "0" }.into(),
+        ),
+        ("GOTOOLCHAIN".into(), "local".into()),
+        ("GOPROXY".into(), "off".into()),
+    ];
+    if let Some((k, v)) = cell.target.variant_env() {
+        env.push((k.to_string(), v.to_string()));
+    }
+    if let ProgramSource::Package(gp) = &cell.program.source {
+        if !gp.vendored {
+            env.push(("GOMODCACHE".into(), IN_GOMODCACHE.into()));
+        }
+    }
+    env
+}
+
+/// The `PATH` of a run: the cell's `run_env` one, else [`RUN_PATH`] — for a test cell with its
+/// toolchain's `bin` first, as `go test` gives it.
+pub(crate) fn run_path(cell: &Cell) -> String {
+    match cell.settings.run_env.get("PATH") {
+        Some(p) => p.clone(),
+        None if cell.program.is_test() => format!("{IN_GOROOT}/bin:{RUN_PATH}"),
+        None => RUN_PATH.to_string(),
+    }
+}
+
 pub(crate) fn test_source(cell: &Cell) -> Option<TestSource> {
     cell.program.test.as_ref()?;
     match &cell.program.source {
@@ -259,18 +347,8 @@ pub(crate) fn test_source(cell: &Cell) -> Option<TestSource> {
             // Each top-level entry of GOROOT at its real path: Debian's GOROOT is made of
             // relative symlinks (src -> ../../share/go-1.NN/src) that would dangle elsewhere.
             let inside = PathBuf::from(IN_GOROOT);
-            let binds = std::fs::read_dir(&cell.toolchain.goroot)
-                .map(|rd| {
-                    rd.flatten()
-                        .filter_map(|e| {
-                            let real = std::fs::canonicalize(e.path()).ok()?;
-                            Some((real, inside.join(e.file_name())))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
             Some(TestSource {
-                binds,
+                binds: goroot_binds(&cell.toolchain.goroot),
                 dir: inside.join("src").join(import),
                 env: vec![("GOROOT", IN_GOROOT.to_string())],
             })
