@@ -94,6 +94,7 @@ impl MatrixArgs {
             shard: self.shard.clone(),
             executor: parse_executor(executor)?,
             cache_dir: crossmatrix_toolchains::default_cache_dir(),
+            modcache: None,
             tests: None,
         })
     }

@@ -25,6 +25,7 @@ pub fn probe(a: ProbeArgs) -> Result<ExitCode> {
         timing: TimingMode::Quiet,
         run_timeout: a.timeout,
         test_timeout: None,
+        prefetched: false,
     };
     crate::run::check(&job)?;
     let planned = plan_probes(

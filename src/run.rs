@@ -26,6 +26,8 @@ pub(crate) struct Job<'a> {
     pub(crate) timing: TimingMode,
     pub(crate) run_timeout: f64,
     pub(crate) test_timeout: Option<Duration>,
+    /// `--fetch` already fetched for the paths given, before planning.
+    pub(crate) prefetched: bool,
 }
 
 /// How a finished run is shown and what exit code it gives.
@@ -46,8 +48,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         timing,
         run_timeout: a.timeout,
         test_timeout: None,
+        prefetched: false,
     };
-    let planned = plan(&job, &a.matrix.request(&a.opts.executor)?)?;
+    let mut req = a.matrix.request(&a.opts.executor)?;
+    let job = Job {
+        prefetched: prefetch(&a.opts, &mut req)?,
+        ..job
+    };
+    let planned = plan(&job, &req)?;
     execute(job, planned, conclude)
 }
 
@@ -70,6 +78,11 @@ pub fn test(a: TestArgs) -> Result<ExitCode> {
         timing: TimingMode::Quiet,
         run_timeout: 30.0,
         test_timeout: a.timeout.map(Duration::from_secs_f64),
+        prefetched: false,
+    };
+    let job = Job {
+        prefetched: prefetch(&a.opts, &mut req)?,
+        ..job
     };
     let planned = plan(&job, &req)?;
     execute(job, planned, conclude)
@@ -103,6 +116,23 @@ pub(crate) fn check(job: &Job<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Points planning at the module cache the builds read, and with `--fetch` and paths given
+/// fetches their modules first — planning reads the module graph from that cache, which an
+/// old `go` line's (unpruned) graph needs. Returns whether it fetched.
+fn prefetch(o: &RunOpts, req: &mut crossmatrix_session::PlanRequest) -> Result<bool> {
+    let cache_dir = crossmatrix_toolchains::default_cache_dir();
+    req.modcache = Some(o.modules.module_cache(&cache_dir));
+    if !o.fetch || req.programs.is_empty() {
+        return Ok(false);
+    }
+    if crate::fetch::fetch_paths(&req.programs, &req.toolchains, &o.modules, &cache_dir)? > 0 {
+        bail!(
+            "fetching the modules failed (see above): fix it, or run without --fetch to record the cells that lack modules as missing-module"
+        );
+    }
+    Ok(true)
+}
+
 /// Runs `planned` as `job` says and shows it with `conclude`.
 pub(crate) fn execute(job: Job<'_>, planned: Planned, conclude: Conclude) -> Result<ExitCode> {
     let o = job.opts;
@@ -117,7 +147,10 @@ pub(crate) fn execute(job: Job<'_>, planned: Planned, conclude: Conclude) -> Res
         anyhow!("bubblewrap (bwrap) is not installed: apt-get install bubblewrap (or run ci/setup); `crossmatrix doctor` checks the host")
     })?;
     let cache_dir = crossmatrix_toolchains::default_cache_dir();
-    if o.fetch && crate::fetch::fetch_plan(&planned.plan, &o.modules, &cache_dir)? > 0 {
+    if o.fetch
+        && !job.prefetched
+        && crate::fetch::fetch_plan(&planned.plan, &o.modules, &cache_dir)? > 0
+    {
         bail!(
             "fetching the modules failed (see above): fix it, or run without --fetch to record the cells that lack modules as missing-module"
         );

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use std::path::Path;
 
 /// A cgo=1 musl cell of a program whose only cgo packages are the standard library's (`net`
 /// here): Go would link it internally, which cannot link `runtime/cgo` against a static musl.
@@ -103,4 +104,108 @@ func TestGoVet(t *testing.T) {
         assert_eq!(r["status"], "pass", "{r:#}");
         assert_eq!(r["tests"]["totals"]["passed"], 2, "{r:#}");
     }
+}
+
+/// A library (no main package) whose go.mod has an old `go` line — an unpruned module graph —
+/// and one dependency from a local `file://` proxy: `fetch ./...` works from the module root
+/// without listing a package, planning then reads the graph from the filled module cache, and
+/// the tests run offline; `test ./... --fetch` does both in one go.
+#[test]
+fn an_old_go_line_library_is_fetched_and_tested_offline() {
+    require_host!(false);
+    let d = tempfile::tempdir().unwrap();
+    let proxy = d.path().join("proxy");
+    publish(
+        &proxy,
+        "example.com/dep",
+        "v1.0.0",
+        &[(
+            "dep.go",
+            "package dep\n\nfunc Twice(n int) int { return 2 * n }\n",
+        )],
+    );
+    let lib = d.path().join("oldlib");
+    write(
+        &lib.join("go.mod"),
+        "module example.com/oldlib\n\ngo 1.15\n\nrequire example.com/dep v1.0.0\n",
+    );
+    write(
+        &lib.join("lib.go"),
+        "package oldlib\n\nimport \"example.com/dep\"\n\nfunc Four() int { return dep.Twice(2) }\n",
+    );
+    write(
+        &lib.join("lib_test.go"),
+        "package oldlib\n\nimport \"testing\"\n\nfunc TestFour(t *testing.T) {\n\tif Four() != 4 {\n\t\tt.Fatal(Four())\n\t}\n}\n",
+    );
+    let proxy_url = format!("file://{}", proxy.display());
+    let goenv = [
+        ("GOPROXY", proxy_url.clone()),
+        ("GOSUMDB", "off".to_string()),
+        ("GOMODCACHE", s(&d.path().join("setup-modcache"))),
+    ];
+    go(&lib, &["mod", "tidy"], &goenv);
+    let cache = s(&shared_cache());
+    let net = [("GOPROXY", proxy_url.as_str()), ("GOSUMDB", "off")];
+
+    // fetch ./... in a library: its module, with the user's proxy.
+    let modcache = d.path().join("modcache");
+    let mc = format!("--modcache={}", s(&modcache));
+    let o = crossmatrix_in(
+        &lib,
+        &[
+            "fetch",
+            "./...",
+            "--toolchain",
+            "go1.27",
+            "--cache-dir",
+            &cache,
+            &mc,
+        ],
+        &net,
+        false,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("fetched"), "{}", stderr(&o));
+    assert!(modcache.join("example.com/dep@v1.0.0/dep.go").is_file());
+
+    // Then offline: planning reads the graph from that cache, the tests pass.
+    let out = d.path().join("out");
+    let test = |out: &Path, mc: &str, extra: &[&str], env: &[(&str, &str)]| {
+        let mut a: Vec<String> = [
+            "test",
+            "./...",
+            "--toolchain",
+            "go1.27",
+            "--target",
+            "linux/amd64",
+            "--target",
+            "linux/arm64",
+            "--cgo",
+            "0",
+            "--cache-dir",
+            &cache,
+            mc,
+            "--out",
+            &s(out),
+        ]
+        .map(String::from)
+        .to_vec();
+        a.extend(extra.iter().map(|x| x.to_string()));
+        crossmatrix_in(&lib, &a, env, false)
+    };
+    let o = test(&out, &mc, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 2);
+    for r in &recs {
+        assert_eq!(r["status"], "pass", "{r:#}");
+        assert_eq!(r["tests"]["totals"]["passed"], 1, "{r:#}");
+    }
+
+    // test --fetch into an empty module cache: fetched first, then planned and tested.
+    let fresh = format!("--modcache={}", s(&d.path().join("fresh-modcache")));
+    let out2 = d.path().join("out2");
+    let o = test(&out2, &fresh, &["--fetch"], &net);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(records(&out2).iter().all(|r| r["status"] == "pass"));
 }

@@ -8,12 +8,11 @@
 mod common;
 
 use common::{
-    crossmatrix, crossmatrix_in, record, records, require_host, s, shared_cache, stderr, write,
+    crossmatrix, crossmatrix_in, go, publish, record, records, require_host, s, shared_cache,
+    stderr, write,
 };
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|a| a.to_string()).collect()
@@ -276,57 +275,6 @@ fn a_workspace_of_two_modules_builds_from_its_root() {
         assert_eq!(r["package"]["workspace"], s(&w.join("go.work")));
         assert_eq!(r["package"]["import_path"], "example.com/app");
     }
-}
-
-/// Writes `module@version` into a module proxy directory as the protocol wants it: `@v/list`,
-/// `VERSION.info`, `VERSION.mod` and `VERSION.zip` (files under `MODULE@VERSION/`).
-fn publish(proxy: &Path, module: &str, version: &str, files: &[(&str, &str)]) {
-    let gomod = format!("module {module}\n\ngo 1.21\n");
-    let dir = proxy.join(module).join("@v");
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut list = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("list"))
-        .unwrap();
-    writeln!(list, "{version}").unwrap();
-    write(
-        &dir.join(format!("{version}.info")),
-        &format!("{{\"Version\":\"{version}\",\"Time\":\"2025-01-01T00:00:00Z\"}}"),
-    );
-    write(&dir.join(format!("{version}.mod")), &gomod);
-    let zipf = std::fs::File::create(dir.join(format!("{version}.zip"))).unwrap();
-    let mut z = zip::ZipWriter::new(zipf);
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    let mut add = |name: &str, body: &str| {
-        z.start_file(format!("{module}@{version}/{name}"), opts)
-            .unwrap();
-        z.write_all(body.as_bytes()).unwrap();
-    };
-    add("go.mod", &gomod);
-    for (name, body) in files {
-        add(name, body);
-    }
-    z.finish().unwrap();
-}
-
-/// Runs the host's Go 1.27 with `env` in `dir` (for fixture set-up: go.sum, vendor/).
-fn go(dir: &Path, a: &[&str], env: &[(&str, String)]) {
-    let mut c = Command::new("/usr/lib/go-1.27/bin/go");
-    c.current_dir(dir)
-        .args(a)
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-mod=mod");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let o = c.output().unwrap();
-    assert!(
-        o.status.success(),
-        "go {a:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 #[test]

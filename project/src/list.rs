@@ -94,13 +94,15 @@ pub enum GoListError {
 /// `go list -find -e -json` of `args` (patterns, directories, files) run in `cwd` under `ctx`,
 /// remembered in `memo_dir` while nothing it depends on changes. `tree` is the
 /// [`tree_stamp`] of the directory whose Go files the answer depends on (the module or
-/// workspace root); `None` disables the memo.
+/// workspace root); `None` disables the memo. `modcache` is the module cache go reads the
+/// module graph from (offline either way).
 pub fn go_list(
     ctx: &BuildContext,
     cwd: &Path,
     args: &[String],
     tree: Option<&str>,
     memo_dir: &Path,
+    modcache: Option<&Path>,
 ) -> Result<Vec<Listed>, GoListError> {
     let key = tree.and_then(|t| memo_key(ctx, cwd, args, t));
     let memo = key.as_ref().map(|k| memo_dir.join(format!("{k}.json")));
@@ -111,7 +113,7 @@ pub fn go_list(
             }
         }
     }
-    let listed = run_go_list(ctx, cwd, args)?;
+    let listed = run_go_list(ctx, cwd, args, modcache)?;
     if let Some(m) = &memo {
         // Best effort: without a memo the next plan asks go again.
         let _ = std::fs::create_dir_all(memo_dir).and_then(|()| {
@@ -128,6 +130,7 @@ fn run_go_list(
     ctx: &BuildContext,
     cwd: &Path,
     args: &[String],
+    modcache: Option<&Path>,
 ) -> Result<Vec<Listed>, GoListError> {
     let mut cmd = Command::new(ctx.go());
     let tmp = std::env::temp_dir();
@@ -151,6 +154,9 @@ fn run_go_list(
         ]);
     if let Ok(w) = std::env::var("GOWORK") {
         cmd.env("GOWORK", w);
+    }
+    if let Some(m) = modcache.filter(|m| m.is_dir()) {
+        cmd.env("GOMODCACHE", m);
     }
     if !ctx.tags.is_empty() {
         cmd.arg(format!("-tags={}", ctx.tags.join(",")));

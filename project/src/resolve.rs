@@ -24,6 +24,11 @@ pub struct ResolveOptions {
     pub memo_dir: PathBuf,
     /// The user's `GOWORK` (`off`, a file, or unset).
     pub gowork: Option<String>,
+    /// The module cache the builds read (crossmatrix's own, or `--modcache`): `go list` loads
+    /// the module graph from it, read-only and offline. A module with an old `go` line (an
+    /// unpruned graph) needs the `go.mod` of every dependency for that, which `crossmatrix
+    /// fetch` puts there.
+    pub modcache: Option<PathBuf>,
 }
 
 /// A program that cannot be what the user said it is: a usage error, before any work.
@@ -253,7 +258,15 @@ impl Resolver<'_> {
             None => Some("the toolchain's own packages".to_string()),
         };
         let memo = self.opts.memo_dir.clone();
-        Ok(go_list(ctx, cwd, args, stamp.as_deref(), &memo)?)
+        let modcache = self.opts.modcache.clone();
+        Ok(go_list(
+            ctx,
+            cwd,
+            args,
+            stamp.as_deref(),
+            &memo,
+            modcache.as_deref(),
+        )?)
     }
 
     fn resolve(

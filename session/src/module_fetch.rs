@@ -2,7 +2,9 @@
 //! per module (or workspace) and toolchain into the module cache the builds read offline.
 
 use crossmatrix_matrix::{Cause, Plan, ProgramSource};
+use crossmatrix_project::module::{ModuleError, find_project};
 use crossmatrix_runner::download::{FetchError, FetchRequest, Fetched, fetch_modules};
+use crossmatrix_toolchains::go::GoToolchain;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -51,6 +53,73 @@ pub fn fetch_units(plan: &Plan) -> Vec<FetchUnit> {
         });
     }
     units.into_iter().collect()
+}
+
+/// The fetches for the Go source at `paths` (directories, `.go` files, `DIR/...` patterns, as
+/// given on the command line), found without listing a package: the module (or workspace)
+/// above each, with each of `toolchains`. Libraries and commands alike, pruned and unpruned
+/// module graphs alike (`go mod download` fetches the whole graph). `gowork` is the user's
+/// `GOWORK`.
+pub fn fetch_units_for_paths(
+    paths: &[PathBuf],
+    toolchains: &[GoToolchain],
+    gowork: Option<&str>,
+) -> Result<Vec<FetchUnit>, FetchPathError> {
+    let mut units = BTreeSet::new();
+    for p in paths {
+        let text = p.to_string_lossy();
+        let base =
+            Path::new(
+                text.strip_suffix("/...")
+                    .unwrap_or(if text == "..." { "." } else { &text }),
+            )
+            .to_path_buf();
+        let dir = if base.is_file() {
+            base.parent().map(Path::to_path_buf).unwrap_or_default()
+        } else {
+            base.clone()
+        };
+        let dir = std::fs::canonicalize(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &dir
+        })
+        .map_err(|source| FetchPathError::NoSuchPath {
+            path: p.clone(),
+            source,
+        })?;
+        for tc in toolchains {
+            let project = find_project(&dir, &tc.go, gowork)?;
+            let Some(project) = project else {
+                // GOPATH-style source: nothing comes from the module cache.
+                continue;
+            };
+            let (at, workspace) = match &project.workspace {
+                Some(w) => (w.root.clone(), Some(w.gowork.clone())),
+                None => (project.module.root.clone(), None),
+            };
+            units.insert(FetchUnit {
+                dir: at,
+                roots: project.roots(),
+                workspace,
+                goroot: tc.goroot.clone(),
+                go_version: tc.version.clone(),
+            });
+        }
+    }
+    Ok(units.into_iter().collect())
+}
+
+/// A path given to `fetch` that cannot be fetched for.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchPathError {
+    #[error("{}: {source}", path.display())]
+    NoSuchPath {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Module(#[from] ModuleError),
 }
 
 /// Runs every fetch of `units`, calling `report` after each; returns how many failed.

@@ -33,6 +33,9 @@ pub struct PlanRequest {
     pub executor: ExecutorPreference,
     /// crossmatrix's cache (what planning learns about Go projects is remembered there).
     pub cache_dir: PathBuf,
+    /// The module cache the builds will read (`--modcache`, else crossmatrix's own): planning
+    /// reads the module graph from it too.
+    pub modcache: Option<PathBuf>,
     /// Set for `crossmatrix test`: `programs` (or the config's `[[tests]]`, or `./...`) are
     /// packages whose Go tests run, with these flags added to each.
     pub tests: Option<TestSpec>,
@@ -421,6 +424,7 @@ fn narrow(
         &crossmatrix_project::ResolveOptions {
             memo_dir: req.cache_dir.join("golist"),
             gowork: std::env::var("GOWORK").ok(),
+            modcache: req.modcache.clone(),
         },
     )?;
     if !req.filter.is_empty() {

@@ -312,3 +312,54 @@ pub fn go_build(src: &Path, out: &Path, goarch: &str) {
         String::from_utf8_lossy(&built.stderr)
     );
 }
+
+/// Writes `module@version` into a module proxy directory as the protocol wants it: `@v/list`,
+/// `VERSION.info`, `VERSION.mod` and `VERSION.zip` (files under `MODULE@VERSION/`).
+pub fn publish(proxy: &Path, module: &str, version: &str, files: &[(&str, &str)]) {
+    let gomod = format!("module {module}\n\ngo 1.21\n");
+    let dir = proxy.join(module).join("@v");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut list = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("list"))
+        .unwrap();
+    std::io::Write::write_all(&mut list, format!("{version}\n").as_bytes()).unwrap();
+    write(
+        &dir.join(format!("{version}.info")),
+        &format!("{{\"Version\":\"{version}\",\"Time\":\"2025-01-01T00:00:00Z\"}}"),
+    );
+    write(&dir.join(format!("{version}.mod")), &gomod);
+    let zipf = std::fs::File::create(dir.join(format!("{version}.zip"))).unwrap();
+    let mut z = zip::ZipWriter::new(zipf);
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut add = |name: &str, body: &str| {
+        z.start_file(format!("{module}@{version}/{name}"), opts)
+            .unwrap();
+        std::io::Write::write_all(&mut z, body.as_bytes()).unwrap();
+    };
+    add("go.mod", &gomod);
+    for (name, body) in files {
+        add(name, body);
+    }
+    z.finish().unwrap();
+}
+
+/// Runs the host's Go 1.27 with `env` in `dir` (for fixture set-up: go.sum, vendor/).
+pub fn go(dir: &Path, a: &[&str], env: &[(&str, String)]) {
+    let mut c = std::process::Command::new("/usr/lib/go-1.27/bin/go");
+    c.current_dir(dir)
+        .args(a)
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-mod=mod");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    assert!(
+        o.status.success(),
+        "go {a:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
