@@ -113,7 +113,18 @@ pub fn go_list(
             }
         }
     }
-    let listed = run_go_list(ctx, cwd, args, modcache)?;
+    // Without the module cache first, as go list needs nothing from it for a pruned graph (and
+    // a dependency that does not match go.sum stays a build's `checksum-mismatch`); an
+    // unpruned graph (an old `go` line) asks for its dependencies' go.mod files: again with
+    // the module cache the builds read.
+    let listed = match run_go_list(ctx, cwd, args, None) {
+        Err(GoListError::Failed { message, .. })
+            if modcache.is_some() && message.contains("module lookup disabled") =>
+        {
+            run_go_list(ctx, cwd, args, modcache)?
+        }
+        other => other?,
+    };
     if let Some(m) = &memo {
         // Best effort: without a memo the next plan asks go again.
         let _ = std::fs::create_dir_all(memo_dir).and_then(|()| {
