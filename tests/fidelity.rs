@@ -75,28 +75,7 @@ func TestGoVet(t *testing.T) {
 "#,
     );
     let out = d.path().join("out");
-    let cache = s(&shared_cache());
-    let o = crossmatrix_in(
-        &m,
-        &[
-            "test",
-            ".",
-            "--toolchain",
-            "go1.27",
-            "--target",
-            "linux/amd64",
-            "--target",
-            "linux/arm64",
-            "--cgo",
-            "0",
-            "--cache-dir",
-            &cache,
-            "--out",
-            &s(&out),
-        ],
-        &[],
-        false,
-    );
+    let o = test_amd64_arm64(&m, ".", &out, &[], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let recs = records(&out);
     assert_eq!(recs.len(), 2);
@@ -171,27 +150,9 @@ fn an_old_go_line_library_is_fetched_and_tested_offline() {
     // Then offline: planning reads the graph from that cache, the tests pass.
     let out = d.path().join("out");
     let test = |out: &Path, mc: &str, extra: &[&str], env: &[(&str, &str)]| {
-        let mut a: Vec<String> = [
-            "test",
-            "./...",
-            "--toolchain",
-            "go1.27",
-            "--target",
-            "linux/amd64",
-            "--target",
-            "linux/arm64",
-            "--cgo",
-            "0",
-            "--cache-dir",
-            &cache,
-            mc,
-            "--out",
-            &s(out),
-        ]
-        .map(String::from)
-        .to_vec();
-        a.extend(extra.iter().map(|x| x.to_string()));
-        crossmatrix_in(&lib, &a, env, false)
+        let mut flags = vec![mc];
+        flags.extend(extra);
+        test_amd64_arm64(&lib, "./...", out, &flags, env)
     };
     let o = test(&out, &mc, &[], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -208,4 +169,35 @@ fn an_old_go_line_library_is_fetched_and_tested_offline() {
     let o = test(&out2, &fresh, &["--fetch"], &net);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(records(&out2).iter().all(|r| r["status"] == "pass"));
+}
+
+/// `crossmatrix test PATTERN` in `dir` on linux/amd64 and linux/arm64, cgo 0, Go 1.27, the
+/// shared cache, with `flags` and `env` added.
+fn test_amd64_arm64(
+    dir: &Path,
+    pattern: &str,
+    out: &Path,
+    flags: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let cache = s(&shared_cache());
+    let out = s(out);
+    let mut a = vec![
+        "test",
+        pattern,
+        "--toolchain",
+        "go1.27",
+        "--target",
+        "linux/amd64",
+        "--target",
+        "linux/arm64",
+        "--cgo",
+        "0",
+        "--cache-dir",
+        &cache,
+        "--out",
+        &out,
+    ];
+    a.extend(flags);
+    crossmatrix_in(dir, &a, env, false)
 }
