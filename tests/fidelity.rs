@@ -201,3 +201,53 @@ fn test_amd64_arm64(
     a.extend(flags);
     crossmatrix_in(dir, &a, env, false)
 }
+
+/// A failed test's output goes through the same recognition as a program's: on an empty root,
+/// a test that runs `sleep` carries `missing-executable`, a plain failure none; a package whose
+/// every failure is that trap gets it as the cell's cause, a mixed one stays `test-failure`
+/// with each test's cause in the hint.
+#[test]
+fn each_failed_test_carries_the_trap_it_ran_into() {
+    require_host!(false);
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("m");
+    write(&m.join("go.mod"), "module example.com/traps\n\ngo 1.22\n");
+    let sleeps = "func TestRunsSleep(t *testing.T) {\n\tif err := exec.Command(\"sleep\", \"0\").Run(); err != nil {\n\t\tt.Fatal(err)\n\t}\n}\n";
+    write(&m.join("onlytrap/p.go"), "package onlytrap\n");
+    write(
+        &m.join("onlytrap/p_test.go"),
+        &format!("package onlytrap\n\nimport (\n\t\"os/exec\"\n\t\"testing\"\n)\n\n{sleeps}"),
+    );
+    write(&m.join("mixed/p.go"), "package mixed\n");
+    write(
+        &m.join("mixed/p_test.go"),
+        &format!(
+            "package mixed\n\nimport (\n\t\"os/exec\"\n\t\"testing\"\n)\n\n{sleeps}\nfunc TestPlain(t *testing.T) {{ t.Error(\"plain failure\") }}\n"
+        ),
+    );
+    let out = d.path().join("out");
+    let o = test_amd64_arm64(&m, "./...", &out, &[], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 4);
+    for r in &recs {
+        let case = |name: &str| {
+            r["tests"]["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == name)
+                .unwrap_or_else(|| panic!("no {name} in {r:#}"))
+                .clone()
+        };
+        assert_eq!(case("TestRunsSleep")["cause"], "missing-executable", "{r:#}");
+        let hint = r["hint"].as_str().unwrap();
+        assert!(hint.contains("TestRunsSleep (missing-executable)"), "{hint}");
+        if r["program"] == "onlytrap" {
+            assert_eq!(r["cause"], "missing-executable", "{r:#}");
+        } else {
+            assert_eq!(r["cause"], "test-failure", "{r:#}");
+            assert!(case("TestPlain")["cause"].is_null(), "{r:#}");
+        }
+    }
+}

@@ -100,6 +100,7 @@ pub(crate) fn test_cell(id: &str, cases: &[(&str, TestStatus, &str)]) -> CellRec
                 elapsed_ms: 12,
                 output: out.to_string(),
                 error: String::new(),
+                cause: None,
             })
             .collect(),
         ..TestsRecord::default()

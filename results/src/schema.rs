@@ -320,6 +320,11 @@ pub struct TestCase {
     /// releases and for tests that failed without reporting (a failed subtest's parent).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
+    /// Why a failed test failed when its output names an environment trap that the root it
+    /// ran in confirms (`missing-executable`, `dns-config`, `missing-tmpdir`, …); none for a
+    /// plain failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
 }
 
 impl TestCase {

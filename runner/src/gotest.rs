@@ -172,6 +172,7 @@ pub fn summarize(package: &str, events: &[TestEvent], finished: &Finished) -> Te
             elapsed_ms,
             output: kept(&outputs),
             error: kept(&errors),
+            cause: None,
         });
     }
     if running.is_none() && !exited_ok {

@@ -11,7 +11,7 @@ use crate::gotest::{summarize, to_events};
 use crate::inspect::BinaryInfo;
 use crate::test2json::plain_output;
 use crossmatrix_matrix::{Cause, Cell, Expectation, ProgramSource, TestSpec};
-use crossmatrix_results::{RunRecord, StepStatus, TestsRecord};
+use crossmatrix_results::{RunRecord, StepStatus, TestStatus, TestsRecord};
 use crossmatrix_sandbox::Abort;
 use crossmatrix_sandbox::capture::Caps;
 use crossmatrix_sandbox::process::CaptureOptions;
@@ -59,6 +59,13 @@ pub(crate) fn run_tests(
     let mut record = summarize(&package, &events, &f);
     let ran_tests = events.iter().any(|e| e.test.is_some());
     let ctx = run_context(cell, info, prepared, &run.executor);
+    // Each failed test through the same recognition as a program: what it ran into in the
+    // root it ran in.
+    for case in record.cases.iter_mut() {
+        if case.status == TestStatus::Fail {
+            case.cause = crate::diagnose::traps::trap_in(&case.output, &ctx).map(|f| f.cause);
+        }
+    }
     // A binary that never got to its tests failed for the reasons programs fail: a missing
     // loader, an emulator crash, a signal, a wasm trap.
     let fail = if !ran_tests && f.code() != Some(0) {

@@ -39,7 +39,11 @@ pub fn test_verdict(rec: &TestsRecord, finished: &Finished, timeout: Duration) -
         }
     }
     if !failed.is_empty() {
-        let shown: Vec<&str> = failed.iter().take(3).copied().collect();
+        let named = |c: &crossmatrix_results::TestCase| match c.cause {
+            Some(cause) => format!("{} ({cause})", c.name),
+            None => c.name.clone(),
+        };
+        let shown: Vec<String> = rec.failed().take(3).map(named).collect();
         let more = if failed.len() > 3 {
             format!(" and {} more", failed.len() - 3)
         } else {
@@ -55,8 +59,15 @@ pub fn test_verdict(rec: &TestsRecord, finished: &Finished, timeout: Duration) -
         } else {
             ""
         };
+        // Every failed test that says why names the same trap: that is the cell's cause.
+        let mut said = rec.failed().filter(|c| !c.failure_line().is_empty());
+        let first = said.next().and_then(|c| c.cause);
+        let cause = match first {
+            Some(c) if said.all(|o| o.cause == Some(c)) => c,
+            _ => Cause::TestFailure,
+        };
         return Some(Failure::new(
-            Cause::TestFailure,
+            cause,
             format!(
                 "{} test(s) failed: {}{more}; their output is in the record (tests.cases){why}",
                 failed.len(),

@@ -31,18 +31,22 @@ pub fn refine(generic: Failure, f: &Finished, ctx: &RunContext) -> Failure {
     if matches!(generic.cause, Cause::Signal | Cause::EmulatorCrash) {
         return generic;
     }
+    [&stderr, &stdout]
+        .into_iter()
+        .find_map(|text| trap_in(text, ctx))
+        .unwrap_or(generic)
+}
+
+/// The environment trap `text` (Go's output) names and the run's root confirms, if any — the
+/// recognisers of [`refine`] without the CPU level: for one failed test's output.
+pub fn trap_in(text: &str, ctx: &RunContext) -> Option<Failure> {
     let root = Root {
         dir: ctx.traps.root.as_deref(),
     };
     let recognisers: [Recogniser; 6] = [tzdata, ca_roots, user_db, executable, dns_config, tmpdir];
-    for text in [&stderr, &stdout] {
-        for recognise in recognisers {
-            if let Some(found) = recognise(text, ctx, &root) {
-                return found;
-            }
-        }
-    }
-    generic
+    recognisers
+        .into_iter()
+        .find_map(|recognise| recognise(text, ctx, &root))
 }
 
 /// Reads Go's output for one trap and confirms it against the root.
