@@ -3,7 +3,8 @@
 # one broken file (a workflow passing an input the action does not have, a workflow step with an
 # unquoted variable, a job needing a job that does not exist, a shell script with an unquoted
 # cd, a Containerfile on :latest with unpinned apt packages, a Job manifest with a misspelt
-# field) and expects the linter to fail and to name the mistake. So ci/lint cannot pass for want
+# field, an expression in the action's metadata) and expects the linter to fail and to name
+# the mistake. So ci/lint cannot pass for want
 # of looking. Run by ci/test; a missing linter is SKIPPED (a failure under CI).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -58,6 +59,14 @@ jobs:
           shardz: 1/4
 YAML
 expect_caught "actionlint: an input the action does not define" 'input "shardz" is not defined' actionlint_in_project
+
+# An expression in an input's description: the runner (and act) refuse the whole action;
+# actionlint does not look there.
+sed 's#description: "`K/N`: run only shard K of N.*#description: "`K/N` (e.g. `${{ matrix.shard }}`)"#' \
+  "$ROOT/ci/github/action.yml" > "$TMP/action.yml"
+grep -q 'matrix.shard' "$TMP/action.yml" || { echo "FAILED  lint.sh could not plant the expression"; exit 1; }
+expect_caught "check-action-metadata: an expression in an input's description" \
+  'action.yml:[0-9]+: an expression in .description.' python3 "$ROOT/ci/check-action-metadata" "$TMP/action.yml"
 
 project <<'YAML'
 on: push
