@@ -240,9 +240,16 @@ fn each_failed_test_carries_the_trap_it_ran_into() {
                 .unwrap_or_else(|| panic!("no {name} in {r:#}"))
                 .clone()
         };
-        assert_eq!(case("TestRunsSleep")["cause"], "missing-executable", "{r:#}");
+        assert_eq!(
+            case("TestRunsSleep")["cause"],
+            "missing-executable",
+            "{r:#}"
+        );
         let hint = r["hint"].as_str().unwrap();
-        assert!(hint.contains("TestRunsSleep (missing-executable)"), "{hint}");
+        assert!(
+            hint.contains("TestRunsSleep (missing-executable)"),
+            "{hint}"
+        );
         if r["program"] == "onlytrap" {
             assert_eq!(r["cause"], "missing-executable", "{r:#}");
         } else {

@@ -452,7 +452,19 @@ impl Installer {
                 return Ok(done);
             }
         }
-        let (release, file) = self.resolve(req)?;
+        let (release, file) = match self.resolve(req) {
+            Ok(found) => found,
+            // The index cannot be fetched (offline, an air-gapped runner): a toolchain already
+            // here that the request names answers it — nothing needed downloading.
+            Err(e @ InstallError::Fetch { .. }) => match self.newest_installed(req) {
+                Some(done) => {
+                    progress.resolved(req, &done.version);
+                    return Ok(done);
+                }
+                None => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
         let version = release.version.clone();
         progress.resolved(req, &version);
         if let Some(done) = self.existing(&version) {
@@ -496,6 +508,16 @@ impl Installer {
             goroot,
             newly_installed: true,
         })
+    }
+
+    /// The newest toolchain in this installer's directory that `req` names.
+    fn newest_installed(&self, req: &VersionRequest) -> Option<Installed> {
+        crate::paths::installed_toolchains(&self.dir)
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+            .filter(|v| req.matches(v))
+            .next_back()
+            .and_then(|v| self.existing(&v))
     }
 
     fn existing(&self, version: &str) -> Option<Installed> {
@@ -796,6 +818,37 @@ mod tests {
             "go1.23.4.linux-armv6l.tar.gz"
         );
         assert!(i[0].archive_for("linux", "riscv64").is_none());
+    }
+
+    #[test]
+    fn offline_a_minor_or_latest_is_answered_by_what_is_installed() {
+        let d = tempfile::tempdir().unwrap();
+        for v in ["go1.26.11", "go1.27.3", "go1.27.4", "go1.28rc1"] {
+            std::fs::create_dir_all(d.path().join(v).join("bin")).unwrap();
+            std::fs::write(d.path().join(v).join("bin/go"), "").unwrap();
+        }
+        // A mirror directory that does not exist: the index cannot be fetched.
+        let gone = d.path().join("no-such-mirror");
+        let inst = Installer::new(
+            d.path(),
+            DownloadSource::mirror(&gone.display().to_string()).unwrap(),
+        );
+        let req = |s: &str| s.parse::<VersionRequest>().unwrap();
+        for (asked, got) in [
+            ("go1.27", "go1.27.4"),
+            ("latest", "go1.27.4"),
+            ("go1.26", "go1.26.11"),
+        ] {
+            let done = inst.install(&req(asked), &NoProgress).unwrap();
+            assert_eq!(
+                (done.version.as_str(), done.newly_installed),
+                (got, false),
+                "{asked}"
+            );
+        }
+        // Nothing here answers go1.25: the fetch error stands.
+        let err = inst.install(&req("go1.25"), &NoProgress).unwrap_err();
+        assert!(matches!(err, InstallError::Fetch { .. }), "{err}");
     }
 
     #[test]
