@@ -515,8 +515,7 @@ impl Installer {
         crate::paths::installed_toolchains(&self.dir)
             .iter()
             .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
-            .filter(|v| req.matches(v))
-            .next_back()
+            .rfind(|v| req.matches(v))
             .and_then(|v| self.existing(&v))
     }
 
