@@ -31,7 +31,7 @@ enum Act {
 struct Fake {
     acts: HashMap<String, Act>,
     aborted: AtomicBool,
-    staged: Mutex<Vec<String>>,
+    staged: Arc<Mutex<Vec<String>>>,
     timed: AtomicUsize,
     timing_mode: TimingMode,
 }
@@ -41,7 +41,7 @@ impl Fake {
         Fake {
             acts: acts.iter().map(|(c, a)| (c.id.to_string(), *a)).collect(),
             aborted: AtomicBool::new(false),
-            staged: Mutex::new(Vec::new()),
+            staged: Arc::new(Mutex::new(Vec::new())),
             timed: AtomicUsize::new(0),
             timing_mode: TimingMode::Quiet,
         }
@@ -319,12 +319,25 @@ fn an_interrupt_during_timed_runs_keeps_the_cell_untimed() {
 struct FailingSink {
     appended: usize,
     fail_at: usize,
+    /// The write fails only once this many cells were started (the cells a worker took
+    /// before the failure reached it), so the test does not race the workers.
+    after_started: Option<(Arc<Mutex<Vec<String>>>, usize)>,
 }
 
 impl RecordSink for FailingSink {
     fn append(&mut self, _rec: &CellRecord) -> Result<(), StoreError> {
         self.appended += 1;
         if self.appended == self.fail_at {
+            if let Some((started, n)) = &self.after_started {
+                let deadline = std::time::Instant::now() + Duration::from_secs(20);
+                while started.lock().unwrap().len() < *n {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "cell {n} never started"
+                    );
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
             return Err(StoreError::Write {
                 path: "cells.jsonl".into(),
                 source: std::io::Error::other("No space left on device"),
@@ -349,6 +362,7 @@ fn a_record_that_cannot_be_stored_stops_the_run_with_an_error() {
     let sink = Box::new(FailingSink {
         appended: 0,
         fail_at: 2,
+        after_started: Some((Arc::clone(&fake.staged), 3)),
     });
     let mut events = Vec::new();
     let err = Session::with_sink(out.path(), sink, vec![], false)
