@@ -21,6 +21,6 @@ pub mod runner;
 pub mod test2json;
 
 pub use cell::inspect;
-pub use cell::shared::{DEFAULT_TEST_TIMEOUT, RunnerConfig};
+pub use cell::shared::RunnerConfig;
 pub use cell::time::{TimingJob, TimingMode};
 pub use runner::{Runner, RunnerError, Staged};

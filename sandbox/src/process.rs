@@ -203,10 +203,6 @@ impl Finished {
     pub fn timed_out(&self) -> bool {
         matches!(self.end, ChildEnd::TimedOut { .. })
     }
-
-    pub fn aborted(&self) -> bool {
-        self.end == ChildEnd::Aborted
-    }
 }
 
 /// Runs `cmd` to completion or until `timeout`, in a new process group that is stopped whole
