@@ -64,8 +64,9 @@ pub struct MatrixArgs {
     /// C libraries for cgo=1 cells (gnu, musl).
     #[arg(long = "libc", value_name = "gnu|musl")]
     pub libc: Vec<String>,
-    /// Where binaries run: scratch, glibc, musl or a directory. Default: the one matching the build.
-    #[arg(long = "rootfs", value_name = "scratch|glibc|musl|DIR")]
+    /// Where binaries run: scratch, host, glibc, musl, a directory or an image. Default: the one
+    /// matching the build (for a cgo=0 linux test cell: host, the host's programs read-only).
+    #[arg(long = "rootfs", value_name = "scratch|host|glibc|musl|DIR")]
     pub rootfs: Vec<String>,
     /// Keep cells whose id matches a glob, or `axis=value` (toolchain, target, cgo, libc, rootfs, program).
     #[arg(long = "filter", value_name = "GLOB|AXIS=VALUE")]
@@ -266,9 +267,9 @@ pub struct ProbeArgs {
     /// C libraries for cgo=1 cells. Default: gnu and musl.
     #[arg(long = "libc", value_name = "gnu|musl")]
     pub libc: Vec<String>,
-    /// Roots every probe runs in: scratch, glibc, musl, a directory or an image. Default:
+    /// Roots every probe runs in: scratch, host, glibc, musl, a directory or an image. Default:
     /// scratch, glibc and musl.
-    #[arg(long = "rootfs", value_name = "scratch|glibc|musl|DIR|IMAGE")]
+    #[arg(long = "rootfs", value_name = "scratch|host|glibc|musl|DIR|IMAGE")]
     pub rootfs: Vec<String>,
     /// Keep cells whose id matches a glob, or `axis=value` (as for `run`).
     #[arg(long = "filter", value_name = "GLOB|AXIS=VALUE")]

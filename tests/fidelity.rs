@@ -202,10 +202,10 @@ fn test_amd64_arm64(
     crossmatrix_in(dir, &a, env, false)
 }
 
-/// A failed test's output goes through the same recognition as a program's: on an empty root,
-/// a test that runs `sleep` carries `missing-executable`, a plain failure none; a package whose
-/// every failure is that trap gets it as the cell's cause, a mixed one stays `test-failure`
-/// with each test's cause in the hint.
+/// A failed test's output goes through the same recognition as a program's: on an empty root
+/// (`--rootfs scratch`), a test that runs `sleep` carries `missing-executable`, a plain failure
+/// none; a package whose every failure is that trap gets it as the cell's cause, a mixed one
+/// stays `test-failure` with each test's cause in the hint.
 #[test]
 fn each_failed_test_carries_the_trap_it_ran_into() {
     require_host!(false);
@@ -226,7 +226,7 @@ fn each_failed_test_carries_the_trap_it_ran_into() {
         ),
     );
     let out = d.path().join("out");
-    let o = test_amd64_arm64(&m, "./...", &out, &[], &[]);
+    let o = test_amd64_arm64(&m, "./...", &out, &["--rootfs", "scratch"], &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let recs = records(&out);
     assert_eq!(recs.len(), 4);
@@ -256,5 +256,169 @@ fn each_failed_test_carries_the_trap_it_ran_into() {
             assert_eq!(r["cause"], "test-failure", "{r:#}");
             assert!(case("TestPlain")["cause"].is_null(), "{r:#}");
         }
+    }
+}
+
+/// What a test commonly needs from the machine it runs on (#25 cases 2–4): system programs
+/// (`sleep`, `sh` with coreutils), `localhost`, the user database, and a package directory it
+/// can write into. On the root test cells get by default (`host`) they pass natively, under
+/// qemu through binfmt_misc and under qemu invoked directly, and the record lists what the test
+/// wrote — in a throwaway copy: the source is untouched. On `--rootfs scratch` each failing
+/// test names what the root lacks.
+#[test]
+fn a_test_cell_gets_what_go_test_gives_a_test_and_scratch_says_what_it_lacks() {
+    require_host!(false);
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("m");
+    write(&m.join("go.mod"), "module example.com/env\n\ngo 1.22\n");
+    write(&m.join("env.go"), "package env\n");
+    write(&m.join("testdata/in.txt"), "kept\n");
+    write(
+        &m.join("env_test.go"),
+        r#"package env
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"testing"
+)
+
+func TestRunsSleep(t *testing.T) {
+	if err := exec.Command("sleep", "0").Run(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunsAShellPipeline(t *testing.T) {
+	out, err := exec.Command("sh", "-c", "echo hi | tr a-z A-Z").Output()
+	if err != nil || string(out) != "HI\n" {
+		t.Fatalf("%q %v", out, err)
+	}
+}
+
+func TestListensOnLocalhost(t *testing.T) {
+	l, err := net.Listen("tcp", "localhost:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+}
+
+func TestKnowsItsUser(t *testing.T) {
+	if _, err := user.Current(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWritesNextToItsSources(t *testing.T) {
+	if err := os.MkdirAll("./made", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("./made/out.txt", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("testdata/in.txt", []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+"#,
+    );
+    let out = d.path().join("out");
+    let o = test_amd64_arm64(&m, ".", &out, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out_direct = d.path().join("out-direct");
+    let o = crossmatrix_in(
+        &m,
+        &[
+            "test",
+            ".",
+            "--toolchain",
+            "go1.27",
+            "--target",
+            "linux/s390x",
+            "--cgo",
+            "0",
+            "--executor",
+            "qemu-direct",
+            "--cache-dir",
+            &s(&shared_cache()),
+            "--out",
+            &s(&out_direct),
+        ],
+        &[],
+        false,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut recs = records(&out);
+    recs.extend(records(&out_direct));
+    assert_eq!(recs.len(), 3);
+    for r in &recs {
+        assert_eq!(r["status"], "pass", "{r:#}");
+        assert_eq!(r["rootfs"], "host", "{r:#}");
+        assert!(r["id"].as_str().unwrap().contains("/rootfs-host/"), "{r:#}");
+        assert_eq!(r["tests"]["totals"]["passed"], 5, "{r:#}");
+        assert_eq!(
+            r["tests"]["source_writes"],
+            serde_json::json!([
+                {"path": "made", "change": "created"},
+                {"path": "made/out.txt", "change": "created"},
+                {"path": "testdata/in.txt", "change": "modified"},
+            ]),
+            "{r:#}"
+        );
+    }
+    assert!(
+        !m.join("made").exists(),
+        "the source directory is never written"
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.join("testdata/in.txt")).unwrap(),
+        "kept\n"
+    );
+
+    // Both roots in one run: what scratch lacks, test by test, and where each test passes.
+    let bare = d.path().join("bare");
+    let flags = ["--rootfs", "scratch", "--rootfs", "host"];
+    let o = test_amd64_arm64(&m, ".", &bare, &flags, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("TestRunsSleep, TestRunsAShellPipeline, TestListensOnLocalhost, TestKnowsItsUser pass on rootfs host"),
+        "{table}"
+    );
+    let recs = records(&bare);
+    assert_eq!(recs.len(), 4);
+    for r in recs.iter().filter(|r| r["rootfs"] == "host") {
+        assert_eq!(r["status"], "pass", "{r:#}");
+    }
+    for r in recs.into_iter().filter(|r| r["rootfs"] == "scratch") {
+        let causes: std::collections::BTreeMap<String, serde_json::Value> = r["tests"]["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_string(), c["cause"].clone()))
+            .collect();
+        assert_eq!(causes["TestRunsSleep"], "missing-executable", "{r:#}");
+        assert_eq!(
+            causes["TestRunsAShellPipeline"], "missing-executable",
+            "{r:#}"
+        );
+        assert_eq!(causes["TestListensOnLocalhost"], "dns-config", "{r:#}");
+        assert_eq!(causes["TestKnowsItsUser"], "missing-user-db", "{r:#}");
+        assert!(
+            causes["TestWritesNextToItsSources"].is_null(),
+            "it passes: {r:#}"
+        );
+        // Different traps: the cell's cause is the generic one, each test's in the hint.
+        assert_eq!(r["cause"], "test-failure", "{r:#}");
+        assert!(
+            r["hint"]
+                .as_str()
+                .unwrap()
+                .contains("TestListensOnLocalhost (dns-config)"),
+            "{r:#}"
+        );
     }
 }

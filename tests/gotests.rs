@@ -246,7 +246,7 @@ fn a_projects_go_tests_on_every_target() {
     let suite = report
         .test_suites
         .iter()
-        .find(|s| s.name.as_str() == "go1.27/linux-arm64/cgo0/rootfs-scratch/calc")
+        .find(|s| s.name.as_str() == "go1.27/linux-arm64/cgo0/rootfs-host/calc")
         .expect("a suite per test cell");
     assert_eq!(suite.test_cases.len(), 7);
     assert_eq!((suite.failures, suite.skipped), (3, 1));
@@ -359,7 +359,7 @@ fn toolchains_compared_test_by_test_and_warm_reruns_reuse() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("TESTS BROKE (1)"), "{text}");
     assert!(
-        text.contains("linux-amd64/cgo0/rootfs-scratch/calc  TestNewer  (absent) → fail"),
+        text.contains("linux-amd64/cgo0/rootfs-host/calc  TestNewer  (absent) → fail"),
         "{text}"
     );
     assert!(text.contains("TESTS FAILING ON BOTH SIDES"), "{text}");
@@ -423,12 +423,16 @@ fn toolchains_compared_test_by_test_and_warm_reruns_reuse() {
     }
 }
 
-/// A module of the tests a user gets wrong: one writing into its own (read-only) package
-/// directory, one printing a gigabyte, a package whose tests need cgo, one whose test files
-/// are all `//go:build cgo`.
+/// A module of the tests a user gets wrong: one writing into its own package directory when
+/// that is too large to copy (a sparse 65 MiB file: it stays read-only), one printing a
+/// gigabyte, a package whose tests need cgo, one whose test files are all `//go:build cgo`.
 fn bad_fixture(root: &Path) {
     write(&root.join("go.mod"), "module example.com/bad\n\ngo 1.21\n");
     write(&root.join("writes/w.go"), "package writes\n");
+    std::fs::create_dir_all(root.join("writes/testdata")).unwrap();
+    std::fs::File::create(root.join("writes/testdata/big.bin"))
+        .and_then(|f| f.set_len(65 << 20))
+        .unwrap();
     write(
         &root.join("writes/w_test.go"),
         "package writes\n\nimport (\n\t\"os\"\n\t\"testing\"\n\t\"time\"\n)\n\nfunc TestWriteHere(t *testing.T) {\n\tif err := os.WriteFile(\"out.txt\", []byte(\"x\"), 0o644); err != nil {\n\t\tt.Fatal(err)\n\t}\n}\n\nfunc TestWriteTemp(t *testing.T) {\n\ttime.Sleep(50 * time.Millisecond)\n\tif err := os.WriteFile(t.TempDir()+\"/out.txt\", []byte(\"x\"), 0o644); err != nil {\n\t\tt.Fatal(err)\n\t}\n}\n",
@@ -507,7 +511,7 @@ fn bad_test_input_gets_a_cause_and_the_run_goes_on() {
             .unwrap_or_else(|| panic!("no record of {program} cgo={cgo}"))
     };
     for cgo in [0, 1] {
-        // The package's directory is read-only in the sandbox; t.TempDir() is writable.
+        // The package's directory is too large to copy, so read-only; t.TempDir() is writable.
         let w = find("writes", cgo);
         assert_eq!(w["cause"], "test-failure", "{w:#}");
         let hint = w["hint"].as_str().unwrap();

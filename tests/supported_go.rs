@@ -85,10 +85,7 @@ fn test_run_and_compare_on_go126_and_go127_from_a_clean_cache() {
     let recs = records(&out);
     assert_eq!(recs.len(), 4);
     for arch in ["amd64", "arm64"] {
-        let old = record(
-            &recs,
-            &format!("go1.26/linux-{arch}/cgo0/rootfs-scratch/calc"),
-        );
+        let old = record(&recs, &format!("go1.26/linux-{arch}/cgo0/rootfs-host/calc"));
         assert_eq!(old["status"], "pass", "{old:#}");
         assert!(
             old["toolchain"]["version"]
@@ -99,10 +96,7 @@ fn test_run_and_compare_on_go126_and_go127_from_a_clean_cache() {
         let benches = old["tests"]["benchmarks"].as_array().unwrap();
         assert_eq!(benches[0]["name"], "BenchmarkAdd", "{old:#}");
         assert_eq!(benches[0]["iterations"], 10);
-        let new = record(
-            &recs,
-            &format!("go1.27/linux-{arch}/cgo0/rootfs-scratch/calc"),
-        );
+        let new = record(&recs, &format!("go1.27/linux-{arch}/cgo0/rootfs-host/calc"));
         assert_eq!(new["status"], "fail", "{new:#}");
         assert_eq!(new["cause"], "test-failure", "{new:#}");
         let cases = new["tests"]["cases"].as_array().unwrap();
@@ -151,7 +145,7 @@ fn test_run_and_compare_on_go126_and_go127_from_a_clean_cache() {
     assert!(text.contains("go1.26 → go1.27"), "{text}");
     assert!(text.contains("tests: 2 broke, 0 fixed"), "{text}");
     assert!(
-        text.contains("linux-arm64/cgo0/rootfs-scratch/calc  TestNewer"),
+        text.contains("linux-arm64/cgo0/rootfs-host/calc  TestNewer"),
         "{text}"
     );
     let o = crossmatrix(&[

@@ -259,6 +259,10 @@ pub enum RootfsSpec {
     Glibc,
     /// Alpine-like: the target's musl loader and libc.
     Musl,
+    /// The host's programs read-only (`/usr`, `/bin`, `/lib`…: a shell, coreutils, tzdata) and
+    /// an `/etc` of crossmatrix's own (`hosts`, `services`, passwd/group, CA roots): what a test
+    /// run by `go test -exec` sees. The default root of cgo=0 linux test cells.
+    Host,
     /// A user directory, e.g. an unpacked image.
     Dir(PathBuf),
     /// A container image: an OCI layout directory, or a `docker save` / `podman save` /
@@ -299,11 +303,31 @@ impl RootfsSpec {
             _ => RootfsSpec::Scratch,
         }
     }
+
+    /// The rootfs a cell gets when the matrix names none: [`RootfsSpec::matching`] its build,
+    /// except that a static linux test binary runs on [`RootfsSpec::Host`] — the programs and
+    /// files a test gets under `go test -exec` (a shell, `localhost`, `/etc/services`…).
+    pub fn default_for(
+        target: &Target,
+        cgo: bool,
+        libc: Option<Libc>,
+        program: &Program,
+    ) -> RootfsSpec {
+        match RootfsSpec::matching(cgo, libc) {
+            RootfsSpec::Scratch
+                if program.is_test() && target.is_linux() && !target.is_build_only() =>
+            {
+                RootfsSpec::Host
+            }
+            other => other,
+        }
+    }
     pub fn label(&self) -> String {
         match self {
             RootfsSpec::Scratch => "scratch".into(),
             RootfsSpec::Glibc => "glibc".into(),
             RootfsSpec::Musl => "musl".into(),
+            RootfsSpec::Host => "host".into(),
             RootfsSpec::Dir(p) | RootfsSpec::Image(p) => p.display().to_string(),
         }
     }
@@ -612,6 +636,7 @@ impl Cell {
             RootfsSpec::Scratch => id.push_str("scratch"),
             RootfsSpec::Glibc => id.push_str("glibc"),
             RootfsSpec::Musl => id.push_str("musl"),
+            RootfsSpec::Host => id.push_str("host"),
         }
         id.push('/');
         push_sanitized(&mut id, &program.name);
@@ -685,6 +710,29 @@ mod tests {
             RootfsSpec::matching(true, Some(Libc::Musl)),
             RootfsSpec::Musl
         );
+    }
+
+    /// Static linux test cells run on `host` (what `go test -exec` gives a test); programs,
+    /// cgo test cells and non-linux targets keep the root their build matches.
+    #[test]
+    fn test_cells_default_to_the_host_root() {
+        let program = Program::probe();
+        let mut test = Program::probe();
+        test.test = Some(TestSpec::default());
+        let linux = Target::linux("arm64");
+        let default = |t: &Target, cgo, libc, p: &Program| RootfsSpec::default_for(t, cgo, libc, p);
+        assert_eq!(default(&linux, false, None, &test), RootfsSpec::Host);
+        assert_eq!(default(&linux, false, None, &program), RootfsSpec::Scratch);
+        assert_eq!(
+            default(&linux, true, Some(Libc::Musl), &test),
+            RootfsSpec::Musl
+        );
+        let wasi = Target::new("wasip1", "wasm");
+        assert_eq!(default(&wasi, false, None, &test), RootfsSpec::Scratch);
+        let darwin = Target::new("darwin", "arm64");
+        assert_eq!(default(&darwin, false, None, &test), RootfsSpec::Scratch);
+        let id = Cell::new(tc(), linux, false, None, RootfsSpec::Host, Arc::new(test)).id;
+        assert_eq!(id.as_str(), "go1.24/linux-arm64/cgo0/rootfs-host/probe");
     }
 
     #[test]

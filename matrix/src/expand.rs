@@ -57,18 +57,27 @@ impl Plan {
             for tc in &axes.toolchains {
                 for target in &axes.targets {
                     for mode in &axes.modes {
-                        let rootfs = match &axes.rootfs {
-                            Some(list) => list.clone(),
-                            None => vec![RootfsSpec::matching(mode.cgo(), mode.libc())],
+                        // `None`: the root each program's build matches (see `default_for`).
+                        let rootfs: Vec<Option<&RootfsSpec>> = match &axes.rootfs {
+                            Some(list) => list.iter().map(Some).collect(),
+                            None => vec![None],
                         };
                         for rfs in rootfs {
                             for program in &axes.programs {
+                                let rfs = rfs.cloned().unwrap_or_else(|| {
+                                    RootfsSpec::default_for(
+                                        target,
+                                        mode.cgo(),
+                                        mode.libc(),
+                                        program,
+                                    )
+                                });
                                 let mut cell = Cell::new(
                                     tc.clone(),
                                     target.clone(),
                                     mode.cgo(),
                                     mode.libc(),
-                                    rfs.clone(),
+                                    rfs,
                                     program.clone(),
                                 );
                                 cell.skip = skip_reason(&cell);

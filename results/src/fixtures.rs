@@ -101,6 +101,7 @@ pub(crate) fn test_cell(id: &str, cases: &[(&str, TestStatus, &str)]) -> CellRec
                 output: out.to_string(),
                 error: String::new(),
                 cause: None,
+                passes_on_rootfs: Vec::new(),
             })
             .collect(),
         ..TestsRecord::default()

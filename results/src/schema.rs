@@ -325,6 +325,10 @@ pub struct TestCase {
     /// plain failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<Cause>,
+    /// For a failed test whose cause depends on the root: the roots where the same test of the
+    /// same build passed. Added when records are rendered (in every format), never stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passes_on_rootfs: Vec<String>,
 }
 
 impl TestCase {
@@ -388,6 +392,25 @@ pub struct TestsRecord {
     /// With `--recheck`: tests that failed under qemu and passed under a second executor.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emulator_suspect: Vec<String>,
+    /// What the tests wrote next to their sources, relative to the package's directory: they
+    /// ran in a throwaway writable copy of it, so the source itself is never modified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_writes: Vec<SourceWrite>,
+}
+
+/// One entry a test created, modified or removed in its package's directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceWrite {
+    pub path: String,
+    pub change: WriteChange,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteChange {
+    Created,
+    Modified,
+    Removed,
 }
 
 impl TestsRecord {

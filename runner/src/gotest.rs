@@ -173,6 +173,7 @@ pub fn summarize(package: &str, events: &[TestEvent], finished: &Finished) -> Te
             output: kept(&outputs),
             error: kept(&errors),
             cause: None,
+            passes_on_rootfs: Vec::new(),
         });
     }
     if running.is_none() && !exited_ok {
@@ -195,6 +196,7 @@ pub fn summarize(package: &str, events: &[TestEvent], finished: &Finished) -> Te
         no_tests_to_run: all_output.contains("testing: warning: no tests to run"),
         benchmarks: benchmarks(&all_output),
         emulator_suspect: Vec::new(),
+        source_writes: Vec::new(),
     }
 }
 

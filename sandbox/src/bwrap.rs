@@ -20,6 +20,12 @@ enum Mount {
     Dir(PathBuf),
 }
 
+/// The host's program and library directories [`Sandbox::host_programs`] shows (those that
+/// exist), at their own paths.
+pub const HOST_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+];
+
 /// A sandbox description; `command()` turns it into a `bwrap` invocation.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
@@ -228,14 +234,19 @@ impl Sandbox {
     /// Binds the host's system directories (`/usr`, `/bin`, `/lib*`, `/sbin`) read-only,
     /// keeping usr-merge symlinks as symlinks, so host programs (go, zig, crossmatrix) run.
     pub fn host_system(mut self) -> Self {
-        for top in [
-            "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
-        ] {
-            self = self.mirror(Path::new(top), Path::new(top));
-        }
+        self = self.host_programs();
         // The dynamic linker cache, so host programs find their libraries fast.
         if Path::new("/etc/ld.so.cache").exists() {
             self = self.ro("/etc/ld.so.cache", "/etc/ld.so.cache");
+        }
+        self
+    }
+
+    /// The host's program and library directories (`/usr`, `/bin`, `/lib`…) read-only at
+    /// their own paths, symlinks recreated; no `/etc`.
+    pub fn host_programs(mut self) -> Self {
+        for top in HOST_DIRS {
+            self = self.mirror(Path::new(top), Path::new(top));
         }
         self
     }

@@ -16,6 +16,7 @@ pub mod capture;
 pub mod host;
 pub mod limits;
 pub mod process;
+pub mod scratch_copy;
 pub mod wasm;
 
 pub use abort::Abort;

@@ -326,10 +326,11 @@ fn axes_from_flags(
     })
 }
 
-/// `--rootfs scratch|glibc|musl|DIR`.
+/// `--rootfs scratch|host|glibc|musl|DIR`.
 pub fn parse_rootfs(r: &str) -> Result<RootfsSpec, PlanError> {
     match r {
         "scratch" => Ok(RootfsSpec::Scratch),
+        "host" => Ok(RootfsSpec::Host),
         "glibc" | "gnu" => Ok(RootfsSpec::Glibc),
         "musl" => Ok(RootfsSpec::Musl),
         path if Path::new(path).is_dir() || RootfsSpec::is_image_path(Path::new(path)) => {
@@ -338,7 +339,7 @@ pub fn parse_rootfs(r: &str) -> Result<RootfsSpec, PlanError> {
                 .map_err(|e| usage(format!("--rootfs {path}: {e}")))
         }
         path => Err(usage(format!(
-            "--rootfs {path}: expected scratch, glibc, musl, an existing directory, or a container image (an OCI layout directory, or a docker save / podman save / oci-archive tarball)"
+            "--rootfs {path}: expected scratch, host, glibc, musl, an existing directory, or a container image (an OCI layout directory, or a docker save / podman save / oci-archive tarball)"
         ))),
     }
 }

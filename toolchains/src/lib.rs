@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod executor;
 pub mod facts;
 pub mod go;
+pub mod host_root;
 pub mod image;
 pub mod install;
 mod lock;

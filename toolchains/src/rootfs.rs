@@ -177,7 +177,7 @@ pub enum RootfsError {
     },
 }
 
-fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RootfsError {
+pub(crate) fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RootfsError {
     move |source| RootfsError::Io {
         what,
         path: path.to_path_buf(),

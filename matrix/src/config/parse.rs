@@ -97,8 +97,8 @@ const EXPECT_KEYS: &[&str] = &[
     "stderr_regex",
 ];
 const EXPECT_FAIL_KEYS: &[&str] = &["match", "cause", "reason"];
-const ROOTFS_NAMES: &[&str] = &["scratch", "glibc", "musl"];
-const ROOTFS_EXPECTED: &str = "scratch, glibc, musl, a directory path such as ./rootfs, or an image (an OCI layout dir, a docker save tarball)";
+const ROOTFS_NAMES: &[&str] = &["scratch", "host", "glibc", "musl"];
+const ROOTFS_EXPECTED: &str = "scratch, host, glibc, musl, a directory path such as ./rootfs, or an image (an OCI layout dir, a docker save tarball)";
 const PROGRAM_PATH_EXPECTED: &str = "a Go package directory, a single .go file, a package pattern such as ./cmd/..., or a suite directory with suite = true";
 
 /// Problems collected while validating one part of the config, so that one bad value does not
@@ -812,6 +812,7 @@ impl<'a> Parser<'a> {
         let items = self.strings(v, key, ROOTFS_EXPECTED)?;
         self.each(items, |(s, span, k)| match s.as_str() {
             "scratch" => Ok(RootfsSpec::Scratch),
+            "host" => Ok(RootfsSpec::Host),
             "glibc" | "gnu" => Ok(RootfsSpec::Glibc),
             "musl" => Ok(RootfsSpec::Musl),
             _ if looks_like_path(&s) => {

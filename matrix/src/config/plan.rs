@@ -73,16 +73,20 @@ impl Config {
                    ti: usize,
                    target: &Target,
                    mode: Mode,
-                   rootfs: &RootfsSpec,
+                   rootfs: Option<&RootfsSpec>,
                    pi: usize,
                    includes: Vec<usize>| {
+            let program = &programs[pi].program;
+            let rootfs = rootfs
+                .cloned()
+                .unwrap_or_else(|| RootfsSpec::default_for(target, mode.0, mode.1, program));
             let cell = Cell::new(
                 tc.clone(),
                 target.clone(),
                 mode.0,
                 mode.1,
-                rootfs.clone(),
-                programs[pi].program.clone(),
+                rootfs,
+                program.clone(),
             );
             match seen.get(&cell.id) {
                 // Described again by a later include: it takes that include's settings too.
@@ -103,15 +107,18 @@ impl Config {
         for tc in toolchains {
             for (ti, t) in targets.iter().enumerate() {
                 for &mode in &base_modes {
-                    for rootfs in self.rootfs_for(mode, None) {
+                    for rootfs in self.rootfs_for(None) {
                         for (pi, prog) in programs.iter().enumerate() {
+                            let rootfs = rootfs.cloned().unwrap_or_else(|| {
+                                RootfsSpec::default_for(&t.target, mode.0, mode.1, &prog.program)
+                            });
                             drafts.push(Draft {
                                 cell: Cell::new(
                                     tc.clone(),
                                     t.target.clone(),
                                     mode.0,
                                     mode.1,
-                                    rootfs.clone(),
+                                    rootfs,
                                     prog.program.clone(),
                                 ),
                                 target: ti,
@@ -187,7 +194,7 @@ impl Config {
                 for &ti in &slots {
                     let target = targets[ti].target.clone();
                     for &mode in &modes {
-                        for rootfs in self.rootfs_for(mode, rootfs_override) {
+                        for rootfs in self.rootfs_for(rootfs_override) {
                             for &pi in &progs {
                                 add(
                                     &mut drafts,
@@ -196,7 +203,7 @@ impl Config {
                                     ti,
                                     &target,
                                     mode,
-                                    &rootfs,
+                                    rootfs,
                                     pi,
                                     vec![ri],
                                 );
@@ -272,10 +279,12 @@ impl Config {
         out
     }
 
-    fn rootfs_for(&self, mode: Mode, over: Option<&[RootfsSpec]>) -> Vec<RootfsSpec> {
+    /// The roots named for a block (an include's, else the config's); `[None]` when none is:
+    /// each cell then gets [`RootfsSpec::default_for`] its build and program.
+    fn rootfs_for<'a>(&'a self, over: Option<&'a [RootfsSpec]>) -> Vec<Option<&'a RootfsSpec>> {
         match over.or(self.rootfs.as_deref()) {
-            Some(list) => list.to_vec(),
-            None => vec![RootfsSpec::matching(mode.0, mode.1)],
+            Some(list) => list.iter().map(Some).collect(),
+            None => vec![None],
         }
     }
 

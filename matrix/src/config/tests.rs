@@ -644,7 +644,7 @@ fn bad_rootfs_name() {
         &[
             "unknown rootfs `muls`",
             "did you mean `musl`?",
-            "scratch, glibc, musl",
+            "scratch, host, glibc, musl",
         ],
     );
 }

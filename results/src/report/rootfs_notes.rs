@@ -45,10 +45,47 @@ pub(crate) fn with_passing_rootfs(records: &[CellRecord]) -> Cow<'_, [CellRecord
             (!passing.is_empty()).then(|| (i, passing.join(", ")))
         })
         .collect();
-    if notes.is_empty() {
+    let test_notes = passing_tests(records);
+    if notes.is_empty() && test_notes.is_empty() {
         return Cow::Borrowed(records);
     }
     let mut out = records.to_vec();
+    for (i, per_case) in test_notes {
+        let r = &mut out[i];
+        let Some(tests) = r.tests.as_mut() else {
+            continue;
+        };
+        // Tests grouped by the roots they pass on, in the order they failed.
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for (ci, roots) in per_case {
+            let case = &mut tests.cases[ci];
+            let key = roots.join(", ");
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, names)) => names.push(case.name.clone()),
+                None => groups.push((key, vec![case.name.clone()])),
+            }
+            case.passes_on_rootfs = roots;
+        }
+        if notes.iter().any(|(n, _)| *n == i) {
+            continue; // the whole cell passes there: the cell's note says it
+        }
+        let said: Vec<String> = groups
+            .into_iter()
+            .map(|(roots, names)| {
+                let verb = if names.len() == 1 { "passes" } else { "pass" };
+                format!("{} {verb} on rootfs {roots}", names.join(", "))
+            })
+            .collect();
+        let note = said.join("; ");
+        let hint = match r.hint.as_deref() {
+            Some(h) if !h.is_empty() => format!("{note}: {h}"),
+            _ => note,
+        };
+        if let Some(run) = r.run.as_mut().filter(|run| run.cause == r.cause) {
+            run.hint = Some(hint.clone());
+        }
+        r.hint = Some(hint);
+    }
     for (i, roots) in notes {
         let r = &mut out[i];
         let hint = match r.hint.as_deref() {
@@ -61,6 +98,57 @@ pub(crate) fn with_passing_rootfs(records: &[CellRecord]) -> Cow<'_, [CellRecord
         r.hint = Some(hint);
     }
     Cow::Owned(out)
+}
+
+/// A failed test (its index in the cell's cases) and the roots where it passes.
+type PassesOn = (usize, Vec<String>);
+
+/// For each failed test cell, its failed tests with a root-dependent cause that pass in a cell
+/// of the same build on another root: (record, [(case, roots)]).
+fn passing_tests(records: &[CellRecord]) -> Vec<(usize, Vec<PassesOn>)> {
+    let mut out = Vec::new();
+    for (i, failed) in records.iter().enumerate() {
+        let Some(tests) = failed
+            .tests
+            .as_ref()
+            .filter(|_| failed.status == CellStatus::Fail)
+        else {
+            continue;
+        };
+        let siblings: Vec<&CellRecord> = records
+            .iter()
+            .filter(|r| r.rootfs != failed.rootfs && r.tests.is_some() && same_build(r, failed))
+            .collect();
+        if siblings.is_empty() {
+            continue;
+        }
+        let mut per_case = Vec::new();
+        for (ci, case) in tests.cases.iter().enumerate() {
+            if !case.cause.is_some_and(Cause::depends_on_root) || !case.passes_on_rootfs.is_empty()
+            {
+                continue;
+            }
+            let mut roots: Vec<String> = siblings
+                .iter()
+                .filter(|r| {
+                    r.tests.as_ref().is_some_and(|t| {
+                        t.cases.iter().any(|c| {
+                            c.name == case.name && c.status == crate::schema::TestStatus::Pass
+                        })
+                    })
+                })
+                .map(|r| r.rootfs.clone())
+                .collect();
+            roots.dedup();
+            if !roots.is_empty() {
+                per_case.push((ci, roots));
+            }
+        }
+        if !per_case.is_empty() {
+            out.push((i, per_case));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -124,5 +212,62 @@ mod tests {
             ),
         ];
         assert!(matches!(with_passing_rootfs(&records), Cow::Borrowed(_)));
+    }
+
+    /// "Passes on rootfs X" per test: a test cell on scratch whose tests ran into what the root
+    /// lacks, beside the same build on `host` where they pass.
+    #[test]
+    fn names_per_test_the_roots_where_a_failed_test_passes() {
+        use crate::fixtures::test_cell;
+        use crate::schema::TestStatus::{Fail, Pass};
+        let on = |rootfs: &str, cases: &[(&str, crate::schema::TestStatus, &str)]| {
+            let mut r = test_cell(&format!("go1.27/linux-arm64/cgo0/rootfs-{rootfs}/m"), cases);
+            r.rootfs = rootfs.into();
+            r
+        };
+        let mut scratch = on(
+            "scratch",
+            &[
+                (
+                    "TestSleep",
+                    Fail,
+                    "exec: \"sleep\": executable file not found",
+                ),
+                ("TestUser", Fail, "user: Current requires cgo"),
+                ("TestPlain", Fail, "plain"),
+                ("TestOk", Pass, ""),
+            ],
+        );
+        let cases = &mut scratch.tests.as_mut().unwrap().cases;
+        cases[0].cause = Some(Cause::MissingExecutable);
+        cases[1].cause = Some(Cause::MissingUserDb);
+        let host = on(
+            "host",
+            &[
+                ("TestSleep", Pass, ""),
+                ("TestUser", Pass, ""),
+                ("TestPlain", Fail, "plain"),
+                ("TestOk", Pass, ""),
+            ],
+        );
+        let records = vec![scratch, host];
+        let noted = with_passing_rootfs(&records);
+        let cases = &noted[0].tests.as_ref().unwrap().cases;
+        assert_eq!(cases[0].passes_on_rootfs, ["host"]);
+        assert_eq!(cases[1].passes_on_rootfs, ["host"]);
+        assert!(cases[2].passes_on_rootfs.is_empty(), "a plain failure");
+        assert_eq!(
+            noted[0].hint.as_deref(),
+            Some("TestSleep, TestUser pass on rootfs host: a test failed")
+        );
+        assert_eq!(
+            noted[1], records[1],
+            "the failing host cell has nothing to gain"
+        );
+        assert_eq!(
+            with_passing_rootfs(&noted)[0].hint,
+            noted[0].hint,
+            "said once"
+        );
     }
 }

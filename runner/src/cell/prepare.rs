@@ -4,13 +4,15 @@
 
 use crate::cell::shared::Shared;
 use crate::cell::shared::{IN_GOMODCACHE, IN_GOROOT, IN_TOOLS};
-use crate::diagnose::{Failure, RUN_PATH};
+use crate::diagnose::{Failure, RUN_PATH, SOURCE_COPY_BYTES};
 use crate::inspect::BinaryInfo;
 use crossmatrix_matrix::{Cause, Cell, ProgramSource, RootfsSpec};
 use crossmatrix_sandbox::bwrap::{Limits, Sandbox};
 use crossmatrix_sandbox::process::Spawn;
+use crossmatrix_sandbox::scratch_copy::ScratchCopy;
 use crossmatrix_sandbox::wasm;
 use crossmatrix_toolchains::executor::ExecutorChoice;
+use crossmatrix_toolchains::host_root::host_root;
 use crossmatrix_toolchains::rootfs::RootfsFlavor;
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
@@ -47,12 +49,16 @@ pub(crate) fn prepare_run(
         argv: Vec::new(),
         interpreter_present: None,
         root: None,
+        source_dir: None,
     };
     if let ExecutorChoice::Wasmtime = choice {
         in_wasmtime(sh, cell, binary, info, &mut prepared)?;
     } else {
         on_root(sh, cell, binary, info, choice, &mut prepared)?;
     }
+    prepared.source_dir = test_source(cell)
+        .filter(|_| !matches!(cell.program.source, ProgramSource::Std(_)))
+        .map(|src| src.dir);
     match &cell.program.test {
         Some(spec) => prepared.argv.extend(
             crate::gotest::test_args(spec, sh.test_timeout(cell))
@@ -158,6 +164,15 @@ fn on_root(
         RootfsSpec::Scratch => {}
         spec => {
             let dir = match spec {
+                RootfsSpec::Host => {
+                    sb = sb.host_programs();
+                    host_root(sh.rootfs.dir()).map_err(|e| {
+                        Failure::new(
+                            Cause::RootfsUnavailable,
+                            format!("the host root could not be written: {e}"),
+                        )
+                    })?
+                }
                 RootfsSpec::Dir(d) => d.clone(),
                 RootfsSpec::Image(_) => sh.image_of(cell)?.root,
                 RootfsSpec::Glibc | RootfsSpec::Musl => {
@@ -187,7 +202,13 @@ fn on_root(
                 )
             })?;
             if let Some(interp) = &info.interpreter {
-                interpreter_present = Some(dir.join(interp.trim_start_matches('/')).exists());
+                // (The host root's loaders are the host's.)
+                let base = if *spec == RootfsSpec::Host {
+                    Path::new("/")
+                } else {
+                    dir.as_path()
+                };
+                interpreter_present = Some(base.join(interp.trim_start_matches('/')).exists());
             }
         }
     }
@@ -368,11 +389,32 @@ pub(crate) struct Prepared {
     pub(crate) interpreter_present: Option<bool>,
     /// The rootfs the sandbox's root is made of, if any.
     pub(crate) root: Option<PathBuf>,
+    /// A test cell's package directory, made writable for each run by
+    /// [`Prepared::command_writable`] (not part of the sandbox: a result key never names the
+    /// throwaway copy).
+    pub(crate) source_dir: Option<PathBuf>,
 }
 
 impl Prepared {
     pub(crate) fn command(&self) -> Spawn {
         self.sandbox.command(&self.argv)
+    }
+
+    /// The command with a test cell's package directory writable through a throwaway copy
+    /// (as `go test`, which runs a test in its own directory, lets it write there), and the
+    /// copy, whose changes the record lists once the run is over. A directory too large to
+    /// copy stays read-only.
+    pub(crate) fn command_writable(&self) -> (Spawn, Option<ScratchCopy>) {
+        let Some(dir) = &self.source_dir else {
+            return (self.command(), None);
+        };
+        match ScratchCopy::of(dir, SOURCE_COPY_BYTES) {
+            Ok(copy) => {
+                let sb = self.sandbox.clone().rw(copy.path(), dir);
+                (sb.command(&self.argv), Some(copy))
+            }
+            Err(_) => (self.command(), None),
+        }
     }
 }
 

@@ -139,10 +139,8 @@ pub(crate) fn recheck_tests(
         caps: Caps::TOOL,
         ..CaptureOptions::default()
     };
-    let f = sh
-        .children
-        .run(prepared.command(), timeout, abort, &opts)
-        .ok()?;
+    let (command, _copy) = prepared.command_writable();
+    let f = sh.children.run(command, timeout, abort, &opts).ok()?;
     fill_run_record(&mut run, &f);
     let tool = sh.test2json.tool(&cell.toolchain, abort).ok()?;
     let events = to_events(&tool, &record.package, f.stdout.text().as_bytes(), abort).ok()?;

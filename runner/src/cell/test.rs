@@ -11,10 +11,13 @@ use crate::gotest::{summarize, to_events};
 use crate::inspect::BinaryInfo;
 use crate::test2json::plain_output;
 use crossmatrix_matrix::{Cause, Cell, Expectation, ProgramSource, TestSpec};
-use crossmatrix_results::{RunRecord, StepStatus, TestStatus, TestsRecord};
+use crossmatrix_results::{
+    RunRecord, SourceWrite, StepStatus, TestStatus, TestsRecord, WriteChange,
+};
 use crossmatrix_sandbox::Abort;
 use crossmatrix_sandbox::capture::Caps;
 use crossmatrix_sandbox::process::CaptureOptions;
+use crossmatrix_sandbox::scratch_copy::{Change, ScratchCopy};
 use crossmatrix_toolchains::executor::ExecutorChoice;
 
 /// Runs the test binary prepared in `prepared` and makes its record.
@@ -36,13 +39,15 @@ pub(crate) fn run_tests(
         caps: Caps::TOOL,
         ..CaptureOptions::default()
     };
-    let f = match sh.children.run(prepared.command(), timeout, abort, &opts) {
+    let (command, copy) = prepared.command_writable();
+    let f = match sh.children.run(command, timeout, abort, &opts) {
         Ok(f) => f,
         Err(e) => {
             let fail = Failure::new(Cause::SandboxError, format!("cannot start bwrap: {e}"));
             return (Some(fail), empty(&package));
         }
     };
+    let source_writes = copy.map(|c| source_writes(&c)).unwrap_or_default();
     fill_run_record(run, &f);
     // The marks test2json reads (framing, Go 1.27's error marks and escapes) are noise in
     // a record.
@@ -57,6 +62,7 @@ pub(crate) fn run_tests(
         Err(fail) => return (Some(fail), empty(&package)),
     };
     let mut record = summarize(&package, &events, &f);
+    record.source_writes = source_writes;
     let ran_tests = events.iter().any(|e| e.test.is_some());
     let ctx = run_context(cell, info, prepared, &run.executor);
     // Each failed test through the same recognition as a program: what it ran into in the
@@ -108,4 +114,19 @@ pub(crate) fn empty(package: &str) -> TestsRecord {
         package: package.to_string(),
         ..TestsRecord::default()
     }
+}
+
+/// What the tests changed in their package directory's copy, for the record.
+fn source_writes(copy: &ScratchCopy) -> Vec<SourceWrite> {
+    copy.changes()
+        .into_iter()
+        .map(|(path, change)| SourceWrite {
+            path: path.to_string_lossy().into_owned(),
+            change: match change {
+                Change::Created => WriteChange::Created,
+                Change::Modified => WriteChange::Modified,
+                Change::Removed => WriteChange::Removed,
+            },
+        })
+        .collect()
 }

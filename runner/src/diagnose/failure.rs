@@ -1,12 +1,16 @@
 //! What diagnosis works on, at the bottom of it: a failure (a cause and a hint) and what is
 //! known around a run (the executor, the binary's loader, the root and settings).
 
-use crossmatrix_matrix::{Cause, Cell, Libc};
+use crossmatrix_matrix::{Cause, Cell, Libc, RootfsSpec};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The `PATH` of every run (the run sandbox sets it), unless the cell's env sets one.
 pub const RUN_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Above this, a test cell's package directory is not copied for its tests to write into: it
+/// stays read-only (a test writing there fails, and the verdict's hint says why).
+pub const SOURCE_COPY_BYTES: u64 = 64 << 20;
 
 /// A classified failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +59,9 @@ pub struct TrapContext {
     /// The directory the sandbox's root was made of; `None` for an empty root (`scratch`),
     /// which holds nothing but the binary, `/proc`, `/dev` and the scratch dir.
     pub root: Option<PathBuf>,
+    /// The host's program directories (`/usr`, `/bin`, `/lib`…) are bound over the root (the
+    /// `host` root): paths there are the host's.
+    pub host_programs: bool,
     /// Writable tmpfs mounts over the root (`[run] tmpfs`; `/tmp` for Go tests).
     pub tmpfs: Vec<String>,
     pub libc: Option<Libc>,
@@ -80,6 +87,7 @@ impl TrapContext {
         }
         TrapContext {
             root: root.map(Path::to_path_buf),
+            host_programs: cell.rootfs == RootfsSpec::Host,
             tmpfs,
             libc: cell.libc,
             tags: cell.settings.tags.clone(),

@@ -49,15 +49,19 @@ pub fn test_verdict(rec: &TestsRecord, finished: &Finished, timeout: Duration) -
         } else {
             String::new()
         };
-        // The one failure the sandbox itself causes: a test writing into its package's
-        // directory, which is bound read-only (as Go's module cache is).
+        // The one failure the sandbox itself causes: a test writing outside its package's
+        // directory (the rest of the source and the module cache are bound read-only), or
+        // into one too large to copy.
         let wrote_source = rec
             .failed()
             .any(|c| c.output.contains("read-only file system"));
         let why = if wrote_source {
-            "; a test wrote outside its temp dir: the package's source is read-only in the sandbox (write under t.TempDir())"
+            format!(
+                "; a test wrote into a read-only directory: a test may write in its package's directory (a throwaway copy, up to {} MiB), not elsewhere in the source or the module cache (write under t.TempDir())",
+                super::SOURCE_COPY_BYTES >> 20
+            )
         } else {
-            ""
+            String::new()
         };
         // Every failed test that says why names the same trap: that is the cell's cause.
         let mut said = rec.failed().filter(|c| !c.failure_line().is_empty());

@@ -19,7 +19,7 @@ pub mod gotest;
 pub mod traps;
 
 pub use build::{classify_build, classify_module_failure};
-pub use failure::{Failure, RUN_PATH, RunContext, TrapContext};
+pub use failure::{Failure, RUN_PATH, RunContext, SOURCE_COPY_BYTES, TrapContext};
 pub use generic::first_difference;
 pub use gotest::test_verdict;
 

@@ -7,6 +7,7 @@
 
 use crate::diagnose::failure::{Failure, RUN_PATH, RunContext};
 use crossmatrix_matrix::{Cause, Libc};
+use crossmatrix_sandbox::bwrap::HOST_DIRS;
 use crossmatrix_sandbox::process::Finished;
 use regex::Regex;
 use std::ffi::OsString;
@@ -42,6 +43,7 @@ pub fn refine(generic: Failure, f: &Finished, ctx: &RunContext) -> Failure {
 pub fn trap_in(text: &str, ctx: &RunContext) -> Option<Failure> {
     let root = Root {
         dir: ctx.traps.root.as_deref(),
+        host_programs: ctx.traps.host_programs,
     };
     let recognisers: [Recogniser; 6] = [tzdata, ca_roots, user_db, executable, dns_config, tmpdir];
     recognisers
@@ -53,16 +55,33 @@ pub fn trap_in(text: &str, ctx: &RunContext) -> Option<Failure> {
 type Recogniser = fn(&str, &RunContext, &Root) -> Option<Failure>;
 
 /// A root directory seen as the sandbox sees it: paths are looked up inside it, symlinks
-/// (absolute ones too) resolved against it rather than against the host.
+/// (absolute ones too) resolved against it rather than against the host — except, on the
+/// `host` root, under the host's program directories, which are the host's own.
 struct Root<'a> {
     dir: Option<&'a Path>,
+    host_programs: bool,
 }
 
 impl Root<'_> {
     /// The host path of `path` inside the root after following symlinks; `None` when it does
     /// not exist (always, for an empty root).
     fn resolve(&self, path: &str) -> Option<PathBuf> {
-        let dir = self.dir?;
+        let root_dir = self.dir?;
+        let host_dir = |cur: &Path| {
+            self.host_programs
+                && cur.components().next().is_some_and(|c| {
+                    HOST_DIRS
+                        .iter()
+                        .any(|d| Path::new(d).file_name() == Some(c.as_os_str()))
+                })
+        };
+        let dir_of = |cur: &Path| {
+            if host_dir(cur) {
+                Path::new("/")
+            } else {
+                root_dir
+            }
+        };
         let mut pending: Vec<OsString> = parts(Path::new(path));
         pending.reverse();
         let mut cur = PathBuf::new();
@@ -73,6 +92,7 @@ impl Root<'_> {
                 continue;
             }
             let next = cur.join(&part);
+            let dir = dir_of(&next);
             let meta = std::fs::symlink_metadata(dir.join(&next)).ok()?;
             if !meta.file_type().is_symlink() {
                 cur = next;
@@ -88,7 +108,7 @@ impl Root<'_> {
             }
             pending.extend(parts(&target).into_iter().rev());
         }
-        let host = dir.join(cur);
+        let host = dir_of(&cur).join(&cur);
         host.exists().then_some(host)
     }
 

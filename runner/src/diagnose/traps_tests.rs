@@ -86,6 +86,7 @@ fn resolves_absolute_symlinks_inside_the_root() {
     let d = full_root();
     let root = Root {
         dir: Some(d.path()),
+        host_programs: false,
     };
     assert!(root.is_file("/etc/ssl/certs/A.pem"));
     assert!(root.dir_has_certificate("/etc/ssl/certs"));
@@ -94,8 +95,27 @@ fn resolves_absolute_symlinks_inside_the_root() {
     // `..` cannot climb out of the root.
     assert!(root.resolve("/../../../../etc/passwd").is_some());
     assert!(root.resolve("/../../../../etc/shadow").is_none());
-    let empty = Root { dir: None };
+    let empty = Root {
+        dir: None,
+        host_programs: false,
+    };
     assert!(!empty.is_file("/etc/passwd"));
+}
+
+/// The `host` root: its own `/etc`, the host's program directories.
+#[test]
+fn the_host_root_looks_up_programs_on_the_host_and_etc_in_its_own_dir() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("etc")).unwrap();
+    std::fs::write(d.path().join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
+    let root = Root {
+        dir: Some(d.path()),
+        host_programs: true,
+    };
+    assert!(root.is_file("/etc/hosts"));
+    assert!(!root.is_file("/etc/shadow"), "the host's /etc is not shown");
+    assert!(root.is_file("/bin/sh"), "the host's shell");
+    assert!(root.is_dir("/usr/lib"));
 }
 
 #[test]
