@@ -307,6 +307,10 @@ pub struct ReportArgs {
     /// Earlier run dirs (oldest first) for the HTML dashboard's trend lines; OUT is the newest.
     #[arg(long, value_name = "DIR", num_args = 1..)]
     pub history: Vec<PathBuf>,
+    /// Exit 0 even when a run lacks cells of its plan (a missing shard, a run that died, a torn
+    /// record); what is missing is still said.
+    #[arg(long)]
+    pub allow_incomplete: bool,
 }
 
 #[derive(Debug, Args)]
@@ -324,6 +328,10 @@ pub struct CompareArgs {
     /// Exit 1 when a gate fails: `new-failure`, `size>+5%`, `startup>+10%`; repeatable.
     #[arg(long = "fail-on", value_name = "GATE")]
     pub fail_on: Vec<String>,
+    /// Let a gate (`--fail-on`) pass when a compared run lacks cells of its plan; what is
+    /// missing is still said.
+    #[arg(long)]
+    pub allow_incomplete: bool,
 }
 
 #[derive(Debug, Args)]
@@ -334,6 +342,10 @@ pub struct MergeArgs {
     /// Where the merged cells.jsonl and run.json go.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Exit 0 even when a run lacks cells of its plan (a missing shard, a run that died, a torn
+    /// record); what is missing is still said.
+    #[arg(long)]
+    pub allow_incomplete: bool,
 }
 
 #[derive(Debug, Args)]

@@ -63,6 +63,24 @@ pub fn report(a: ReportArgs) -> Result<ExitCode> {
         .parse()
         .map_err(|e| anyhow!("--format {}: {e}", a.format))?;
     let (meta, records) = read_run(&a.out)?;
+    // What the plan asked for and the result lacks: said on stderr (every format says it in
+    // its totals line too), and not a success unless allowed.
+    let incomplete = meta
+        .as_ref()
+        .map(|m| crossmatrix_results::Completeness::of(m, &records))
+        .filter(|c| !c.is_complete());
+    let status = match &incomplete {
+        Some(c) => {
+            let say = if a.allow_incomplete { "note" } else { "error" };
+            eprintln!("{say}: {}: {}", a.out.display(), c.details(10));
+            if a.allow_incomplete {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        None => ExitCode::SUCCESS,
+    };
     if a.history.is_empty() {
         let opts = RenderOptions {
             color: stdout_color(),
@@ -74,7 +92,7 @@ pub fn report(a: ReportArgs) -> Result<ExitCode> {
             render(format, &records, meta.as_ref(), &opts)?
         };
         print!("{text}");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(status);
     }
     if format != ReportFormat::Html {
         bail!("--history makes an HTML dashboard: use --format html");
@@ -86,7 +104,7 @@ pub fn report(a: ReportArgs) -> Result<ExitCode> {
         runs.push((m, r));
     }
     print!("{}", crossmatrix_results::render_html_history(&runs));
-    Ok(ExitCode::SUCCESS)
+    Ok(status)
 }
 
 pub fn compare(a: CompareArgs) -> Result<ExitCode> {
@@ -127,7 +145,19 @@ pub fn compare(a: CompareArgs) -> Result<ExitCode> {
             c.reused_timings
         );
     }
-    let violations = check_gates(cmp, &gates);
+    let mut violations: Vec<String> = check_gates(cmp, &gates)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for i in &c.incomplete {
+        eprintln!("warning: {i}");
+        // A gate never passes on cells that were planned and never ran.
+        if !gates.is_empty() && !a.allow_incomplete {
+            violations.push(format!(
+                "{i} (pass --allow-incomplete to judge what is there)"
+            ));
+        }
+    }
     if violations.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -171,7 +201,21 @@ pub fn merge(a: MergeArgs) -> Result<ExitCode> {
         meta.totals.fail,
         a.out.display()
     );
-    Ok(ExitCode::SUCCESS)
+    // Written either way (what the shards brought is kept), but a merge that lacks shards or
+    // planned cells is not a success unless allowed.
+    let complete = crossmatrix_results::Completeness::of(&meta, &records);
+    if complete.is_complete() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.allow_incomplete {
+        eprintln!("note: {}", complete.details(10));
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "error: {}\n(the merge is written; pass --allow-incomplete to accept it)",
+        complete.details(10)
+    );
+    Ok(ExitCode::from(1))
 }
 
 /// Runs inside the wasm sandbox: prints nothing of its own on stdout.

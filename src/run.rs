@@ -219,6 +219,7 @@ fn prepare(
         plan: planned.plan,
         matrix_hash: planned.matrix_hash,
         shard: job.shard.clone(),
+        matrix_planned: planned.matrix_ids,
         toolchains,
     };
     let runner = Runner::new(

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{assert_pass, crossmatrix, record, records, require_host, shared_cache};
+use common::{assert_pass, crossmatrix, record, records, require_host, shared_cache, stderr};
 use std::path::Path;
 
 const TOOLCHAINS: [&str; 4] = ["--toolchain", "go1.26", "--toolchain", "go1.27"];
@@ -460,6 +460,159 @@ fn sigint_records_finished_cells_and_exits_130() {
             .expect("json");
     assert_eq!(meta["interrupted"], false);
     assert_eq!(meta["totals"]["pass"], 4);
+}
+
+/// A lost shard, a shard of another plan and a torn record are never a silent success (#27):
+/// merge writes what it has and says what is missing, exiting 1 unless `--allow-incomplete`;
+/// report and the compare gate say so too; a shard of a different matrix is refused.
+#[test]
+fn lost_shards_and_torn_records_are_never_a_silent_success() {
+    require_host!(false);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cache = shared_cache();
+    let c = cache.to_str().expect("utf-8");
+    let dir = |n: &str| tmp.path().join(n).display().to_string();
+    let run = |targets: &[&str], extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--cache-dir",
+            c,
+            "--toolchain",
+            "go1.27",
+            "--cgo",
+            "0",
+        ];
+        args.extend(["--reps", "0"]);
+        for t in targets {
+            args.extend(["--target", t]);
+        }
+        args.extend(extra);
+        crossmatrix(&args)
+    };
+    let three = ["linux/amd64", "linux/arm64", "linux/riscv64"];
+    for k in 1..=3 {
+        let o = run(
+            &three,
+            &[
+                "--out",
+                &dir(&format!("s{k}")),
+                "--shard",
+                &format!("{k}/3"),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    // Shard 2 never arrived.
+    let o = crossmatrix(&["merge", &dir("s1"), &dir("s3"), "--out", &dir("lost")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("incomplete: shard 2/3 missing, 1 planned cell without a record"),
+        "{err}"
+    );
+    assert!(err.contains("no record: go1.27/linux-"), "{err}");
+    assert_eq!(
+        records(&tmp.path().join("lost")).len(),
+        2,
+        "what it has is written"
+    );
+    let o = crossmatrix(&[
+        "merge",
+        &dir("s1"),
+        &dir("s3"),
+        "--out",
+        &dir("lost2"),
+        "--allow-incomplete",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Every reader says so: report (exit 1 unless allowed, the totals line in every format)
+    // and the compare gate.
+    let o = crossmatrix(&["report", &dir("lost")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("(incomplete: shard 2/3 missing"));
+    let o = crossmatrix(&[
+        "report",
+        &dir("lost"),
+        "--format",
+        "md",
+        "--allow-incomplete",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("incomplete: shard 2/3 missing"));
+    let o = crossmatrix(&[
+        "report",
+        &dir("lost"),
+        "--format",
+        "html",
+        "--history",
+        &dir("lost2"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("class=\"incomplete\""));
+    let all = crossmatrix(&[
+        "merge",
+        &dir("s1"),
+        &dir("s2"),
+        &dir("s3"),
+        "--out",
+        &dir("all"),
+    ]);
+    assert_eq!(all.status.code(), Some(0), "{}", stderr(&all));
+    let o = crossmatrix(&[
+        "compare",
+        &dir("all"),
+        &dir("lost"),
+        "--fail-on",
+        "new-failure",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("incomplete: shard 2/3 missing"),
+        "{}",
+        stderr(&o)
+    );
+    let o = crossmatrix(&[
+        "compare",
+        &dir("all"),
+        &dir("lost"),
+        "--fail-on",
+        "new-failure",
+        "--allow-incomplete",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // A shard of another plan is refused.
+    let o = run(&three[..2], &["--out", &dir("other"), "--shard", "2/3"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = crossmatrix(&[
+        "merge",
+        &dir("s1"),
+        &dir("other"),
+        &dir("s3"),
+        "--out",
+        &dir("mixed"),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("is not a shard of the same matrix"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A run whose last record was torn (a crash mid-write): the cell is planned, not recorded.
+    let cells = tmp.path().join("all/cells.jsonl");
+    let text = std::fs::read_to_string(&cells).unwrap();
+    let cut = text.trim_end().rfind('\n').unwrap() + 40;
+    std::fs::write(&cells, &text[..cut]).unwrap();
+    let o = crossmatrix(&["report", &dir("all")]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("2 cells: 2 passed"), "{out}");
+    assert!(
+        stderr(&o).contains("incomplete: 1 planned cell without a record"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

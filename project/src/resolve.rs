@@ -308,6 +308,9 @@ impl Resolver<'_> {
                     message: err,
                 });
             }
+            // Known whatever comes next: a package without tests or left out by constraints
+            // is still recorded under its import path.
+            import_path.get_or_insert_with(|| l.import_path.clone());
             if p.is_test() {
                 if !l.has_tests() {
                     excluded.insert(ctx.clone(), self.no_tests(dir, ctx)?);
@@ -323,7 +326,6 @@ impl Resolver<'_> {
                     name: l.name.clone(),
                 });
             }
-            import_path.get_or_insert_with(|| l.import_path.clone());
         }
         let Some(project) = project else {
             return Ok(if excluded.is_empty() {

@@ -895,6 +895,9 @@ pub struct Compared {
     pub reused_timings: usize,
     /// Lines of `cells.jsonl` that could not be read.
     pub warnings: Vec<String>,
+    /// Each compared run that lacks cells of its plan: `DIR: incomplete: …` (see
+    /// [`crate::Completeness`]). A gate must not pass on these unless told to.
+    pub incomplete: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -930,9 +933,20 @@ pub fn compare_runs(what: &CompareRuns<'_>) -> Result<Compared, CompareError> {
             .filter(|r| r.reused_from.is_some() && r.startup.is_some())
             .count()
     };
+    let mut incomplete = Vec::new();
+    let mut check = |dir: &Path, recs: &[CellRecord]| {
+        if let Ok(meta) = crate::store::read_run_meta(dir) {
+            let c = crate::Completeness::of(&meta, recs);
+            if !c.is_complete() {
+                incomplete.push(format!("{}: {}", dir.display(), c.summary()));
+            }
+        }
+    };
     let (comparison, reused_timings) = match *what {
         CompareRuns::Dirs { base, new } => {
             let (b, n) = (read(base)?, read(new)?);
+            check(base, &b);
+            check(new, &n);
             let opts = CompareOptions {
                 base_label: base.display().to_string(),
                 new_label: new.display().to_string(),
@@ -945,6 +959,7 @@ pub fn compare_runs(what: &CompareRuns<'_>) -> Result<Compared, CompareError> {
                 .split_once(',')
                 .ok_or_else(|| CompareError::BadPair(pair.to_string()))?;
             let recs = read(run)?;
+            check(run, &recs);
             let names = toolchain_names(&recs);
             for t in [x, y] {
                 if !names
@@ -970,6 +985,7 @@ pub fn compare_runs(what: &CompareRuns<'_>) -> Result<Compared, CompareError> {
         comparison,
         reused_timings,
         warnings,
+        incomplete,
     })
 }
 

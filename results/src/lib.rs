@@ -2,6 +2,7 @@
 //! (`cells.jsonl` + `run.json`) and the report writers. Knows nothing of how cells ran.
 
 pub mod compare;
+pub mod complete;
 #[cfg(test)]
 mod fixtures;
 pub mod merge;
@@ -16,6 +17,7 @@ pub use compare::{
     GateViolation, TestChange, TestComparison, check_gates, compare, compare_runs,
     compare_toolchains, render_comparison, split_by_toolchain,
 };
+pub use complete::Completeness;
 pub use crossmatrix_matrix::Cause;
 pub use merge::{MergeError, MergeInput, merge};
 pub use report::{

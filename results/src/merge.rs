@@ -3,10 +3,11 @@
 //! [`RunMeta::shards`]. Refuses inputs from different matrices and cells whose records
 //! disagree.
 //!
-//! Every shard should record the *whole* plan in `planned` and the hash of the whole plan
-//! in `matrix_hash` (computed before `--shard` is applied): then the merged records come out
-//! in exactly the plan's order. Shards that record only their own cells still merge, in an
-//! order that keeps each shard's own order.
+//! Every shard records the *whole* plan in `matrix_planned` and its hash in `matrix_hash`
+//! (computed before `--shard` is applied): the merged records come out in exactly the plan's
+//! order, its `planned` is the whole plan, and a shard that never arrived shows as planned cells
+//! without a record ([`crate::Completeness`]). Shards that record only their own cells (older
+//! runs) still merge, in an order that keeps each shard's own order.
 
 use crate::schema::{CellRecord, RunMeta, ShardInfo, Totals};
 use std::collections::{HashMap, HashSet};
@@ -96,7 +97,12 @@ pub fn merge(inputs: &[MergeInput]) -> Result<(RunMeta, Vec<CellRecord>), MergeE
         }
     }
 
-    let planned = merge_planned(inputs.iter().map(|i| i.meta.planned.as_slice()));
+    // The whole matrix, as any shard recorded it (shards of one matrix agree); else the union
+    // of what the inputs planned (shards from before the whole plan was recorded).
+    let planned = match inputs.iter().find(|i| !i.meta.matrix_planned.is_empty()) {
+        Some(i) => i.meta.matrix_planned.clone(),
+        None => merge_planned(inputs.iter().map(|i| i.meta.planned.as_slice())),
+    };
     // Stable: records outside the plan keep their input order, after the planned ones.
     crate::resume::in_plan_order(&mut records, &planned);
 
@@ -128,6 +134,7 @@ pub fn merge(inputs: &[MergeInput]) -> Result<(RunMeta, Vec<CellRecord>), MergeE
     );
     meta.jobs = inputs.iter().map(|i| i.meta.jobs).max().unwrap_or(0);
     meta.shard = None;
+    meta.matrix_planned = Vec::new();
     let recorded: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
     meta.planned = planned;
     meta.totals = Totals::from_records(&records);
@@ -321,6 +328,48 @@ mod tests {
         m.started_at = start.into();
         m.finished_at = end.into();
         m
+    }
+
+    /// Shards that record the whole matrix: a merge without shard 2 knows what it should
+    /// have brought.
+    #[test]
+    fn a_missing_shard_leaves_its_planned_cells_without_a_record() {
+        let id = |x: &str| format!("go1.27/linux-amd64/cgo0/rootfs-scratch/{x}");
+        let whole: Vec<String> = ["a", "b", "c", "d"].map(id).to_vec();
+        let shard = |k: u32, ids: &[&str]| {
+            let mut meta = meta_of(
+                &ids.iter().map(|x| id(x)).collect::<Vec<_>>(),
+                &format!("{k}/3"),
+                "h",
+                "2025-01-02T03:04:00Z",
+                "2025-01-02T03:05:00Z",
+            );
+            meta.matrix_planned = whole.clone();
+            MergeInput {
+                label: format!("shard{k}"),
+                meta,
+                records: ids.iter().map(|x| cell(&id(x), CellStatus::Pass)).collect(),
+            }
+        };
+        // Shard 2 of 3 (cell b) never arrived.
+        let (meta, records) = merge(&[shard(1, &["a", "d"]), shard(3, &["c"])]).unwrap();
+        assert_eq!(meta.planned, whole, "the merge's plan is the whole matrix");
+        assert!(meta.matrix_planned.is_empty());
+        let got: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(got, [id("a"), id("c"), id("d")]);
+        assert!(meta.interrupted);
+        let c = crate::Completeness::of(&meta, &records);
+        assert_eq!(c.missing_shards, ["2/3"]);
+        assert_eq!(c.unrecorded, [id("b")]);
+        assert_eq!(
+            c.summary(),
+            "incomplete: shard 2/3 missing, 1 planned cell without a record"
+        );
+        // With every shard it is complete.
+        let (meta, records) =
+            merge(&[shard(1, &["a", "d"]), shard(2, &["b"]), shard(3, &["c"])]).unwrap();
+        assert!(crate::Completeness::of(&meta, &records).is_complete());
+        assert!(!meta.interrupted);
     }
 
     #[test]

@@ -579,6 +579,11 @@ pub struct RunMeta {
     pub planned: Vec<String>,
     #[serde(default)]
     pub shard: Option<String>,
+    /// For a shard (`--shard K/N`): every cell id of the whole matrix, in plan order, so a merge
+    /// knows what a missing shard should have brought. Empty when the run is the whole plan
+    /// (then `planned` is).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matrix_planned: Vec<String>,
     pub jobs: usize,
     pub reps: u32,
     /// When the timed runs ran (`quiet`, `exclusive`, `overlap`: `--timing`); absent when

@@ -56,6 +56,8 @@ pub struct Planned {
     pub plan: Plan,
     /// Hash of the whole matrix before `--shard`, so shards of one matrix can be merged.
     pub matrix_hash: String,
+    /// With `--shard`: every cell id of the whole matrix, in plan order (else empty).
+    pub matrix_ids: Vec<String>,
     pub toolchains: Vec<Arc<Toolchain>>,
     pub host: Host,
     /// The version of every Go toolchain found on the host (the matrix's or not): with the
@@ -433,12 +435,15 @@ fn narrow(
         plan = plan.filter(&filter);
     }
     let full_hash = matrix_hash(&plan);
+    let mut matrix_ids = Vec::new();
     if let Some(s) = &req.shard {
+        matrix_ids = plan.cells.iter().map(|c| c.id.to_string()).collect();
         plan = plan.shard(resolve_shard(s, &|k| std::env::var(k).ok())?);
     }
     Ok(Planned {
         plan,
         matrix_hash: full_hash,
+        matrix_ids,
         toolchains,
         host,
         host_go_versions: Vec::new(),

@@ -38,6 +38,8 @@ pub struct RunSpec {
     pub matrix_hash: String,
     /// `--shard K/N` as given.
     pub shard: Option<String>,
+    /// With `--shard`: every cell id of the whole matrix (see [`RunMeta::matrix_planned`]).
+    pub matrix_planned: Vec<String>,
     pub toolchains: Vec<ToolchainInfo>,
 }
 
@@ -216,6 +218,14 @@ impl Session {
             reps: opts.reps,
         });
         let mut records: Vec<CellRecord> = kept.into_values().collect();
+        // What the run is for, before any cell runs: a run that dies (a crash, a lost machine)
+        // still says what it planned, so every reader can tell which cells have no record.
+        let mut at_start = run_meta(spec, opts, started.clone(), &records);
+        at_start.interrupted = true;
+        write_run_meta(&self.out, &at_start).map_err(|source| SessionError::Meta {
+            path: self.out.join("run.json"),
+            source,
+        })?;
         let (killed, write_error) =
             self.dispatch(&to_run, executor, opts.jobs, stop, observer, &mut records);
         if let Some(source) = write_error {
@@ -236,29 +246,14 @@ impl Session {
         let wall_s = t0.elapsed().as_secs_f64();
         let cpu_s = cpu_seconds() - cpu0;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let meta = RunMeta {
-            schema: SCHEMA_VERSION,
-            crossmatrix_version: env!("CARGO_PKG_VERSION").into(),
-            started_at: started,
-            finished_at: now_rfc3339(),
-            wall_ms: t0.elapsed().as_millis() as u64,
-            host: opts.host.clone(),
-            tools: opts.tools.clone(),
-            toolchains: spec.toolchains.clone(),
-            matrix_hash: spec.matrix_hash.clone(),
-            planned: spec.plan.cells.iter().map(|c| c.id.to_string()).collect(),
-            shard: spec.shard.clone(),
-            jobs: opts.jobs,
-            reps: opts.reps,
-            timing: opts.timing.clone(),
-            wall_s: round2(wall_s),
-            cpu_s: round2(cpu_s),
-            cpu_bound_s: round2(cpu_bound(cpu_s, cores, &records, &to_run)),
-            cores,
-            totals: Totals::from_records(&records),
-            interrupted: records.len() < spec.plan.len(),
-            shards: Vec::new(),
-        };
+        let mut meta = run_meta(spec, opts, started, &records);
+        meta.finished_at = now_rfc3339();
+        meta.wall_ms = t0.elapsed().as_millis() as u64;
+        meta.wall_s = round2(wall_s);
+        meta.cpu_s = round2(cpu_s);
+        meta.cpu_bound_s = round2(cpu_bound(cpu_s, cores, &records, &to_run));
+        meta.cores = cores;
+        meta.interrupted = records.len() < spec.plan.len();
         write_run_meta(&self.out, &meta).map_err(|source| SessionError::Meta {
             path: self.out.join("run.json"),
             source,
@@ -335,4 +330,33 @@ pub fn inputs_hash(c: &Cell) -> String {
     h.update(format!("{:?}", c.program).as_bytes());
     h.update(format!("{:?}", c.settings).as_bytes());
     format!("{:x}", h.finalize())[..16].to_string()
+}
+
+/// `run.json` of `spec` run with `opts` from `started`, holding `records`: the plan and the
+/// totals; the caller fills in the times.
+fn run_meta(spec: &RunSpec, opts: &RunOptions, started: String, records: &[CellRecord]) -> RunMeta {
+    RunMeta {
+        schema: SCHEMA_VERSION,
+        crossmatrix_version: env!("CARGO_PKG_VERSION").into(),
+        finished_at: started.clone(),
+        started_at: started,
+        wall_ms: 0,
+        host: opts.host.clone(),
+        tools: opts.tools.clone(),
+        toolchains: spec.toolchains.clone(),
+        matrix_hash: spec.matrix_hash.clone(),
+        planned: spec.plan.cells.iter().map(|c| c.id.to_string()).collect(),
+        shard: spec.shard.clone(),
+        matrix_planned: spec.matrix_planned.clone(),
+        jobs: opts.jobs,
+        reps: opts.reps,
+        timing: opts.timing.clone(),
+        wall_s: 0.0,
+        cpu_s: 0.0,
+        cpu_bound_s: 0.0,
+        cores: 0,
+        totals: Totals::from_records(records),
+        interrupted: false,
+        shards: Vec::new(),
+    }
 }

@@ -322,6 +322,7 @@ pub fn plan_probes(req: &ProbeRequest, cache_dir: &Path) -> Result<Planned, Plan
     }
     Ok(Planned {
         matrix_hash: matrix_hash(&plan),
+        matrix_ids: Vec::new(),
         plan,
         toolchains,
         host,

@@ -145,6 +145,7 @@ fn cells(n: usize) -> Vec<Cell> {
 
 fn spec(cells: &[Cell]) -> RunSpec {
     RunSpec {
+        matrix_planned: Vec::new(),
         plan: Plan {
             cells: cells.to_vec(),
         },
@@ -377,7 +378,11 @@ fn a_record_that_cannot_be_stored_stops_the_run_with_an_error() {
     assert_eq!(fake.staged().len(), 3, "{events:?}");
     assert!(names(&events).contains(&"killed p2"), "{events:?}");
     assert!(!names(&events).contains(&"interrupted"), "{events:?}");
-    assert!(!out.path().join("run.json").exists());
+    // run.json is the one written before any cell ran: the plan, marked interrupted, so a
+    // reader names the cells without a record.
+    let meta = crossmatrix_results::read_run_meta(out.path()).unwrap();
+    assert!(meta.interrupted);
+    assert_eq!(meta.planned.len(), 6);
 }
 
 #[test]

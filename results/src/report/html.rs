@@ -26,7 +26,7 @@ impl Reporter for HtmlReporter {
             let _ = write!(
                 body,
                 " · {} · {} → {} · host {} ({}, {})",
-                esc(&super::wall_time_note(m)),
+                esc(&super::wall_time_note(m, records)),
                 esc(&m.started_at),
                 esc(&m.finished_at),
                 esc(&m.host.hostname),
@@ -432,6 +432,18 @@ pub fn render_html_history(runs: &[(RunMeta, Vec<CellRecord>)]) -> String {
         );
     }
     body.push_str("</p>\n");
+    // A night that lacks cells is marked, so a gap in a row is not read as a removed cell.
+    for (meta, recs) in runs {
+        let c = crate::Completeness::of(meta, recs);
+        if !c.is_complete() {
+            let _ = writeln!(
+                body,
+                "<p class=\"incomplete\">run of {}: {}</p>",
+                esc(&meta.started_at),
+                esc(&c.summary())
+            );
+        }
+    }
     let ids = distinct(
         runs.iter()
             .flat_map(|(_, recs)| recs.iter().map(|r| r.id.clone())),

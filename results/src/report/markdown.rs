@@ -16,7 +16,7 @@ impl Reporter for MarkdownReporter {
         let mut out = String::from("## crossmatrix\n\n");
         out.push_str(&format!("**{}**", totals_line(records)));
         if let Some(meta) = meta {
-            out.push_str(&format!(" · {}", wall_time_note(meta)));
+            out.push_str(&format!(" · {}", wall_time_note(meta, records)));
         }
         out.push_str("\n\n");
 

@@ -233,9 +233,10 @@ fn failing_tests(rec: &CellRecord) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `wall time 2m 05s`, how it compares with the run's CPU bound when known, and
+/// `wall time 2m 05s`, how it compares with the run's CPU bound when known, and what the
+/// result lacks against its plan (`incomplete: 1 planned cell without a record`), or
 /// `(interrupted)` when the run did not finish.
-fn wall_time_note(meta: &RunMeta) -> String {
+fn wall_time_note(meta: &RunMeta, records: &[CellRecord]) -> String {
     let mut s = format!("wall time {}", format_ms(meta.wall_ms as f64));
     if meta.cpu_bound_s > 0.0 {
         s.push_str(&format!(
@@ -246,7 +247,10 @@ fn wall_time_note(meta: &RunMeta) -> String {
             meta.cores
         ));
     }
-    if meta.interrupted {
+    let complete = crate::Completeness::of(meta, records);
+    if !complete.is_complete() {
+        s.push_str(&format!(" ({})", complete.summary()));
+    } else if meta.interrupted {
         s.push_str(" (interrupted)");
     }
     s

@@ -426,7 +426,7 @@ fn table(grid: &Grid, records: &[CellRecord], meta: Option<&RunMeta>) -> String 
     out.push_str(&totals_line(records));
     if let Some(meta) = meta {
         out.push_str("; ");
-        out.push_str(&wall_time_note(meta));
+        out.push_str(&wall_time_note(meta, records));
     }
     out.push('\n');
     out
@@ -441,7 +441,7 @@ fn markdown(grid: &Grid, records: &[CellRecord], meta: Option<&RunMeta>) -> Stri
     let mut out = String::from("## crossmatrix probe: will it run there?\n\n");
     let _ = write!(out, "**{}**", totals_line(records));
     if let Some(meta) = meta {
-        let _ = write!(out, " · {}", wall_time_note(meta));
+        let _ = write!(out, " · {}", wall_time_note(meta, records));
     }
     out.push_str("\n\n");
     if !grid.envs.is_empty() {
@@ -525,7 +525,7 @@ fn html(grid: &Grid, records: &[CellRecord], meta: Option<&RunMeta>) -> String {
         esc(&totals_line(records))
     );
     if let Some(m) = meta {
-        let _ = write!(body, " · {}", esc(&wall_time_note(m)));
+        let _ = write!(body, " · {}", esc(&wall_time_note(m, records)));
     }
     body.push_str("</p>\n");
     let class = |m: Mark| match m {

@@ -160,7 +160,7 @@ impl Reporter for TableReporter {
         out.push_str(&totals_line(all));
         if let Some(meta) = meta {
             out.push_str("; ");
-            out.push_str(&wall_time_note(meta));
+            out.push_str(&wall_time_note(meta, all));
         }
         out.push('\n');
         for note in meta

@@ -260,6 +260,7 @@ pub(crate) fn fixture_meta() -> RunMeta {
         matrix_hash: "abc123".into(),
         planned: vec![],
         shard: None,
+        matrix_planned: Vec::new(),
         jobs: 2,
         reps: 5,
         timing: Some("quiet".into()),
