@@ -231,6 +231,13 @@ fn a_projects_go_tests_on_every_target() {
             (none["status"].as_str(), none["cause"].as_str()),
             (Some("skipped"), Some("no-test-files"))
         );
+        // Named as a directory, still recorded under its import path.
+        assert!(
+            none["package"]["import_path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/notests")),
+            "{none:#}"
+        );
     }
     assert_eq!(
         cell(&recs, "arm64", "calc")["run"]["executor"],
