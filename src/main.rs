@@ -6,6 +6,7 @@ mod doctor;
 mod fetch;
 mod probe;
 mod progress;
+mod resume;
 mod run;
 mod toolchain_cmd;
 
@@ -13,7 +14,38 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    // `run|test --resume DIR` alone continues the plan DIR recorded.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = match resume::expand(&argv) {
+        Ok(Some((replayed, cwd))) => {
+            if let Some(dir) = cwd {
+                if let Err(e) = std::env::set_current_dir(&dir) {
+                    eprintln!(
+                        "error: --resume: cannot enter {dir}, where the run was planned: {e}"
+                    );
+                    return ExitCode::from(2);
+                }
+            }
+            eprintln!(
+                "crossmatrix: resuming the recorded plan: crossmatrix {}",
+                replayed[1..]
+                    .iter()
+                    .map(|a| a.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            resume::set_effective_args(&replayed);
+            cli::Cli::parse_from(replayed)
+        }
+        Ok(None) => {
+            resume::set_effective_args(&argv);
+            cli::Cli::parse_from(argv)
+        }
+        Err(e) => {
+            eprintln!("error: {}", message(&e));
+            return ExitCode::from(2);
+        }
+    };
     let result = match args.command {
         cli::Command::Run(a) => run::run(a),
         cli::Command::Test(a) => run::test(a),

@@ -161,7 +161,20 @@ pub(crate) fn execute(job: Job<'_>, planned: Planned, conclude: Conclude) -> Res
         .or_else(|| o.out.clone())
         .unwrap_or_else(default_out);
     let session = match &o.resume {
-        Some(dir) => Session::resume(dir)?,
+        Some(dir) => {
+            let ids: Vec<String> = if planned.matrix_ids.is_empty() {
+                planned
+                    .plan
+                    .cells
+                    .iter()
+                    .map(|c| c.id.to_string())
+                    .collect()
+            } else {
+                planned.matrix_ids.clone()
+            };
+            crate::resume::check_same_plan(dir, &planned.matrix_hash, job.shard.as_deref(), &ids)?;
+            Session::resume(dir)?
+        }
         None => Session::create(&out)?,
     };
     for w in session.warnings() {
@@ -220,6 +233,10 @@ fn prepare(
         matrix_hash: planned.matrix_hash,
         shard: job.shard.clone(),
         matrix_planned: planned.matrix_ids,
+        command: crate::resume::recorded_command(),
+        cwd: std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
         toolchains,
     };
     let runner = Runner::new(

@@ -615,6 +615,83 @@ fn lost_shards_and_torn_records_are_never_a_silent_success() {
     );
 }
 
+/// `run --resume DIR` alone continues the plan DIR recorded (not the default matrix), from
+/// any directory; axis flags that plan another matrix are refused, naming the difference.
+#[test]
+fn resume_alone_continues_the_recorded_plan_and_another_plan_is_refused() {
+    require_host!(false);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cache = shared_cache();
+    let c = cache.to_str().expect("utf-8");
+    let out = tmp.path().join("r");
+    let o = out.to_str().expect("utf-8");
+    let axes = [
+        "--toolchain",
+        "go1.27",
+        "--target",
+        "linux/amd64",
+        "--target",
+        "linux/arm64",
+    ];
+    let mut args = vec![
+        "run",
+        "--cache-dir",
+        c,
+        "--cgo",
+        "0",
+        "--reps",
+        "0",
+        "--out",
+        o,
+    ];
+    args.extend(axes);
+    assert!(crossmatrix(&args).status.success());
+    // A crash tore the last record.
+    let cells = out.join("cells.jsonl");
+    let text = std::fs::read_to_string(&cells).unwrap();
+    let cut = text.trim_end().rfind('\n').unwrap() + 30;
+    std::fs::write(&cells, &text[..cut]).unwrap();
+    let r = crossmatrix(&["run", "--resume", o, "-j", "1"]);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    let err = stderr(&r);
+    assert!(
+        err.contains("resuming the recorded plan: crossmatrix run --cache-dir"),
+        "{err}"
+    );
+    assert!(err.contains("1 cells already recorded, 1 to run"), "{err}");
+    let mut ids: Vec<String> = records(&out)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        2,
+        "the recorded plan, not the default matrix: {ids:?}"
+    );
+    // Another plan into the same directory is refused.
+    let r = crossmatrix(&[
+        "run",
+        "--resume",
+        o,
+        "--toolchain",
+        "go1.27",
+        "--target",
+        "linux/riscv64",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let err = stderr(&r);
+    assert!(
+        err.contains("this command plans another matrix than the run there"),
+        "{err}"
+    );
+    assert!(
+        err.contains("are not in its plan (go1.27/linux-riscv64/"),
+        "{err}"
+    );
+}
+
 #[test]
 fn shards_merge_into_the_full_run_and_compare_toolchains() {
     require_host!(false);

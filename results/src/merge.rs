@@ -135,6 +135,8 @@ pub fn merge(inputs: &[MergeInput]) -> Result<(RunMeta, Vec<CellRecord>), MergeE
     meta.jobs = inputs.iter().map(|i| i.meta.jobs).max().unwrap_or(0);
     meta.shard = None;
     meta.matrix_planned = Vec::new();
+    // A merge is not resumed: it has no command of its own.
+    meta.command = Vec::new();
     let recorded: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
     meta.planned = planned;
     meta.totals = Totals::from_records(&records);

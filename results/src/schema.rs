@@ -584,6 +584,12 @@ pub struct RunMeta {
     /// (then `planned` is).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matrix_planned: Vec<String>,
+    /// The command that planned the run (`run --target linux/arm64 …`, without `--out` and
+    /// `--resume`) and the directory it ran in: `--resume DIR` alone continues this plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cwd: String,
     pub jobs: usize,
     pub reps: u32,
     /// When the timed runs ran (`quiet`, `exclusive`, `overlap`: `--timing`); absent when

@@ -40,6 +40,9 @@ pub struct RunSpec {
     pub shard: Option<String>,
     /// With `--shard`: every cell id of the whole matrix (see [`RunMeta::matrix_planned`]).
     pub matrix_planned: Vec<String>,
+    /// The command that planned the run and where it ran (see [`RunMeta::command`]).
+    pub command: Vec<String>,
+    pub cwd: String,
     pub toolchains: Vec<ToolchainInfo>,
 }
 
@@ -348,6 +351,8 @@ fn run_meta(spec: &RunSpec, opts: &RunOptions, started: String, records: &[CellR
         planned: spec.plan.cells.iter().map(|c| c.id.to_string()).collect(),
         shard: spec.shard.clone(),
         matrix_planned: spec.matrix_planned.clone(),
+        command: spec.command.clone(),
+        cwd: spec.cwd.clone(),
         jobs: opts.jobs,
         reps: opts.reps,
         timing: opts.timing.clone(),

@@ -146,6 +146,8 @@ fn cells(n: usize) -> Vec<Cell> {
 fn spec(cells: &[Cell]) -> RunSpec {
     RunSpec {
         matrix_planned: Vec::new(),
+        command: Vec::new(),
+        cwd: String::new(),
         plan: Plan {
             cells: cells.to_vec(),
         },

@@ -261,6 +261,8 @@ pub(crate) fn fixture_meta() -> RunMeta {
         planned: vec![],
         shard: None,
         matrix_planned: Vec::new(),
+        command: Vec::new(),
+        cwd: String::new(),
         jobs: 2,
         reps: 5,
         timing: Some("quiet".into()),
