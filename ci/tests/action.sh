@@ -72,8 +72,12 @@ EOF
 chmod +x "$TMP/bin/cargo"
 inst() { env ACTION_PATH="$ROOT/ci/github" DEST="$TMP/dest" "$@" bash "$ROOT/ci/github/install-crossmatrix" install 2>&1; }
 o=$(inst ACTION_REF=main ACTION_REPOSITORY=)
-expect_eq "install: cargo install --locked from the action's own source" "$(args)" \
-  "install --locked --root $TMP/dest --path $ROOT"
+got=$(args)
+if [[ "$got" =~ ^install\ --locked\ --root\ (/[^[:space:]]+)[[:space:]]--path[[:space:]] ]] \
+   && [ "${BASH_REMATCH[1]}" != "$TMP/dest" ] && [ ! -e "${BASH_REMATCH[1]}" ] \
+   && [ -x "$TMP/dest/bin/crossmatrix" ]; then
+  ok "install: cargo install --locked from the action's own source into a staging root, moved into place"
+else bad "install: cargo from source" "$got" "$o"; fi
 o=$(inst ACTION_REF=main); rm -f "$FAKE_LOG"
 if grep -q "cached: $TMP/dest/bin/crossmatrix" <<< "$o" && [ ! -e "$FAKE_LOG" ]; then ok "install: a cached binary is used as it is"
 else bad "install: cached" "$o"; fi
@@ -83,6 +87,40 @@ k3=$(VERSION=v0.3.0 ACTION_PATH="$ROOT/ci/github" DEST=x bash ci/github/install-
 if [ "$k1" = "$k2" ] && [[ "$k1" =~ ^src-[0-9a-f]{16}- ]] && [[ "$k3" =~ ^v0\.3\.0- ]]; then
   ok "install: the cache key is the source's hash, or the version"
 else bad "install: key" "$k1" "$k2" "$k3"; fi
+
+# A moving major tag (@v1) asks for the release of the version its source says (releases are
+# vX.Y.Z only), and the install replaces a binary a running job uses by rename, never in place.
+# A stand-in curl serves that release (a real ELF binary) and records the URLs it was asked for.
+version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n 1)
+asset="crossmatrix-v$version-x86_64-unknown-linux-gnu.tar.gz"
+mkdir -p "$TMP/rel" "$TMP/dest2/bin"
+cp /bin/true "$TMP/rel/crossmatrix"
+tar -czf "$TMP/rel/$asset" -C "$TMP/rel" crossmatrix
+(cd "$TMP/rel" && sha256sum "$asset" > "$asset.sha256")
+# shellcheck disable=SC2016 # the stand-in's own variables, written literally
+{
+  echo '#!/usr/bin/env bash'
+  echo 'out=; url='
+  echo 'while [ $# -gt 0 ]; do case "$1" in -o) out=$2; shift 2 ;; -H) shift 2 ;; -*) shift ;; *) url=$1; shift ;; esac; done'
+  echo "echo \"\$url\" >> '$TMP/urls'"
+  echo "f='$TMP/rel/'\$(basename \"\$url\")"
+  echo '[ -f "$f" ] && cp "$f" "$out"'
+} > "$TMP/bin/curl"
+chmod +x "$TMP/bin/curl"
+# The old binary, running (a copy of sleep) while the new one is installed; the install step
+# runs only when no binary is at $DEST/bin/crossmatrix, so the running one is unlinked first,
+# as a cache restore of another key would leave it.
+cp "$(command -v sleep)" "$TMP/dest2/bin/crossmatrix"
+"$TMP/dest2/bin/crossmatrix" 30 &
+running=$!
+# shellcheck disable=SC2016 # expanded by the inner bash
+o=$(env ACTION_PATH="$ROOT/ci/github" DEST="$TMP/dest2" ACTION_REF=v1 ACTION_REPOSITORY=o/crossmatrix \
+  RUNNER_ARCH=X64 bash -c 'mv "$DEST/bin/crossmatrix" "$DEST/old"; bash "$ACTION_PATH/install-crossmatrix" install' 2>&1) || true
+kill "$running" 2>/dev/null || true
+if grep -q "releases/download/v$version/$asset\$" "$TMP/urls" 2>/dev/null \
+   && cmp -s "$TMP/dest2/bin/crossmatrix" /bin/true; then
+  ok "install: @v1 fetches the release its source's version names ($asset), checked, moved into place"
+else bad "install: @v1 release" "urls: $(cat "$TMP/urls" 2>/dev/null)" "$o"; fi
 
 echo "action.sh: $passed passed, $failed failed"
 [ "$failed" = 0 ]
