@@ -598,6 +598,28 @@ fn too_old_ctx(ctx: &BuildContext, project: Option<&Project>) -> bool {
     compare_go_versions(&ctx.go_version, &format!("go{line}")) == std::cmp::Ordering::Less
 }
 
+/// The elements of an import path that name a package, a major version suffix kept with the
+/// element before it (`github.com/cespare/xxhash/v2` → `…, cespare, xxhash-v2`): `v2` alone
+/// says nothing.
+fn name_parts(ip: &str) -> Vec<String> {
+    let is_major = |e: &str| {
+        e.strip_prefix('v').is_some_and(|n| {
+            !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && n != "0" && n != "1"
+        })
+    };
+    let mut parts: Vec<String> = Vec::new();
+    for e in ip.split('/') {
+        match parts.last_mut() {
+            Some(prev) if is_major(e) => {
+                prev.push('-');
+                prev.push_str(e);
+            }
+            _ => parts.push(e.to_string()),
+        }
+    }
+    parts
+}
+
 /// `p` as a package of `project` built from `dir` (`target`: `.` or `./file.go`).
 fn in_module(
     p: &Arc<Program>,
@@ -654,12 +676,12 @@ fn name_packages(resolved: &mut HashMap<String, Resolved>, order: &[Arc<Program>
         }
     }
     let suffix = |ip: &str, n: usize| {
-        let parts: Vec<&str> = ip.split('/').collect();
+        let parts = name_parts(ip);
         parts[parts.len().saturating_sub(n)..].join("-")
     };
     let mut names: HashMap<String, String> = HashMap::new();
     for ip in &imports {
-        let depth = ip.split('/').count();
+        let depth = name_parts(ip).len();
         let mut n = 1;
         let name = loop {
             let cand = suffix(ip, n);
@@ -688,5 +710,31 @@ fn name_packages(resolved: &mut HashMap<String, Resolved>, order: &[Arc<Program>
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_parts;
+
+    #[test]
+    fn a_major_version_suffix_stays_with_its_element() {
+        assert_eq!(
+            name_parts("github.com/cespare/xxhash/v2"),
+            ["github.com", "cespare", "xxhash-v2"]
+        );
+        assert_eq!(
+            name_parts("github.com/cespare/xxhash/v2/xxhsum"),
+            ["github.com", "cespare", "xxhash-v2", "xxhsum"]
+        );
+        assert_eq!(
+            name_parts("example.com/m/v1/x"),
+            ["example.com", "m", "v1", "x"]
+        );
+        assert_eq!(
+            name_parts("example.com/m/vendor"),
+            ["example.com", "m", "vendor"]
+        );
+        assert_eq!(name_parts("gopkg.in/yaml.v3"), ["gopkg.in", "yaml.v3"]);
     }
 }
