@@ -258,6 +258,7 @@ fn prepare(
                 pids: Some(o.pids).filter(|&p| p > 0),
             },
             recheck: o.recheck,
+            retries: o.retries,
             reuse: !o.rerun,
         },
         planned.host,

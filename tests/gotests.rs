@@ -703,3 +703,138 @@ fn recheck_labels_tests_that_pass_under_another_executor() {
         "{mixed:#}"
     );
 }
+
+/// `--retries`: failed tests run again alone; one that passes then is flaky — passing, counted
+/// apart, listed in the table and Markdown, a `<flakyFailure>` in JUnit — and never hides a test
+/// that keeps failing. The stand-in for a flaky test fails unless it is run alone (as a test
+/// that depends on the order or the load of the tests around it does).
+#[test]
+fn retries_make_flaky_tests_visible_and_keep_real_failures_red() {
+    require_host!(false);
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("retry");
+    write(&m.join("go.mod"), "module example.com/retry\n\ngo 1.21\n");
+    let flaky = "func TestFlaky(t *testing.T) {\n\tfor _, a := range os.Args {\n\t\tif strings.HasPrefix(a, \"-test.run=^(\") {\n\t\t\treturn\n\t\t}\n\t}\n\tt.Fatal(\"fails unless run alone\")\n}\n";
+    for (pkg, more) in [
+        ("flaky", "func TestFine(t *testing.T) {}\n"),
+        (
+            "broken",
+            "func TestAlways(t *testing.T) { t.Fatal(\"always\") }\n",
+        ),
+    ] {
+        write(&m.join(format!("{pkg}/p.go")), &format!("package {pkg}\n"));
+        write(
+            &m.join(format!("{pkg}/p_test.go")),
+            &format!(
+                "package {pkg}\n\nimport (\n\t\"os\"\n\t\"strings\"\n\t\"testing\"\n)\n\n{flaky}\n{more}"
+            ),
+        );
+    }
+    let cache = s(&shared_cache());
+    let run = |out: &Path, extra: &[&str]| {
+        let out = s(out);
+        let mut a = vec![
+            "test",
+            "./...",
+            "--toolchain",
+            "go1.27",
+            "--target",
+            "linux/amd64",
+            "--target",
+            "linux/arm64",
+            "--cgo",
+            "0",
+            "--cache-dir",
+            &cache,
+            "--out",
+            &out,
+        ];
+        a.extend(extra);
+        crossmatrix_in(&m, &a, &[], false)
+    };
+    // Without retries the flaky test fails its cell.
+    let plain = d.path().join("plain");
+    let o = run(&plain, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(records(&plain).iter().all(|r| r["status"] == "fail"));
+
+    let out = d.path().join("out");
+    let o = run(&out, &["--retries", "2"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the broken package stays red: {}",
+        stderr(&o)
+    );
+    let recs = records(&out);
+    assert_eq!(recs.len(), 4);
+    let case = |r: &Value, name: &str| -> Value {
+        r["tests"]["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {r:#}"))
+    };
+    for r in &recs {
+        let f = case(r, "TestFlaky");
+        assert_eq!(f["status"], "pass", "{r:#}");
+        assert_eq!(f["failed_attempts"], 1, "{r:#}");
+        assert!(
+            f["output"]
+                .as_str()
+                .unwrap()
+                .contains("fails unless run alone"),
+            "{r:#}"
+        );
+        assert_eq!(r["tests"]["totals"]["flaky"], 1, "{r:#}");
+        if r["program"] == "flaky" {
+            assert_eq!(r["status"], "pass", "{r:#}");
+        } else {
+            assert_eq!(r["status"], "fail", "{r:#}");
+            let a = case(r, "TestAlways");
+            assert_eq!(
+                (a["status"].as_str(), a["failed_attempts"].as_u64()),
+                (Some("fail"), Some(2))
+            );
+            let hint = r["hint"].as_str().unwrap();
+            assert!(hint.starts_with("1 test(s) failed: TestAlways;"), "{hint}");
+            assert!(
+                hint.contains("flaky (passed on a retry): TestFlaky"),
+                "{hint}"
+            );
+        }
+    }
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("~ TestFlaky (flaky: 1 failed run, then passed): "),
+        "{table}"
+    );
+    assert!(table.contains("4 cells: 2 passed, 2 failed, 0 skipped, 0 built (not run) (2 passed only on a retry: flaky); 8 Go tests: 6 passed, 2 failed, 0 skipped (4 flaky: passed only on a retry)"), "{table}");
+    let report = |format: &str| {
+        let o = crossmatrix_in(&m, &["report", &s(&out), "--format", format], &[], false);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let junit = report("junit");
+    assert_eq!(junit.matches("<flakyFailure").count(), 4, "{junit}");
+    let md = report("md");
+    assert!(
+        md.contains("### Flaky tests") && md.contains("`TestFlaky` | 1 |"),
+        "{md}"
+    );
+    // The optional gate: a flaky test in the new run fails it, and says it is new.
+    let o = crossmatrix_in(
+        &m,
+        &["compare", &s(&plain), &s(&out), "--fail-on", "flaky"],
+        &[],
+        false,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o)
+            .contains("flaky: go1.27/linux-arm64/cgo0/rootfs-host/flaky: newly flaky: TestFlaky"),
+        "{}",
+        stderr(&o)
+    );
+}

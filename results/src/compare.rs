@@ -139,6 +139,9 @@ pub struct CellSide {
     /// The startup samples the test used.
     #[serde(skip)]
     samples_ms: Vec<f64>,
+    /// Its tests that passed only on a retry (`--retries`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flaky: Vec<String>,
 }
 
 impl CellSide {
@@ -156,6 +159,12 @@ impl CellSide {
             size_bytes: rec.binary.as_ref().map(|b| b.size_bytes),
             startup_median_ms: median(&samples_ms),
             samples_ms,
+            flaky: rec
+                .tests
+                .iter()
+                .flat_map(|t| t.flaky())
+                .map(|c| c.name.clone())
+                .collect(),
         }
     }
 
@@ -659,12 +668,14 @@ pub enum Gate {
     SizeIncrease(f64),
     /// Any cell whose startup median grew by more than this many percent, significantly.
     StartupIncrease(f64),
+    /// Any cell of the new side with a flaky test (failed, then passed on a retry).
+    Flaky,
 }
 
 /// Why a gate did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid gate `{input}`: {reason}; gates are `new-failure`, `size>+P%` and `startup>+P%` (e.g. `size>+5%`)"
+    "invalid gate `{input}`: {reason}; gates are `new-failure`, `flaky`, `size>+P%` and `startup>+P%` (e.g. `size>+5%`)"
 )]
 pub struct GateParseError {
     pub input: String,
@@ -682,6 +693,9 @@ impl FromStr for Gate {
         let lower = compact.to_ascii_lowercase();
         if lower == "new-failure" || lower == "new-failures" {
             return Ok(Gate::NewFailure);
+        }
+        if lower == "flaky" {
+            return Ok(Gate::Flaky);
         }
         let Some((name, limit)) = lower.split_once('>') else {
             return Err(err(match lower.as_str() {
@@ -720,6 +734,7 @@ impl fmt::Display for Gate {
             Gate::NewFailure => f.write_str("new-failure"),
             Gate::SizeIncrease(p) => write!(f, "size>+{p}%"),
             Gate::StartupIncrease(p) => write!(f, "startup>+{p}%"),
+            Gate::Flaky => f.write_str("flaky"),
         }
     }
 }
@@ -789,6 +804,14 @@ pub fn check_gates(cmp: &Comparison, gates: &[Gate]) -> Vec<GateViolation> {
                             s.verdict()
                         )
                     }),
+                Gate::Flaky => c.new.as_ref().filter(|n| !n.flaky.is_empty()).map(|n| {
+                    let was = c.base.as_ref().is_some_and(|b| !b.flaky.is_empty());
+                    format!(
+                        "{} flaky: {}",
+                        if was { "still" } else { "newly" },
+                        n.flaky.join(", ")
+                    )
+                }),
             };
             if let Some(detail) = detail {
                 out.push(GateViolation {

@@ -329,9 +329,22 @@ pub struct TestCase {
     /// same build passed. Added when records are rendered (in every format), never stored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub passes_on_rootfs: Vec<String>,
+    /// Runs of this test that failed before the one recorded (`--retries`). With status `pass`
+    /// the test is flaky: `output` keeps the first failure's.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_attempts: u32,
+}
+
+fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 impl TestCase {
+    /// Failed, then passed on a retry.
+    pub fn is_flaky(&self) -> bool {
+        self.status == TestStatus::Pass && self.failed_attempts > 0
+    }
+
     /// The line that says why the test failed or was skipped: the first of its reported error
     /// when Go marked one, else the first line of its output that is not framing.
     pub fn failure_line(&self) -> String {
@@ -370,6 +383,9 @@ pub struct TestTotals {
     pub passed: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Passed only on a retry (`--retries`); counted in `passed` too.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub flaky: usize,
 }
 
 /// A test cell's Go tests (`crossmatrix test`).
@@ -417,6 +433,28 @@ impl TestsRecord {
     /// The failed tests, in order.
     pub fn failed(&self) -> impl Iterator<Item = &TestCase> {
         self.cases.iter().filter(|c| c.status == TestStatus::Fail)
+    }
+
+    /// The tests that failed, then passed on a retry.
+    pub fn flaky(&self) -> impl Iterator<Item = &TestCase> {
+        self.cases.iter().filter(|c| c.is_flaky())
+    }
+
+    /// The totals from the cases, as they stand after retries.
+    pub fn recount(&mut self) {
+        let mut t = TestTotals::default();
+        for c in &self.cases {
+            t.run += 1;
+            match c.status {
+                TestStatus::Pass => t.passed += 1,
+                TestStatus::Fail => t.failed += 1,
+                TestStatus::Skip => t.skipped += 1,
+            }
+            if c.is_flaky() {
+                t.flaky += 1;
+            }
+        }
+        self.totals = t;
     }
 }
 
@@ -521,6 +559,9 @@ pub struct Totals {
     pub fail: usize,
     pub skipped: usize,
     pub built: usize,
+    /// Passing cells with a flaky test (passed only on a retry); counted in `pass` too.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub flaky: usize,
 }
 
 impl Totals {
@@ -537,6 +578,10 @@ impl Totals {
         let mut t = Totals::default();
         for r in records {
             t.add(r.status);
+            if r.status == CellStatus::Pass && r.tests.as_ref().is_some_and(|x| x.totals.flaky > 0)
+            {
+                t.flaky += 1;
+            }
         }
         t
     }

@@ -174,6 +174,7 @@ pub fn summarize(package: &str, events: &[TestEvent], finished: &Finished) -> Te
             error: kept(&errors),
             cause: None,
             passes_on_rootfs: Vec::new(),
+            failed_attempts: 0,
         });
     }
     if running.is_none() && !exited_ok {
@@ -290,7 +291,8 @@ mod tests {
                 run: 4,
                 passed: 1,
                 failed: 2,
-                skipped: 1
+                skipped: 1,
+                flaky: 0,
             }
         );
         assert!(r.cases[2].output.contains("boom"));

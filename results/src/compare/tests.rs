@@ -260,6 +260,7 @@ fn split_by_toolchain_rewrites_ids_to_a_common_key() {
 fn gates_parse() {
     assert_eq!("new-failure".parse::<Gate>().unwrap(), Gate::NewFailure);
     assert_eq!(" New-Failures ".parse::<Gate>().unwrap(), Gate::NewFailure);
+    assert_eq!("flaky".parse::<Gate>().unwrap(), Gate::Flaky);
     assert_eq!("size>+5%".parse::<Gate>().unwrap(), Gate::SizeIncrease(5.0));
     assert_eq!(
         "size > 2.5 %".parse::<Gate>().unwrap(),
@@ -271,6 +272,7 @@ fn gates_parse() {
     );
     for gate in [
         Gate::NewFailure,
+        Gate::Flaky,
         Gate::SizeIncrease(5.0),
         Gate::StartupIncrease(12.5),
     ] {
@@ -290,7 +292,7 @@ fn gates_parse() {
         assert!(msg.contains(reason), "{input}: {msg}");
         assert!(msg.starts_with(&format!("invalid gate `{input}`")), "{msg}");
         assert!(
-            msg.contains("`new-failure`, `size>+P%` and `startup>+P%`"),
+            msg.contains("`new-failure`, `flaky`, `size>+P%` and `startup>+P%`"),
             "{msg}"
         );
     }

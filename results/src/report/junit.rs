@@ -7,7 +7,9 @@
 use super::{Input, ReportError, Reporter};
 use crate::Cause;
 use crate::schema::{CellRecord, CellStatus, StepStatus, TestStatus, TestsRecord};
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+};
 use std::time::Duration;
 
 pub(super) struct JunitReporter;
@@ -65,6 +67,24 @@ fn go_tests_suite(rec: &CellRecord, tests: &TestsRecord) -> TestSuite {
     let mut time = Duration::ZERO;
     for c in &tests.cases {
         let status = match c.status {
+            // A flaky test: passed, with each failed run before it as a <flakyFailure> (the
+            // Maven Surefire schema Jenkins and GitLab read).
+            TestStatus::Pass if c.is_flaky() => {
+                let mut s = TestCaseStatus::success();
+                for _ in 0..c.failed_attempts {
+                    let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+                    rerun.set_type(Cause::TestFailure.code());
+                    let first = c.failure_line();
+                    if !first.is_empty() {
+                        rerun.set_message(first);
+                    }
+                    if !c.output.is_empty() {
+                        rerun.set_system_out(c.output.replace('\u{16}', ""));
+                    }
+                    s.add_rerun(rerun);
+                }
+                s
+            }
             TestStatus::Pass => TestCaseStatus::success(),
             TestStatus::Fail => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);

@@ -2,8 +2,8 @@
 //! failures with their hints, then every cell.
 
 use super::{
-    Input, ReportError, Reporter, failing_tests, format_ms, size_label, tests_label, totals_line,
-    wall_time_note,
+    Input, ReportError, Reporter, failing_tests, flaky_tests, format_ms, size_label, tests_label,
+    totals_line, wall_time_note,
 };
 use crate::schema::{CellRecord, CellStatus};
 use std::fmt::Write as _;
@@ -53,6 +53,32 @@ impl Reporter for MarkdownReporter {
                 let _ = writeln!(
                     out,
                     "| `{}` | `{}` | `{}` | {} |",
+                    code_span_safe(&r.id),
+                    code_span_safe(pkg),
+                    code_span_safe(name),
+                    if why.is_empty() {
+                        "-".to_string()
+                    } else {
+                        escape(why)
+                    }
+                );
+            }
+            out.push('\n');
+        }
+
+        let flaky: Vec<(&CellRecord, (String, u32, String))> = records
+            .iter()
+            .flat_map(|r| flaky_tests(r).into_iter().map(move |t| (r, t)))
+            .collect();
+        if !flaky.is_empty() {
+            out.push_str(
+                "### Flaky tests\n\nFailed, then passed when run again alone (`--retries`).\n\n| cell | package | test | failed runs | first failure |\n|---|---|---|---:|---|\n",
+            );
+            for (r, (name, n, why)) in &flaky {
+                let pkg = r.tests.as_ref().map_or("-", |t| t.package.as_str());
+                let _ = writeln!(
+                    out,
+                    "| `{}` | `{}` | `{}` | {n} | {} |",
                     code_span_safe(&r.id),
                     code_span_safe(pkg),
                     code_span_safe(name),

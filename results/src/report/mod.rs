@@ -167,6 +167,9 @@ fn totals_line(records: &[CellRecord]) -> String {
         t.skipped,
         t.built
     );
+    if t.flaky > 0 {
+        line.push_str(&format!(" ({} passed only on a retry: flaky)", t.flaky));
+    }
     let reused = records.iter().filter(|r| r.reused_from.is_some()).count();
     if reused > 0 {
         line.push_str(&format!(
@@ -182,6 +185,9 @@ fn totals_line(records: &[CellRecord]) -> String {
             t.failed,
             t.skipped
         ));
+        if t.flaky > 0 {
+            line.push_str(&format!(" ({} flaky: passed only on a retry)", t.flaky));
+        }
     }
     line
 }
@@ -196,6 +202,7 @@ fn test_totals(records: &[CellRecord]) -> Option<crate::schema::TestTotals> {
         t.passed += r.totals.passed;
         t.failed += r.totals.failed;
         t.skipped += r.totals.skipped;
+        t.flaky += r.totals.flaky;
     }
     any.then_some(t)
 }
@@ -217,10 +224,23 @@ fn tests_label(rec: &CellRecord) -> String {
     if n.skipped > 0 {
         s.push_str(&format!(", {} skipped", n.skipped));
     }
+    if n.flaky > 0 {
+        s.push_str(&format!(", {} flaky", n.flaky));
+    }
     if !t.benchmarks.is_empty() {
         s.push_str(&format!(", {} benchmarks", t.benchmarks.len()));
     }
     s
+}
+
+/// The flaky tests of a cell (failed, then passed on a retry), each with how many runs failed
+/// and the first line of its first failure.
+fn flaky_tests(rec: &CellRecord) -> Vec<(String, u32, String)> {
+    rec.tests
+        .iter()
+        .flat_map(|t| t.flaky())
+        .map(|c| (c.name.clone(), c.failed_attempts, c.failure_line()))
+        .collect()
 }
 
 /// The failed tests of a cell with the first line of each one's output (the failure): what

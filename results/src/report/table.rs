@@ -2,8 +2,8 @@
 //! indented line under it, then the totals.
 
 use super::{
-    Input, ReportError, Reporter, failing_tests, size_label, startup_label, tests_label,
-    totals_line, wall_time_note,
+    Input, ReportError, Reporter, failing_tests, flaky_tests, size_label, startup_label,
+    tests_label, totals_line, wall_time_note,
 };
 use crate::schema::{CellRecord, CellStatus};
 use crossmatrix_matrix::Cause;
@@ -28,13 +28,20 @@ fn status_label(status: CellStatus) -> (&'static str, &'static str) {
     }
 }
 
+struct ListedTest {
+    flaky: bool,
+    name: String,
+    why: String,
+}
+
 struct Row {
     cells: Vec<String>,
     /// Colour of the STATUS cell.
     color: &'static str,
     hint: Option<String>,
-    /// Failed Go tests (name, first output line), listed under the row.
-    tests: Vec<(String, String)>,
+    /// Failed Go tests (name, first output line), then flaky ones (`flaky` true), listed
+    /// under the row.
+    tests: Vec<ListedTest>,
 }
 
 /// Failed tests listed under a test cell; the rest are counted.
@@ -97,7 +104,23 @@ impl Reporter for TableReporter {
                     .as_deref()
                     .filter(|h| failed && !h.trim().is_empty())
                     .map(one_line);
-                let tests = failing_tests(r);
+                let mut tests: Vec<ListedTest> = failing_tests(r)
+                    .into_iter()
+                    .map(|(name, why)| ListedTest {
+                        flaky: false,
+                        name,
+                        why,
+                    })
+                    .collect();
+                // Flaky tests are listed too, wherever their cell stands: never hidden.
+                tests.extend(flaky_tests(r).into_iter().map(|(name, n, why)| {
+                    let runs = if n == 1 { "run" } else { "runs" };
+                    ListedTest {
+                        flaky: true,
+                        name: format!("{name} (flaky: {n} failed {runs}, then passed)"),
+                        why,
+                    }
+                }));
                 Row {
                     cells,
                     color,
@@ -131,14 +154,15 @@ impl Reporter for TableReporter {
                         out.push_str(&format!("  ↳ {hint}\n"));
                     }
                 }
-                for (name, why) in row.tests.iter().take(TESTS_LISTED) {
-                    let line = if why.is_empty() {
-                        format!("✗ {name}")
+                for t in row.tests.iter().take(TESTS_LISTED) {
+                    let (mark, color) = if t.flaky { ("~", YELLOW) } else { ("✗", RED) };
+                    let line = if t.why.is_empty() {
+                        format!("{mark} {}", t.name)
                     } else {
-                        format!("✗ {name}: {}", one_line(why))
+                        format!("{mark} {}: {}", t.name, one_line(&t.why))
                     };
                     if opts.color {
-                        out.push_str(&format!("    {RED}{line}{RESET}\n"));
+                        out.push_str(&format!("    {color}{line}{RESET}\n"));
                     } else {
                         out.push_str(&format!("    {line}\n"));
                     }

@@ -107,44 +107,20 @@ pub(crate) fn recheck_tests(
     let Some(second) = second_executor(sh, cell, info, first_choice) else {
         return Some(first);
     };
-    // Top-level names only: a failed subtest fails its parent too.
-    let mut failed: Vec<String> = record
-        .failed()
-        .map(|c| c.name.split('/').next().unwrap_or(&c.name).to_string())
-        .collect();
-    failed.sort();
-    failed.dedup();
-    let pattern = format!(
-        "^({})$",
-        failed
-            .iter()
-            .map(|n| regex::escape(n))
-            .collect::<Vec<_>>()
-            .join("|")
-    );
-    let mut again = cell.clone();
-    let mut spec = spec.clone();
-    spec.flags.push(format!("-run={pattern}"));
-    spec.bench = None;
-    let mut program = (*cell.program).clone();
-    program.test = Some(spec);
-    again.program = std::sync::Arc::new(program);
-    let binary = sh.binary_path(cell);
-    let prepared = prepare_run(sh, &again, &binary, info, &second).ok()?;
-    let (name, version) = describe_choice(&second);
-    let mut run = RunRecord::started(name, version);
-    let timeout = sh.test_timeout(cell);
-    let opts = CaptureOptions {
-        merge_stderr: true,
-        caps: Caps::TOOL,
-        ..CaptureOptions::default()
+    let failed = failed_top_level(record);
+    // A rerun that cannot start or be read changes nothing: the first failure stands.
+    let Some((second_record, run)) = rerun_tests(
+        sh,
+        cell,
+        spec,
+        info,
+        &second,
+        &failed,
+        &record.package,
+        abort,
+    ) else {
+        return Some(first);
     };
-    let (command, _copy) = prepared.command_writable();
-    let f = sh.children.run(command, timeout, abort, &opts).ok()?;
-    fill_run_record(&mut run, &f);
-    let tool = sh.test2json.tool(&cell.toolchain, abort).ok()?;
-    let events = to_events(&tool, &record.package, f.stdout.text().as_bytes(), abort).ok()?;
-    let second_record = summarize(&record.package, &events, &f);
     let passed_there: Vec<String> = failed
         .iter()
         .filter(|n| {
@@ -205,4 +181,62 @@ fn second_executor(
         ExecutorChoice::QemuBinfmt { .. } => pick(ExecutorPreference::QemuDirect),
         _ => pick(ExecutorPreference::QemuBinfmt),
     })
+}
+
+/// The top-level names of `record`'s failed tests, sorted (a failed subtest fails its parent
+/// too, and `-test.run` selects by the top level).
+pub(crate) fn failed_top_level(record: &TestsRecord) -> Vec<String> {
+    let mut failed: Vec<String> = record
+        .failed()
+        .map(|c| c.name.split('/').next().unwrap_or(&c.name).to_string())
+        .collect();
+    failed.sort();
+    failed.dedup();
+    failed
+}
+
+/// The tests named in `names` (top level) run once more, alone, under `choice`: their record
+/// and the run's. `None` when the rerun could not start or its output could not be read.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn rerun_tests(
+    sh: &Shared,
+    cell: &Cell,
+    spec: &TestSpec,
+    info: &BinaryInfo,
+    choice: &ExecutorChoice,
+    names: &[String],
+    package: &str,
+    abort: &Abort,
+) -> Option<(TestsRecord, RunRecord)> {
+    let pattern = format!(
+        "^({})$",
+        names
+            .iter()
+            .map(|n| regex::escape(n))
+            .collect::<Vec<_>>()
+            .join("|")
+    );
+    let mut again = cell.clone();
+    let mut spec = spec.clone();
+    spec.flags.push(format!("-run={pattern}"));
+    spec.bench = None;
+    let mut program = (*cell.program).clone();
+    program.test = Some(spec);
+    again.program = std::sync::Arc::new(program);
+    let binary = sh.binary_path(cell);
+    let prepared = prepare_run(sh, &again, &binary, info, choice).ok()?;
+    let (name, version) = describe_choice(choice);
+    let mut run = RunRecord::started(name, version);
+    let timeout = sh.test_timeout(cell);
+    let opts = CaptureOptions {
+        merge_stderr: true,
+        caps: Caps::TOOL,
+        ..CaptureOptions::default()
+    };
+    let (command, _copy) = prepared.command_writable();
+    let f = sh.children.run(command, timeout, abort, &opts).ok()?;
+    fill_run_record(&mut run, &f);
+    let tool = sh.test2json.tool(&cell.toolchain, abort).ok()?;
+    let events = to_events(&tool, package, f.stdout.text().as_bytes(), abort).ok()?;
+    Some((summarize(package, &events, &f), run))
 }

@@ -48,6 +48,9 @@ pub struct RunnerConfig {
     pub run_limits: StepLimits,
     /// Re-run a cell that failed under qemu with a second executor (`emulator-suspect`).
     pub recheck: bool,
+    /// `--retries N`: a test cell's failed tests run again alone, up to N times; one that
+    /// passes then is recorded as flaky (never hidden).
+    pub retries: u32,
     /// Reuse the results of passing cells whose every input is unchanged (see
     /// [`crate::cache::result`]); false with `run --rerun`.
     pub reuse: bool,

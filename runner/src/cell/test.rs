@@ -74,11 +74,35 @@ pub(crate) fn run_tests(
     }
     // A binary that never got to its tests failed for the reasons programs fail: a missing
     // loader, an emulator crash, a signal, a wasm trap.
-    let fail = if !ran_tests && f.code() != Some(0) {
+    let mut fail = if !ran_tests && f.code() != Some(0) {
         diagnose_run(&f, &ctx, &Expectation::default()).or_else(|| verdict(&record, &f, timeout))
     } else {
         verdict(&record, &f, timeout)
     };
+    // `--retries`: failed tests (not a panic or a timeout, which end the binary) alone again.
+    if sh.cfg.retries > 0
+        && fail
+            .as_ref()
+            .is_some_and(|x| !matches!(x.cause, Cause::TestPanic | Cause::Timeout))
+        && record.failed().next().is_some()
+    {
+        retry_failed(sh, cell, spec, info, choice, &mut record, abort);
+        // The verdict of what still fails; the flaky tests said beside it.
+        fail = if record.failed().next().is_none() {
+            None
+        } else {
+            verdict(&record, &f, timeout)
+        };
+        if let Some(x) = fail.as_mut() {
+            let flaky: Vec<&str> = record.flaky().map(|c| c.name.as_str()).collect();
+            if !flaky.is_empty() {
+                x.hint.push_str(&format!(
+                    "; flaky (passed on a retry): {}",
+                    flaky.join(", ")
+                ));
+            }
+        }
+    }
     let fail = match fail {
         Some(first) if sh.cfg.recheck && first.cause == Cause::TestFailure => {
             crate::cell::recheck::recheck_tests(
@@ -129,4 +153,52 @@ fn source_writes(copy: &ScratchCopy) -> Vec<SourceWrite> {
             },
         })
         .collect()
+}
+
+/// `--retries`: runs the failed tests again, alone, up to the configured number of times; a
+/// test that passes is marked flaky (`failed_attempts`, its first failure's output kept), one
+/// that keeps failing counts its attempts too. The totals are recounted.
+fn retry_failed(
+    sh: &Shared,
+    cell: &Cell,
+    spec: &TestSpec,
+    info: &BinaryInfo,
+    choice: &ExecutorChoice,
+    record: &mut TestsRecord,
+    abort: &Abort,
+) {
+    for _ in 0..sh.cfg.retries {
+        let failed = crate::cell::recheck::failed_top_level(record);
+        if failed.is_empty() || abort.is_aborted() {
+            break;
+        }
+        let Some((again, _)) = crate::cell::recheck::rerun_tests(
+            sh,
+            cell,
+            spec,
+            info,
+            choice,
+            &failed,
+            &record.package,
+            abort,
+        ) else {
+            break;
+        };
+        for case in record
+            .cases
+            .iter_mut()
+            .filter(|c| c.status == TestStatus::Fail)
+        {
+            case.failed_attempts += 1;
+            let passed = again
+                .cases
+                .iter()
+                .any(|c| c.name == case.name && c.status == TestStatus::Pass);
+            if passed {
+                case.status = TestStatus::Pass;
+                case.cause = None;
+            }
+        }
+    }
+    record.recount();
 }
