@@ -193,8 +193,9 @@ pub struct RunOpts {
     pub recheck: bool,
     /// Run a test cell's failed tests again, alone (`-test.run '^(A|B)$'`), up to N times: a
     /// test that passes then is flaky — recorded as such, counted apart, never hidden.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub retries: u32,
+    /// (Default: `[run] retries` of the config, else 0.)
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
     /// Run and time every cell again. By default a passing cell whose every input is unchanged
     /// since an earlier run on this machine (same binary, executor, sandbox, rootfs, settings,
     /// boot) reuses that run's figures, marked `reused_from` in its record.

@@ -837,4 +837,30 @@ fn retries_make_flaky_tests_visible_and_keep_real_failures_red() {
         "{}",
         stderr(&o)
     );
+    // `[run] retries` in the config does the same; `--retries` wins over it.
+    write(
+        &m.join("crossmatrix.toml"),
+        "toolchains = [\"go1.27\"]\ntargets = [\"linux/amd64\"]\ncgo = [0]\n\n[run]\nretries = 1\n\n[[tests]]\npackages = [\"./flaky\"]\n",
+    );
+    let by_config = |out: &Path, extra: &[&str]| {
+        let out = s(out);
+        let mut a = vec![
+            "test",
+            "--config",
+            "crossmatrix.toml",
+            "--cache-dir",
+            &cache,
+            "--out",
+            &out,
+        ];
+        a.extend(extra);
+        crossmatrix_in(&m, &a, &[], false)
+    };
+    let cfg_out = d.path().join("cfg");
+    let o = by_config(&cfg_out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = &records(&cfg_out)[0];
+    assert_eq!(r["tests"]["totals"]["flaky"], 1, "{r:#}");
+    let o = by_config(&d.path().join("cfg0"), &["--retries", "0"]);
+    assert_eq!(o.status.code(), Some(1), "--retries 0 wins: {}", stderr(&o));
 }

@@ -451,6 +451,10 @@ pub struct CellSettings {
     /// Timed startup repetitions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reps: Option<u32>,
+    /// `[run] retries`: a test cell's failed tests run again alone up to this many times;
+    /// `--retries` wins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
     /// Extra environment of the run (GODEBUG…), the program's `env` included.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub run_env: BTreeMap<String, String>,

@@ -15,7 +15,7 @@
 //! | `exclude` | list of axis tables; removes every combination it matches. |
 //! | `include` | list of axis tables, optionally with `build`/`run`; applied after `exclude`, in order, like GitHub Actions: when it matches an original (product, not excluded) combination it extends every cell it matches with its settings, adding none; when it matches no original combination it adds the combinations it describes (axes it leaves out take all their values; excluded ones come back), and cells an earlier include added that it describes again take its settings too. Later settings override earlier ones. |
 //! | `[build]` | `tags` (list), `trimpath` (bool), `ldflags` (string), `env` (table), `timeout` (seconds). |
-//! | `[run]` | `timeout` (seconds), `reps` (integer), `env` (table). |
+//! | `[run]` | `timeout` (seconds), `reps` (integer), `retries` (integer), `env` (table). |
 //! | `[[programs]]` | see below. Omitted: the embedded probe. |
 //!
 //! Axis tables (in `include`, `exclude` and `expect_fail.match`) have the keys `toolchain`
@@ -136,6 +136,8 @@ pub struct BuildSettings {
 pub struct RunSettings {
     pub timeout: Option<Duration>,
     pub reps: Option<u32>,
+    /// Failed tests of a test cell run again alone up to this many times (`--retries`).
+    pub retries: Option<u32>,
     pub env: BTreeMap<String, String>,
     /// Memory limit in bytes (0: unlimited).
     pub memory: Option<u64>,
@@ -176,6 +178,9 @@ impl RunSettings {
         }
         if self.reps.is_some() {
             s.reps = self.reps;
+        }
+        if self.retries.is_some() {
+            s.retries = self.retries;
         }
         if self.memory.is_some() {
             s.run_memory = self.memory;

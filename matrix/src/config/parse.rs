@@ -59,7 +59,9 @@ const TEST_KEYS: &[&str] = &[
 const PACKAGES_EXPECTED: &str =
     "package directories (./pkg), patterns (./...), or import paths (strings, encoding/json)";
 const BUILD_KEYS: &[&str] = &["tags", "trimpath", "ldflags", "flags", "env", "timeout"];
-const RUN_KEYS: &[&str] = &["timeout", "reps", "env", "memory", "pids", "tmpfs"];
+const RUN_KEYS: &[&str] = &[
+    "timeout", "reps", "retries", "env", "memory", "pids", "tmpfs",
+];
 const AXIS_KEYS: &[&str] = &[
     "toolchain",
     "target",
@@ -897,7 +899,7 @@ impl<'a> Parser<'a> {
         let t = self.table(
             v,
             key,
-            "a table with timeout, reps, env, memory, pids, tmpfs",
+            "a table with timeout, reps, retries, env, memory, pids, tmpfs",
         )?;
         let mut p = Problems::default();
         p.keep(self.check_keys(t, key, RUN_KEYS, &format!("`{key}`")));
@@ -916,6 +918,16 @@ impl<'a> Parser<'a> {
                                 .expected(expected));
                         }
                         r.reps = Some(n as u32);
+                    }
+                    "retries" => {
+                        let expected = "a number of retries from 0 to 100";
+                        let n = self.int(val, &kk, expected)?;
+                        if !(0..=100).contains(&n) {
+                            return Err(self
+                                .err(val.span(), &kk, format!("`retries = {n}` is out of range"))
+                                .expected(expected));
+                        }
+                        r.retries = Some(n as u32);
                     }
                     "env" => r.env = self.env(val, &kk)?,
                     "memory" => {

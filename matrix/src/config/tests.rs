@@ -783,6 +783,15 @@ fn bad_build_and_run_settings() {
         &["wrong type: found string", "a number of repetitions"],
     );
     bad(
+        "[run]\nretries = 1000\n",
+        "1000",
+        "run.retries",
+        &[
+            "`retries = 1000` is out of range",
+            "a number of retries from 0 to 100",
+        ],
+    );
+    bad(
         "[run]\nenv = { GODEBUG = 1 }\n",
         "1 }",
         "run.env.GODEBUG",
@@ -1291,4 +1300,14 @@ fn a_libc_with_only_cgo0_is_skipped() {
         "{}",
         s.reason
     );
+}
+
+#[test]
+fn run_retries_reach_the_cells() {
+    let d = project();
+    let cfg = parse_in(d.path(), "[run]\nretries = 2\n").unwrap();
+    assert_eq!(cfg.run.retries, Some(2));
+    let mut settings = crate::CellSettings::default();
+    cfg.run.apply_to(&mut settings);
+    assert_eq!(settings.retries, Some(2));
 }

@@ -49,8 +49,8 @@ pub struct RunnerConfig {
     /// Re-run a cell that failed under qemu with a second executor (`emulator-suspect`).
     pub recheck: bool,
     /// `--retries N`: a test cell's failed tests run again alone, up to N times; one that
-    /// passes then is recorded as flaky (never hidden).
-    pub retries: u32,
+    /// passes then is recorded as flaky (never hidden). `None`: the cell's `[run] retries`.
+    pub retries: Option<u32>,
     /// Reuse the results of passing cells whose every input is unchanged (see
     /// [`crate::cache::result`]); false with `run --rerun`.
     pub reuse: bool,

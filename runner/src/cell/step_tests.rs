@@ -93,7 +93,7 @@ fn shared(dir: &Path, fake: &Fake) -> Shared {
         executor: ExecutorPreference::Auto,
         run_limits: StepLimits::default(),
         recheck: false,
-        retries: 0,
+        retries: None,
         reuse: true,
         modcache: cache.join("gomod"),
         test_timeout: None,

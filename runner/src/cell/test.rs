@@ -80,13 +80,14 @@ pub(crate) fn run_tests(
         verdict(&record, &f, timeout)
     };
     // `--retries`: failed tests (not a panic or a timeout, which end the binary) alone again.
-    if sh.cfg.retries > 0
+    let retries = sh.cfg.retries.or(cell.settings.retries).unwrap_or(0);
+    if retries > 0
         && fail
             .as_ref()
             .is_some_and(|x| !matches!(x.cause, Cause::TestPanic | Cause::Timeout))
         && record.failed().next().is_some()
     {
-        retry_failed(sh, cell, spec, info, choice, &mut record, abort);
+        retry_failed(sh, cell, spec, info, choice, retries, &mut record, abort);
         // The verdict of what still fails; the flaky tests said beside it.
         fail = if record.failed().next().is_none() {
             None
@@ -158,16 +159,18 @@ fn source_writes(copy: &ScratchCopy) -> Vec<SourceWrite> {
 /// `--retries`: runs the failed tests again, alone, up to the configured number of times; a
 /// test that passes is marked flaky (`failed_attempts`, its first failure's output kept), one
 /// that keeps failing counts its attempts too. The totals are recounted.
+#[allow(clippy::too_many_arguments)]
 fn retry_failed(
     sh: &Shared,
     cell: &Cell,
     spec: &TestSpec,
     info: &BinaryInfo,
     choice: &ExecutorChoice,
+    retries: u32,
     record: &mut TestsRecord,
     abort: &Abort,
 ) {
-    for _ in 0..sh.cfg.retries {
+    for _ in 0..retries {
         let failed = crate::cell::recheck::failed_top_level(record);
         if failed.is_empty() || abort.is_aborted() {
             break;
