@@ -67,6 +67,7 @@ impl Runner {
         let shared = Shared {
             children: Box::new(RealChildren),
             rootfs: RootfsStore::new(&cache.join("rootfs")),
+            host_root: OnceLock::new(),
             probe_dir,
             build_cache: BuildCache::new(cache.join("bin")),
             results: ResultCache::new(cache.join("cells"), cfg.reuse),

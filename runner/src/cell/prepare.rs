@@ -12,7 +12,6 @@ use crossmatrix_sandbox::process::Spawn;
 use crossmatrix_sandbox::scratch_copy::ScratchCopy;
 use crossmatrix_sandbox::wasm;
 use crossmatrix_toolchains::executor::ExecutorChoice;
-use crossmatrix_toolchains::host_root::host_root;
 use crossmatrix_toolchains::rootfs::RootfsFlavor;
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
@@ -166,12 +165,7 @@ fn on_root(
             let dir = match spec {
                 RootfsSpec::Host => {
                     sb = sb.host_programs();
-                    host_root(sh.rootfs.dir()).map_err(|e| {
-                        Failure::new(
-                            Cause::RootfsUnavailable,
-                            format!("the host root could not be written: {e}"),
-                        )
-                    })?
+                    sh.host_root()?
                 }
                 RootfsSpec::Dir(d) => d.clone(),
                 RootfsSpec::Image(_) => sh.image_of(cell)?.root,

@@ -97,6 +97,8 @@ pub(crate) struct Shared {
     pub(crate) children: Box<dyn Children>,
     pub(crate) host: Host,
     pub(crate) rootfs: RootfsStore,
+    /// The `host` root's directory, written (or found) once per run.
+    pub(crate) host_root: std::sync::OnceLock<Result<PathBuf, String>>,
     /// The embedded default program, written to the cache.
     pub(crate) probe_dir: PathBuf,
     /// Binaries of earlier builds, by the hash of their inputs.
@@ -114,6 +116,23 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The `host` root (the host's programs under crossmatrix's own `/etc`): its `/etc` is
+    /// hashed and written on first use, then every cell reuses it.
+    pub(crate) fn host_root(&self) -> Result<PathBuf, Failure> {
+        self.host_root
+            .get_or_init(|| {
+                crossmatrix_toolchains::host_root::host_root(self.rootfs.dir())
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(|e| {
+                Failure::new(
+                    Cause::RootfsUnavailable,
+                    format!("the host root could not be written: {e}"),
+                )
+            })
+    }
+
     /// The unpacked container image a cell's rootfs names, for its platform (unpacked once
     /// into the cache, then found there).
     pub(crate) fn image_of(&self, cell: &Cell) -> Result<crossmatrix_toolchains::Image, Failure> {

@@ -101,6 +101,7 @@ fn shared(dir: &Path, fake: &Fake) -> Shared {
     Shared {
         children: Box::new(fake.clone()),
         rootfs: crossmatrix_toolchains::rootfs::RootfsStore::new(&cache.join("rootfs")),
+        host_root: std::sync::OnceLock::new(),
         probe_dir: dir.join("probe"),
         build_cache: BuildCache::new(cache.join("bin")),
         results: ResultCache::new(cache.join("cells"), true),
