@@ -768,15 +768,6 @@ fn retries_make_flaky_tests_visible_and_keep_real_failures_red() {
     );
     let recs = records(&out);
     assert_eq!(recs.len(), 4);
-    let case = |r: &Value, name: &str| -> Value {
-        r["tests"]["cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .cloned()
-            .unwrap_or_else(|| panic!("no {name} in {r:#}"))
-    };
     for r in &recs {
         let f = case(r, "TestFlaky");
         assert_eq!(f["status"], "pass", "{r:#}");
