@@ -68,7 +68,12 @@ pub struct MatrixArgs {
     /// matching the build (for a cgo=0 linux test cell: host, the host's programs read-only).
     #[arg(long = "rootfs", value_name = "scratch|host|glibc|musl|DIR")]
     pub rootfs: Vec<String>,
-    /// Keep cells whose id matches a glob, or `axis=value` (toolchain, target, cgo, libc, rootfs, program).
+    /// The qemu-user installations that run foreign cells: `host` (PATH and binfmt_misc), a
+    /// directory of qemu-<arch> binaries, or NAME=DIR. Two or more make an axis (`emu-NAME` in
+    /// cell ids). Default: the config's `emulators`, else the host's.
+    #[arg(long = "emulator", value_name = "host|DIR|NAME=DIR")]
+    pub emulators: Vec<String>,
+    /// Keep cells whose id matches a glob, or `axis=value` (toolchain, target, cgo, libc, rootfs, program, emulator).
     #[arg(long = "filter", value_name = "GLOB|AXIS=VALUE")]
     pub filter: Vec<String>,
     /// The matrix config. Default: ./crossmatrix.toml when it exists, else the default matrix.
@@ -86,6 +91,7 @@ impl MatrixArgs {
         Ok(crossmatrix_session::PlanRequest {
             programs: self.programs.clone(),
             toolchains: self.toolchains.clone(),
+            emulators: self.emulators.clone(),
             targets: self.targets.clone(),
             cgo: self.cgo.clone(),
             libc: self.libc.clone(),
@@ -327,6 +333,9 @@ pub struct CompareArgs {
     /// Compare two toolchains of one run: `go1.26,go1.27`.
     #[arg(long, value_name = "A,B")]
     pub toolchains: Option<String>,
+    /// Compare two emulators of one run (a matrix of two or more): `qemu-7.2.22,qemu-10.0.2`.
+    #[arg(long, value_name = "A,B")]
+    pub emulators: Option<String>,
     /// table, md, json.
     #[arg(long, default_value = "table")]
     pub format: String,
@@ -358,6 +367,10 @@ pub struct DoctorArgs {
     /// table or json.
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// Emulators to describe besides the host's (directories of qemu-user binaries, NAME=DIR),
+    /// as `run --emulator` takes them.
+    #[arg(long = "emulator", value_name = "DIR|NAME=DIR")]
+    pub emulators: Vec<String>,
 }
 
 #[derive(Debug, Args)]

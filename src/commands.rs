@@ -118,15 +118,17 @@ pub fn compare(a: CompareArgs) -> Result<ExitCode> {
         .iter()
         .map(|g| g.parse::<Gate>().map_err(|e| anyhow!("--fail-on {g}: {e}")))
         .collect::<Result<Vec<_>>>()?;
-    let what = match (&a.new, &a.toolchains) {
-        (Some(new), None) => CompareRuns::Dirs { base: &a.base, new },
-        (None, Some(pair)) => CompareRuns::Toolchains { run: &a.base, pair },
-        (Some(_), Some(_)) => {
-            bail!("give either two run dirs or one run dir with --toolchains, not both")
+    let what = match (&a.new, &a.toolchains, &a.emulators) {
+        (Some(new), None, None) => CompareRuns::Dirs { base: &a.base, new },
+        (None, Some(pair), None) => CompareRuns::Toolchains { run: &a.base, pair },
+        (None, None, Some(pair)) => CompareRuns::Emulators { run: &a.base, pair },
+        (_, Some(_), Some(_)) => bail!("give --toolchains or --emulators, not both"),
+        (Some(_), _, _) => {
+            bail!("give either two run dirs or one run dir with --toolchains/--emulators, not both")
         }
-        (None, None) => {
-            bail!("compare needs two run dirs (BASE NEW) or one run dir with --toolchains A,B")
-        }
+        (None, None, None) => bail!(
+            "compare needs two run dirs (BASE NEW) or one run dir with --toolchains A,B or --emulators A,B"
+        ),
     };
     let c = compare_runs(&what)?;
     for w in &c.warnings {

@@ -25,6 +25,7 @@ pub fn doctor(a: DoctorArgs) -> Result<ExitCode> {
         ),
     ));
     report.capabilities.push(limits_capability());
+    report.capabilities.extend(emulator_rows(&a.emulators)?);
     let ok = report.default_matrix_runs();
     if a.format == "json" {
         let mut v = serde_json::to_value(&report)?;
@@ -92,4 +93,50 @@ fn limits_capability() -> Capability {
     Capability::new(Area::Sandbox, "limits (memory, pids)", status, rc.describe()).fix(
         "give crossmatrix a cgroup with memory and pids delegated: run it as root, or under `systemd-run --user --scope -p Delegate=yes crossmatrix run …` (cgroup v2)",
     )
+}
+
+/// One row per emulator: the host's, and each `--emulator` given: its version(s), its arches,
+/// and how it runs (binfmt_misc starts only the host's; a directory's runs directly).
+fn emulator_rows(specs: &[String]) -> Result<Vec<Capability>> {
+    use crossmatrix_matrix::EmulatorSpec;
+    use crossmatrix_toolchains::emulator::resolve_emulators;
+    let host = crossmatrix_toolchains::Host::detect();
+    let cwd = std::env::current_dir()?;
+    let mut all = vec![EmulatorSpec::parse("host", &cwd).map_err(anyhow::Error::msg)?];
+    for raw in specs {
+        all.push(EmulatorSpec::parse(raw, &cwd).map_err(|e| anyhow::anyhow!("--emulator {e}"))?);
+    }
+    let found = resolve_emulators(&all, &host).map_err(|e| anyhow::anyhow!("--emulator: {e}"))?;
+    Ok(found
+        .iter()
+        .map(|e| {
+            let arches: Vec<String> = e
+                .binaries
+                .iter()
+                .map(|(arch, b)| {
+                    let v = if b.version.is_empty() { "?" } else { b.version.as_str() };
+                    format!("{arch} {v}")
+                })
+                .collect();
+            let how = if e.is_host() {
+                "through binfmt_misc where registered (with the F flag), else invoked directly"
+            } else {
+                "invoked directly (binfmt_misc registers the host's qemu only; foreign children it execs run under the host's)"
+            };
+            let (status, detail) = if arches.is_empty() {
+                (Status::Missing, "no qemu-user binary".to_string())
+            } else {
+                (
+                    Status::Ok,
+                    format!("{}: {}; {how}", e.describe(), arches.join(", ")),
+                )
+            };
+            let row = Capability::new(Area::Qemu, format!("emulator {}", e.name), status, detail);
+            if status == Status::Missing {
+                row.fix("apt-get install qemu-user-static, or name a directory of qemu-user binaries with --emulator")
+            } else {
+                row
+            }
+        })
+        .collect())
 }

@@ -258,6 +258,7 @@ fn prepare(
                 pids: Some(o.pids).filter(|&p| p > 0),
             },
             recheck: o.recheck,
+            emulators: planned.emulators,
             retries: o.retries,
             reuse: !o.rerun,
         },

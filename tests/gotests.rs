@@ -694,7 +694,7 @@ fn recheck_labels_tests_that_pass_under_another_executor() {
         mixed["hint"]
             .as_str()
             .unwrap()
-            .ends_with("TestEmuBug passed under qemu-binfmt (emulator-suspect)"),
+            .ends_with("TestEmuBug passed under qemu-binfmt 7.2.99 (emulator-suspect)"),
         "{mixed:#}"
     );
     assert_eq!(

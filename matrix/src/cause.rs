@@ -43,6 +43,12 @@ pub enum Cause {
     EmulatorCrash,
     /// Failed under qemu but passed under a second executor (`--recheck`): likely a qemu bug.
     EmulatorSuspect,
+    /// A known defect of the qemu version that ran (crossmatrix's table of them): the hint
+    /// names the version that fixed it.
+    EmulatorBug,
+    /// Something qemu-user cannot do at any version (ThreadSanitizer's memory layout under
+    /// `-race`): the hint says where it runs instead.
+    EmulatorLimit,
     /// The rootfs for this cell could not be assembled.
     RootfsUnavailable,
     /// The sandbox could not be set up (bubblewrap missing, user namespaces disabled…).
@@ -105,6 +111,8 @@ impl Cause {
         Cause::GoVersionMismatch,
         Cause::EmulatorCrash,
         Cause::EmulatorSuspect,
+        Cause::EmulatorBug,
+        Cause::EmulatorLimit,
         Cause::RootfsUnavailable,
         Cause::SandboxError,
         Cause::ExcludedByConstraints,
@@ -172,6 +180,8 @@ impl Cause {
             Cause::GoVersionMismatch => "go-version-mismatch",
             Cause::EmulatorCrash => "emulator-crash",
             Cause::EmulatorSuspect => "emulator-suspect",
+            Cause::EmulatorBug => "emulator-bug",
+            Cause::EmulatorLimit => "emulator-limit",
             Cause::RootfsUnavailable => "rootfs-unavailable",
             Cause::SandboxError => "sandbox-error",
             Cause::ExcludedByConstraints => "excluded-by-constraints",
@@ -244,6 +254,12 @@ impl Cause {
             }
             Cause::EmulatorSuspect => {
                 "fails under qemu but passes under another executor: report it to qemu (or run on real hardware), not as a regression"
+            }
+            Cause::EmulatorBug => {
+                "a known defect of this qemu version: run the cell under the fixed version the hint names (--emulator DIR)"
+            }
+            Cause::EmulatorLimit => {
+                "qemu-user cannot run this at all: run the cell natively or on real hardware"
             }
             Cause::RootfsUnavailable => {
                 "the rootfs could not be assembled: check network access to the Debian mirror"

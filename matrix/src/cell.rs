@@ -1,6 +1,6 @@
 //! One cell of the matrix and its parts.
 
-use crate::{Cause, Libc, Target};
+use crate::{Cause, Emulator, Libc, Target};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -586,6 +586,10 @@ pub struct Cell {
     /// How to build and run it (shared between cells with the same settings).
     #[serde(default, skip_serializing_if = "settings_are_default")]
     pub settings: Arc<CellSettings>,
+    /// The qemu-user installation that runs it (`emulators = […]`, `--emulator`); `None`:
+    /// the host's, as found at run time. Only cells that run emulated have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<Arc<Emulator>>,
 }
 
 impl Cell {
@@ -608,7 +612,25 @@ impl Cell {
             program,
             skip: None,
             settings: Arc::default(),
+            emulator: None,
         }
+    }
+
+    /// This cell run by `emulator`. Its id names the emulator (`…/rootfs-host/emu-qemu-10.0.2/
+    /// prog`) when `in_id`: a matrix of more than one emulator.
+    pub fn under_emulator(mut self, emulator: Arc<Emulator>, in_id: bool) -> Cell {
+        if in_id {
+            let id = self.id.as_str();
+            let cut = id.rfind('/').unwrap_or(id.len());
+            let mut with = String::with_capacity(id.len() + emulator.name.len() + 5);
+            with.push_str(&id[..cut]);
+            with.push_str("/emu-");
+            push_sanitized(&mut with, &emulator.name);
+            with.push_str(&id[cut..]);
+            self.id = CellId(with);
+        }
+        self.emulator = Some(emulator);
+        self
     }
 
     pub fn make_id(

@@ -2,7 +2,7 @@
 //! and `--shard K/N`.
 
 use crate::cell::Skip;
-use crate::{Cause, Cell, Libc, Program, RootfsSpec, Target, Toolchain};
+use crate::{Cause, Cell, Emulator, Libc, Program, RootfsSpec, Target, Toolchain};
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -116,11 +116,34 @@ impl Plan {
                     "libc": c.libc.map(|l| l.to_string()),
                     "rootfs": c.rootfs.label(),
                     "program": c.program.name,
+                    "emulator": c.emulator.as_ref().map(|e| e.name.as_str()),
                     "skip": c.skip.as_ref().map(|s| serde_json::json!({"cause": s.cause, "reason": s.reason})),
                 })
             })
             .collect();
         serde_json::Value::Array(cells)
+    }
+
+    /// The emulator axis: each cell that runs emulated on a `host_goarch` host once per
+    /// emulator, named in its id when there is more than one (`…/emu-qemu-10.0.2/prog`).
+    /// Native, wasip1 and build-only cells are left as they are. No emulators: unchanged
+    /// (the host's qemu, found at run time).
+    pub fn with_emulators(self, emulators: &[Arc<Emulator>], host_goarch: &str) -> Plan {
+        if emulators.is_empty() {
+            return self;
+        }
+        let in_id = emulators.len() > 1;
+        let mut cells = Vec::with_capacity(self.cells.len() * emulators.len());
+        for cell in self.cells {
+            if !crate::runs_emulated(&cell.target.goos, &cell.target.goarch, host_goarch) {
+                cells.push(cell);
+                continue;
+            }
+            for e in emulators {
+                cells.push(cell.clone().under_emulator(e.clone(), in_id));
+            }
+        }
+        Plan { cells }
     }
 
     pub fn filter(self, filter: &Filter) -> Plan {
@@ -287,7 +310,7 @@ impl fmt::Display for Shard {
 }
 
 /// `--filter` terms: globs on the cell id, or `axis=value` on `toolchain`, `target`, `cgo`,
-/// `libc`, `rootfs`, `program`. Terms on different axes must all hold; terms on the same axis
+/// `libc`, `rootfs`, `program`, `emulator`. Terms on different axes must all hold; terms on the same axis
 /// (and several globs) are alternatives.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -303,6 +326,7 @@ enum Axis {
     Libc,
     Rootfs,
     Program,
+    Emulator,
 }
 
 const AXES: &[(&str, Axis)] = &[
@@ -312,12 +336,13 @@ const AXES: &[(&str, Axis)] = &[
     ("libc", Axis::Libc),
     ("rootfs", Axis::Rootfs),
     ("program", Axis::Program),
+    ("emulator", Axis::Emulator),
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FilterError {
     #[error(
-        "filter `{term}`: unknown axis `{axis}` (expected one of toolchain, target, cgo, libc, rootfs, program){}",
+        "filter `{term}`: unknown axis `{axis}` (expected one of toolchain, target, cgo, libc, rootfs, program, emulator){}",
         did_you_mean.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
     )]
     UnknownAxis {
@@ -399,6 +424,9 @@ fn axis_matches(axis: Axis, value: &str, cell: &Cell) -> bool {
             .unwrap_or(value == "none"),
         Axis::Rootfs => cell.rootfs.label() == value,
         Axis::Program => cell.program.name == value,
+        Axis::Emulator => cell.emulator.as_ref().is_some_and(|e| {
+            e.name == value || e.dir.as_ref().is_some_and(|d| d.as_os_str() == value)
+        }),
     }
 }
 
@@ -471,6 +499,56 @@ mod tests {
             .find(|c| c.id.as_str() == "go1.24/linux-arm64/cgo1-musl/rootfs-musl/probe")
             .unwrap();
         assert!(arm.skip.is_none());
+    }
+
+    fn emulator(name: &str, dir: Option<&str>) -> Arc<Emulator> {
+        Arc::new(Emulator {
+            name: name.into(),
+            dir: dir.map(Into::into),
+            binaries: Default::default(),
+        })
+    }
+
+    #[test]
+    fn emulator_axis_multiplies_emulated_cells_only() {
+        let old = emulator("qemu-7.2.22", None);
+        let new = emulator("qemu-10.0.2", Some("/opt/q10"));
+        let plan = sample().with_emulators(&[old.clone(), new.clone()], "amd64");
+        // Per toolchain: amd64 and 2 wasip1 stay single; arm64 ×2 modes and riscv64 double.
+        assert_eq!(plan.len(), 2 * (3 + 2 * 3));
+        let ids: BTreeSet<_> = plan.cells.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids.len(), plan.len());
+        assert!(ids.contains("go1.24/linux-arm64/cgo0/rootfs-scratch/emu-qemu-10.0.2/probe"));
+        assert!(ids.contains("go1.24/linux-arm64/cgo0/rootfs-scratch/emu-qemu-7.2.22/probe"));
+        assert!(ids.contains("go1.24/linux-amd64/cgo0/rootfs-scratch/probe"));
+        let native = plan
+            .cells
+            .iter()
+            .find(|c| c.id.as_str() == "go1.24/linux-amd64/cgo0/rootfs-scratch/probe")
+            .unwrap();
+        assert!(native.emulator.is_none());
+        // One emulator: recorded on the cell, not in its id.
+        let one = sample().with_emulators(std::slice::from_ref(&new), "amd64");
+        assert_eq!(one.len(), sample().len());
+        let arm = one
+            .cells
+            .iter()
+            .find(|c| c.id.as_str() == "go1.24/linux-arm64/cgo0/rootfs-scratch/probe")
+            .unwrap();
+        assert_eq!(arm.emulator.as_deref(), Some(&*new));
+        // None: nothing changes.
+        assert_eq!(sample().with_emulators(&[], "amd64").len(), sample().len());
+        // Filter by name or directory.
+        for term in ["emulator=qemu-10.0.2", "emulator=/opt/q10"] {
+            let f = Filter::parse(&[term]).unwrap();
+            let kept = plan.clone().filter(&f);
+            assert_eq!(kept.len(), 2 * 3, "{term}");
+            assert!(
+                kept.cells
+                    .iter()
+                    .all(|c| c.emulator.as_deref() == Some(&*new))
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod cause;
 mod cell;
 mod config;
 mod defaults;
+mod emulator;
 mod expand;
 mod shard;
 mod target;
@@ -22,6 +23,7 @@ pub use config::{
     pattern_source, programs_from_paths,
 };
 pub use defaults::{DEFAULT_CGO_ARCHES, default_matrix};
+pub use emulator::{Emulator, EmulatorBinary, EmulatorSpec, runs_emulated};
 pub use expand::{Axes, CgoMode, Filter, FilterError, Plan, Shard, ShardError};
 pub use shard::{GITHUB_MAX_JOBS, github_matrix, shard_assignment};
 pub use target::{

@@ -139,7 +139,7 @@ pub struct CellSide {
     /// The startup samples the test used.
     #[serde(skip)]
     samples_ms: Vec<f64>,
-    /// Its tests that passed only on a retry (`--retries`).
+    /// What passed only on a retry (`--retries`): its tests, or the whole run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flaky: Vec<String>,
 }
@@ -159,12 +159,7 @@ impl CellSide {
             size_bytes: rec.binary.as_ref().map(|b| b.size_bytes),
             startup_median_ms: median(&samples_ms),
             samples_ms,
-            flaky: rec
-                .tests
-                .iter()
-                .flat_map(|t| t.flaky())
-                .map(|c| c.name.clone())
-                .collect(),
+            flaky: rec.flaky_entries().into_iter().map(|(n, _, _)| n).collect(),
         }
     }
 
@@ -260,6 +255,12 @@ pub struct Summary {
     pub tests_newly_skipped: usize,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tests_still_failing: usize,
+    /// Tests (or whole runs) that passed only on a retry in new and not in base.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub newly_flaky: usize,
+    /// Flaky in base, steady in new.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub no_longer_flaky: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -278,6 +279,10 @@ pub enum TestChange {
     NewlySkipped,
     /// Fails on both sides.
     StillFailing,
+    /// Passed only on a retry (`--retries`) in new, steadily in base (or did not exist).
+    NewlyFlaky,
+    /// Passed only on a retry in base, steadily (or not at all) in new.
+    NoLongerFlaky,
 }
 
 impl TestChange {
@@ -286,6 +291,8 @@ impl TestChange {
         TestChange::Fixed,
         TestChange::NewlySkipped,
         TestChange::StillFailing,
+        TestChange::NewlyFlaky,
+        TestChange::NoLongerFlaky,
     ];
 
     pub(crate) fn heading(self) -> &'static str {
@@ -294,6 +301,8 @@ impl TestChange {
             TestChange::Fixed => "Tests fixed",
             TestChange::NewlySkipped => "Tests newly skipped",
             TestChange::StillFailing => "Tests failing on both sides",
+            TestChange::NewlyFlaky => "Newly flaky",
+            TestChange::NoLongerFlaky => "No longer flaky",
         }
     }
 
@@ -420,6 +429,7 @@ fn compare_keyed(
     for (key, b_rec) in base {
         if let Some(&i) = new_index.get(key.as_str()) {
             compare_tests(key, b_rec, new[i].1, &mut tests);
+            compare_flaky(key, b_rec, new[i].1, &mut tests);
         }
         let b = side(key, b_rec);
         let cmp = match new_index.get(key.as_str()) {
@@ -491,6 +501,8 @@ fn compare_keyed(
             TestChange::Fixed => summary.tests_fixed += 1,
             TestChange::NewlySkipped => summary.tests_newly_skipped += 1,
             TestChange::StillFailing => summary.tests_still_failing += 1,
+            TestChange::NewlyFlaky => summary.newly_flaky += 1,
+            TestChange::NoLongerFlaky => summary.no_longer_flaky += 1,
         }
     }
 
@@ -501,6 +513,56 @@ fn compare_keyed(
         summary,
         cells,
         tests,
+    }
+}
+
+/// What became flaky, or stopped being flaky, between a pair of cells: their tests and whole
+/// runs that passed only on a retry (`--retries`), matched by name.
+fn compare_flaky(key: &str, base: &CellRecord, new: &CellRecord, out: &mut Vec<TestComparison>) {
+    let (was, now) = (base.flaky_entries(), new.flaky_entries());
+    let package = new
+        .tests
+        .as_ref()
+        .or(base.tests.as_ref())
+        .map(|t| t.package.clone())
+        .unwrap_or_default();
+    let status_of = |rec: &CellRecord, name: &str| {
+        rec.tests
+            .iter()
+            .flat_map(|t| &t.cases)
+            .find(|c| c.name == name)
+            .map(|c| c.status)
+            .unwrap_or(if rec.status == CellStatus::Pass {
+                TestStatus::Pass
+            } else {
+                TestStatus::Fail
+            })
+    };
+    for (name, _, why) in &now {
+        if !was.iter().any(|(n, _, _)| n == name) {
+            out.push(TestComparison {
+                cell: key.to_string(),
+                package: package.clone(),
+                test: name.clone(),
+                change: TestChange::NewlyFlaky,
+                base: Some(status_of(base, name)),
+                new: TestStatus::Pass,
+                output: why.clone(),
+            });
+        }
+    }
+    for (name, _, why) in &was {
+        if !now.iter().any(|(n, _, _)| n == name) {
+            out.push(TestComparison {
+                cell: key.to_string(),
+                package: package.clone(),
+                test: name.clone(),
+                change: TestChange::NoLongerFlaky,
+                base: Some(TestStatus::Pass),
+                new: status_of(new, name),
+                output: why.clone(),
+            });
+        }
     }
 }
 
@@ -634,6 +696,55 @@ pub fn compare_toolchains(
         v
     };
     compare_keyed(&pick(a), &pick(b), opts)
+}
+
+/// Compares emulator `a` (base) with emulator `b` (new) inside one run (a matrix of two or
+/// more emulators): keys are the ids without their `emu-NAME` part, so the same cell under
+/// qemu 7.2 and qemu 10 pair. A record belongs to an emulator by its recorded name.
+pub fn compare_emulators(
+    records: &[CellRecord],
+    a: &str,
+    b: &str,
+    opts: &CompareOptions,
+) -> Comparison {
+    let pick = |emu: &str| -> Vec<(String, &CellRecord)> {
+        let mut v: Vec<(String, &CellRecord)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for r in records
+            .iter()
+            .filter(|r| r.emulator.as_ref().is_some_and(|e| e.name == emu))
+        {
+            let key = emulator_free_key(&r.id);
+            match index.get(&key) {
+                Some(&i) => v[i].1 = r,
+                None => {
+                    index.insert(key.clone(), v.len());
+                    v.push((key, r));
+                }
+            }
+        }
+        v
+    };
+    compare_keyed(&pick(a), &pick(b), opts)
+}
+
+/// The emulator names present in `records`, in first-seen order.
+pub fn emulator_names(records: &[CellRecord]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in records.iter().filter_map(|r| r.emulator.as_ref()) {
+        if !out.contains(&e.name) {
+            out.push(e.name.clone());
+        }
+    }
+    out
+}
+
+/// The id without its `emu-NAME` component.
+fn emulator_free_key(id: &str) -> String {
+    id.split('/')
+        .filter(|part| !part.starts_with("emu-"))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The toolchain names present in `records` (the ids' first components), in first-seen order.
@@ -907,6 +1018,7 @@ fn signed_size(delta: i64) -> String {
 pub enum CompareRuns<'a> {
     Dirs { base: &'a Path, new: &'a Path },
     Toolchains { run: &'a Path, pair: &'a str },
+    Emulators { run: &'a Path, pair: &'a str },
 }
 
 /// A comparison of run directories, and what the user should know about it.
@@ -932,6 +1044,14 @@ pub enum CompareError {
     },
     #[error("--toolchains {0}: expected two toolchains as A,B (e.g. go1.22,go1.24)")]
     BadPair(String),
+    #[error("--emulators {0}: expected two emulators as A,B (e.g. qemu-7.2.22,qemu-10.0.2)")]
+    BadEmulatorPair(String),
+    #[error("--emulators: {emulator} is not in {} (it has: {})", run.display(), if has.is_empty() { "no emulator axis: run with two --emulator".to_string() } else { has.join(", ") })]
+    NoSuchEmulator {
+        emulator: String,
+        run: std::path::PathBuf,
+        has: Vec<String>,
+    },
     #[error("--toolchains: {toolchain} is not in {} (it has: {})", run.display(), has.join(", "))]
     NoSuchToolchain {
         toolchain: String,
@@ -1002,6 +1122,29 @@ pub fn compare_runs(what: &CompareRuns<'_>) -> Result<Compared, CompareError> {
                 ..CompareOptions::default()
             };
             (compare_toolchains(&recs, x, y, &opts), reused(&recs))
+        }
+        CompareRuns::Emulators { run, pair } => {
+            let (x, y) = pair
+                .split_once(',')
+                .ok_or_else(|| CompareError::BadEmulatorPair(pair.to_string()))?;
+            let recs = read(run)?;
+            check(run, &recs);
+            let names = emulator_names(&recs);
+            for e in [x, y] {
+                if !names.iter().any(|n| n == e) {
+                    return Err(CompareError::NoSuchEmulator {
+                        emulator: e.to_string(),
+                        run: run.to_path_buf(),
+                        has: names,
+                    });
+                }
+            }
+            let opts = CompareOptions {
+                base_label: x.into(),
+                new_label: y.into(),
+                ..CompareOptions::default()
+            };
+            (compare_emulators(&recs, x, y, &opts), reused(&recs))
         }
     };
     Ok(Compared {

@@ -36,6 +36,7 @@ pub(crate) fn cell(id: &str, status: CellStatus) -> CellRecord {
         cgo,
         libc,
         rootfs: parts[3].trim_start_matches("rootfs-").into(),
+        emulator: None,
         program: parts[4].into(),
         build: BuildRecord {
             status: if status == CellStatus::Skipped {

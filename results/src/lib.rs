@@ -14,8 +14,8 @@ pub mod store;
 
 pub use compare::{
     Change, CompareError, CompareFormat, CompareOptions, CompareRuns, Compared, Comparison, Gate,
-    GateViolation, TestChange, TestComparison, check_gates, compare, compare_runs,
-    compare_toolchains, render_comparison, split_by_toolchain,
+    GateViolation, TestChange, TestComparison, check_gates, compare, compare_emulators,
+    compare_runs, compare_toolchains, emulator_names, render_comparison, split_by_toolchain,
 };
 pub use complete::Completeness;
 pub use crossmatrix_matrix::Cause;

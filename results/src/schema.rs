@@ -133,10 +133,55 @@ pub struct RunRecord {
     /// With `--recheck`, a failure under qemu re-run under a second executor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recheck: Option<RecheckRecord>,
-    /// The CPU model qemu emulated (`QEMU_CPU` in the cell's run env, e.g. `Nehalem`); absent
-    /// when the run had qemu's default CPU or the host's.
+    /// The CPU model qemu emulated: `QEMU_CPU` of the cell's run env (e.g. `Nehalem`), else the
+    /// model that matches the build's level (`cortex-a57` for GOARM64=v8.0, `rv64`…); absent
+    /// natively, in wasmtime, and where qemu's own default ran (no model chosen for the arch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<String>,
+    /// With `--retries`: the whole run's earlier attempts that failed, oldest first (the
+    /// fields above are the last attempt's). A cell that passed after one is flaky.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_attempts: Vec<FailedAttempt>,
+}
+
+/// A run attempt that failed before a retry (`--retries`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedAttempt {
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub signal: Option<String>,
+    #[serde(default)]
+    pub cause: Option<Cause>,
+    #[serde(default)]
+    pub hint: Option<String>,
+    #[serde(default)]
+    pub stderr_tail: String,
+}
+
+impl FailedAttempt {
+    /// The attempt's first line of explanation: its hint, else its stderr's first line.
+    pub fn line(&self) -> String {
+        let cause = self
+            .cause
+            .map(|c| format!("{}: ", c.code()))
+            .unwrap_or_default();
+        let why = self
+            .hint
+            .clone()
+            .or_else(|| {
+                self.stderr_tail
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| match (self.exit_code, &self.signal) {
+                (_, Some(s)) => format!("killed by {s}"),
+                (Some(c), None) => format!("exit code {c}"),
+                (None, None) => "failed".into(),
+            });
+        format!("{cause}{why}")
+    }
 }
 
 impl RunRecord {
@@ -155,6 +200,7 @@ impl RunRecord {
             stderr_tail: String::new(),
             recheck: None,
             cpu: None,
+            failed_attempts: Vec::new(),
         }
     }
 }
@@ -212,6 +258,10 @@ pub struct CellRecord {
     #[serde(default)]
     pub libc: Option<String>,
     pub rootfs: String,
+    /// The emulator axis: which qemu installation ran the cell (`emulators`, `--emulator`);
+    /// absent for the host's default and for cells that run natively.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<EmulatorInfo>,
     pub program: String,
     pub build: BuildRecord,
     #[serde(default)]
@@ -245,6 +295,18 @@ pub struct CellRecord {
     /// For a cell whose rootfs is a container image: which image, exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageRecord>,
+}
+
+/// A cell's emulator: its name (as in the cell id and `compare --emulators`), where it is, and
+/// the version of the binary for the cell's arch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmulatorInfo {
+    pub name: String,
+    /// The directory of its binaries; absent for the host's qemu.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// The container image a cell ran in.
@@ -459,6 +521,39 @@ impl TestsRecord {
 }
 
 impl CellRecord {
+    /// A passing cell that failed first: a run that passed only on a retry, or a test that did.
+    pub fn is_flaky(&self) -> bool {
+        self.status == CellStatus::Pass && !self.flaky_entries().is_empty()
+    }
+
+    /// What in this cell passed only on a retry (`--retries`): the whole run (named by the
+    /// program) and each flaky test, with how many runs failed and the first failure's line.
+    pub fn flaky_entries(&self) -> Vec<(String, u32, String)> {
+        let mut out = Vec::new();
+        if let Some(run) = self
+            .run
+            .as_ref()
+            .filter(|r| !r.failed_attempts.is_empty() && r.status == StepStatus::Ok)
+        {
+            let name = match &self.tests {
+                Some(t) if !t.package.is_empty() => format!("{} (whole test binary)", t.package),
+                _ => self.program.clone(),
+            };
+            out.push((
+                name,
+                run.failed_attempts.len() as u32,
+                run.failed_attempts[0].line(),
+            ));
+        }
+        out.extend(
+            self.tests
+                .iter()
+                .flat_map(|t| t.flaky())
+                .map(|c| (c.name.clone(), c.failed_attempts, c.failure_line())),
+        );
+        out
+    }
+
     /// The record of `cell` before anything ran: its axes, build skipped, no binary, no run.
     pub fn for_cell(cell: &crossmatrix_matrix::Cell) -> CellRecord {
         CellRecord {
@@ -478,6 +573,11 @@ impl CellRecord {
             cgo: u8::from(cell.cgo),
             libc: cell.libc.map(|l| l.to_string()),
             rootfs: cell.rootfs.label(),
+            emulator: cell.emulator.as_ref().map(|e| EmulatorInfo {
+                name: e.name.clone(),
+                dir: e.dir.as_ref().map(|d| d.display().to_string()),
+                version: e.version_for(&cell.target.goarch).map(str::to_string),
+            }),
             program: cell.program.name.clone(),
             build: BuildRecord {
                 status: StepStatus::Skipped,
@@ -578,8 +678,7 @@ impl Totals {
         let mut t = Totals::default();
         for r in records {
             t.add(r.status);
-            if r.status == CellStatus::Pass && r.tests.as_ref().is_some_and(|x| x.totals.flaky > 0)
-            {
+            if r.is_flaky() {
                 t.flaky += 1;
             }
         }

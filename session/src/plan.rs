@@ -4,9 +4,10 @@
 //! before any work).
 
 use crossmatrix_matrix::{
-    Axes, CONFIG_FILE_NAME, CgoMode, Filter, LINUX_ARCHES, Libc, Plan, Program, ProgramSource,
-    RootfsSpec, Shard, Target, TestSpec, Toolchain, default_matrix,
+    Axes, CONFIG_FILE_NAME, CgoMode, Emulator, EmulatorSpec, Filter, LINUX_ARCHES, Libc, Plan,
+    Program, ProgramSource, RootfsSpec, Shard, Target, TestSpec, Toolchain, default_matrix,
 };
+use crossmatrix_toolchains::emulator::resolve_emulators;
 use crossmatrix_toolchains::executor::{ExecutorChoice, ExecutorPreference, Host};
 use crossmatrix_toolchains::go::{GoToolchain, discover_go, select_toolchains, short_names};
 use sha2::{Digest, Sha256};
@@ -20,6 +21,9 @@ pub struct PlanRequest {
     pub programs: Vec<PathBuf>,
     /// `--toolchain`: versions (`go1.22`, `latest`) or GOROOT paths.
     pub toolchains: Vec<String>,
+    /// `--emulator`: `host`, directories of qemu-user binaries, `NAME=DIR` (replace the
+    /// config's `emulators`).
+    pub emulators: Vec<String>,
     pub targets: Vec<String>,
     pub cgo: Vec<u8>,
     pub libc: Vec<String>,
@@ -59,6 +63,8 @@ pub struct Planned {
     /// With `--shard`: every cell id of the whole matrix, in plan order (else empty).
     pub matrix_ids: Vec<String>,
     pub toolchains: Vec<Arc<Toolchain>>,
+    /// The emulators of the run (an axis when more than one); empty: the host's.
+    pub emulators: Vec<Arc<Emulator>>,
     pub host: Host,
     /// The version of every Go toolchain found on the host (the matrix's or not): with the
     /// kept download index, what decides which of the matrix's are out of support.
@@ -76,6 +82,30 @@ pub enum PlanError {
     Project(#[from] crossmatrix_project::ResolveError),
     #[error("{0}")]
     Usage(String),
+}
+
+/// The `--emulator` flags, else the config's `emulators`, found on this host.
+fn emulators_of(
+    req: &PlanRequest,
+    cfg: Option<&crossmatrix_matrix::Config>,
+    host: &Host,
+) -> Result<Vec<Arc<Emulator>>, PlanError> {
+    if req.emulators.is_empty() {
+        let Some(cfg) = cfg else {
+            return Ok(Vec::new());
+        };
+        return resolve_emulators(&cfg.emulators, host).map_err(|e| match &e.spec {
+            Some(spec) => cfg.emulator_error(spec, e.message).into(),
+            None => usage(e.message),
+        });
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let specs = req
+        .emulators
+        .iter()
+        .map(|raw| EmulatorSpec::parse(raw, &cwd).map_err(|e| usage(format!("--emulator {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    resolve_emulators(&specs, host).map_err(|e| usage(format!("--emulator: {}", e.message)))
 }
 
 impl From<crossmatrix_matrix::ConfigError> for PlanError {
@@ -113,7 +143,8 @@ pub fn make_plan(req: &PlanRequest) -> Result<Planned, PlanError> {
             &programs,
         )
     };
-    narrow(Plan::expand(&blocks), req, toolchains, host).map(|p| p.with_host_go(&found))
+    let emulators = emulators_of(req, None, &host)?;
+    narrow(Plan::expand(&blocks), req, toolchains, emulators, host).map(|p| p.with_host_go(&found))
 }
 
 /// The planner's toolchains, named for cell ids over the whole set (two of one minor get
@@ -409,8 +440,9 @@ fn plan_from_config(req: &PlanRequest, path: &Path, host: Host) -> Result<Planne
     } else if !req.programs.is_empty() {
         cfg.programs = crossmatrix_matrix::programs_from_paths(&req.programs)?;
     }
+    let emulators = emulators_of(req, Some(&cfg), &host)?;
     let plan = cfg.to_plan(&toolchains, &default_targets(&host, req.executor))?;
-    narrow(plan, req, toolchains, host).map(|p| p.with_host_go(&found))
+    narrow(plan, req, toolchains, emulators, host).map(|p| p.with_host_go(&found))
 }
 
 /// Resolves the Go project programs (modules, patterns, constraints: see
@@ -420,6 +452,7 @@ fn narrow(
     plan: Plan,
     req: &PlanRequest,
     toolchains: Vec<Arc<Toolchain>>,
+    emulators: Vec<Arc<Emulator>>,
     host: Host,
 ) -> Result<Planned, PlanError> {
     let mut plan = crossmatrix_project::resolve_plan(
@@ -429,7 +462,8 @@ fn narrow(
             gowork: std::env::var("GOWORK").ok(),
             modcache: req.modcache.clone(),
         },
-    )?;
+    )?
+    .with_emulators(&emulators, &host.host_goarch);
     if !req.filter.is_empty() {
         let filter = Filter::parse(&req.filter).map_err(|e| usage(e.to_string()))?;
         plan = plan.filter(&filter);
@@ -445,6 +479,7 @@ fn narrow(
         matrix_hash: full_hash,
         matrix_ids,
         toolchains,
+        emulators,
         host,
         host_go_versions: Vec::new(),
     })
@@ -463,6 +498,12 @@ pub fn matrix_hash(plan: &Plan) -> String {
     for c in &plan.cells {
         h.update(c.id.as_str().as_bytes());
         h.update(c.toolchain.version.as_bytes());
+        if let Some(e) = &c.emulator {
+            // (Its name is in the id only when there are two; its versions always count.)
+            for b in e.binaries.values() {
+                h.update(b.version.as_bytes());
+            }
+        }
         h.update([0]);
     }
     format!("{:x}", h.finalize())[..16].to_string()

@@ -325,6 +325,7 @@ pub fn plan_probes(req: &ProbeRequest, cache_dir: &Path) -> Result<Planned, Plan
         matrix_ids: Vec::new(),
         plan,
         toolchains,
+        emulators: Vec::new(),
         host,
         host_go_versions: found.iter().map(|t| t.version.clone()).collect(),
     })

@@ -97,7 +97,7 @@ pub fn find_qemu(goarch: &str) -> Option<Qemu> {
     Some(Qemu { path, version })
 }
 
-fn qemu_version(path: &Path) -> Option<String> {
+pub(crate) fn qemu_version(path: &Path) -> Option<String> {
     crate::facts::remembered(path, &["--version"], &[], || {
         let mut cmd = Command::new(path);
         cmd.arg("--version");
@@ -367,16 +367,6 @@ impl Host {
 
 fn none(hint: String) -> ExecutorChoice {
     ExecutorChoice::None { hint }
-}
-
-/// The CPU model recorded for a run (`run.cpu`): the one asked for, when qemu runs it.
-pub fn cpu_model_run(choice: &ExecutorChoice, cpu_model: Option<&str>) -> Option<String> {
-    match choice {
-        ExecutorChoice::QemuBinfmt { .. } | ExecutorChoice::QemuDirect(_) => {
-            cpu_model.map(str::to_string)
-        }
-        _ => None,
-    }
 }
 
 #[cfg(test)]

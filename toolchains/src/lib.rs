@@ -5,7 +5,9 @@
 
 pub mod binfmt;
 pub mod cc;
+pub mod cpu_model;
 pub mod doctor;
+pub mod emulator;
 pub mod executor;
 pub mod facts;
 pub mod go;

@@ -73,6 +73,9 @@ pub struct Config {
     pub base_dir: PathBuf,
     /// Empty: every toolchain found.
     pub toolchains: Vec<ToolchainSpec>,
+    /// `emulators = [...]`: the qemu installations that run foreign cells (an axis when
+    /// more than one). Empty: the host's.
+    pub emulators: Vec<crate::EmulatorSpec>,
     /// `None`: the caller's default targets. One entry per variant.
     pub targets: Option<Vec<ConfiguredTarget>>,
     /// Default `[false]`.
@@ -333,6 +336,19 @@ impl Config {
                 format!("one of the installed toolchains: {}", found.join(", "))
             })
             .did_you_mean(&spec.raw, found.iter().copied())
+    }
+
+    /// An error about an `emulators` entry (one that cannot be used on this host), at the
+    /// place it was written.
+    pub fn emulator_error(
+        &self,
+        spec: &crate::EmulatorSpec,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::new(&self.file, message)
+            .at(spec.location.clone())
+            .key("emulators")
+            .expected("`host`, or a directory holding qemu-<arch> binaries (NAME=DIR to name it)")
     }
 
     /// The expected failure `program` has on `cell`, if any.

@@ -28,6 +28,7 @@ type TargetEntry = (Vec<ConfiguredTarget>, Range<usize>, String);
 
 const TOP_KEYS: &[&str] = &[
     "toolchains",
+    "emulators",
     "targets",
     "cgo",
     "libc",
@@ -398,6 +399,9 @@ impl<'a> Parser<'a> {
         if let Some(v) = get(root, "toolchains") {
             cfg.toolchains = p.keep(self.toolchains(v)).unwrap_or_default();
         }
+        if let Some(v) = get(root, "emulators") {
+            cfg.emulators = p.keep(self.emulators(v)).unwrap_or_default();
+        }
         if let Some(v) = get(root, "targets") {
             cfg.targets = p.keep(self.targets(v));
         }
@@ -509,6 +513,35 @@ impl<'a> Parser<'a> {
                 .collect()),
             _ => Err(self.wrong_type(v, key, &format!("a list of tables: {key} = [ {{ target = \"linux/386\", cgo = 1 }} ] or [[{key}]]"))),
         }
+    }
+
+    fn emulators(&self, v: &Val<'_>) -> R<Vec<crate::EmulatorSpec>> {
+        let expected = "`host`, directories of qemu-<arch> binaries, or NAME=DIR";
+        if !matches!(v.get_ref(), DeValue::Array(_)) {
+            return Err(self.wrong_type(v, "emulators", &format!("a list of {expected}")));
+        }
+        self.non_empty(v, "emulators", "emulator")?;
+        let mut out: Vec<crate::EmulatorSpec> = Vec::new();
+        let mut p = Problems::default();
+        for (s, span, key) in self.strings(v, "emulators", expected)? {
+            let parsed = crate::EmulatorSpec::parse(&s, &self.base)
+                .map_err(|m| self.err(span.clone(), &key, m).expected(expected));
+            let Some(mut spec) = p.keep(parsed) else {
+                continue;
+            };
+            if out
+                .iter()
+                .any(|e| e.dir == spec.dir && e.label == spec.label)
+            {
+                p.keep::<()>(Err(self
+                    .err(span, &key, format!("emulator `{s}` is listed twice"))
+                    .expected("each emulator once")));
+                continue;
+            }
+            spec.location = self.loc(span);
+            out.push(spec);
+        }
+        p.finish(out)
     }
 
     fn toolchains(&self, v: &Val<'_>) -> R<Vec<ToolchainSpec>> {

@@ -705,6 +705,43 @@ fn bad_toolchain_values() {
 }
 
 #[test]
+fn emulators_parse_and_bad_ones_are_located() {
+    let d = project();
+    fs::create_dir_all(d.path().join("qemu10/bin")).unwrap();
+    let cfg = parse_in(d.path(), "emulators = [\"host\", \"new=qemu10/bin\"]\n").unwrap();
+    assert_eq!(cfg.emulators.len(), 2);
+    assert_eq!(cfg.emulators[0].dir, None);
+    assert_eq!(cfg.emulators[1].label.as_deref(), Some("new"));
+    assert_eq!(
+        cfg.emulators[1].dir.as_deref(),
+        Some(
+            fs::canonicalize(d.path().join("qemu10/bin"))
+                .unwrap()
+                .as_path()
+        )
+    );
+    assert!(cfg.emulators[1].location.is_some());
+    bad(
+        "emulators = [\"host\", \"./missing\"]\n",
+        "\"./missing",
+        "emulators[1]",
+        &["missing is not a directory"],
+    );
+    bad(
+        "emulators = [\"host\", \"host\"]\n",
+        "\"host\"]",
+        "emulators[1]",
+        &["listed twice"],
+    );
+    bad(
+        "emulators = \"host\"\n",
+        "\"host",
+        "emulators",
+        &["a list of"],
+    );
+}
+
+#[test]
 fn bad_exclude_key_that_is_not_an_axis() {
     bad(
         "exclude = [{ targte = \"linux/386\" }]\n",

@@ -150,6 +150,12 @@ fn headline(cmp: &Comparison, sink: &mut dyn Sink) {
             s.tests_compared
         ));
     }
+    if s.newly_flaky + s.no_longer_flaky > 0 {
+        lines.push(format!(
+            "flaky (passed only on a retry): {} newly, {} no longer",
+            s.newly_flaky, s.no_longer_flaky
+        ));
+    }
     sink.headline(cmp, &counts, &lines);
 }
 
@@ -196,6 +202,14 @@ pub(super) fn transition(c: &CellComparison) -> String {
 
 /// `pass → fail` for a test.
 fn test_transition(t: &TestComparison) -> String {
+    match t.change {
+        TestChange::NewlyFlaky => return "steady → flaky (passed only on a retry)".into(),
+        TestChange::NoLongerFlaky if t.new == crate::schema::TestStatus::Pass => {
+            return "flaky → steady".into();
+        }
+        TestChange::NoLongerFlaky => return format!("flaky → {}", t.new.as_str()),
+        _ => {}
+    }
     format!(
         "{} → {}",
         t.base.map_or("(absent)", |b| b.as_str()),
@@ -212,7 +226,10 @@ fn test_style(change: TestChange) -> Option<&'static str> {
     match change {
         TestChange::Broke => Some(RED),
         TestChange::Fixed => Some(GREEN),
-        TestChange::NewlySkipped | TestChange::StillFailing => Some(YELLOW),
+        TestChange::NewlySkipped | TestChange::StillFailing | TestChange::NewlyFlaky => {
+            Some(YELLOW)
+        }
+        TestChange::NoLongerFlaky => Some(GREEN),
     }
 }
 

@@ -115,7 +115,14 @@ fn go_tests_suite(rec: &CellRecord, tests: &TestsRecord) -> TestSuite {
     }
     // A failure no Go test accounts for (the binary did not build or start, or died between
     // tests): the cell itself, so the suite is red.
-    if rec.status != CellStatus::Pass && tests.failed().next().is_none() {
+    // A test binary that passed only when run again whole (`--retries`): the cell, with each
+    // failed attempt as a <flakyFailure>.
+    let binary_flaky = rec.status == CellStatus::Pass
+        && rec
+            .run
+            .as_ref()
+            .is_some_and(|r| !r.failed_attempts.is_empty());
+    if binary_flaky || (rec.status != CellStatus::Pass && tests.failed().next().is_none()) {
         let mut case = test_case(rec);
         case.set_classname(tests.package.as_str());
         suite.add_test_case(case);
@@ -126,6 +133,27 @@ fn go_tests_suite(rec: &CellRecord, tests: &TestsRecord) -> TestSuite {
 
 fn test_case(rec: &CellRecord) -> TestCase {
     let status = match rec.status {
+        // A run that passed only on a retry: each failed attempt a <flakyFailure>.
+        CellStatus::Pass
+            if rec
+                .run
+                .as_ref()
+                .is_some_and(|r| !r.failed_attempts.is_empty()) =>
+        {
+            let mut s = TestCaseStatus::success();
+            for a in rec.run.iter().flat_map(|r| &r.failed_attempts) {
+                let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+                if let Some(cause) = a.cause {
+                    rerun.set_type(cause.code());
+                }
+                rerun.set_message(a.line());
+                if !a.stderr_tail.is_empty() {
+                    rerun.set_system_err(a.stderr_tail.as_str());
+                }
+                s.add_rerun(rerun);
+            }
+            s
+        }
         CellStatus::Pass | CellStatus::Built => TestCaseStatus::success(),
         CellStatus::Fail => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);

@@ -236,11 +236,7 @@ fn tests_label(rec: &CellRecord) -> String {
 /// The flaky tests of a cell (failed, then passed on a retry), each with how many runs failed
 /// and the first line of its first failure.
 fn flaky_tests(rec: &CellRecord) -> Vec<(String, u32, String)> {
-    rec.tests
-        .iter()
-        .flat_map(|t| t.flaky())
-        .map(|c| (c.name.clone(), c.failed_attempts, c.failure_line()))
-        .collect()
+    rec.flaky_entries()
 }
 
 /// The failed tests of a cell with the first line of each one's output (the failure): what

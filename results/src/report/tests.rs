@@ -64,6 +64,7 @@ fn run_ok(executor: &str, version: Option<&str>, ms: u64) -> RunRecord {
         stderr_tail: String::new(),
         recheck: None,
         cpu: None,
+        failed_attempts: Vec::new(),
     }
 }
 
@@ -110,6 +111,7 @@ fn record(
         cgo,
         libc: libc.map(String::from),
         rootfs: rootfs.into(),
+        emulator: None,
         program: "probe".into(),
         build,
         binary: None,

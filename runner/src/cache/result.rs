@@ -178,6 +178,7 @@ mod tests {
             cgo: 0,
             libc: None,
             rootfs: "scratch".into(),
+            emulator: None,
             program: "probe".into(),
             build: BuildRecord {
                 status: StepStatus::Ok,

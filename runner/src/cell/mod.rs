@@ -163,6 +163,20 @@ fn record_image(sh: &Shared, cell: &Cell, rec: &mut CellRecord) -> Result<(), Fa
     Ok(())
 }
 
+/// Whether a failed run may pass when run again (`--retries`): not what the root, the
+/// sandbox, the binary's format or the CPU level decide, which fail every time.
+fn retryable(cause: Cause) -> bool {
+    !(cause.depends_on_root()
+        || matches!(
+            cause,
+            Cause::RootfsUnavailable
+                | Cause::SandboxError
+                | Cause::ExecFormat
+                | Cause::CpuLevel
+                | Cause::NoExecutor
+        ))
+}
+
 /// Steps 3 to 5: the executor, the run sandbox, a reused result or the run (the tests), a
 /// recheck, and the verdict against what the cell expects.
 fn run_and_judge(
@@ -173,7 +187,8 @@ fn run_and_judge(
     info: &BinaryInfo,
     abort: &Abort,
 ) -> CellOutcome {
-    let choice = sh.host.pick_executor(
+    let choice = sh.host.pick_executor_under(
+        cell.emulator.as_deref(),
         &cell.target.goos,
         &cell.target.goarch,
         Some(&info.elf_header),
@@ -196,7 +211,7 @@ fn run_and_judge(
     }
     let (executor, executor_version) = run_record::describe_choice(&choice);
     let mut run = RunRecord::started(executor, executor_version);
-    run.cpu = crossmatrix_toolchains::executor::cpu_model_run(&choice, cpu_model);
+    run.cpu = prepare::effective_cpu_model(cell, &choice);
     let (mut fail, timing, result_key) = match prepare::prepare_run(sh, cell, binary, info, &choice)
     {
         Err(f) => (Some(f), None, None),
@@ -209,21 +224,45 @@ fn run_and_judge(
                     result_key: key,
                 };
             }
-            match &cell.program.test {
-                Some(spec) => {
-                    let (fail, tests) =
-                        test::run_tests(sh, cell, spec, info, &choice, &prepared, &mut run, abort);
-                    rec.tests = Some(tests);
-                    (fail, None, key)
+            // `--retries`: a run that failed as a whole (a program, or a test binary none of
+            // whose tests failed: those are retried alone, in `run_tests`) runs again.
+            let retries = sh.cfg.retries.or(cell.settings.retries).unwrap_or(0);
+            let mut this = prepared.clone();
+            let mut attempt = 1;
+            loop {
+                let (fail, job, tests) = match &cell.program.test {
+                    Some(spec) => {
+                        let (fail, tests) =
+                            test::run_tests(sh, cell, spec, info, &choice, &this, &mut run, abort);
+                        (fail, None, Some(tests))
+                    }
+                    None => {
+                        let (fail, job) =
+                            run::verify(sh, cell, info, &this, &mut run, key.clone(), abort);
+                        (fail, job, None)
+                    }
+                };
+                let again = attempt <= retries
+                    && !abort.is_aborted()
+                    && fail.as_ref().is_some_and(|f| retryable(f.cause))
+                    && tests.as_ref().is_none_or(|t| t.failed().next().is_none());
+                if !again {
+                    rec.tests = tests;
+                    // Timed runs are plain runs, whichever attempt passed.
+                    let job = job.map(|mut j| {
+                        j.sandbox = prepared.sandbox.clone();
+                        j
+                    });
+                    break (fail, job, key);
                 }
-                None => {
-                    let (fail, job) =
-                        run::verify(sh, cell, info, &prepared, &mut run, key.clone(), abort);
-                    (fail, job, key)
-                }
+                run = run_record::next_attempt(run, fail.as_ref());
+                attempt += 1;
+                this = prepared.attempt(attempt);
             }
         }
     };
+    // A known defect of the qemu that ran (see `diagnose::known_defects`).
+    crate::diagnose::known_defects::apply(&run, rec.tests.as_mut(), &mut fail);
     // A program's failure under qemu, once more under a second executor (a test cell
     // rechecks its failed tests itself).
     if let Some(first) = fail
@@ -234,7 +273,11 @@ fn run_and_judge(
             recheck::recheck(sh, cell, binary, info, &choice, first, abort)
         {
             run.recheck = Some(second);
-            if verdict.is_some() {
+            // (A known defect stays the cause: the recheck is its confirmation.)
+            let known = fail
+                .as_ref()
+                .is_some_and(|f| matches!(f.cause, Cause::EmulatorBug | Cause::EmulatorLimit));
+            if verdict.is_some() && !known {
                 fail = verdict;
             }
         }

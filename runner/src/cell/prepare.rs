@@ -11,6 +11,7 @@ use crossmatrix_sandbox::bwrap::{Limits, Sandbox};
 use crossmatrix_sandbox::process::Spawn;
 use crossmatrix_sandbox::scratch_copy::ScratchCopy;
 use crossmatrix_sandbox::wasm;
+use crossmatrix_toolchains::cpu_model::baseline_cpu_model;
 use crossmatrix_toolchains::executor::ExecutorChoice;
 use crossmatrix_toolchains::rootfs::RootfsFlavor;
 use sha2::{Digest, Sha256};
@@ -28,6 +29,46 @@ pub(crate) fn cpu_model(cell: &Cell) -> Option<&str> {
         .get("QEMU_CPU")
         .map(String::as_str)
         .filter(|m| !m.is_empty())
+}
+
+/// The CPU model a run under `choice` has: the cell's `QEMU_CPU`, else under qemu the model
+/// that matches the build's level ([`baseline_cpu_model`]); `None` natively, in wasmtime, or
+/// where qemu's own default stays.
+pub(crate) fn effective_cpu_model(cell: &Cell, choice: &ExecutorChoice) -> Option<String> {
+    if !matches!(
+        choice,
+        ExecutorChoice::QemuBinfmt { .. } | ExecutorChoice::QemuDirect(_)
+    ) {
+        return None;
+    }
+    if let Some(explicit) = cpu_model(cell) {
+        return Some(explicit.to_string());
+    }
+    baseline_cpu_model(&cell.target.goarch, build_level(cell).as_deref()).map(str::to_string)
+}
+
+/// The value of the cell's sub-architecture knob (`GOARM64=v8.1`): its variant, else its
+/// build env; `None`: the toolchain's default.
+fn build_level(cell: &Cell) -> Option<String> {
+    let knob = match cell.target.goarch.as_str() {
+        "amd64" => "GOAMD64",
+        "arm" => "GOARM",
+        "arm64" => "GOARM64",
+        "riscv64" => "GORISCV64",
+        "ppc64" | "ppc64le" => "GOPPC64",
+        _ => return None,
+    };
+    if let Some((k, v)) = cell
+        .target
+        .variant
+        .as_deref()
+        .and_then(|v| v.split_once('='))
+    {
+        if k.eq_ignore_ascii_case(knob) {
+            return Some(v.to_string());
+        }
+    }
+    cell.settings.build_env.get(knob).cloned()
 }
 
 /// The run sandbox of a cell and the command line in it, for `choice`'s executor.
@@ -232,6 +273,13 @@ fn on_root(
     for (k, v) in &cell.settings.run_env {
         sb = sb.env(k, v);
     }
+    // Under qemu, the CPU model that matches the build (qemu-user reads QEMU_CPU however it
+    // is started, and a foreign child started through binfmt_misc inherits it).
+    if cpu_model(cell).is_none() {
+        if let Some(model) = effective_cpu_model(cell, choice) {
+            sb = sb.env("QEMU_CPU", model);
+        }
+    }
     if let Some(src) = test_source(cell) {
         // Tests run in their package's directory (a read-only view of the source:
         // they read testdata/ relative to it) with a writable TMPDIR.
@@ -261,8 +309,29 @@ fn on_root(
         }
     }
     if let ExecutorChoice::QemuDirect(q) = choice {
-        sb = sb.ro(&q.path, format!("{IN_TOOLS}/qemu"));
-        argv.push(format!("{IN_TOOLS}/qemu").into());
+        // A named emulator directory is bound whole (its qemu may be a stand-in that needs
+        // what lies beside it); the host's qemu alone.
+        let dir = sh
+            .cfg
+            .emulators
+            .iter()
+            .filter_map(|e| e.dir.as_deref())
+            .find(|d| q.path.parent() == Some(*d));
+        match (dir, q.path.file_name()) {
+            (Some(d), Some(name)) => {
+                sb = sb.ro(d, format!("{IN_TOOLS}/emulator"));
+                argv.push(
+                    Path::new(IN_TOOLS)
+                        .join("emulator")
+                        .join(name)
+                        .into_os_string(),
+                );
+            }
+            _ => {
+                sb = sb.ro(&q.path, format!("{IN_TOOLS}/qemu"));
+                argv.push(format!("{IN_TOOLS}/qemu").into());
+            }
+        }
     }
     argv.push(prog_in.into());
     p.sandbox = sb;
@@ -377,6 +446,7 @@ pub(crate) fn test_source(cell: &Cell) -> Option<TestSource> {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Prepared {
     pub(crate) sandbox: Sandbox,
     pub(crate) argv: Vec<OsString>,
@@ -390,6 +460,14 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
+    /// The same run as attempt `n` of `--retries` (2, 3, …): `CROSSMATRIX_ATTEMPT=n` in its
+    /// environment, so a program (or a stand-in executor) can tell a retry from the first run.
+    pub(crate) fn attempt(&self, n: u32) -> Prepared {
+        let mut p = self.clone();
+        p.sandbox = p.sandbox.env("CROSSMATRIX_ATTEMPT", n.to_string());
+        p
+    }
+
     pub(crate) fn command(&self) -> Spawn {
         self.sandbox.command(&self.argv)
     }

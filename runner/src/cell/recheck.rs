@@ -42,7 +42,7 @@ pub(crate) fn recheck(
     let (executor, executor_version) = describe_choice(&second);
     let mut record = RecheckRecord {
         executor: executor.clone(),
-        executor_version: executor_version.clone(),
+        executor_version,
         status: StepStatus::Fail,
         exit_code: None,
         cause: None,
@@ -62,15 +62,8 @@ pub(crate) fn recheck(
             None => Ok(()),
         }
     });
-    let (first_exec, first_version) = describe_choice(first);
-    let first_name = match first_version {
-        Some(v) => format!("{first_exec} {v}"),
-        None => first_exec,
-    };
-    let second_name = match executor_version {
-        Some(v) => format!("{executor} {v}"),
-        None => executor,
-    };
+    let first_name = executor_name(first);
+    let second_name = executor_name(&second);
     match outcome {
         Ok(()) => {
             record.status = StepStatus::Ok;
@@ -109,7 +102,7 @@ pub(crate) fn recheck_tests(
     };
     let failed = failed_top_level(record);
     // A rerun that cannot start or be read changes nothing: the first failure stands.
-    let Some((second_record, run)) = rerun_tests(
+    let Some((second_record, _)) = rerun_tests(
         sh,
         cell,
         spec,
@@ -138,8 +131,8 @@ pub(crate) fn recheck_tests(
             format!(
                 "{} failed under {} but passed under {}: likely an emulator bug, not a regression",
                 failed.join(", "),
-                describe_choice(first_choice).0,
-                run.executor
+                executor_name(first_choice),
+                executor_name(&second)
             ),
         ));
     }
@@ -147,15 +140,16 @@ pub(crate) fn recheck_tests(
         first.hint.push_str(&format!(
             "; {} passed under {} (emulator-suspect)",
             passed_there.join(", "),
-            run.executor
+            executor_name(&second)
         ));
     }
     Some(first)
 }
 
-/// The executor a failure under qemu is run again with: native when the host can run the
-/// arch, else qemu the other way (directly instead of through binfmt, or the reverse). `None`
-/// when the first was not qemu or there is no second.
+/// The executor a failure under qemu is run again with: another qemu version first (another
+/// of the run's emulators: what tells a qemu fault from the code's best), then native when the
+/// host can run the arch, else qemu the other way (directly instead of through binfmt, or the
+/// reverse). `None` when the first was not qemu or there is no second.
 fn second_executor(
     sh: &Shared,
     cell: &Cell,
@@ -168,12 +162,27 @@ fn second_executor(
     ) {
         return None;
     }
-    let pick = |pref| match sh.host.pick_executor(
-        &cell.target.goos,
-        &cell.target.goarch,
-        Some(&info.elf_header),
-        pref,
-    ) {
+    let (goos, goarch) = (&cell.target.goos, &cell.target.goarch);
+    let header = Some(info.elf_header.as_slice());
+    let other_version = sh
+        .cfg
+        .emulators
+        .iter()
+        .filter(|e| cell.emulator.as_ref().is_none_or(|own| own.name != e.name))
+        .map(|e| {
+            sh.host
+                .pick_executor_under(Some(e), goos, goarch, header, ExecutorPreference::Auto)
+        })
+        .find(|c| {
+            matches!(
+                c,
+                ExecutorChoice::QemuBinfmt { .. } | ExecutorChoice::QemuDirect(_)
+            ) && (c.version() != first.version() || first.version().is_none())
+        });
+    if other_version.is_some() {
+        return other_version;
+    }
+    let pick = |pref| match sh.host.pick_executor(goos, goarch, header, pref) {
         ExecutorChoice::None { .. } => None,
         c => Some(c),
     };
@@ -181,6 +190,14 @@ fn second_executor(
         ExecutorChoice::QemuBinfmt { .. } => pick(ExecutorPreference::QemuDirect),
         _ => pick(ExecutorPreference::QemuBinfmt),
     })
+}
+
+/// `qemu-binfmt 7.2.22`: an executor and its version, as messages name it.
+fn executor_name(choice: &ExecutorChoice) -> String {
+    match describe_choice(choice) {
+        (e, Some(v)) => format!("{e} {v}"),
+        (e, None) => e,
+    }
 }
 
 /// The top-level names of `record`'s failed tests, sorted (a failed subtest fails its parent

@@ -2,7 +2,7 @@
 //! record filled from how the child ended, the classifier's context, how output is captured.
 
 use crate::cell::prepare::Prepared;
-use crate::diagnose::RunContext;
+use crate::diagnose::{Failure, RunContext};
 use crate::inspect::BinaryInfo;
 use crossmatrix_matrix::Cell;
 use crossmatrix_results::RunRecord;
@@ -73,4 +73,21 @@ pub(crate) fn fill_run_record(run: &mut RunRecord, f: &Finished) {
     run.duration_ms = f.elapsed.as_millis() as u64;
     run.stdout_tail = f.stdout.last_lines(20);
     run.stderr_tail = f.stderr.last_lines(20);
+}
+
+/// The record of the next attempt (`--retries`) after `run` failed with `fail`: the failed
+/// attempt kept in `failed_attempts`, everything else started afresh.
+pub(crate) fn next_attempt(run: RunRecord, fail: Option<&Failure>) -> RunRecord {
+    let mut attempts = run.failed_attempts;
+    attempts.push(crossmatrix_results::FailedAttempt {
+        exit_code: run.exit_code,
+        signal: run.signal,
+        cause: fail.map(|f| f.cause).or(run.cause),
+        hint: fail.map(|f| f.hint.clone()).or(run.hint),
+        stderr_tail: run.stderr_tail,
+    });
+    let mut next = RunRecord::started(run.executor, run.executor_version);
+    next.cpu = run.cpu;
+    next.failed_attempts = attempts;
+    next
 }

@@ -48,6 +48,9 @@ pub struct RunnerConfig {
     pub run_limits: StepLimits,
     /// Re-run a cell that failed under qemu with a second executor (`emulator-suspect`).
     pub recheck: bool,
+    /// The run's emulators (`emulators`, `--emulator`): each emulated cell names its own;
+    /// `--recheck` prefers another of these (another qemu version) for a failure.
+    pub emulators: Vec<std::sync::Arc<crossmatrix_matrix::Emulator>>,
     /// `--retries N`: a test cell's failed tests run again alone, up to N times; one that
     /// passes then is recorded as flaky (never hidden). `None`: the cell's `[run] retries`.
     pub retries: Option<u32>,

@@ -92,6 +92,7 @@ fn shared(dir: &Path, fake: &Fake) -> Shared {
         run_timeout: Duration::from_secs(10),
         executor: ExecutorPreference::Auto,
         run_limits: StepLimits::default(),
+        emulators: Vec::new(),
         recheck: false,
         retries: None,
         reuse: true,

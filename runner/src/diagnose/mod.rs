@@ -16,6 +16,7 @@ pub mod cpu_level;
 pub mod failure;
 pub mod generic;
 pub mod gotest;
+pub mod known_defects;
 pub mod traps;
 
 pub use build::{classify_build, classify_module_failure};
