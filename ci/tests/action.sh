@@ -122,5 +122,26 @@ if grep -q "releases/download/v$version/$asset\$" "$TMP/urls" 2>/dev/null \
   ok "install: @v1 fetches the release its source's version names ($asset), checked, moved into place"
 else bad "install: @v1 release" "urls: $(cat "$TMP/urls" 2>/dev/null)" "$o"; fi
 
+# CROSSMATRIX_BINARY (a runner that has crossmatrix already, e.g. ci/tests/act.sh): that binary
+# is copied into place, nothing is downloaded (curl) or built (cargo), even for @v1; the cache
+# key is the binary's hash.
+mkdir -p "$TMP/own"
+cp /bin/true "$TMP/own/crossmatrix"
+rm -f "$FAKE_LOG" "$TMP/urls"
+o=$(env ACTION_PATH="$ROOT/ci/github" DEST="$TMP/dest3" ACTION_REF=v1 ACTION_REPOSITORY=o/crossmatrix \
+  RUNNER_ARCH=X64 CROSSMATRIX_BINARY="$TMP/own/crossmatrix" bash ci/github/install-crossmatrix install 2>&1) || true
+k=$(CROSSMATRIX_BINARY="$TMP/own/crossmatrix" VERSION=0.3.0 RUNNER_ARCH=X64 ACTION_PATH="$ROOT/ci/github" DEST=x \
+  bash ci/github/install-crossmatrix key)
+h=$(sha256sum /bin/true | cut -c1-16)
+if cmp -s "$TMP/dest3/bin/crossmatrix" /bin/true && [ ! -e "$FAKE_LOG" ] && [ ! -e "$TMP/urls" ] \
+   && [ "$k" = "bin-$h-x86_64-unknown-linux-gnu" ]; then
+  ok "install: CROSSMATRIX_BINARY is copied into place (no download, no build), keyed by its hash"
+else bad "install: CROSSMATRIX_BINARY" "key: $k" "$o"; fi
+o=$(env ACTION_PATH="$ROOT/ci/github" DEST="$TMP/dest4" CROSSMATRIX_BINARY="$TMP/own/missing" \
+  bash ci/github/install-crossmatrix install 2>&1) && rc=0 || rc=$?
+if [ "$rc" != 0 ] && grep -q "not an executable file" <<< "$o" && [ ! -e "$TMP/dest4/bin/crossmatrix" ]; then
+  ok "install: a CROSSMATRIX_BINARY that is not there fails, naming it"
+else bad "install: missing CROSSMATRIX_BINARY" "rc $rc" "$o"; fi
+
 echo "action.sh: $passed passed, $failed failed"
 [ "$failed" = 0 ]
