@@ -202,6 +202,10 @@ pub struct RunOpts {
     /// (Default: `[run] retries` of the config, else 0.)
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
+    /// Multiply the run and test timeouts of cells run under qemu by F instead of the measured
+    /// slowdown of their emulator (1 turns the scaling off).
+    #[arg(long, value_name = "F", value_parser = positive_scale)]
+    pub timeout_scale: Option<f64>,
     /// Run and time every cell again. By default a passing cell whose every input is unchanged
     /// since an earlier run on this machine (same binary, executor, sandbox, rootfs, settings,
     /// boot) reuses that run's figures, marked `reused_from` in its record.
@@ -482,6 +486,16 @@ fn seconds(s: &str) -> Result<f64, String> {
 
 fn byte_size(s: &str) -> Result<u64, String> {
     crossmatrix_matrix::parse_byte_size(s)
+}
+
+/// `--timeout-scale F`: a finite factor ≥ 1.
+fn positive_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f >= 1.0 => Ok(f),
+        _ => Err(format!(
+            "expected a factor of at least 1, e.g. 4 or 2.5, not `{s}`"
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -260,6 +260,7 @@ fn prepare(
             recheck: o.recheck,
             emulators: planned.emulators,
             retries: o.retries,
+            timeout_scale: o.timeout_scale,
             reuse: !o.rerun,
         },
         planned.host,

@@ -500,3 +500,85 @@ fn a_race_binary_under_any_qemu_is_an_emulator_limit() {
         assert!(r["hint"].as_str().unwrap().contains("natively"), "{r:#}");
     }
 }
+
+#[test]
+fn emulated_timeouts_scale_with_the_measured_slowdown() {
+    require_host!(false);
+    let d = tempfile::tempdir().unwrap();
+    let prog = d.path().join("nap/main.go");
+    write(
+        &prog,
+        "package main\n\nimport (\n\t\"fmt\"\n\t\"time\"\n)\n\nfunc main() {\n\ttime.Sleep(3 * time.Second)\n\tfmt.Println(\"woke\")\n}\n",
+    );
+    // A cache of its own: the slowdown is measured there (once) and kept.
+    let cache = d.path().join("cache");
+    let run = |out: &Path, extra: &[&str]| {
+        let mut a = vec![
+            "run".to_string(),
+            s(&prog),
+            "--toolchain".into(),
+            "go1.27".into(),
+            "--target".into(),
+            "linux/amd64".into(),
+            "--target".into(),
+            "linux/arm64".into(),
+            "--timeout".into(),
+            "2".into(),
+            "--reps".into(),
+            "1".into(),
+            "--warmup".into(),
+            "0".into(),
+            "--cache-dir".into(),
+            s(&cache),
+            "--out".into(),
+            s(out),
+        ];
+        a.extend(extra.iter().map(|x| x.to_string()));
+        crossmatrix(&a)
+    };
+    let arm = "go1.27/linux-arm64/cgo0/rootfs-scratch/main";
+    let amd = "go1.27/linux-amd64/cgo0/rootfs-scratch/main";
+    // Told: ×5 under qemu (a 2 s limit becomes 10 s), never natively.
+    let out = d.path().join("told");
+    let o = run(&out, &["--timeout-scale", "5"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let recs = records(&out);
+    let a = record(&recs, arm);
+    assert_eq!(a["status"], "pass", "{a:#}");
+    assert_eq!(a["run"]["timeout_scale"], 5.0, "{a:#}");
+    let n = record(&recs, amd);
+    assert_eq!(n["cause"], "timeout", "native keeps its limit: {n:#}");
+    assert!(n["run"].get("timeout_scale").is_none(), "{n:#}");
+    // Off: the emulated nap times out too.
+    let out = d.path().join("off");
+    let o = run(
+        &out,
+        &["--timeout-scale", "1", "--filter", "target=linux/arm64"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(record(&records(&out), arm)["cause"], "timeout");
+    // Measured: recorded, and kept in the cache for the next run.
+    let out = d.path().join("measured");
+    let _ = run(&out, &["--filter", "target=linux/arm64"]);
+    let a = record(&records(&out), arm).clone();
+    let scale = a["run"]["timeout_scale"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("a measured scale: {a:#}"));
+    assert!(scale > 1.0, "qemu is slower than native: {scale}");
+    let kept: Vec<_> = std::fs::read_dir(cache.join("slowdown"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(
+        kept.len(),
+        1,
+        "one measurement (arm64, cortex-a57): {kept:?}"
+    );
+    let again = d.path().join("again");
+    let _ = run(&again, &["--filter", "target=linux/arm64"]);
+    assert_eq!(
+        record(&records(&again), arm)["run"]["timeout_scale"],
+        a["run"]["timeout_scale"],
+        "the kept measurement is reused"
+    );
+}

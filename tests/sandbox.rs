@@ -487,6 +487,9 @@ fn common_args(out: &Path, timeout: &str) -> Vec<String> {
         "go1.27",
         "--timeout",
         timeout,
+        // The hangs must be killed near the limit under qemu too, not a measured slowdown later.
+        "--timeout-scale",
+        "1",
         "--memory",
         "512MiB",
         "--pids",
@@ -847,6 +850,8 @@ fn limits_hold_without_cgroups_as_a_non_root_user() {
             "linux/arm64",
             "--timeout",
             "8",
+            "--timeout-scale",
+            "1",
             "--memory",
             "512MiB",
             "--pids",

@@ -142,6 +142,10 @@ pub struct RunRecord {
     /// fields above are the last attempt's). A cell that passed after one is flaky.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_attempts: Vec<FailedAttempt>,
+    /// The factor the run's timeouts were multiplied by: its emulator's measured slowdown
+    /// against this host (or `--timeout-scale`); absent when 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_scale: Option<f64>,
 }
 
 /// A run attempt that failed before a retry (`--retries`).
@@ -201,6 +205,7 @@ impl RunRecord {
             recheck: None,
             cpu: None,
             failed_attempts: Vec::new(),
+            timeout_scale: None,
         }
     }
 }

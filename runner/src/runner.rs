@@ -68,6 +68,7 @@ impl Runner {
             children: Box::new(RealChildren),
             rootfs: RootfsStore::new(&cache.join("rootfs")),
             host_root: OnceLock::new(),
+            slowdowns: Default::default(),
             probe_dir,
             build_cache: BuildCache::new(cache.join("bin")),
             results: ResultCache::new(cache.join("cells"), cfg.reuse),

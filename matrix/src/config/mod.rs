@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `toolchains` | list of Go versions (`go1.22`, `go1.24.4`, `1.23`), `latest`/`stable`, or GOROOT paths. Omitted: every toolchain found. Kept unresolved as [`ToolchainSpec`]s: the caller resolves them. |
 //! | `targets` | list of `"GOOS/GOARCH"` strings or tables `{ target = "linux/arm", goarm = [6, 7], build = {…}, run = {…} }`; or a table keyed by target: `[targets."linux/arm64"]` with the same keys (then `[targets."linux/arm64".build]` works). Knobs: `goarm` (5 6 7), `goamd64` (v1–v4), `go386` (sse2 softfloat), `gomips`/`gomips64` (hardfloat softfloat), `goarm64` (v8.0–v9.5), `goppc64` (power8 power9 power10), `goriscv64` (rva20u64 rva22u64 rva23u64); one target per value, with `variant = "goarm=7"`. Omitted: the caller's default targets. |
+//! | `emulators` | `host`, directories of qemu-<arch> binaries (relative to the config file), or `NAME=DIR`: the qemu installations foreign cells run under; two or more are an axis. Kept as [`crate::EmulatorSpec`]s: the caller finds them. Omitted: the host's. |
 //! | `cgo` | `[0, 1]` (or a single 0 / 1). Default `[0]`. |
 //! | `libc` | `["gnu", "musl"]`: what cgo=1 cells link against (default both). cgo=0 cells have no libc; a `libc` with only `cgo = [0]` gives skipped cells. |
 //! | `rootfs` | `scratch`, `glibc`, `musl`, or a directory (relative to the config file). Omitted: the rootfs that matches each build. |

@@ -65,6 +65,7 @@ fn run_ok(executor: &str, version: Option<&str>, ms: u64) -> RunRecord {
         recheck: None,
         cpu: None,
         failed_attempts: Vec::new(),
+        timeout_scale: None,
     }
 }
 

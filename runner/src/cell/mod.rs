@@ -25,6 +25,7 @@ pub mod reuse;
 pub mod run;
 pub mod run_record;
 pub mod shared;
+pub(crate) mod slowdown;
 pub mod test;
 pub mod time;
 
@@ -216,6 +217,7 @@ fn run_and_judge(
     {
         Err(f) => (Some(f), None, None),
         Ok(prepared) => {
+            run.timeout_scale = Some(prepared.timeout_scale).filter(|f| *f != 1.0);
             let key = reuse::result_key(sh, cell, binary, info, &choice, &prepared);
             if let Some((prev, measured_at)) = key.as_deref().and_then(|k| sh.results.load(k)) {
                 return CellOutcome {

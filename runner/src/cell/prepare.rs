@@ -90,6 +90,7 @@ pub(crate) fn prepare_run(
         interpreter_present: None,
         root: None,
         source_dir: None,
+        timeout_scale: sh.timeout_scale(cell, choice),
     };
     if let ExecutorChoice::Wasmtime = choice {
         in_wasmtime(sh, cell, binary, info, &mut prepared)?;
@@ -101,7 +102,7 @@ pub(crate) fn prepare_run(
         .map(|src| src.dir);
     match &cell.program.test {
         Some(spec) => prepared.argv.extend(
-            crate::gotest::test_args(spec, sh.test_timeout(cell))
+            crate::gotest::test_args(spec, prepared.scaled(sh.test_timeout(cell)))
                 .into_iter()
                 .map(OsString::from),
         ),
@@ -273,11 +274,15 @@ fn on_root(
     for (k, v) in &cell.settings.run_env {
         sb = sb.env(k, v);
     }
-    // Under qemu, the CPU model that matches the build (qemu-user reads QEMU_CPU however it
-    // is started, and a foreign child started through binfmt_misc inherits it).
+    // Under qemu, the CPU model that matches the build: qemu-user reads QEMU_CPU however it
+    // is started, and removes it (and itself) from the program's environment, which stays
+    // exactly what the cell gives it. (A foreign child the program starts through
+    // binfmt_misc therefore runs on that qemu's default model.)
     if cpu_model(cell).is_none() {
         if let Some(model) = effective_cpu_model(cell, choice) {
-            sb = sb.env("QEMU_CPU", model);
+            sb = sb
+                .env("QEMU_CPU", model)
+                .env("QEMU_UNSET_ENV", "QEMU_CPU,QEMU_UNSET_ENV");
         }
     }
     if let Some(src) = test_source(cell) {
@@ -457,6 +462,8 @@ pub(crate) struct Prepared {
     /// [`Prepared::command_writable`] (not part of the sandbox: a result key never names the
     /// throwaway copy).
     pub(crate) source_dir: Option<PathBuf>,
+    /// The factor of this run's timeouts (its executor's slowdown; 1 natively).
+    pub(crate) timeout_scale: f64,
 }
 
 impl Prepared {
@@ -466,6 +473,11 @@ impl Prepared {
         let mut p = self.clone();
         p.sandbox = p.sandbox.env("CROSSMATRIX_ATTEMPT", n.to_string());
         p
+    }
+
+    /// `limit` scaled by the executor's slowdown.
+    pub(crate) fn scaled(&self, limit: std::time::Duration) -> std::time::Duration {
+        limit.mul_f64(self.timeout_scale)
     }
 
     pub(crate) fn command(&self) -> Spawn {

@@ -49,7 +49,7 @@ pub(crate) fn recheck(
         hint: None,
     };
     let outcome = prepare_run(sh, cell, binary, info, &second).and_then(|prepared| {
-        let timeout = sh.run_timeout(cell);
+        let timeout = prepared.scaled(sh.run_timeout(cell));
         let input = cell.settings.stdin.clone().map(String::into_bytes);
         let f = sh
             .children
@@ -244,7 +244,7 @@ pub(crate) fn rerun_tests(
     let prepared = prepare_run(sh, &again, &binary, info, choice).ok()?;
     let (name, version) = describe_choice(choice);
     let mut run = RunRecord::started(name, version);
-    let timeout = sh.test_timeout(cell);
+    let timeout = prepared.scaled(sh.test_timeout(cell));
     let opts = CaptureOptions {
         merge_stderr: true,
         caps: Caps::TOOL,

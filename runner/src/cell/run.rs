@@ -22,7 +22,7 @@ pub(crate) fn verify(
     abort: &Abort,
 ) -> (Option<Failure>, Option<TimingJob>) {
     let executor = run.executor.clone();
-    let run_timeout = cell.settings.run_timeout.unwrap_or(sh.cfg.run_timeout);
+    let run_timeout = prepared.scaled(sh.run_timeout(cell));
     let input = cell.settings.stdin.clone().map(String::into_bytes);
     let first = match sh.children.run(
         prepared.command(),

@@ -88,6 +88,7 @@ pub(crate) fn next_attempt(run: RunRecord, fail: Option<&Failure>) -> RunRecord 
     });
     let mut next = RunRecord::started(run.executor, run.executor_version);
     next.cpu = run.cpu;
+    next.timeout_scale = run.timeout_scale;
     next.failed_attempts = attempts;
     next
 }

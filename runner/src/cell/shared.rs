@@ -8,6 +8,7 @@ use crossmatrix_matrix::{Cause, Cell, RootfsSpec};
 use crossmatrix_sandbox::Abort;
 use crossmatrix_sandbox::limits::StepLimits;
 use crossmatrix_sandbox::process::{CaptureOptions, Finished, Spawn};
+use crossmatrix_toolchains::executor::ExecutorChoice;
 use crossmatrix_toolchains::executor::{ExecutorPreference, Host};
 use crossmatrix_toolchains::rootfs::RootfsStore;
 use std::path::PathBuf;
@@ -54,6 +55,9 @@ pub struct RunnerConfig {
     /// `--retries N`: a test cell's failed tests run again alone, up to N times; one that
     /// passes then is recorded as flaky (never hidden). `None`: the cell's `[run] retries`.
     pub retries: Option<u32>,
+    /// `--timeout-scale F`: the factor of emulated cells' timeouts; `None`: their emulator's
+    /// measured slowdown (see [`crate::cell::slowdown`]).
+    pub timeout_scale: Option<f64>,
     /// Reuse the results of passing cells whose every input is unchanged (see
     /// [`crate::cache::result`]); false with `run --rerun`.
     pub reuse: bool,
@@ -116,6 +120,9 @@ pub(crate) struct Shared {
     pub(crate) images: crossmatrix_toolchains::ImageStore,
     /// Each toolchain's own test2json, shipped or built once (test cells).
     pub(crate) test2json: crate::test2json::Test2Json,
+    /// Measured emulator slowdowns, by [`crate::cell::slowdown::key`] (`None`: the measurement
+    /// failed, and timeouts stay as they are).
+    pub(crate) slowdowns: std::sync::Mutex<std::collections::HashMap<String, Option<f64>>>,
 }
 
 impl Shared {
@@ -182,6 +189,54 @@ impl Shared {
             memory: nonzero(cell.settings.run_memory.or(self.cfg.run_limits.memory)),
             pids: nonzero(cell.settings.run_pids.or(self.cfg.run_limits.pids)),
         }
+    }
+
+    /// The factor of a run's timeouts under `choice`: 1 natively and in wasmtime; under qemu
+    /// `--timeout-scale`, else the emulator's measured slowdown for the arch and CPU model
+    /// (measured once per cache, memoized per run; 1 when it cannot be measured).
+    pub(crate) fn timeout_scale(&self, cell: &Cell, choice: &ExecutorChoice) -> f64 {
+        use crate::cell::slowdown;
+        let Some(qemu) = slowdown::qemu_of(choice) else {
+            return 1.0;
+        };
+        if let Some(f) = self.cfg.timeout_scale {
+            return f;
+        }
+        let cpu = crate::cell::prepare::effective_cpu_model(cell, choice);
+        let qemu = qemu.as_path();
+        let key = slowdown::key(
+            qemu,
+            &cell.target.goarch,
+            cpu.as_deref(),
+            &self.host.host_goarch,
+        );
+        let mut memo = self.slowdowns.lock().unwrap_or_else(|e| e.into_inner());
+        let found = memo.entry(key).or_insert_with(|| {
+            let cal = slowdown::Calibration {
+                cache_dir: &self.cfg.cache_dir,
+                goroot: &cell.toolchain.goroot,
+                go_version: &cell.toolchain.version,
+                host_goarch: &self.host.host_goarch,
+            };
+            match slowdown::slowdown(
+                &cal,
+                qemu,
+                &cell.target.goarch,
+                cpu.as_deref(),
+                &crossmatrix_sandbox::Abort::new(),
+            ) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    eprintln!(
+                        "warning: could not measure {}'s slowdown for linux/{}: {e}; timeouts are not scaled",
+                        qemu.display(),
+                        cell.target.goarch
+                    );
+                    None
+                }
+            }
+        });
+        found.unwrap_or(1.0)
     }
 
     /// A program's wall-clock limit: the cell's `[run] timeout`, else the run's.

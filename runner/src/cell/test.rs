@@ -32,7 +32,7 @@ pub(crate) fn run_tests(
     run: &mut RunRecord,
     abort: &Abort,
 ) -> (Option<Failure>, TestsRecord) {
-    let timeout = sh.test_timeout(cell);
+    let timeout = prepared.scaled(sh.test_timeout(cell));
     let package = import_path(cell);
     let opts = CaptureOptions {
         merge_stderr: true,

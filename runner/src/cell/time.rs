@@ -110,34 +110,63 @@ pub fn ensure_timer(
     host_goarch: &str,
     abort: &Abort,
 ) -> Result<PathBuf, String> {
+    ensure_tool(
+        cache_dir,
+        "timer",
+        TIMER_FILES,
+        goroot,
+        go_version,
+        host_goarch,
+        abort,
+    )
+}
+
+/// The calibration program of [`crate::cell::slowdown`]: CPU-bound Go (hashing, sorting, maps,
+/// allocation) that runs ~50 ms natively.
+pub(crate) const CALIBRATION_FILES: &[(&str, &str)] = &[
+    ("go.mod", include_str!("../../calibrate/go.mod")),
+    ("main.go", include_str!("../../calibrate/main.go")),
+];
+
+/// Builds the small static Go program `files` (named `name`) for linux/`goarch` with the
+/// toolchain at `goroot`, once per cache, source, Go version and arch; later calls find it.
+pub(crate) fn ensure_tool(
+    cache_dir: &Path,
+    name: &str,
+    files: &[(&str, &str)],
+    goroot: &Path,
+    go_version: &str,
+    goarch: &str,
+    abort: &Abort,
+) -> Result<PathBuf, String> {
     let mut h = Sha256::new();
-    for (name, body) in TIMER_FILES {
-        h.update(name.as_bytes());
+    for (file, body) in files {
+        h.update(file.as_bytes());
         h.update(body.as_bytes());
     }
     h.update(go_version.as_bytes());
-    h.update(host_goarch.as_bytes());
+    h.update(goarch.as_bytes());
     let hash = format!("{:x}", h.finalize());
-    let dir = cache_dir.join("timer").join(&hash[..16]);
-    let exe = dir.join("crossmatrix-timer");
+    let dir = cache_dir.join(name).join(&hash[..16]);
+    let exe = dir.join(format!("crossmatrix-{name}"));
     if exe.is_file() {
         return Ok(exe);
     }
     let src = dir.join("src");
     std::fs::create_dir_all(&src).map_err(|e| format!("{}: {e}", src.display()))?;
-    for (name, body) in TIMER_FILES {
-        let p = src.join(name);
+    for (file, body) in files {
+        let p = src.join(file);
         std::fs::write(&p, body).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     // Built in a staging dir of its own, then renamed into place (the staging dir goes).
     let staging = tempfile::Builder::new()
-        .prefix(".timer-")
+        .prefix(&format!(".{name}-"))
         .tempdir_in(&dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let tmp = staging.path().join("crossmatrix-timer");
+    let tmp = staging.path().join(format!("crossmatrix-{name}"));
     let gocache = cache_dir.join("go").join(go_version);
     let mut cmd = Command::new(goroot.join("bin/go"));
-    // No -trimpath: with the same flags as a linux/<host> cgo=0 cell, the standard library
+    // No -trimpath: with the same flags as a linux/<arch> cgo=0 cell, the standard library
     // that cell compiled into the shared GOCACHE is reused (a cold run saves a whole build).
     cmd.args(["build", "-ldflags=-s -w", "-o"])
         .arg(&tmp)
@@ -155,12 +184,12 @@ pub fn ensure_timer(
         .env("GOFLAGS", "-buildvcs=false")
         .env("CGO_ENABLED", "0")
         .env("GOOS", "linux")
-        .env("GOARCH", host_goarch);
+        .env("GOARCH", goarch);
     let f = run_captured(cmd, TIMER_BUILD_TIMEOUT, abort)
         .map_err(|e| format!("cannot run {}/bin/go: {e}", goroot.display()))?;
     if f.code() != Some(0) {
         return Err(format!(
-            "building the timer with {go_version} failed: {}",
+            "building the {name} with {go_version} failed: {}",
             f.stderr.last_lines(5)
         ));
     }

@@ -1,0 +1,3 @@
+module crossmatrix.dev/calibrate
+
+go 1.21
