@@ -399,6 +399,30 @@ fn stand_in_emulators_make_suspect_and_flaky_cells_visible_everywhere() {
         let text = String::from_utf8_lossy(&r.stdout);
         assert!(text.contains(says), "{format}: {text}");
     }
+    // Flaky under one emulator, steady under the other in the same run: said so.
+    let both = d.path().join("both");
+    let o = run(
+        &both,
+        &[
+            "--emulator",
+            "host",
+            "--emulator",
+            &flaky_spec,
+            "--retries",
+            "1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        table.contains(&format!("steady under qemu-{host_version}")),
+        "{table}"
+    );
+    let j = crossmatrix(&["report", &s(&both), "--format", "json"]);
+    assert!(
+        String::from_utf8_lossy(&j.stdout).contains("\"steady_under\""),
+        "the JSON report carries it"
+    );
     // compare: the host's steady cell against the flaky one, and back.
     let steady = d.path().join("steady");
     let o = run(&steady, &["--emulator", "host"]);

@@ -103,6 +103,7 @@ pub(crate) fn test_cell(id: &str, cases: &[(&str, TestStatus, &str)]) -> CellRec
                 error: String::new(),
                 cause: None,
                 passes_on_rootfs: Vec::new(),
+                steady_under: Vec::new(),
                 failed_attempts: 0,
             })
             .collect(),

@@ -146,6 +146,19 @@ pub struct RunRecord {
     /// against this host (or `--timeout-scale`); absent when 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_scale: Option<f64>,
+    /// Set when rendered for a run that passed only on a retry: the other emulators under which
+    /// the same build ran steadily.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steady_under: Vec<String>,
+}
+
+/// `why`, and where the same build was steady instead (`; steady under qemu-7.2.22`).
+fn with_steady(why: String, steady_under: &[String]) -> String {
+    if steady_under.is_empty() {
+        why
+    } else {
+        format!("{why}; steady under {}", steady_under.join(", "))
+    }
 }
 
 /// A run attempt that failed before a retry (`--retries`).
@@ -206,6 +219,7 @@ impl RunRecord {
             cpu: None,
             failed_attempts: Vec::new(),
             timeout_scale: None,
+            steady_under: Vec::new(),
         }
     }
 }
@@ -396,6 +410,10 @@ pub struct TestCase {
     /// same build passed. Added when records are rendered (in every format), never stored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub passes_on_rootfs: Vec<String>,
+    /// Set when rendered for a flaky test (see [`TestCase::is_flaky`]): the other emulators
+    /// under which the same build ran it steadily (passed at the first attempt).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steady_under: Vec<String>,
     /// Runs of this test that failed before the one recorded (`--retries`). With status `pass`
     /// the test is flaky: `output` keeps the first failure's.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -547,15 +565,16 @@ impl CellRecord {
             out.push((
                 name,
                 run.failed_attempts.len() as u32,
-                run.failed_attempts[0].line(),
+                with_steady(run.failed_attempts[0].line(), &run.steady_under),
             ));
         }
-        out.extend(
-            self.tests
-                .iter()
-                .flat_map(|t| t.flaky())
-                .map(|c| (c.name.clone(), c.failed_attempts, c.failure_line())),
-        );
+        out.extend(self.tests.iter().flat_map(|t| t.flaky()).map(|c| {
+            (
+                c.name.clone(),
+                c.failed_attempts,
+                with_steady(c.failure_line(), &c.steady_under),
+            )
+        }));
         out
     }
 

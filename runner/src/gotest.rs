@@ -174,6 +174,7 @@ pub fn summarize(package: &str, events: &[TestEvent], finished: &Finished) -> Te
             error: kept(&errors),
             cause: None,
             passes_on_rootfs: Vec::new(),
+            steady_under: Vec::new(),
             failed_attempts: 0,
         });
     }

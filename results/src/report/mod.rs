@@ -3,6 +3,7 @@
 
 pub(crate) mod ansi;
 mod benchstat;
+mod emulator_notes;
 mod html;
 mod json;
 mod junit;
@@ -147,6 +148,7 @@ pub fn render(
     opts: &RenderOptions,
 ) -> Result<String, ReportError> {
     let records = rootfs_notes::with_passing_rootfs(records);
+    let records = emulator_notes::with_steady_elsewhere(&records);
     format.reporter().render(&Input {
         records: &records,
         meta,

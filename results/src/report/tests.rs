@@ -66,6 +66,7 @@ fn run_ok(executor: &str, version: Option<&str>, ms: u64) -> RunRecord {
         cpu: None,
         failed_attempts: Vec::new(),
         timeout_scale: None,
+        steady_under: Vec::new(),
     }
 }
 
