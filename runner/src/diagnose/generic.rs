@@ -300,6 +300,11 @@ fn hit_task_limit(stderr: &str) -> bool {
         || (stderr.contains("fork/exec") && stderr.contains("resource temporarily unavailable"))
 }
 
+/// qemu-user refusing a CPU model it does not know (`unable to find CPU model 'max'`).
+static UNKNOWN_CPU: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"unable to find CPU model '([^']*)'").expect("static regex")
+});
+
 /// qemu-user failing itself rather than the program: its assertions and aborts, its own
 /// allocations failing under the memory limit, or dying from a signal it did not report as
 /// the guest's (`qemu: uncaught target signal` is how it reports those).
@@ -332,6 +337,20 @@ fn qemu_failure(stderr: &str, f: &Finished, executor: &str) -> Option<Failure> {
             .unwrap_or_else(|| last_line(stderr))
     };
     let failed = f.code() != Some(0) || f.signal().is_some();
+    // A CPU model this qemu does not have (`QEMU_CPU` in the cell's run env): nothing ran.
+    if let Some(model) = failed
+        .then(|| UNKNOWN_CPU.captures(stderr))
+        .flatten()
+        .and_then(|m| m.get(1))
+    {
+        return Some(Failure::new(
+            Cause::EmulatorCrash,
+            format!(
+                "{executor} has no CPU model '{}' for this arch: the program never started; set QEMU_CPU in the cell's [run] env to a model `qemu-<arch> -cpu help` lists (or leave it unset: crossmatrix picks the one that matches the build)",
+                model.as_str()
+            ),
+        ));
+    }
     if failed
         && OWN_MEMORY.iter().any(|p| stderr.contains(p))
         && (stderr.contains("qemu") || stderr.contains("binfmt") || stderr.contains("GLib"))

@@ -299,6 +299,23 @@ fn qemu_failing_itself() {
         "{}",
         f.hint
     );
+    // A CPU model this qemu lacks (qemu 7.2's riscv64 has no `max`, seen here).
+    let f = diagnose_run(
+        &finished(
+            Some(1),
+            "",
+            "riscv64-binfmt-P: unable to find CPU model 'max'\n",
+        ),
+        &c,
+        &none,
+    )
+    .unwrap();
+    assert_eq!(f.cause, Cause::EmulatorCrash);
+    assert!(
+        f.hint.contains("no CPU model 'max'") && f.hint.contains("-cpu help"),
+        "{}",
+        f.hint
+    );
     // qemu's translation buffer does not fit under RLIMIT_DATA: memory, not a crash.
     let f = diagnose_run(
         &finished(
