@@ -676,26 +676,36 @@ pub fn compare_toolchains(
     b: &str,
     opts: &CompareOptions,
 ) -> Comparison {
-    let pick = |tc: &str| -> Vec<(String, &CellRecord)> {
-        let mut v: Vec<(String, &CellRecord)> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        for r in records.iter().filter(|r| {
-            r.id.split('/').next() == Some(tc)
-                || r.toolchain.name == tc
-                || r.toolchain.version == tc
-        }) {
-            let key = toolchain_free_key(&r.id);
-            match index.get(&key) {
-                Some(&i) => v[i].1 = r,
-                None => {
-                    index.insert(key.clone(), v.len());
-                    v.push((key, r));
-                }
+    let belongs = |r: &CellRecord, tc: &str| {
+        r.id.split('/').next() == Some(tc) || r.toolchain.name == tc || r.toolchain.version == tc
+    };
+    compare_keyed(
+        &keyed_by(records, |r| belongs(r, a), toolchain_free_key),
+        &keyed_by(records, |r| belongs(r, b), toolchain_free_key),
+        opts,
+    )
+}
+
+/// The records `belongs` picks, each under `key(id)` in first-seen order, the last record of a
+/// key winning (a resumed run's re-run cell).
+fn keyed_by<'a>(
+    records: &'a [CellRecord],
+    belongs: impl Fn(&CellRecord) -> bool,
+    key: fn(&str) -> String,
+) -> Vec<(String, &'a CellRecord)> {
+    let mut v: Vec<(String, &CellRecord)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for r in records.iter().filter(|r| belongs(r)) {
+        let k = key(&r.id);
+        match index.get(&k) {
+            Some(&i) => v[i].1 = r,
+            None => {
+                index.insert(k.clone(), v.len());
+                v.push((k, r));
             }
         }
-        v
-    };
-    compare_keyed(&pick(a), &pick(b), opts)
+    }
+    v
 }
 
 /// Compares emulator `a` (base) with emulator `b` (new) inside one run (a matrix of two or
@@ -707,25 +717,12 @@ pub fn compare_emulators(
     b: &str,
     opts: &CompareOptions,
 ) -> Comparison {
-    let pick = |emu: &str| -> Vec<(String, &CellRecord)> {
-        let mut v: Vec<(String, &CellRecord)> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        for r in records
-            .iter()
-            .filter(|r| r.emulator.as_ref().is_some_and(|e| e.name == emu))
-        {
-            let key = emulator_free_key(&r.id);
-            match index.get(&key) {
-                Some(&i) => v[i].1 = r,
-                None => {
-                    index.insert(key.clone(), v.len());
-                    v.push((key, r));
-                }
-            }
-        }
-        v
-    };
-    compare_keyed(&pick(a), &pick(b), opts)
+    let belongs = |r: &CellRecord, emu: &str| r.emulator.as_ref().is_some_and(|e| e.name == emu);
+    compare_keyed(
+        &keyed_by(records, |r| belongs(r, a), emulator_free_key),
+        &keyed_by(records, |r| belongs(r, b), emulator_free_key),
+        opts,
+    )
 }
 
 /// The emulator names present in `records`, in first-seen order.
@@ -1060,6 +1057,15 @@ pub enum CompareError {
     },
 }
 
+/// Options labelling the two sides `base` and `new`.
+fn labelled(base: &str, new: &str) -> CompareOptions {
+    CompareOptions {
+        base_label: base.into(),
+        new_label: new.into(),
+        ..CompareOptions::default()
+    }
+}
+
 /// Reads the run directories `what` names and compares them.
 pub fn compare_runs(what: &CompareRuns<'_>) -> Result<Compared, CompareError> {
     let mut warnings = Vec::new();
@@ -1116,12 +1122,10 @@ pub fn compare_runs(what: &CompareRuns<'_>) -> Result<Compared, CompareError> {
                     });
                 }
             }
-            let opts = CompareOptions {
-                base_label: x.into(),
-                new_label: y.into(),
-                ..CompareOptions::default()
-            };
-            (compare_toolchains(&recs, x, y, &opts), reused(&recs))
+            (
+                compare_toolchains(&recs, x, y, &labelled(x, y)),
+                reused(&recs),
+            )
         }
         CompareRuns::Emulators { run, pair } => {
             let (x, y) = pair
@@ -1139,12 +1143,10 @@ pub fn compare_runs(what: &CompareRuns<'_>) -> Result<Compared, CompareError> {
                     });
                 }
             }
-            let opts = CompareOptions {
-                base_label: x.into(),
-                new_label: y.into(),
-                ..CompareOptions::default()
-            };
-            (compare_emulators(&recs, x, y, &opts), reused(&recs))
+            (
+                compare_emulators(&recs, x, y, &labelled(x, y)),
+                reused(&recs),
+            )
         }
     };
     Ok(Compared {
