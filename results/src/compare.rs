@@ -688,11 +688,11 @@ pub fn compare_toolchains(
 
 /// The records `belongs` picks, each under `key(id)` in first-seen order, the last record of a
 /// key winning (a resumed run's re-run cell).
-fn keyed_by<'a>(
-    records: &'a [CellRecord],
+fn keyed_by(
+    records: &[CellRecord],
     belongs: impl Fn(&CellRecord) -> bool,
     key: fn(&str) -> String,
-) -> Vec<(String, &'a CellRecord)> {
+) -> Vec<(String, &CellRecord)> {
     let mut v: Vec<(String, &CellRecord)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for r in records.iter().filter(|r| belongs(r)) {

@@ -40,6 +40,7 @@ impl Reporter for HtmlReporter {
         body.push_str(&startup_chart(records));
         body.push_str(&failure_list(records));
         body.push_str(&test_view(records));
+        body.push_str(&flaky_view(records));
         Ok(page("crossmatrix", &body))
     }
 }
@@ -413,6 +414,29 @@ fn test_view(records: &[CellRecord]) -> String {
         out.push_str(&failed);
     }
     out
+}
+
+/// What passed only on a retry (`--retries`): each flaky run or test with its cell, how many
+/// runs failed first, and the first failure. Never hidden, wherever its cell stands.
+fn flaky_view(records: &[CellRecord]) -> String {
+    let mut rows = String::new();
+    for r in records {
+        for (name, n, why) in r.flaky_entries() {
+            let _ = writeln!(
+                rows,
+                "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{n}</td><td>{}</td></tr>",
+                esc(&r.id),
+                esc(&name),
+                esc(&why)
+            );
+        }
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<h2 class=\"flaky\">Flaky (passed only on a retry)</h2>\n<table>\n<tr><th>cell</th><th>run or test</th><th>failed runs</th><th>first failure</th></tr>\n{rows}</table>\n"
+    )
 }
 
 /// A page of trends over `runs` (oldest first): per cell, its status in each run and
