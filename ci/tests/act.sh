@@ -28,6 +28,13 @@
 # binfmt, and a crossmatrix binary: $CROSSMATRIX_BIN, else `cargo build --release` here (ci/test
 # runs this after `cargo test --release`, with the binary that built). A missing tool is SKIPPED
 # outside CI and a failure under CI (CI set). ACT_KEEP=1 keeps the work dir and its act logs.
+# ACT_ACTIONS_DIR=DIR (by hand only: fetched code is never committed nor fetched in CI) maps each
+# of GitHub's actions to DIR/checkout, DIR/cache, DIR/upload-artifact, DIR/download-artifact,
+# DIR/upload-pages-artifact, DIR/deploy-pages instead of its stand-in: each a copy of the real
+# action at the tag the templates pin, dist/ included. Against act 0.2.89's artifact server the
+# real upload-artifact@v7 fails (its CreateArtifact sends `mime_type`; its storage-blob drops the
+# signature's `=` padding) unless a proxy mends both, and deploy-pages always fails offline (it
+# needs an OIDC token and GitHub's Pages API): the assertions that expect them to succeed fail.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -120,10 +127,27 @@ declare -A STANDIN=(
 MAPS=(--local-repository "OWNER/crossmatrix@v1=$TMP/action")
 for use in "${!STANDIN[@]}"; do
   d=${STANDIN[$use]}
+  if [ -n "${ACT_ACTIONS_DIR:-}" ]; then  # by hand: GitHub's real actions (see the header)
+    [ -f "$ACT_ACTIONS_DIR/$d/action.yml" ] || missing "no $use at $ACT_ACTIONS_DIR/$d"
+    MAPS+=(--local-repository "$use=$ACT_ACTIONS_DIR/$d")
+    continue
+  fi
   cp -r "$STANDINS/$d" "$TMP/stand-ins/$d"
   ln -s "$STANDINS/node_modules" "$TMP/stand-ins/$d/node_modules"
   MAPS+=(--local-repository "$use=$TMP/stand-ins/$d")
 done
+# The real actions' own uses of actions/* (upload-pages-artifact → upload-artifact@SHA) map to
+# ACT_ACTIONS_DIR too.
+if [ -n "${ACT_ACTIONS_DIR:-}" ]; then
+  while read -r use; do
+    MAPS+=(--local-repository "$use=$ACT_ACTIONS_DIR/$(cut -d/ -f2 <<< "${use%@*}")")
+  done < <(grep -hE '^ *(- )?uses: *actions/' "$ACT_ACTIONS_DIR"/*/action.yml "$ACT_ACTIONS_DIR"/*/*/action.yml 2>/dev/null \
+             | sed -E 's/^ *(- )?uses: *([^ #]*).*/\2/' | sort -u)
+  # checkout refuses to run without a token ("Input required and not supplied: token"); act has
+  # none offline. A dummy one: the fetch goes to the local repository (insteadOf), not GitHub.
+  MAPS+=(--secret GITHUB_TOKEN=act-sh-offline-dummy)
+  say "GitHub's real actions from $ACT_ACTIONS_DIR instead of the stand-ins: ${MAPS[*]}"
+fi
 # Every action the templates and the action use must have a stand-in for exactly that major: a
 # new action or a new major fails here until its stand-in is checked against the real one.
 unmapped=()
