@@ -316,7 +316,8 @@ pub struct PlanArgs {
 pub struct ReportArgs {
     /// A run's output directory.
     pub out: PathBuf,
-    /// table, md, json, junit, benchstat, html.
+    /// table, md, json, junit, benchstat, html, or for benchmark dashboards bmf (Bencher),
+    /// github-action-benchmark (customSmallerIsBetter), openmetrics (Prometheus Pushgateway).
     #[arg(long, default_value = "table")]
     pub format: String,
     /// Earlier run dirs (oldest first) for the HTML dashboard's trend lines; OUT is the newest.

@@ -789,6 +789,12 @@ fn shards_merge_into_the_full_run_and_compare_toolchains() {
         ("html", "<svg"),
         ("junit", "<testsuites"),
         ("md", "|"),
+        ("bmf", "\"startup toolchain=go1.27 target=linux-arm64 "),
+        ("github-action-benchmark", "\"unit\": \"ms\""),
+        (
+            "openmetrics",
+            "crossmatrix_startup_seconds{toolchain=\"go1.27\",target=\"linux-arm64\",",
+        ),
     ] {
         let o = crossmatrix(&["report", &dir("full"), "--format", format]);
         assert_eq!(o.status.code(), Some(0), "{format}");

@@ -3,11 +3,15 @@
 
 pub(crate) mod ansi;
 mod benchstat;
+mod bmf;
+mod dashboard;
 mod emulator_notes;
+mod github_benchmark;
 mod html;
 mod json;
 mod junit;
 mod markdown;
+mod openmetrics;
 mod portability;
 mod rootfs_notes;
 mod table;
@@ -39,6 +43,12 @@ pub enum ReportFormat {
     Benchstat,
     /// One self-contained HTML dashboard page.
     Html,
+    /// Bencher Metric Format JSON, for `bencher run --adapter json`.
+    Bmf,
+    /// The `customSmallerIsBetter` JSON array of benchmark-action/github-action-benchmark.
+    GithubBenchmark,
+    /// OpenMetrics text, for a Prometheus Pushgateway.
+    OpenMetrics,
 }
 
 impl ReportFormat {
@@ -49,9 +59,13 @@ impl ReportFormat {
         ReportFormat::Junit,
         ReportFormat::Benchstat,
         ReportFormat::Html,
+        ReportFormat::Bmf,
+        ReportFormat::GithubBenchmark,
+        ReportFormat::OpenMetrics,
     ];
 
-    /// The name accepted by `FromStr` (`table`, `md`, `json`, `junit`, `benchstat`, `html`).
+    /// The name accepted by `FromStr` (`table`, `md`, `json`, `junit`, `benchstat`, `html`,
+    /// `bmf`, `github-action-benchmark`, `openmetrics`).
     pub fn name(self) -> &'static str {
         match self {
             ReportFormat::Table => "table",
@@ -60,6 +74,9 @@ impl ReportFormat {
             ReportFormat::Junit => "junit",
             ReportFormat::Benchstat => "benchstat",
             ReportFormat::Html => "html",
+            ReportFormat::Bmf => "bmf",
+            ReportFormat::GithubBenchmark => "github-action-benchmark",
+            ReportFormat::OpenMetrics => "openmetrics",
         }
     }
 
@@ -72,6 +89,8 @@ impl ReportFormat {
             ReportFormat::Junit => "xml",
             ReportFormat::Benchstat => "txt",
             ReportFormat::Html => "html",
+            ReportFormat::Bmf | ReportFormat::GithubBenchmark => "json",
+            ReportFormat::OpenMetrics => "txt",
         }
     }
 
@@ -83,6 +102,9 @@ impl ReportFormat {
             ReportFormat::Junit => &junit::JunitReporter,
             ReportFormat::Benchstat => &benchstat::BenchstatReporter,
             ReportFormat::Html => &html::HtmlReporter,
+            ReportFormat::Bmf => &bmf::BmfReporter,
+            ReportFormat::GithubBenchmark => &github_benchmark::GithubBenchmarkReporter,
+            ReportFormat::OpenMetrics => &openmetrics::OpenMetricsReporter,
         }
     }
 }
@@ -103,6 +125,9 @@ impl FromStr for ReportFormat {
             "junit" => Ok(ReportFormat::Junit),
             "benchstat" => Ok(ReportFormat::Benchstat),
             "html" => Ok(ReportFormat::Html),
+            "bmf" => Ok(ReportFormat::Bmf),
+            "github-action-benchmark" => Ok(ReportFormat::GithubBenchmark),
+            "openmetrics" => Ok(ReportFormat::OpenMetrics),
             _ => Err(ReportError::UnknownFormat(s.to_string())),
         }
     }
@@ -117,7 +142,9 @@ pub struct RenderOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("unknown report format `{0}`: expected one of table, md, json, junit, benchstat, html")]
+    #[error(
+        "unknown report format `{0}`: expected one of table, md, json, junit, benchstat, html, bmf, github-action-benchmark, openmetrics"
+    )]
     UnknownFormat(String),
     #[error("cannot write the JSON report: {0}")]
     Json(#[from] serde_json::Error),

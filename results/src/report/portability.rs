@@ -29,7 +29,7 @@ pub fn is_trap_suite(records: &[CellRecord]) -> bool {
 }
 
 /// Renders a trap-suite run as the portability table in `format` (table, md, html, json,
-/// junit); `benchstat` has no table and renders as usual.
+/// junit); `benchstat` and the dashboard formats have no table and render as usual.
 pub fn render_portability(
     format: ReportFormat,
     records: &[CellRecord],
@@ -48,7 +48,10 @@ pub fn render_portability(
         ReportFormat::Html => Ok(html(&grid, records, meta)),
         ReportFormat::Json => json(&grid, records),
         ReportFormat::Junit => junit(&grid, meta),
-        ReportFormat::Benchstat => render(format, records, meta, opts),
+        ReportFormat::Benchstat
+        | ReportFormat::Bmf
+        | ReportFormat::GithubBenchmark
+        | ReportFormat::OpenMetrics => render(format, records, meta, opts),
     }
 }
 

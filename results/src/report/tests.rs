@@ -445,6 +445,9 @@ fn format_names_parse() {
         ("JUnit", ReportFormat::Junit),
         ("benchstat", ReportFormat::Benchstat),
         ("HTML", ReportFormat::Html),
+        ("bmf", ReportFormat::Bmf),
+        ("github-action-benchmark", ReportFormat::GithubBenchmark),
+        ("OpenMetrics", ReportFormat::OpenMetrics),
     ] {
         assert_eq!(name.parse::<ReportFormat>().unwrap(), format);
     }
@@ -453,6 +456,11 @@ fn format_names_parse() {
     }
     let err = "xml".parse::<ReportFormat>().unwrap_err();
     assert!(err.to_string().contains("table, md, json, junit"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("bmf, github-action-benchmark, openmetrics"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -616,4 +624,84 @@ fn junit_has_a_testcase_per_go_test() {
         }
         other => panic!("expected a failure, got {other:?}"),
     }
+}
+
+/// What the dashboard formats' goldens render: the fixture (every status), the Go test cells
+/// (a benchmark at GOMAXPROCS 2), a benchmark run with `-count 2` that also reports `MB/s` and
+/// a custom unit, and an emulated cell of a sub-arch variant under a named emulator. The
+/// goldens are what `ci/tests/dashboard-formats.sh` hands to each consumer's parser.
+fn dashboard_records() -> Vec<CellRecord> {
+    use crate::fixtures::RecordExt;
+    let mut recs = fixture_records();
+    recs.extend(go_test_records());
+    let mut counted = crate::fixtures::test_cell(
+        "go1.24/linux-riscv64/cgo0/rootfs-scratch/hash",
+        &[("TestSum", TestStatus::Pass, "")],
+    );
+    if let Some(t) = counted.tests.as_mut() {
+        t.package = "example.com/m/hash".into();
+        t.benchmarks = [980.5, 1010.25]
+            .iter()
+            .map(|ns| BenchmarkResult {
+                name: "BenchmarkSum/1KiB".into(),
+                procs: 1,
+                iterations: 500_000,
+                ns_per_op: *ns,
+                bytes_per_op: Some(0.0),
+                allocs_per_op: Some(0.0),
+                metrics: [
+                    ("MB/s".to_string(), 1024.0 / ns * 1e3),
+                    ("ns/byte".to_string(), ns / 1024.0),
+                ]
+                .into_iter()
+                .collect(),
+            })
+            .collect();
+    }
+    let mut emulated = crate::fixtures::cell(
+        "go1.24/linux-arm-GOARM7/cgo0/rootfs-scratch/probe",
+        CellStatus::Pass,
+    )
+    .size(1_480_000)
+    .startup(&[52.5, 50.0, 51.25]);
+    emulated.id = "go1.24/linux-arm-GOARM7/cgo0/rootfs-scratch/emu-qemu-10.0.2/probe".into();
+    emulated.target.goarch = "arm".into();
+    emulated.target.variant = Some("GOARM=7".into());
+    emulated.emulator = Some(EmulatorInfo {
+        name: "qemu-10.0.2".into(),
+        dir: Some("/opt/crossmatrix/qemu-backports/usr/bin".into()),
+        version: Some("10.0.2".into()),
+    });
+    recs.push(counted);
+    recs.push(emulated);
+    recs
+}
+
+fn dashboard(format: ReportFormat) -> String {
+    let meta = fixture_meta();
+    render(
+        format,
+        &dashboard_records(),
+        Some(&meta),
+        &RenderOptions::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn bmf_golden() {
+    check_golden("bmf.json", &dashboard(ReportFormat::Bmf));
+}
+
+#[test]
+fn github_action_benchmark_golden() {
+    check_golden(
+        "github-action-benchmark.json",
+        &dashboard(ReportFormat::GithubBenchmark),
+    );
+}
+
+#[test]
+fn openmetrics_golden() {
+    check_golden("openmetrics.txt", &dashboard(ReportFormat::OpenMetrics));
 }
