@@ -134,6 +134,21 @@ impl Cause {
         Cause::HarnessError,
     ];
 
+    /// Whether a run that failed with this cause fails the same way every time, under any
+    /// executor: what the root, the sandbox, the binary's format or the CPU level decide, or
+    /// nothing to run it with. Neither `--retries` nor `--recheck` runs it again.
+    pub fn fails_every_run(self) -> bool {
+        self.depends_on_root()
+            || matches!(
+                self,
+                Cause::RootfsUnavailable
+                    | Cause::SandboxError
+                    | Cause::ExecFormat
+                    | Cause::CpuLevel
+                    | Cause::NoExecutor
+            )
+    }
+
     /// The stable code, e.g. `missing-interpreter`.
     /// An environment trap: something Go's runtime needs that the root (or CPU) lacks. None of
     /// them is the emulator's doing, so `--recheck` leaves them be.

@@ -164,20 +164,6 @@ fn record_image(sh: &Shared, cell: &Cell, rec: &mut CellRecord) -> Result<(), Fa
     Ok(())
 }
 
-/// Whether a failed run may pass when run again (`--retries`): not what the root, the
-/// sandbox, the binary's format or the CPU level decide, which fail every time.
-fn retryable(cause: Cause) -> bool {
-    !(cause.depends_on_root()
-        || matches!(
-            cause,
-            Cause::RootfsUnavailable
-                | Cause::SandboxError
-                | Cause::ExecFormat
-                | Cause::CpuLevel
-                | Cause::NoExecutor
-        ))
-}
-
 /// Steps 3 to 5: the executor, the run sandbox, a reused result or the run (the tests), a
 /// recheck, and the verdict against what the cell expects.
 fn run_and_judge(
@@ -246,7 +232,7 @@ fn run_and_judge(
                 };
                 let again = attempt <= retries
                     && !abort.is_aborted()
-                    && fail.as_ref().is_some_and(|f| retryable(f.cause))
+                    && fail.as_ref().is_some_and(|f| !f.cause.fails_every_run())
                     && tests.as_ref().is_none_or(|t| t.failed().next().is_none());
                 if !again {
                     rec.tests = tests;

@@ -30,12 +30,7 @@ pub(crate) fn recheck(
     failure: &Failure,
     abort: &Abort,
 ) -> Option<(RecheckRecord, Option<Failure>)> {
-    if failure.cause.depends_on_root()
-        || matches!(
-            failure.cause,
-            Cause::RootfsUnavailable | Cause::SandboxError | Cause::ExecFormat | Cause::CpuLevel
-        )
-    {
+    if failure.cause.fails_every_run() {
         return None;
     }
     let second = second_executor(sh, cell, info, first)?;

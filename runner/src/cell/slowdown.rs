@@ -140,12 +140,6 @@ fn best_of(n: u32, cmd: impl Fn() -> Command, abort: &Abort) -> Result<f64, Stri
     Ok(best)
 }
 
-/// The directory calibration results live in (for `cache prune` and tests).
-#[allow(dead_code)]
-pub(crate) fn dir(cache_dir: &Path) -> PathBuf {
-    cache_dir.join("slowdown")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
