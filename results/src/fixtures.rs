@@ -54,6 +54,7 @@ pub(crate) fn cell(id: &str, status: CellStatus) -> CellRecord {
         binary: None,
         run: None,
         startup: None,
+        instructions: None,
         status,
         cause: None,
         hint: None,

@@ -265,6 +265,77 @@ pub struct StartupRecord {
     pub method: String,
 }
 
+/// What counted guest instructions (`--metric instructions|both`): a plugin-capable qemu and
+/// crossmatrix's counting plugin. Counts depend on it — on the qemu version (its translator)
+/// and on the CPU model (which instructions a Go binary picks at run time) — so it is part of
+/// every comparison key: counts by different counters are never compared.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CounterInfo {
+    /// The counting qemu's version (`10.0.13`).
+    pub qemu_version: String,
+    /// The CPU model it emulated (`QEMU_CPU`): the cell's baseline model, or qemu's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    /// The guest architecture counted (`aarch64`, `x86_64`, …): a native amd64 cell is counted
+    /// under qemu-x86_64.
+    pub arch: String,
+}
+
+/// Guest instructions one run of a cell's program executed, counted under the counting qemu
+/// (`--metric instructions|both`). Counted runs are separate from timed runs: a count never
+/// comes from a timed run and a time never from a counted one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstructionsRecord {
+    /// The median of `samples`: the figure dashboards and comparisons use.
+    pub count: u64,
+    /// Each counted run's instructions, in run order (threads that only run the Go runtime's
+    /// sysmon excluded: their work depends on wall time).
+    pub samples: Vec<u64>,
+    /// Instructions of each run excluded as sysmon's, in run order (for the record: how much
+    /// wall-time-dependent work was kept out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<u64>,
+    pub counter: CounterInfo,
+}
+
+impl InstructionsRecord {
+    /// max/min of the samples (1.0 for one sample): how exact the count was.
+    pub fn spread(&self) -> f64 {
+        let max = self.samples.iter().copied().max().unwrap_or(0);
+        let min = self.samples.iter().copied().min().unwrap_or(0);
+        if min == 0 {
+            return 1.0;
+        }
+        max as f64 / min as f64
+    }
+}
+
+/// A Go benchmark's guest instructions per op, counted alone under the counting qemu: the
+/// benchmark run at two fixed `-test.benchtime Nx`, the difference in instructions divided by
+/// the difference in N, so set-up and the harness's own work cancel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchInstructions {
+    /// The median of `samples_per_op`.
+    pub per_op: f64,
+    /// One figure per counted pair of runs, in run order.
+    pub samples_per_op: Vec<f64>,
+    /// The two iteration counts (`-test.benchtime 100x`, `1100x`).
+    pub n: [u64; 2],
+    pub counter: CounterInfo,
+}
+
+impl BenchInstructions {
+    /// max/min of the per-op samples (1.0 for one sample).
+    pub fn spread(&self) -> f64 {
+        let max = self.samples_per_op.iter().copied().fold(f64::MIN, f64::max);
+        let min = self.samples_per_op.iter().copied().fold(f64::MAX, f64::min);
+        if self.samples_per_op.is_empty() || min <= 0.0 {
+            return 1.0;
+        }
+        max / min
+    }
+}
+
 /// One line of `cells.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellRecord {
@@ -289,6 +360,9 @@ pub struct CellRecord {
     pub run: Option<RunRecord>,
     #[serde(default)]
     pub startup: Option<StartupRecord>,
+    /// Guest instructions of one run of the program (`--metric instructions|both`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<InstructionsRecord>,
     pub status: CellStatus,
     /// The cell's cause (the failing step's, or the skip's).
     #[serde(default)]
@@ -459,6 +533,9 @@ pub struct BenchmarkResult {
     /// Custom metrics (`b.ReportMetric`), by unit.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub metrics: std::collections::BTreeMap<String, f64>,
+    /// Guest instructions per op, counted (`--metric instructions|both`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<BenchInstructions>,
 }
 
 /// Counts of a test cell's tests (subtests included).
@@ -615,6 +692,7 @@ impl CellRecord {
             binary: None,
             run: None,
             startup: None,
+            instructions: None,
             status: CellStatus::Skipped,
             cause: None,
             hint: None,

@@ -217,6 +217,7 @@ pub fn benchmarks(output: &str) -> Vec<BenchmarkResult> {
             bytes_per_op: None,
             allocs_per_op: None,
             metrics: Default::default(),
+            instructions: None,
         };
         for mm in METRIC.captures_iter(&m[5]) {
             let Ok(v) = mm[1].parse::<f64>() else {

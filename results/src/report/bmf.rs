@@ -30,6 +30,8 @@ pub(super) fn measure(q: &Quantity) -> (&str, f64) {
         Quantity::StartupMs => ("latency", 1e6),
         Quantity::NsPerOp => ("latency", 1.0),
         Quantity::SizeBytes => ("file-size", 1.0),
+        // Bencher's own measure for counts (its iai/callgrind adapters write it).
+        Quantity::Instructions | Quantity::InstructionsPerOp => ("instructions", 1.0),
         other => (other.unit(), 1.0),
     }
 }

@@ -100,6 +100,10 @@ pub(super) enum Quantity {
     /// Any other unit a benchmark reported, as Go printed it: `MB/s` (`b.SetBytes`) or a
     /// `b.ReportMetric` unit.
     Other(String),
+    /// Guest instructions of one run of the program, counted (`--metric instructions|both`).
+    Instructions,
+    /// A Go benchmark's guest instructions per op, counted.
+    InstructionsPerOp,
 }
 
 impl Quantity {
@@ -113,7 +117,15 @@ impl Quantity {
             Quantity::BytesPerOp => "B/op",
             Quantity::AllocsPerOp => "allocs/op",
             Quantity::Other(u) => u,
+            Quantity::Instructions => "instructions",
+            Quantity::InstructionsPerOp => "instructions/op",
         }
+    }
+
+    /// A count, exact to a few instructions from run to run (a change of one per op is real),
+    /// rather than a time or a size a noisy machine moves.
+    pub fn is_exact(&self) -> bool {
+        matches!(self, Quantity::Instructions | Quantity::InstructionsPerOp)
     }
 
     /// A rate (`MB/s`, any unit ending in `/s`): bigger is better. Every other quantity is
@@ -138,6 +150,10 @@ pub(super) struct Series {
     pub samples: usize,
     /// What the value came from but does not identify it: `go1.24.4`, `qemu-binfmt 7.2.22`.
     pub notes: Vec<String>,
+    /// For a count: what counted it, `qemu-10.0.13 cpu=cortex-a57` — part of the series'
+    /// identity (counts by another qemu or CPU model are another series), written as a note
+    /// or a label by the formats, never in the name.
+    pub counter: Option<String>,
 }
 
 impl Series {
@@ -172,7 +188,7 @@ fn clean(s: &str) -> String {
 pub(super) fn series(records: &[CellRecord]) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
     // Index of each key in `out`, and the raw samples of each.
-    let mut index: std::collections::HashMap<(Axes, Subject, Quantity), usize> =
+    let mut index: std::collections::HashMap<(Axes, Subject, Quantity, Option<String>), usize> =
         std::collections::HashMap::new();
     let mut raw: Vec<Vec<f64>> = Vec::new();
     let mut put = |out: &mut Vec<Series>,
@@ -182,12 +198,18 @@ pub(super) fn series(records: &[CellRecord]) -> Vec<Series> {
                    samples: &[f64],
                    value: Option<f64>,
                    notes: &[String],
+                   counter: Option<String>,
                    pool: bool| {
         let samples: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
         if samples.is_empty() || value.is_some_and(|v| !v.is_finite()) {
             return;
         }
-        let key = (axes.clone(), subject.clone(), quantity.clone());
+        let key = (
+            axes.clone(),
+            subject.clone(),
+            quantity.clone(),
+            counter.clone(),
+        );
         let i = *index.entry(key).or_insert_with(|| {
             raw.push(Vec::new());
             out.push(Series {
@@ -200,6 +222,7 @@ pub(super) fn series(records: &[CellRecord]) -> Vec<Series> {
                 mad: 0.0,
                 samples: 0,
                 notes: Vec::new(),
+                counter,
             });
             out.len() - 1
         });
@@ -237,6 +260,25 @@ pub(super) fn series(records: &[CellRecord]) -> Vec<Series> {
                 samples,
                 Some(st.median_ms),
                 &notes,
+                None,
+                false,
+            );
+        }
+        if let Some(ins) = r
+            .instructions
+            .as_ref()
+            .filter(|_| r.status == CellStatus::Pass)
+        {
+            let samples: Vec<f64> = ins.samples.iter().map(|&v| v as f64).collect();
+            put(
+                &mut out,
+                &axes,
+                Subject::Startup,
+                Quantity::Instructions,
+                &samples,
+                Some(ins.count as f64),
+                &notes[..1],
+                Some(counter_label(&ins.counter)),
                 false,
             );
         }
@@ -250,6 +292,7 @@ pub(super) fn series(records: &[CellRecord]) -> Vec<Series> {
                     &[bin.size_bytes as f64],
                     None,
                     &notes[..1],
+                    None,
                     false,
                 );
             }
@@ -278,12 +321,34 @@ pub(super) fn series(records: &[CellRecord]) -> Vec<Series> {
                     &[v],
                     None,
                     &notes,
+                    None,
+                    true,
+                );
+            }
+            if let Some(ins) = &b.instructions {
+                put(
+                    &mut out,
+                    &axes,
+                    subject.clone(),
+                    Quantity::InstructionsPerOp,
+                    &ins.samples_per_op,
+                    Some(ins.per_op),
+                    &notes[..1],
+                    Some(counter_label(&ins.counter)),
                     true,
                 );
             }
         }
     }
     out
+}
+
+/// `qemu-10.0.13 cpu=cortex-a57`: what counted a count, as series carry it.
+pub(crate) fn counter_label(c: &crate::schema::CounterInfo) -> String {
+    match &c.cpu {
+        Some(cpu) => format!("qemu-{} cpu={cpu}", c.qemu_version),
+        None => format!("qemu-{}", c.qemu_version),
+    }
 }
 
 /// `1.25`, `1572864`, `0.000000987`: the shortest decimal that reads back as the same f64
@@ -304,6 +369,7 @@ pub(super) mod tests {
             procs,
             iterations: 1000,
             ns_per_op: ns,
+            instructions: None,
             bytes_per_op: Some(64.0),
             allocs_per_op: Some(2.0),
             metrics: [("MB/s".to_string(), 3.5)].into_iter().collect(),

@@ -64,6 +64,7 @@ impl Reporter for GithubBenchmarkReporter {
                     if s.samples == 1 { "sample" } else { "samples" }
                 )];
                 extra.extend(s.notes.iter().cloned());
+                extra.extend(s.counter.iter().map(|c| format!("counted by {c}")));
                 Entry {
                     name,
                     unit: s.quantity.unit().to_string(),

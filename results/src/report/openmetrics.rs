@@ -86,6 +86,22 @@ const FAMILIES: &[Family] = &[
         div: 1.0,
     },
     Family {
+        name: "crossmatrix_startup_instructions",
+        unit: "",
+        help: "Guest instructions of one run of the cell's program, counted under qemu (median of the counted runs; the counter label names the qemu and CPU model).",
+        holds: |q| *q == Quantity::Instructions,
+        mul: 1.0,
+        div: 1.0,
+    },
+    Family {
+        name: "crossmatrix_go_benchmark_instructions_per_op",
+        unit: "",
+        help: "Go benchmark guest instructions per operation, counted under qemu (difference of two fixed -test.benchtime Nx runs; the counter label names the qemu and CPU model).",
+        holds: |q| *q == Quantity::InstructionsPerOp,
+        mul: 1.0,
+        div: 1.0,
+    },
+    Family {
         name: "crossmatrix_go_benchmark_value",
         unit: "",
         help: "Go benchmark metric in the unit of the unit label (b.ReportMetric), median over -count runs.",
@@ -129,6 +145,7 @@ fn labels(s: &Series) -> String {
     }
     match &s.quantity {
         Quantity::Other(u) if u != "MB/s" => pairs.push(("unit", u.clone())),
+        q if q.is_exact() => pairs.extend(s.counter.clone().map(|c| ("counter", c))),
         _ => {}
     }
     let inner: Vec<String> = pairs

@@ -119,6 +119,7 @@ fn record(
         binary: None,
         run: None,
         startup: None,
+        instructions: None,
         status,
         cause: None,
         hint: None,
@@ -492,6 +493,7 @@ fn go_test_records() -> Vec<CellRecord> {
             bytes_per_op: Some(64.0),
             allocs_per_op: Some(2.0),
             metrics: Default::default(),
+            instructions: None,
         }];
     }
     let bad = test_cell(
@@ -655,6 +657,7 @@ fn dashboard_records() -> Vec<CellRecord> {
                 ]
                 .into_iter()
                 .collect(),
+                instructions: None,
             })
             .collect();
     }

@@ -192,6 +192,7 @@ mod tests {
             binary: None,
             run: None,
             startup: None,
+            instructions: None,
             status: CellStatus::Pass,
             cause: None,
             hint: None,
