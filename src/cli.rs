@@ -206,6 +206,18 @@ pub struct RunOpts {
     /// slowdown of their emulator (1 turns the scaling off).
     #[arg(long, value_name = "F", value_parser = positive_scale)]
     pub timeout_scale: Option<f64>,
+    /// What to measure: `time` (timed startup runs; benchmarks' own ns/op), `instructions`
+    /// (guest instructions counted under the counting qemu: each program's run, each Go
+    /// benchmark's instructions per op; no timed runs) or `both` (in separate runs).
+    #[arg(long, default_value = "time", value_name = "METRIC", value_parser = ["time", "instructions", "both"])]
+    pub metric: String,
+    /// The counting qemu's directory (`ci/host-setup --counter` installs one in
+    /// /opt/crossmatrix/counter, the default; also $CROSSMATRIX_COUNTER).
+    #[arg(long, value_name = "DIR")]
+    pub counter: Option<PathBuf>,
+    /// Counted runs of each program, counted pairs of runs of each benchmark (`--metric`).
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub count_reps: u32,
     /// Run and time every cell again. By default a passing cell whose every input is unchanged
     /// since an earlier run on this machine (same binary, executor, sandbox, rootfs, settings,
     /// boot) reuses that run's figures, marked `reused_from` in its record.

@@ -363,6 +363,10 @@ pub struct CellRecord {
     /// Guest instructions of one run of the program (`--metric instructions|both`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<InstructionsRecord>,
+    /// Why the run asked for counts and this cell (or some of its benchmarks) has none: no
+    /// counting qemu, no emulator for the arch, a counted run that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncounted: Option<String>,
     pub status: CellStatus,
     /// The cell's cause (the failing step's, or the skip's).
     #[serde(default)]
@@ -693,6 +697,7 @@ impl CellRecord {
             run: None,
             startup: None,
             instructions: None,
+            uncounted: None,
             status: CellStatus::Skipped,
             cause: None,
             hint: None,
