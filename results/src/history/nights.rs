@@ -97,7 +97,8 @@ mod tests {
         assert_eq!(nights[0].label, "2026-12-01T03:17:00Z");
         assert_eq!(nights[0].commit.as_deref(), Some("aaa"));
         assert_eq!(nights[1].commit, None);
-        let got: Vec<(&str, Option<&str>, &[Option<f64>])> = s
+        type Row<'a> = (&'a str, Option<&'a str>, &'a [Option<f64>]);
+        let got: Vec<Row> = s
             .iter()
             .map(|s| (s.unit.as_str(), s.counter.as_deref(), s.values.as_slice()))
             .collect();
