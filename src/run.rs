@@ -248,6 +248,9 @@ fn prepare(
         cwd: std::env::current_dir()
             .map(|d| d.display().to_string())
             .unwrap_or_default(),
+        commit: std::env::current_dir()
+            .ok()
+            .and_then(|d| host::project_commit(&d)),
         toolchains,
     };
     let runner = Runner::new(

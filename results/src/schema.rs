@@ -841,6 +841,11 @@ pub struct RunMeta {
     pub command: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cwd: String,
+    /// The commit of the project the run tested: `$GITHUB_SHA` when set, else `git rev-parse
+    /// HEAD` in the directory the run started in; absent outside a git work tree. `history`
+    /// says at which commit a change point starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
     pub jobs: usize,
     pub reps: u32,
     /// When the timed runs ran (`quiet`, `exclusive`, `overlap`: `--timing`); absent when

@@ -4,7 +4,7 @@
 pub(crate) mod ansi;
 mod benchstat;
 mod bmf;
-mod dashboard;
+pub(crate) mod dashboard;
 mod emulator_notes;
 mod github_benchmark;
 mod html;

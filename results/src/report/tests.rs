@@ -269,6 +269,7 @@ pub(crate) fn fixture_meta() -> RunMeta {
         matrix_planned: Vec::new(),
         command: Vec::new(),
         cwd: String::new(),
+        commit: None,
         jobs: 2,
         reps: 5,
         timing: Some("quiet".into()),
