@@ -659,7 +659,17 @@ fn dashboard_records() -> Vec<CellRecord> {
                 ]
                 .into_iter()
                 .collect(),
-                instructions: None,
+                // Counted (`--metric both`): the same per op from both -count results.
+                instructions: Some(crate::schema::BenchInstructions {
+                    per_op: 4108.03,
+                    samples_per_op: vec![4108.03, 4108.03, 4108.031],
+                    n: [2, 12173],
+                    counter: crate::schema::CounterInfo {
+                        qemu_version: "10.0.13".into(),
+                        cpu: Some("rv64".into()),
+                        arch: "riscv64".into(),
+                    },
+                }),
             })
             .collect();
     }
@@ -676,6 +686,16 @@ fn dashboard_records() -> Vec<CellRecord> {
         name: "qemu-10.0.2".into(),
         dir: Some("/opt/crossmatrix/qemu-backports/usr/bin".into()),
         version: Some("10.0.2".into()),
+    });
+    emulated.instructions = Some(crate::schema::InstructionsRecord {
+        count: 262_144,
+        samples: vec![262_144, 262_144, 262_144],
+        excluded: vec![31_000, 31_040, 31_000],
+        counter: crate::schema::CounterInfo {
+            qemu_version: "10.0.13".into(),
+            cpu: Some("cortex-a7".into()),
+            arch: "arm".into(),
+        },
     });
     recs.push(counted);
     recs.push(emulated);
