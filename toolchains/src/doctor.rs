@@ -412,6 +412,35 @@ pub fn qemu_capability(goarch: &str, qemu: Option<&Qemu>) -> Capability {
 }
 
 /// The Go rows: one per toolchain, or one missing row.
+/// The counting qemu (`--metric instructions|both`): optional, so never required.
+pub fn counter_capability(
+    found: Result<Option<crate::counter::Counter>, crate::counter::CounterError>,
+) -> Capability {
+    let name = "counter (--metric instructions)";
+    match found {
+        Ok(Some(c)) => Capability::new(
+            Area::Qemu,
+            name,
+            Status::Ok,
+            format!(
+                "qemu {} with the counting plugin in {} ({})",
+                c.qemu_version,
+                c.dir.display(),
+                c.arches.join(", ")
+            ),
+        ),
+        Ok(None) => Capability::new(
+            Area::Qemu,
+            name,
+            Status::Missing,
+            "no counting qemu: --metric instructions|both counts nothing (timed runs still work)",
+        )
+        .fix("ci/host-setup --counter"),
+        Err(e) => Capability::new(Area::Qemu, name, Status::Missing, e.0)
+            .fix("ci/host-setup --counter (or unset $CROSSMATRIX_COUNTER)"),
+    }
+}
+
 pub fn go_capabilities(found: &[GoToolchain]) -> Vec<Capability> {
     if found.is_empty() {
         return vec![
@@ -579,6 +608,7 @@ pub fn check(opts: &CheckOptions) -> Report {
         caps.push(binfmt_capability(arch, &binfmt, q.is_some()));
         caps.push(qemu_capability(arch, q));
     }
+    caps.push(counter_capability(crate::counter::Counter::find(None)));
 
     caps.extend(go_capabilities(&discover_go_in(
         &opts.cache_dir.join("toolchains"),
@@ -801,6 +831,18 @@ mod tests {
         assert_eq!(c.status, Status::Missing);
         let c = rootfs_capability("arm64", RootfsFlavor::Glibc, Some(Path::new("/c/x")), false);
         assert_eq!(c.status, Status::Ok);
+    }
+
+    #[test]
+    fn the_counter_is_optional_and_says_how_to_install_it() {
+        let c = counter_capability(Ok(None));
+        assert_eq!(c.status, Status::Missing);
+        assert!(!c.required);
+        assert_eq!(c.fix.as_deref(), Some("ci/host-setup --counter"));
+        let c = counter_capability(Err(crate::counter::CounterError(
+            "no counting qemu in /x".into(),
+        )));
+        assert!(c.detail.contains("/x"), "{c:?}");
     }
 
     #[test]
