@@ -2,8 +2,8 @@
 //! failures with their hints, then every cell.
 
 use super::{
-    Input, ReportError, Reporter, failing_tests, flaky_tests, format_ms, size_label, tests_label,
-    totals_line, wall_time_note,
+    Input, ReportError, Reporter, failing_tests, flaky_tests, format_ms, instructions_label,
+    size_label, tests_label, totals_line, wall_time_note,
 };
 use crate::schema::{CellRecord, CellStatus};
 use std::fmt::Write as _;
@@ -92,25 +92,61 @@ impl Reporter for MarkdownReporter {
             out.push('\n');
         }
 
+        let uncounted: Vec<&CellRecord> =
+            records.iter().filter(|r| r.uncounted.is_some()).collect();
+        if !uncounted.is_empty() {
+            out.push_str("### Not counted\n\n| cell | why |\n|---|---|\n");
+            for r in &uncounted {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} |",
+                    code_span_safe(&r.id),
+                    escape(r.uncounted.as_deref().unwrap_or_default())
+                );
+            }
+            out.push('\n');
+        }
+
+        // `--metric instructions|both`: the counts beside the other figures.
+        let with_counts = records
+            .iter()
+            .any(|r| r.instructions.is_some() || r.uncounted.is_some());
+        let (count_head, count_rule) = if with_counts {
+            (" instructions |", "---:|")
+        } else {
+            ("", "")
+        };
+        let count_cell = |r: &CellRecord| {
+            if with_counts {
+                format!(" {} |", instructions_label(r))
+            } else {
+                String::new()
+            }
+        };
         let with_tests = records.iter().any(|r| r.tests.is_some());
         if !records.is_empty() && with_tests {
             out.push_str("### All cells\n\n");
-            out.push_str("| cell | status | executor | size | tests |\n|---|---|---|---:|---|\n");
+            let _ = writeln!(
+                out,
+                "| cell | status | executor | size | tests |{count_head}\n|---|---|---|---:|---|{count_rule}"
+            );
             for r in records {
                 let _ = writeln!(
                     out,
-                    "| `{}` | {} | {} | {} | {} |",
+                    "| `{}` | {} | {} | {} | {} |{}",
                     code_span_safe(&r.id),
                     r.status.as_str(),
                     escape(&r.executor_label().unwrap_or_else(|| "-".into())),
                     size_label(r),
                     tests_label(r),
+                    count_cell(r),
                 );
             }
         } else if !records.is_empty() {
             out.push_str("### All cells\n\n");
-            out.push_str(
-                "| cell | status | executor | size | startup |\n|---|---|---|---:|---:|\n",
+            let _ = writeln!(
+                out,
+                "| cell | status | executor | size | startup |{count_head}\n|---|---|---|---:|---:|{count_rule}"
             );
             for r in records {
                 let startup = r
@@ -119,12 +155,13 @@ impl Reporter for MarkdownReporter {
                     .map_or_else(|| "-".to_string(), |s| format_ms(s.median_ms));
                 let _ = writeln!(
                     out,
-                    "| `{}` | {} | {} | {} | {} |",
+                    "| `{}` | {} | {} | {} | {} |{}",
                     code_span_safe(&r.id),
                     r.status.as_str(),
                     escape(&r.executor_label().unwrap_or_else(|| "-".into())),
                     size_label(r),
                     startup,
+                    count_cell(r),
                 );
             }
         }

@@ -763,9 +763,10 @@ fn counted_instructions_are_a_column_and_a_missing_count_says_why() {
         CellStatus::Pass,
     );
     none.uncounted = Some("the counting qemu in /c has no emulator for ppc64le".into());
+    let records = [exact, varied, none];
     let out = crate::render(
         ReportFormat::Table,
-        &[exact, varied, none],
+        &records,
         None,
         &crate::RenderOptions::default(),
     )
@@ -780,4 +781,17 @@ fn counted_instructions_are_a_column_and_a_missing_count_says_why() {
         out.contains("↳ not counted: the counting qemu in /c has no emulator for ppc64le"),
         "{out}"
     );
+    let md = crate::render(
+        ReportFormat::Markdown,
+        &records,
+        None,
+        &crate::RenderOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        md.contains("| cell | status | executor | size | startup | instructions |"),
+        "{md}"
+    );
+    assert!(md.contains("| 287334 |"), "{md}");
+    assert!(md.contains("### Not counted"), "{md}");
 }
