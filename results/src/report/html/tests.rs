@@ -92,6 +92,201 @@ fn heatmap_has_a_rect_per_cell_with_cause_and_hint() {
     assert!(heatmap.contains("fill=\"#cf222e\""));
 }
 
+/// The text of every `<text>` element of `svg`, in document order.
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .map(|t| {
+            t.split_once('>')
+                .unwrap()
+                .1
+                .split("</text>")
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// Three toolchains whose string order (`go1.100 < go1.22 < go1.27`) is not their version
+/// order, two modes and three targets, recorded in an interleaved order.
+fn three_toolchains() -> Vec<CellRecord> {
+    let mut out = Vec::new();
+    for target in ["linux-riscv64", "linux-amd64", "linux-arm64"] {
+        for (mode, rootfs) in [("cgo1-gnu", "debian"), ("cgo0", "scratch")] {
+            // Each newer toolchain 10% bigger and slower than go1.22.
+            for (tc, f) in [("go1.27", 1.1), ("go1.100", 1.2), ("go1.22", 1.0)] {
+                let ms = if target == "linux-amd64" { 1.0 } else { 10.0 };
+                out.push(
+                    cell(
+                        &format!("{tc}/{target}/{mode}/rootfs-{rootfs}/probe"),
+                        CellStatus::Pass,
+                    )
+                    .size((2_097_152.0 * f) as u64)
+                    .startup(&[ms * f]),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn heatmap_columns_are_mode_then_toolchain_in_version_order() {
+    let html = crate::render(
+        crate::ReportFormat::Html,
+        &three_toolchains(),
+        None,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    well_formed(&html);
+    let heatmap =
+        &html[html.find("<h2>Status</h2>").unwrap()..html.find("<h2>Binary size").unwrap()];
+    assert_eq!(
+        svg_texts(heatmap),
+        [
+            "cgo0",
+            "go1.22",
+            "go1.27",
+            "go1.100",
+            "cgo1-gnu",
+            "go1.22",
+            "go1.27",
+            "go1.100",
+            "linux/amd64",
+            "linux/arm64",
+            "linux/riscv64",
+        ]
+    );
+    // The rects follow: row by row, the columns in that order.
+    let tips: Vec<&str> = heatmap
+        .split("<title>")
+        .skip(1)
+        .map(|t| t.split('\n').next().unwrap())
+        .collect();
+    assert_eq!(
+        &tips[..6],
+        [
+            "go1.22/linux-amd64/cgo0/rootfs-scratch/probe",
+            "go1.27/linux-amd64/cgo0/rootfs-scratch/probe",
+            "go1.100/linux-amd64/cgo0/rootfs-scratch/probe",
+            "go1.22/linux-amd64/cgo1-gnu/rootfs-debian/probe",
+            "go1.27/linux-amd64/cgo1-gnu/rootfs-debian/probe",
+            "go1.100/linux-amd64/cgo1-gnu/rootfs-debian/probe",
+        ]
+    );
+    assert_eq!(tips.len(), 18);
+}
+
+/// The rows of the table under the `<h2>` starting with `title`, as cell texts (tags removed).
+fn table_rows(html: &str, title: &str) -> Vec<Vec<String>> {
+    let from = html.find(&format!("<h2>{title}")).unwrap();
+    let table = &html[from..];
+    let table = &table[..table.find("</table>").unwrap()];
+    table
+        .split("<tr>")
+        .skip(1)
+        .map(|row| {
+            row.split("<t")
+                .skip(1)
+                .filter(|c| c.starts_with('d') || c.starts_with('h'))
+                .map(|c| {
+                    let inner = c.split_once('>').unwrap().1;
+                    let mut text = String::new();
+                    let mut in_tag = false;
+                    for ch in inner.chars() {
+                        match ch {
+                            '<' => in_tag = true,
+                            '>' => in_tag = false,
+                            c if !in_tag => text.push(c),
+                            _ => {}
+                        }
+                    }
+                    text.trim().to_string()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn size_and_startup_put_toolchains_side_by_side_per_target() {
+    let html = crate::render(
+        crate::ReportFormat::Html,
+        &three_toolchains(),
+        None,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    well_formed(&html);
+    let size = table_rows(&html, "Binary size");
+    // A header and one row per target × mode × rootfs × program: 3 × 2, not 18.
+    assert_eq!(size.len(), 7, "{size:?}");
+    assert_eq!(
+        size[0],
+        [
+            "target",
+            "mode",
+            "rootfs",
+            "program",
+            "go1.22",
+            "go1.27 (Δ vs oldest)",
+            "go1.100 (Δ vs oldest)"
+        ]
+    );
+    assert_eq!(
+        size[1],
+        [
+            "linux/amd64",
+            "cgo0",
+            "scratch",
+            "probe",
+            "2.0 MiB",
+            "2.2 MiB +10.0%",
+            "2.4 MiB +20.0%"
+        ]
+    );
+    let targets: Vec<(&str, &str)> = size[1..]
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str()))
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            ("linux/amd64", "cgo0"),
+            ("linux/amd64", "cgo1-gnu"),
+            ("linux/arm64", "cgo0"),
+            ("linux/arm64", "cgo1-gnu"),
+            ("linux/riscv64", "cgo0"),
+            ("linux/riscv64", "cgo1-gnu"),
+        ]
+    );
+    // Startup: the ratio to native amd64 and milliseconds, the change in milliseconds.
+    let startup = table_rows(&html, "Startup");
+    assert_eq!(startup.len(), 7, "{startup:?}");
+    assert_eq!(
+        startup[3][4..],
+        [
+            "×10.0 (10.0 ms)",
+            "×10.0 (11.0 ms) +10.0%",
+            "×10.0 (12.0 ms) +20.0%"
+        ]
+    );
+    // A toolchain missing from a row leaves a dash, and the next oldest is the base.
+    let mut fewer = three_toolchains();
+    fewer.retain(|r| !(r.toolchain.name == "go1.22" && r.target.goarch == "riscv64"));
+    let html = crate::render(
+        crate::ReportFormat::Html,
+        &fewer,
+        None,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    let size = table_rows(&html, "Binary size");
+    assert_eq!(size[5][4..], ["-", "2.2 MiB", "2.4 MiB +9.1%"]);
+}
+
 #[test]
 fn startup_is_a_ratio_to_native_amd64() {
     let run = vec![
