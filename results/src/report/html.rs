@@ -57,7 +57,9 @@ table{border-collapse:collapse}td,th{padding:3px 8px;border-bottom:1px solid #d0
 code{font:12px ui-monospace,monospace}\
 .dim{color:#57606a}table.cmp td{white-space:nowrap}td.none{color:#8c959f}\
 .bar{display:inline-block;height:10px;margin-right:6px;vertical-align:0}\
-.d{font-size:12px;color:#57606a}.worse{color:#cf222e}.better{color:#1a7f37}";
+.d{font-size:12px;color:#57606a}.worse{color:#cf222e}.better{color:#1a7f37}\
+table.changes td{white-space:nowrap}table.changes td.series{white-space:normal}table.changes i{display:inline-block;width:10px;height:10px;border-radius:2px}\
+table.series td{padding:2px 8px}h3{font-size:15px;margin:18px 0 4px}a{color:#0969da}";
 
 pub(super) fn page(title: &str, body: &str) -> String {
     format!(
@@ -581,168 +583,8 @@ fn flaky_view(records: &[CellRecord]) -> String {
     )
 }
 
-/// A page of trends over `runs` (oldest first): per cell, its status in each run and
-/// polylines of startup median and binary size.
-pub fn render_html_history(runs: &[(RunMeta, Vec<CellRecord>)]) -> String {
-    let mut body = format!(
-        "<h1>crossmatrix history</h1>\n<p class=\"totals\">{} {}",
-        runs.len(),
-        if runs.len() == 1 { "run" } else { "runs" }
-    );
-    if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
-        let _ = write!(
-            body,
-            ", {} → {}",
-            esc(&first.0.started_at),
-            esc(&last.0.started_at)
-        );
-    }
-    body.push_str("</p>\n");
-    // A night that lacks cells is marked, so a gap in a row is not read as a removed cell.
-    for (meta, recs) in runs {
-        let c = crate::Completeness::of(meta, recs);
-        if !c.is_complete() {
-            let _ = writeln!(
-                body,
-                "<p class=\"incomplete\">run of {}: {}</p>",
-                esc(&meta.started_at),
-                esc(&c.summary())
-            );
-        }
-    }
-    let ids = distinct(
-        runs.iter()
-            .flat_map(|(_, recs)| recs.iter().map(|r| r.id.clone())),
-    );
-    let lookup: Vec<HashMap<&str, &CellRecord>> = runs
-        .iter()
-        .map(|(_, recs)| recs.iter().map(|r| (r.id.as_str(), r)).collect())
-        .collect();
-    body.push_str(&legend());
-    body.push_str(
-        "<table>\n<tr><th>cell</th><th>status per run</th><th>startup (median)</th><th>size</th></tr>\n",
-    );
-    for id in &ids {
-        let per_run: Vec<Option<&CellRecord>> =
-            lookup.iter().map(|m| m.get(id.as_str()).copied()).collect();
-        let startup: Vec<Option<f64>> = per_run
-            .iter()
-            .map(|r| r.and_then(|r| r.startup.as_ref()).map(|s| s.median_ms))
-            .collect();
-        let size: Vec<Option<f64>> = per_run
-            .iter()
-            .map(|r| {
-                r.and_then(|r| r.binary.as_ref())
-                    .map(|b| b.size_bytes as f64)
-            })
-            .collect();
-        let last_startup = startup.iter().rev().flatten().next().map(|v| format_ms(*v));
-        let last_size = size
-            .iter()
-            .rev()
-            .flatten()
-            .next()
-            .map(|v| human_size(*v as u64));
-        let _ = writeln!(
-            body,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(id),
-            status_strip(runs, &per_run),
-            sparkline(&startup, "#bf8700", last_startup.as_deref()),
-            sparkline(&size, "#8250df", last_size.as_deref()),
-        );
-    }
-    body.push_str("</table>\n");
-    page("crossmatrix history", &body)
-}
-
-/// One coloured square per run (blank where the cell was not in that run).
-fn status_strip(runs: &[(RunMeta, Vec<CellRecord>)], per_run: &[Option<&CellRecord>]) -> String {
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"14\">",
-        per_run.len() * 14 + 2
-    );
-    for (i, r) in per_run.iter().enumerate() {
-        if let Some(r) = r {
-            let _ = write!(
-                s,
-                "<rect x=\"{}\" y=\"1\" width=\"12\" height=\"12\" rx=\"2\" fill=\"{}\"><title>{}: {}</title></rect>",
-                i * 14 + 1,
-                status_color(r.status),
-                esc(&runs[i].0.started_at),
-                esc(&tooltip(r))
-            );
-        }
-    }
-    s.push_str("</svg>");
-    s
-}
-
-/// A small trend line over the runs; gaps where a run has no value.
-fn sparkline(values: &[Option<f64>], color: &str, last: Option<&str>) -> String {
-    let (w, h) = (160.0, 28.0);
-    let present: Vec<f64> = values.iter().flatten().copied().collect();
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{h}\">",
-        w + 70.0
-    );
-    if present.is_empty() {
-        s.push_str("<text class=\"dim\" x=\"0\" y=\"18\">-</text></svg>");
-        return s;
-    }
-    let lo = present.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let step = if values.len() > 1 {
-        w / (values.len() - 1) as f64
-    } else {
-        0.0
-    };
-    let point = |i: usize, v: f64| {
-        let y = if hi > lo {
-            h - 3.0 - (v - lo) / span * (h - 6.0)
-        } else {
-            h / 2.0
-        };
-        (i as f64 * step, y)
-    };
-    // One polyline per unbroken stretch of values.
-    let mut segment: Vec<(f64, f64)> = Vec::new();
-    let flush = |seg: &mut Vec<(f64, f64)>, s: &mut String| {
-        if seg.len() == 1 {
-            let _ = write!(
-                s,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"{color}\"></circle>",
-                seg[0].0, seg[0].1
-            );
-        } else if seg.len() > 1 {
-            let pts: Vec<String> = seg.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-            let _ = write!(
-                s,
-                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"></polyline>",
-                pts.join(" ")
-            );
-        }
-        seg.clear();
-    };
-    for (i, v) in values.iter().enumerate() {
-        match v {
-            Some(v) => segment.push(point(i, *v)),
-            None => flush(&mut segment, &mut s),
-        }
-    }
-    flush(&mut segment, &mut s);
-    if let Some(last) = last {
-        let _ = write!(
-            s,
-            "<text class=\"dim\" x=\"{}\" y=\"18\">{}</text>",
-            w + 6.0,
-            esc(last)
-        );
-    }
-    s.push_str("</svg>");
-    s
-}
+mod history;
+pub use history::render_html_history;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! Tests of the HTML dashboard: well-formed (parsed as XML), the parts a reader relies on,
 //! and, where chromium is installed, a real render that is not blank.
 
+use super::history::{INSTRUCTIONS_COLOR, REGRESSION_COLOR, TIME_COLOR};
 use super::*;
 use crate::RenderOptions;
 use crate::fixtures::{RecordExt, cell, samples};
@@ -397,6 +398,268 @@ fn history_draws_a_trend_per_cell() {
     well_formed(&render_html_history(&[]));
 }
 
+/// `r` with a counted instruction count (`--metric both`).
+fn counted(mut r: CellRecord, count: u64) -> CellRecord {
+    r.instructions = Some(crate::InstructionsRecord {
+        count,
+        samples: vec![count; 3],
+        excluded: Vec::new(),
+        counter: crate::CounterInfo {
+            qemu_version: "10.0.13".into(),
+            cpu: None,
+            arch: r.target.goarch.clone(),
+        },
+    });
+    r
+}
+
+const ARM64: &str = "go1.24/linux-arm64/cgo0/rootfs-scratch/probe";
+const RISCV64: &str = "go1.24/linux-riscv64/cgo0/rootfs-scratch/probe";
+
+/// `n` nights of two timed and counted cells and a benchmark cell. The arm64 cell's count
+/// steps from 1.0M to 1.2M instructions at night 14; the benchmark doubles its ns/op on the
+/// last night.
+fn nightly(n: usize) -> Vec<(RunMeta, Vec<CellRecord>)> {
+    (0..n)
+        .map(|i| {
+            let mut meta = fixture_meta();
+            meta.started_at = format!("2025-01-{:02}T03:00:00Z", i + 1);
+            let wiggle = (i % 3) as f64 * 0.1;
+            let arm = cell(ARM64, CellStatus::Pass)
+                .size(1_500_000)
+                .startup(&[10.0 + wiggle]);
+            let riscv = cell(RISCV64, CellStatus::Pass)
+                .size(1_600_000)
+                .startup(&[40.0 + wiggle]);
+            let mut bench = crate::fixtures::test_cell(
+                "go1.24/linux-arm64/cgo0/rootfs-scratch/parse",
+                &[("TestParse", crate::TestStatus::Pass, "")],
+            );
+            let mut b = crate::report::dashboard::tests::bench(
+                "BenchmarkParse/small",
+                8,
+                if i + 1 == n { 2000.0 } else { 1000.0 + wiggle },
+            );
+            b.instructions = Some(crate::BenchInstructions {
+                per_op: 5000.0,
+                samples_per_op: vec![5000.0],
+                n: [100, 1100],
+                counter: crate::CounterInfo {
+                    qemu_version: "10.0.13".into(),
+                    cpu: None,
+                    arch: "aarch64".into(),
+                },
+            });
+            bench.tests.as_mut().unwrap().benchmarks = vec![b];
+            let recs = vec![
+                counted(arm, if i < 14 { 1_000_000 } else { 1_200_000 }),
+                counted(riscv, 2_000_000),
+                bench,
+            ];
+            (meta, recs)
+        })
+        .collect()
+}
+
+/// The `<tr id="h-…">` row of the series section for `subject` on `target`.
+fn chart_row<'a>(html: &'a str, heading: &str, target: &str) -> &'a str {
+    let from = html.find(heading).unwrap_or_else(|| panic!("{heading}"));
+    let rest = &html[from..];
+    let row = rest
+        .split("<tr id=\"h-")
+        .skip(1)
+        .find(|r| r.contains(&format!("<code>{target}</code>")))
+        .unwrap_or_else(|| panic!("{target} under {heading}"));
+    &row[..row.find("</tr>").unwrap()]
+}
+
+#[test]
+fn history_puts_instructions_and_time_side_by_side_per_target() {
+    let runs = nightly(20);
+    let html = render_html_history(&runs);
+    let names = well_formed(&html);
+    // Benchmarks before startups; a row per target.
+    let bench = html.find("<h3>BenchmarkParse/small-8 ").unwrap();
+    let startup = html
+        .find("<h3>startup <span class=\"dim\">toolchain=go1.24 mode=cgo0 rootfs=scratch program=probe</span></h3>")
+        .unwrap();
+    assert!(bench < startup);
+    for (heading, target, instructions, time) in [
+        ("<h3>startup ", "linux-arm64", "1.20M", "10.1 ms"),
+        ("<h3>startup ", "linux-riscv64", "2.00M", "40.1 ms"),
+        ("<h3>BenchmarkParse", "linux-arm64", "5.00k", "2.00 µs"),
+    ] {
+        let row = chart_row(&html, heading, target);
+        // Two charts: instructions (left), then time, each one line over the 20 nights.
+        let charts: Vec<&str> = row.split("<svg").skip(1).collect();
+        assert_eq!(charts.len(), 2, "{row}");
+        assert!(charts[0].contains(INSTRUCTIONS_COLOR), "{row}");
+        assert!(charts[0].contains(&format!(">{instructions}<")), "{row}");
+        assert!(charts[1].contains(TIME_COLOR), "{row}");
+        assert!(charts[1].contains(&format!(">{time}<")), "{row}");
+        for chart in charts {
+            let points = chart
+                .split("points=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            assert_eq!(points.split(' ').count(), 20, "{points}");
+        }
+        assert!(
+            row.contains("qemu-10.0.13"),
+            "the counter beside the target: {row}"
+        );
+    }
+    // Without a change point: no marker, and the list says so.
+    assert_eq!(html.matches("class=\"cp\"").count(), 0);
+    assert!(html.contains("<p>No change point over these nights.</p>"));
+    // The per-cell strips are still there, after the series.
+    assert!(html.find("<h2 id=\"cells\">").unwrap() > startup);
+    assert!(names.iter().filter(|n| *n == "svg").count() >= 3 * 2 + 2 * 3);
+}
+
+/// The history of `runs` ([`nightly`]) with three change points as the change-point module
+/// would find them: the arm64 startup's count at night 14 (a regression), the benchmark's
+/// ns/op on the newest night (new), and an older improvement of a size (listed, not drawn).
+fn with_changes(runs: &[(RunMeta, Vec<CellRecord>)]) -> history::model::History {
+    let mut history = history::without_detection(runs);
+    for (i, night) in history.nights.iter_mut().enumerate() {
+        night.commit = Some(format!("{i:02}{}", "abcdef0123456789".repeat(2)));
+    }
+    let find = |h: &history::model::History, subject: &str, unit: &str, target: &str| {
+        h.series
+            .iter()
+            .position(|s| s.subject == subject && s.unit == unit && s.target == target)
+            .unwrap()
+    };
+    let step = find(&history, "startup", "instructions", "linux-arm64");
+    history.series[step]
+        .changes
+        .push(history::model::ChangePoint {
+            night: 14,
+            before: 1_000_000.0,
+            after: 1_200_000.0,
+            change_pct: 20.0,
+            confidence: 0.999,
+            new: false,
+            regression: true,
+        });
+    let slower = find(&history, "BenchmarkParse/small-8", "ns/op", "linux-arm64");
+    history.series[slower]
+        .changes
+        .push(history::model::ChangePoint {
+            night: 19,
+            before: 1000.0,
+            after: 2000.0,
+            change_pct: 100.0,
+            confidence: 0.95,
+            new: true,
+            regression: true,
+        });
+    // An older improvement of a series without a chart (size) is listed, not drawn.
+    let size = find(&history, "size", "bytes", "linux-riscv64");
+    history.series[size]
+        .changes
+        .push(history::model::ChangePoint {
+            night: 3,
+            before: 1_700_000.0,
+            after: 1_600_000.0,
+            change_pct: -5.9,
+            confidence: 0.99,
+            new: false,
+            regression: false,
+        });
+    history
+}
+
+#[test]
+fn change_points_are_marked_and_the_newest_nights_listed_first() {
+    let runs = nightly(20);
+    let history = with_changes(&runs);
+    let html = history::history_page(&runs, &history);
+    well_formed(&html);
+    // The list: the newest night's change first, then the older ones, newest first.
+    let list =
+        &html[html.find("<h2 id=\"changes\">").unwrap()..html.find("<h2 id=\"series\">").unwrap()];
+    let rows: Vec<&str> = list.split("<tr class=\"").skip(1).collect();
+    assert_eq!(rows.len(), 3, "{list}");
+    assert!(
+        list.find("Found with the newest night (2025-01-20T03:00:00Z)")
+            .unwrap()
+            < list.find("Earlier").unwrap()
+    );
+    assert!(
+        rows[0].starts_with("regression") && rows[0].contains("BenchmarkParse/small-8</a>"),
+        "{}",
+        rows[0]
+    );
+    assert!(rows[0].contains("<td>1.00 µs/op → 2.00 µs/op</td><td class=\"worse\">+100.0%</td><td>95.0%</td><td><code>19abcdef0123</code></td>"), "{}", rows[0]);
+    assert!(rows[1].contains("<td>1.00M instructions → 1.20M instructions</td><td class=\"worse\">+20.0%</td><td>99.9%</td><td><code>14abcdef0123</code></td>"), "{}", rows[1]);
+    assert!(
+        rows[2].starts_with("improvement")
+            && rows[2].contains("<b>size</b>")
+            && rows[2].contains("\u{2212}5.9%"),
+        "{}",
+        rows[2]
+    );
+    // Each drawn change is marked in its chart, at the night it starts, with what changed.
+    assert_eq!(html.matches("<g class=\"cp\">").count(), 2);
+    let href = rows[1]
+        .split("href=\"#")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let row = &html[html.find(&format!("<tr id=\"{href}\">")).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("<code>linux-arm64</code>"), "{row}");
+    let instructions = row.split("<svg").nth(1).unwrap();
+    let marker = instructions
+        .split("<g class=\"cp\">")
+        .nth(1)
+        .expect("a marker in the instructions chart");
+    assert!(marker.starts_with(
+        "<title>startup linux-arm64 go1.24: 1.00M instructions → 1.20M instructions (+20.0%), confidence 99.9%\nfrom the night of 2025-01-15T03:00:00Z, commit 14abcdef0123456789abcdef0123456789\nregression</title>"
+    ), "{marker}");
+    assert!(marker.contains(&format!("stroke=\"{REGRESSION_COLOR}\"")));
+    // Night 14 of 0..=19 on a 260-wide plot from x=64.
+    let x = 64.0 + 14.0 * 260.0 / 19.0;
+    assert!(
+        marker.contains(&format!("x1=\"{}\"", f64::round(x))),
+        "{marker}"
+    );
+    assert!(
+        !row.split("<svg").nth(2).unwrap().contains("class=\"cp\""),
+        "no marker on the time chart"
+    );
+}
+
+#[test]
+fn values_read_in_their_units() {
+    use history::format_value;
+    assert_eq!(
+        format_value(1_234_567.0, "instructions"),
+        "1.23M instructions"
+    );
+    assert_eq!(
+        format_value(987.0, "instructions/op"),
+        "987 instructions/op"
+    );
+    assert_eq!(
+        format_value(12_345.0, "instructions/op"),
+        "12.3k instructions/op"
+    );
+    assert_eq!(format_value(0.5, "ns/op"), "0.500 ns/op");
+    assert_eq!(format_value(1500.0, "ns/op"), "1.50 µs/op");
+    assert_eq!(format_value(2.5e9, "ns/op"), "2.50 s/op");
+    assert_eq!(format_value(12.34, "ms"), "12.3 ms");
+    assert_eq!(format_value(1_572_864.0, "bytes"), "1.5 MiB");
+    assert_eq!(format_value(3.5, "MB/s"), "3.50 MB/s");
+}
+
 #[test]
 fn text_is_escaped() {
     let mut r = cell(
@@ -482,7 +745,7 @@ fn chromium_renders_something() {
     assert!(green, "no pass-green pixel in the screenshot");
 }
 
-/// Writes the dashboard and a history page to `$CROSSMATRIX_HTML_PREVIEW` for a look.
+/// Writes the dashboards and a history page to `$CROSSMATRIX_HTML_PREVIEW` for a look.
 #[test]
 fn preview_when_asked() {
     let Some(dir) = std::env::var_os("CROSSMATRIX_HTML_PREVIEW") else {
@@ -491,4 +754,18 @@ fn preview_when_asked() {
     let dir = std::path::PathBuf::from(dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("report.html"), dashboard()).unwrap();
+    let three = crate::render(
+        crate::ReportFormat::Html,
+        &three_toolchains(),
+        None,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("three-toolchains.html"), three).unwrap();
+    let runs = nightly(20);
+    std::fs::write(
+        dir.join("history.html"),
+        history::history_page(&runs, &with_changes(&runs)),
+    )
+    .unwrap();
 }
