@@ -8,7 +8,7 @@
 //! check it with an XML parser.
 
 use super::{Input, ReportError, Reporter, format_ms, human_size, totals_line};
-use crate::schema::{CellRecord, CellStatus, RunMeta};
+use crate::schema::{CellRecord, CellStatus};
 use crossmatrix_matrix::compare_go_versions;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;

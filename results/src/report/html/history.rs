@@ -525,7 +525,7 @@ fn change_list(history: &History, charts: &[ChartRow<'_>]) -> String {
         }
         out.push_str("</table>\n");
     };
-    table(format!("Found with the newest night ({newest})"), &new);
+    table(format!("Starting on the newest night ({newest})"), &new);
     table("Earlier".to_string(), &older);
     out
 }

@@ -6,6 +6,7 @@ use super::*;
 use crate::RenderOptions;
 use crate::fixtures::{RecordExt, cell, samples};
 use crate::report::tests::{fixture_meta, fixture_records};
+use crate::schema::RunMeta;
 use quick_xml::events::Event;
 
 /// Parses `html` as XML, checking every element is closed by its own end tag. Returns the
@@ -520,6 +521,27 @@ fn history_puts_instructions_and_time_side_by_side_per_target() {
     assert!(names.iter().filter(|n| *n == "svg").count() >= 3 * 2 + 2 * 3);
 }
 
+/// A change point as the change-point module reports one.
+fn change(
+    night: usize,
+    before: f64,
+    after: f64,
+    change_pct: f64,
+    confidence: f64,
+    new: bool,
+    regression: bool,
+) -> history::model::ChangePoint {
+    history::model::ChangePoint {
+        night,
+        before,
+        after,
+        change_pct,
+        confidence,
+        new,
+        regression,
+    }
+}
+
 /// The history of `runs` ([`nightly`]) with three change points as the change-point module
 /// would find them: the arm64 startup's count at night 14 (a regression), the benchmark's
 /// ns/op on the newest night (new), and an older improvement of a size (listed, not drawn).
@@ -535,42 +557,30 @@ fn with_changes(runs: &[(RunMeta, Vec<CellRecord>)]) -> history::model::History 
             .unwrap()
     };
     let step = find(&history, "startup", "instructions", "linux-arm64");
-    history.series[step]
-        .changes
-        .push(history::model::ChangePoint {
-            night: 14,
-            before: 1_000_000.0,
-            after: 1_200_000.0,
-            change_pct: 20.0,
-            confidence: 0.999,
-            new: false,
-            regression: true,
-        });
+    history.series[step].changes.push(change(
+        14,
+        1_000_000.0,
+        1_200_000.0,
+        20.0,
+        0.999,
+        false,
+        true,
+    ));
     let slower = find(&history, "BenchmarkParse/small-8", "ns/op", "linux-arm64");
     history.series[slower]
         .changes
-        .push(history::model::ChangePoint {
-            night: 19,
-            before: 1000.0,
-            after: 2000.0,
-            change_pct: 100.0,
-            confidence: 0.95,
-            new: true,
-            regression: true,
-        });
+        .push(change(19, 1000.0, 2000.0, 100.0, 0.95, true, true));
     // An older improvement of a series without a chart (size) is listed, not drawn.
     let size = find(&history, "size", "bytes", "linux-riscv64");
-    history.series[size]
-        .changes
-        .push(history::model::ChangePoint {
-            night: 3,
-            before: 1_700_000.0,
-            after: 1_600_000.0,
-            change_pct: -5.9,
-            confidence: 0.99,
-            new: false,
-            regression: false,
-        });
+    history.series[size].changes.push(change(
+        3,
+        1_700_000.0,
+        1_600_000.0,
+        -5.9,
+        0.99,
+        false,
+        false,
+    ));
     history
 }
 
@@ -586,7 +596,7 @@ fn change_points_are_marked_and_the_newest_nights_listed_first() {
     let rows: Vec<&str> = list.split("<tr class=\"").skip(1).collect();
     assert_eq!(rows.len(), 3, "{list}");
     assert!(
-        list.find("Found with the newest night (2025-01-20T03:00:00Z)")
+        list.find("Starting on the newest night (2025-01-20T03:00:00Z)")
             .unwrap()
             < list.find("Earlier").unwrap()
     );
