@@ -32,6 +32,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two runs (or two toolchains of one run): regressions, fixes, size and startup.
     Compare(CompareArgs),
+    /// Change points across nights: where each series' level changed (E-divisive means for
+    /// times, level steps for exact counts), since which night and commit, and how sure.
+    History(HistoryArgs),
     /// Merge the output dirs of shards of one matrix into one.
     Merge(MergeArgs),
     /// Explain what this host can and cannot do, and how to fix it.
@@ -206,6 +209,18 @@ pub struct RunOpts {
     /// slowdown of their emulator (1 turns the scaling off).
     #[arg(long, value_name = "F", value_parser = positive_scale)]
     pub timeout_scale: Option<f64>,
+    /// What to measure: `time` (timed startup runs; benchmarks' own ns/op), `instructions`
+    /// (guest instructions counted under the counting qemu: each program's run, each Go
+    /// benchmark's instructions per op; no timed runs) or `both` (in separate runs).
+    #[arg(long, default_value = "time", value_name = "METRIC", value_parser = ["time", "instructions", "both"])]
+    pub metric: String,
+    /// The counting qemu's directory (`ci/host-setup --counter` installs one in
+    /// /opt/crossmatrix/counter, the default; also $CROSSMATRIX_COUNTER).
+    #[arg(long, value_name = "DIR")]
+    pub counter: Option<PathBuf>,
+    /// Counted runs of each program, counted pairs of runs of each benchmark (`--metric`).
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub count_reps: u32,
     /// Run and time every cell again. By default a passing cell whose every input is unchanged
     /// since an earlier run on this machine (same binary, executor, sandbox, rootfs, settings,
     /// boot) reuses that run's figures, marked `reused_from` in its record.
@@ -351,6 +366,32 @@ pub struct CompareArgs {
     /// missing is still said.
     #[arg(long)]
     pub allow_incomplete: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Run dirs, one per night (cells.jsonl + run.json), in any order: they are sorted by
+    /// their run's started_at.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// table, md, json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Only the series whose name, unit and counter (`startup toolchain=go1.27 … program=probe
+    /// ms`, `BenchmarkX … pkg=… instructions/op [qemu-10.0.2]`) match this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub series: Option<String>,
+    /// Time series: the smallest change that counts, in percent; smaller significant shifts
+    /// are read as the runner's drift. Exact counts and sizes: every step counts.
+    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
+    pub min_change: f64,
+    /// Time series: a change point's permutation p-value must be at most this.
+    #[arg(long, value_name = "P", default_value_t = 0.05)]
+    pub max_p: f64,
+    /// Exit 1 when a gate fails: `new-change` (a change point starts at the newest night),
+    /// `new-regression` (one for the worse); repeatable.
+    #[arg(long = "fail-on", value_name = "GATE")]
+    pub fail_on: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,9 @@
-//! `plan`, `report`, `compare`, `merge`, `cache prune` and the internal `__wasm-exec`: each parses what it was
-//! given, calls the library, and prints.
+//! `plan`, `report`, `compare`, `history`, `merge`, `cache prune` and the internal `__wasm-exec`: each parses
+//! what it was given, calls the library, and prints.
 
 use crate::cli::{
-    CacheArgs, CacheCommand, CompareArgs, MergeArgs, PlanArgs, ReportArgs, WasmExecArgs,
+    CacheArgs, CacheCommand, CompareArgs, HistoryArgs, MergeArgs, PlanArgs, ReportArgs,
+    WasmExecArgs,
 };
 use anyhow::{Context, Result, anyhow, bail};
 use crossmatrix_results::report::{RenderOptions, ReportFormat, render};
@@ -168,6 +169,126 @@ pub fn compare(a: CompareArgs) -> Result<ExitCode> {
         eprintln!("  {v}");
     }
     Ok(ExitCode::from(1))
+}
+
+pub fn history(a: HistoryArgs) -> Result<ExitCode> {
+    use crossmatrix_results::history::{
+        DetectOptions, History, HistoryFormat, HistoryGate, check_history_gates, render_history,
+    };
+    let format: HistoryFormat = a
+        .format
+        .parse()
+        .map_err(|e| anyhow!("--format {}: {e}", a.format))?;
+    let gates = a
+        .fail_on
+        .iter()
+        .map(|g| {
+            g.parse::<HistoryGate>()
+                .map_err(|e| anyhow!("--fail-on {g}: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let filter = a
+        .series
+        .as_deref()
+        .map(|re| {
+            regex::Regex::new(re)
+                .map_err(|e| anyhow!("--series {re}: not a regular expression: {e}"))
+        })
+        .transpose()?;
+    if !(a.min_change >= 0.0 && a.min_change.is_finite()) {
+        bail!(
+            "--min-change {}: expected a percentage, 0 or more",
+            a.min_change
+        );
+    }
+    if !(a.max_p > 0.0 && a.max_p <= 1.0) {
+        bail!("--max-p {}: expected a p-value in (0, 1]", a.max_p);
+    }
+    let opts = DetectOptions {
+        min_change_pct: a.min_change,
+        max_p: a.max_p,
+        ..DetectOptions::default()
+    };
+    let mut runs = Vec::with_capacity(a.dirs.len());
+    for dir in &a.dirs {
+        runs.push(read_night(dir)?);
+    }
+    if a.dirs.len() < opts.min_nights() {
+        bail!(
+            "history needs at least {} nights (run dirs), got {}: a change in a time series needs \
+             {} nights on each side before it can be told from a slow night",
+            opts.min_nights(),
+            a.dirs.len(),
+            opts.min_segment
+        );
+    }
+    // Oldest first, whatever order the shell gave; nights with the same start keep theirs.
+    runs.sort_by_key(|(meta, _)| started_at(&meta.started_at));
+    let mut h = History::collect(&runs);
+    if let Some(re) = &filter {
+        let total = h.series.len();
+        h.series.retain(|s| {
+            let mut label = format!("{} {}", s.name, s.unit);
+            if let Some(c) = &s.counter {
+                label.push_str(&format!(" [{c}]"));
+            }
+            re.is_match(&label)
+        });
+        if h.series.is_empty() {
+            bail!(
+                "--series {}: matches none of the {total} series of these nights",
+                re.as_str()
+            );
+        }
+    }
+    h.detect(&opts);
+    print!("{}", render_history(&h, format));
+    let violations = check_history_gates(&h, &gates);
+    if violations.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("{} gate violation(s):", violations.len());
+    for v in &violations {
+        eprintln!("  {v}");
+    }
+    Ok(ExitCode::from(1))
+}
+
+/// One night of `history`: a run dir's run.json and records, or an error that says which file
+/// is missing and what the directory should hold.
+fn read_night(dir: &Path) -> Result<(RunMeta, Vec<CellRecord>)> {
+    if !dir.is_dir() {
+        bail!(
+            "{}: no such directory (history takes run dirs: cells.jsonl + run.json)",
+            dir.display()
+        );
+    }
+    for file in [
+        crossmatrix_results::RUN_META_FILE,
+        crossmatrix_results::CELLS_FILE,
+    ] {
+        if !dir.join(file).is_file() {
+            bail!(
+                "{} is not a run dir: it has no {file} (a run dir holds cells.jsonl and run.json, \
+                 as `crossmatrix run --out` or `merge --out` write them; run.json appears when \
+                 the run starts)",
+                dir.display()
+            );
+        }
+    }
+    let meta = read_run_meta(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let read = read_cells(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for w in &read.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok((meta, read.records))
+}
+
+/// A run's start as a sortable instant; an unparsable one sorts first, by its text.
+fn started_at(s: &str) -> (i64, String) {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| (t.timestamp_millis(), String::new()))
+        .unwrap_or((i64::MIN, s.to_string()))
 }
 
 pub fn merge(a: MergeArgs) -> Result<ExitCode> {

@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         cli::Command::Fetch(a) => fetch::fetch(a),
         cli::Command::Report(a) => commands::report(a),
         cli::Command::Compare(a) => commands::compare(a),
+        cli::Command::History(a) => commands::history(a),
         cli::Command::Merge(a) => commands::merge(a),
         cli::Command::Doctor(a) => doctor::doctor(a),
         cli::Command::Toolchain(a) => toolchain_cmd::toolchain(a),

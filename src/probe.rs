@@ -26,6 +26,7 @@ pub fn probe(a: ProbeArgs) -> Result<ExitCode> {
         run_timeout: a.timeout,
         test_timeout: None,
         prefetched: false,
+        metric: crossmatrix_runner::Metric::Time,
     };
     crate::run::check(&job)?;
     let planned = plan_probes(

@@ -28,6 +28,8 @@ pub(crate) struct Job<'a> {
     pub(crate) test_timeout: Option<Duration>,
     /// `--fetch` already fetched for the paths given, before planning.
     pub(crate) prefetched: bool,
+    /// `--metric`.
+    pub(crate) metric: crossmatrix_runner::Metric,
 }
 
 /// How a finished run is shown and what exit code it gives.
@@ -40,10 +42,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     } else {
         a.timing
     };
+    let metric: crossmatrix_runner::Metric =
+        a.opts.metric.parse().map_err(|e: String| anyhow!(e))?;
     let job = Job {
         opts: &a.opts,
         shard: a.matrix.shard.clone(),
-        reps: a.reps,
+        // `--metric instructions`: counted runs only, no timed ones.
+        reps: if metric.times() { a.reps } else { 0 },
+        metric,
         warmups: a.warmup,
         timing,
         run_timeout: a.timeout,
@@ -74,6 +80,7 @@ pub fn test(a: TestArgs) -> Result<ExitCode> {
         shard: a.matrix.shard.clone(),
         // Tests are run, not timed.
         reps: 0,
+        metric: a.opts.metric.parse().map_err(|e: String| anyhow!(e))?,
         warmups: 0,
         timing: TimingMode::Quiet,
         run_timeout: 30.0,
@@ -112,6 +119,10 @@ fn plan(job: &Job<'_>, req: &PlanRequest) -> Result<Planned> {
 pub(crate) fn check(job: &Job<'_>) -> Result<()> {
     if job.run_timeout <= 0.0 || job.opts.build_timeout <= 0.0 {
         bail!("--timeout and --build-timeout must be positive numbers of seconds");
+    }
+    // A counter named on the command line must be there, before any work.
+    if let (Some(dir), true) = (&job.opts.counter, job.metric.counts()) {
+        crossmatrix_toolchains::counter::Counter::at(dir).map_err(|e| anyhow!("--counter: {e}"))?;
     }
     Ok(())
 }
@@ -237,6 +248,9 @@ fn prepare(
         cwd: std::env::current_dir()
             .map(|d| d.display().to_string())
             .unwrap_or_default(),
+        commit: std::env::current_dir()
+            .ok()
+            .and_then(|d| host::project_commit(&d)),
         toolchains,
     };
     let runner = Runner::new(
@@ -262,10 +276,35 @@ fn prepare(
             retries: o.retries,
             timeout_scale: o.timeout_scale,
             reuse: !o.rerun,
+            metric: job.metric,
+            counter: counter(job)?,
+            count_reps: o.count_reps,
         },
         planned.host,
     )?;
     Ok((spec, runner))
+}
+
+/// The counting qemu of a run that counts: `--counter DIR` must hold one (an error now, before
+/// any work); without it, the default install or `$CROSSMATRIX_COUNTER`, else the reason each
+/// cell will give (`uncounted`), said once here too — the timed metric still works.
+fn counter(
+    job: &Job<'_>,
+) -> Result<Result<std::sync::Arc<crossmatrix_toolchains::counter::Counter>, String>> {
+    use crossmatrix_toolchains::counter::{Counter, DEFAULT_COUNTER_DIR};
+    if !job.metric.counts() {
+        return Ok(Err("the run does not count (--metric time)".into()));
+    }
+    let why = match Counter::find(job.opts.counter.as_deref()) {
+        Ok(Some(c)) => return Ok(Ok(std::sync::Arc::new(c))),
+        Err(e) if job.opts.counter.is_some() => bail!("--counter: {e}"),
+        Err(e) => format!("{e}: instructions are not counted"),
+        Ok(None) => format!(
+            "no counting qemu installed (looked in {DEFAULT_COUNTER_DIR}; install it with `ci/host-setup --counter`, or pass --counter DIR): instructions are not counted"
+        ),
+    };
+    eprintln!("warning: {why}");
+    Ok(Err(why))
 }
 
 /// Prints the report (and appends it to `$GITHUB_STEP_SUMMARY`), the notes, and picks the exit

@@ -322,6 +322,8 @@ eq "night 1: the dashboard deployed (Pages artifact with index.html, deploy step
   "$(python3 -c 'import io, sys, tarfile, zipfile; print(" ".join(tarfile.open(fileobj=io.BytesIO(zipfile.ZipFile(sys.argv[1]).read("artifact.tar"))).getnames()))' \
       "$TMP/artifacts/1001/github-pages/github-pages.zip" 2>/dev/null):$(step "$N/merge" actions/deploy-pages@v4)" ". ./index.html:success"
 eq "night 1: history holds 1 night" "$(history_nights "$TMP/h1")" 1
+eq "night 1: change points wait for 6 nights" \
+  "$(step "$N/merge" "Change points across nights"):$(has 'Change points across nights: 1 night(s) so far, 6 needed.' && echo said)" "success:said"
 digest "$before"
 
 # --- night 2: warm from the cache, gated against night 1 -----------------------------------------
@@ -338,6 +340,8 @@ check "night 2: the merge is complete" quiet "$BIN" report "$TMP/n2" --format md
 eq "night 2: the gate compared with night 1 and passed" \
   "$(step "$N/merge" "Gate against the previous nightly"):$(has "$PLANNED cells compared: 0 regressed" && echo compared)" "success:compared"
 eq "night 2: history holds 2 nights" "$(history_nights "$TMP/h2")" 2
+eq "night 2: change points wait for 6 nights" \
+  "$(step "$N/merge" "Change points across nights"):$(has 'Change points across nights: 2 night(s) so far, 6 needed.' && echo said)" "success:said"
 digest "$before"
 
 # --- pull requests --------------------------------------------------------------------------
@@ -402,10 +406,10 @@ eq "lost shard: merge fails, naming the missing shard and cells" \
   "$(step "$N/merge" "Merge the shards"):$(has 'incomplete: shard 3/4 missing, 2 planned cells without a record' && echo named)" "failure:named"
 eq "lost shard: no gate on an incomplete merge" "$(step "$N/merge" "Gate against the previous nightly")" none
 got=
-for s in Reports "Dashboard and history" actions/cache/save@v5 actions/upload-artifact@v7 \
+for s in Reports "Change points across nights" "Dashboard and history" actions/cache/save@v5 actions/upload-artifact@v7 \
          actions/upload-pages-artifact@v5 actions/deploy-pages@v4; do got+="$(step "$N/merge" "$s") "; done
-eq "lost shard: reports, dashboard, history, artifacts and Pages still ran" "$got" \
-  "success success success success success success "
+eq "lost shard: reports, change points, dashboard, history, artifacts and Pages still ran" "$got" \
+  "success success success success success success success "
 art_extract 1003 crossmatrix-nightly "$TMP/n3" || true
 eq "lost shard: the merged artifact holds the 6 cells that ran" "$(lines "$TMP/n3/cells.jsonl" 2>/dev/null)" $((PLANNED - 2))
 rc=0; "$BIN" report "$TMP/n3" --format md >/dev/null 2>&1 || rc=$?

@@ -142,6 +142,18 @@ pub struct CellSide {
     /// What passed only on a retry (`--retries`): its tests, or the whole run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flaky: Vec<String>,
+    /// Counted instructions (`--metric instructions|both`): the program's run (`run`) and each
+    /// benchmark's per op, with what counted them.
+    #[serde(skip)]
+    counts: Vec<Counted>,
+}
+
+/// One count of a side: what it is of, the figure, its counter.
+#[derive(Debug, Clone, PartialEq)]
+struct Counted {
+    subject: String,
+    value: f64,
+    counter: String,
 }
 
 impl CellSide {
@@ -160,6 +172,7 @@ impl CellSide {
             startup_median_ms: median(&samples_ms),
             samples_ms,
             flaky: rec.flaky_entries().into_iter().map(|(n, _, _)| n).collect(),
+            counts: counts_of(rec),
         }
     }
 
@@ -170,6 +183,78 @@ impl CellSide {
             (s, Some(c)) => format!("{} ({})", s.as_str(), c.code()),
         }
     }
+}
+
+/// The counts of a record: its program's run, then each benchmark's per op (a benchmark seen
+/// twice, with `-count`, once).
+fn counts_of(rec: &CellRecord) -> Vec<Counted> {
+    use crate::report::counter_label;
+    let mut out: Vec<Counted> = rec
+        .instructions
+        .iter()
+        .map(|i| Counted {
+            subject: "run".into(),
+            value: i.count as f64,
+            counter: counter_label(&i.counter),
+        })
+        .collect();
+    for b in rec.tests.iter().flat_map(|t| &t.benchmarks) {
+        let Some(i) = &b.instructions else { continue };
+        if out.iter().any(|c| c.subject == b.name) {
+            continue;
+        }
+        out.push(Counted {
+            subject: b.name.clone(),
+            value: i.per_op,
+            counter: counter_label(&i.counter),
+        });
+    }
+    out
+}
+
+/// How a count moved: exact figures, so any change is a change — unless the two were counted
+/// by different counters (another qemu, another CPU model), which are not compared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstructionsDelta {
+    /// `run` (the program's instructions) or the benchmark's name (instructions per op).
+    pub subject: String,
+    pub base: f64,
+    pub new: f64,
+    pub delta_pct: f64,
+    /// What counted each side: `qemu-10.0.13 cpu=cortex-a57`.
+    pub base_counter: String,
+    pub new_counter: String,
+}
+
+impl InstructionsDelta {
+    /// Both sides counted by the same qemu on the same CPU model.
+    pub fn comparable(&self) -> bool {
+        self.base_counter == self.new_counter
+    }
+    pub fn changed(&self) -> bool {
+        self.comparable() && self.base != self.new
+    }
+}
+
+fn instruction_deltas(base: &CellSide, new: &CellSide) -> Vec<InstructionsDelta> {
+    base.counts
+        .iter()
+        .filter_map(|b| {
+            let n = new.counts.iter().find(|n| n.subject == b.subject)?;
+            Some(InstructionsDelta {
+                subject: b.subject.clone(),
+                base: b.value,
+                new: n.value,
+                delta_pct: if b.value > 0.0 {
+                    (n.value - b.value) / b.value * 100.0
+                } else {
+                    0.0
+                },
+                base_counter: b.counter.clone(),
+                new_counter: n.counter.clone(),
+            })
+        })
+        .collect()
 }
 
 /// How the binary's size moved.
@@ -220,6 +305,9 @@ pub struct CellComparison {
     pub new: Option<CellSide>,
     pub size: Option<SizeDelta>,
     pub startup: Option<StartupDelta>,
+    /// Counts on both sides (`--metric instructions|both`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instructions: Vec<InstructionsDelta>,
 }
 
 /// The headline numbers.
@@ -244,6 +332,15 @@ pub struct Summary {
     pub startup_significant: usize,
     /// Geometric mean of the median ratios of the significant cells, as a percent change.
     pub startup_geomean_pct: Option<f64>,
+    /// Counts (a program's, a benchmark's per op) on both sides by the same counter.
+    #[serde(default)]
+    pub instructions_compared: usize,
+    /// Of those, the ones that changed (by any amount: counts are exact).
+    #[serde(default)]
+    pub instructions_changed: usize,
+    /// Counts on both sides by different counters (another qemu or CPU model): not compared.
+    #[serde(default)]
+    pub instructions_incomparable: usize,
     /// Go tests found on both sides (test cells).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tests_compared: usize,
@@ -441,6 +538,7 @@ fn compare_keyed(
                 new: None,
                 size: None,
                 startup: None,
+                instructions: Vec::new(),
             },
         };
         cells.push(cmp);
@@ -454,6 +552,7 @@ fn compare_keyed(
                 new: Some(side(key, n)),
                 size: None,
                 startup: None,
+                instructions: Vec::new(),
             });
         }
     }
@@ -482,6 +581,10 @@ fn compare_keyed(
         .collect();
     summary.startup_significant = significant.len();
     summary.startup_geomean_pct = geomean(significant).map(|g| (g - 1.0) * 100.0);
+    let counts: Vec<&InstructionsDelta> = cells.iter().flat_map(|c| &c.instructions).collect();
+    summary.instructions_compared = counts.iter().filter(|d| d.comparable()).count();
+    summary.instructions_changed = counts.iter().filter(|d| d.changed()).count();
+    summary.instructions_incomparable = counts.iter().filter(|d| !d.comparable()).count();
     summary.tests_compared = base
         .iter()
         .filter_map(|(k, b)| {
@@ -630,6 +733,7 @@ fn compare_pair(key: &str, base: CellSide, new: CellSide, opts: &CompareOptions)
         }
         _ => None,
     };
+    let instructions = instruction_deltas(&base, &new);
     CellComparison {
         key: key.to_string(),
         change: Change::classify(&base, &new),
@@ -637,6 +741,7 @@ fn compare_pair(key: &str, base: CellSide, new: CellSide, opts: &CompareOptions)
         new: Some(new),
         size,
         startup,
+        instructions,
     }
 }
 
@@ -778,12 +883,15 @@ pub enum Gate {
     StartupIncrease(f64),
     /// Any cell of the new side with a flaky test (failed, then passed on a retry).
     Flaky,
+    /// Any count (a program's instructions, a benchmark's per op) that grew by more than this
+    /// many percent (`instructions>+0%`: any growth), counted by the same counter.
+    InstructionsIncrease(f64),
 }
 
 /// Why a gate did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid gate `{input}`: {reason}; gates are `new-failure`, `flaky`, `size>+P%` and `startup>+P%` (e.g. `size>+5%`)"
+    "invalid gate `{input}`: {reason}; gates are `new-failure`, `flaky`, `size>+P%`, `startup>+P%` and `instructions>+P%` (e.g. `size>+5%`)"
 )]
 pub struct GateParseError {
     pub input: String,
@@ -807,14 +915,21 @@ impl FromStr for Gate {
         }
         let Some((name, limit)) = lower.split_once('>') else {
             return Err(err(match lower.as_str() {
-                "size" | "startup" => format!("`{lower}` needs a limit, as in `{lower}>+5%`"),
+                "size" | "startup" | "instructions" => {
+                    format!("`{lower}` needs a limit, as in `{lower}>+5%`")
+                }
                 _ => format!("unknown gate `{compact}`"),
             }));
         };
         let make: fn(f64) -> Gate = match name {
             "size" => Gate::SizeIncrease,
             "startup" => Gate::StartupIncrease,
-            _ => return Err(err(format!("unknown measure `{name}` (size or startup)"))),
+            "instructions" => Gate::InstructionsIncrease,
+            _ => {
+                return Err(err(format!(
+                    "unknown measure `{name}` (size, startup or instructions)"
+                )));
+            }
         };
         let Some(number) = limit.strip_suffix('%') else {
             return Err(err(format!(
@@ -843,6 +958,7 @@ impl fmt::Display for Gate {
             Gate::SizeIncrease(p) => write!(f, "size>+{p}%"),
             Gate::StartupIncrease(p) => write!(f, "startup>+{p}%"),
             Gate::Flaky => f.write_str("flaky"),
+            Gate::InstructionsIncrease(p) => write!(f, "instructions>+{p}%"),
         }
     }
 }
@@ -912,6 +1028,23 @@ pub fn check_gates(cmp: &Comparison, gates: &[Gate]) -> Vec<GateViolation> {
                             s.verdict()
                         )
                     }),
+                Gate::InstructionsIncrease(limit) => {
+                    let grown: Vec<String> = c
+                        .instructions
+                        .iter()
+                        .filter(|d| d.comparable() && d.new > d.base && d.delta_pct > limit)
+                        .map(|d| {
+                            format!(
+                                "{}: {} → {} ({})",
+                                d.subject,
+                                d.base,
+                                d.new,
+                                pct(d.delta_pct)
+                            )
+                        })
+                        .collect();
+                    (!grown.is_empty()).then(|| grown.join("; "))
+                }
                 Gate::Flaky => c.new.as_ref().filter(|n| !n.flaky.is_empty()).map(|n| {
                     let was = c.base.as_ref().is_some_and(|b| !b.flaky.is_empty());
                     format!(

@@ -55,6 +55,7 @@ pub(crate) fn cell(id: &str, status: CellStatus) -> CellRecord {
         run: None,
         startup: None,
         instructions: None,
+        uncounted: None,
         status,
         cause: None,
         hint: None,

@@ -5,6 +5,7 @@ pub mod compare;
 pub mod complete;
 #[cfg(test)]
 mod fixtures;
+pub mod history;
 pub mod merge;
 pub mod report;
 pub mod resume;
@@ -19,6 +20,10 @@ pub use compare::{
 };
 pub use complete::Completeness;
 pub use crossmatrix_matrix::Cause;
+pub use history::{
+    ChangePoint, DetectOptions, History, HistoryFormat, HistoryGate, HistorySeries, Night, analyze,
+    check_history_gates, render_history,
+};
 pub use merge::{MergeError, MergeInput, merge};
 pub use report::{
     RenderOptions, ReportError, ReportFormat, TRAP_PROGRAM_PREFIX, format_ms, human_size,

@@ -137,6 +137,8 @@ pub fn merge(inputs: &[MergeInput]) -> Result<(RunMeta, Vec<CellRecord>), MergeE
     meta.matrix_planned = Vec::new();
     // A merge is not resumed: it has no command of its own.
     meta.command = Vec::new();
+    // The shards of one nightly test one commit; one that did not record it takes another's.
+    meta.commit = inputs.iter().find_map(|i| i.meta.commit.clone());
     let recorded: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
     meta.planned = planned;
     meta.totals = Totals::from_records(&records);
@@ -372,6 +374,36 @@ mod tests {
             merge(&[shard(1, &["a", "d"]), shard(2, &["b"]), shard(3, &["c"])]).unwrap();
         assert!(crate::Completeness::of(&meta, &records).is_complete());
         assert!(!meta.interrupted);
+    }
+
+    #[test]
+    fn the_commit_is_carried_through() {
+        let id = "go1.27/linux-amd64/cgo0/rootfs-scratch/a";
+        let input = |label: &str, commit: Option<&str>| {
+            let mut meta = meta_of(
+                &[id.into()],
+                "1/2",
+                "h",
+                "2025-01-02T03:04:00Z",
+                "2025-01-02T03:05:00Z",
+            );
+            meta.commit = commit.map(String::from);
+            MergeInput {
+                label: label.into(),
+                meta,
+                records: vec![cell(id, CellStatus::Pass)],
+            }
+        };
+        let (meta, _) = merge(&[input("a", None), input("b", Some("c0ffee"))]).unwrap();
+        assert_eq!(meta.commit.as_deref(), Some("c0ffee"));
+        let (meta, _) = merge(&[input("a", None)]).unwrap();
+        assert_eq!(meta.commit, None);
+        // Through run.json and back, and absent from it when unknown.
+        let mut m = fixture_meta();
+        assert!(!serde_json::to_string(&m).unwrap().contains("commit"));
+        m.commit = Some("c0ffee".into());
+        let back: RunMeta = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back.commit.as_deref(), Some("c0ffee"));
     }
 
     #[test]

@@ -363,6 +363,10 @@ pub struct CellRecord {
     /// Guest instructions of one run of the program (`--metric instructions|both`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<InstructionsRecord>,
+    /// Why the run asked for counts and this cell (or some of its benchmarks) has none: no
+    /// counting qemu, no emulator for the arch, a counted run that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncounted: Option<String>,
     pub status: CellStatus,
     /// The cell's cause (the failing step's, or the skip's).
     #[serde(default)]
@@ -693,6 +697,7 @@ impl CellRecord {
             run: None,
             startup: None,
             instructions: None,
+            uncounted: None,
             status: CellStatus::Skipped,
             cause: None,
             hint: None,
@@ -836,6 +841,11 @@ pub struct RunMeta {
     pub command: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cwd: String,
+    /// The commit of the project the run tested: `$GITHUB_SHA` when set, else `git rev-parse
+    /// HEAD` in the directory the run started in; absent outside a git work tree. `history`
+    /// says at which commit a change point starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
     pub jobs: usize,
     pub reps: u32,
     /// When the timed runs ran (`quiet`, `exclusive`, `overlap`: `--timing`); absent when

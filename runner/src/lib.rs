@@ -20,6 +20,7 @@ pub mod gotest;
 pub mod runner;
 pub mod test2json;
 
+pub use cell::count::Metric;
 pub use cell::inspect;
 pub use cell::shared::RunnerConfig;
 pub use cell::time::{TimingJob, TimingMode};

@@ -43,6 +43,8 @@ pub struct RunSpec {
     /// The command that planned the run and where it ran (see [`RunMeta::command`]).
     pub command: Vec<String>,
     pub cwd: String,
+    /// The project's commit (see [`RunMeta::commit`]): [`crate::host::project_commit`].
+    pub commit: Option<String>,
     pub toolchains: Vec<ToolchainInfo>,
 }
 
@@ -353,6 +355,7 @@ fn run_meta(spec: &RunSpec, opts: &RunOptions, started: String, records: &[CellR
         matrix_planned: spec.matrix_planned.clone(),
         command: spec.command.clone(),
         cwd: spec.cwd.clone(),
+        commit: spec.commit.clone(),
         jobs: opts.jobs,
         reps: opts.reps,
         timing: opts.timing.clone(),

@@ -148,6 +148,7 @@ fn spec(cells: &[Cell]) -> RunSpec {
         matrix_planned: Vec::new(),
         command: Vec::new(),
         cwd: String::new(),
+        commit: None,
         plan: Plan {
             cells: cells.to_vec(),
         },

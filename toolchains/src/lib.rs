@@ -5,6 +5,7 @@
 
 pub mod binfmt;
 pub mod cc;
+pub mod counter;
 pub mod cpu_model;
 pub mod doctor;
 pub mod emulator;

@@ -29,6 +29,7 @@ pub(super) fn render(cmp: &Comparison, sink: &mut dyn Sink) -> String {
     }
     size_section(cmp, sink);
     startup_section(cmp, sink);
+    instructions_section(cmp, sink);
     sink.finish()
 }
 
@@ -149,6 +150,20 @@ fn headline(cmp: &Comparison, sink: &mut dyn Sink) {
             s.tests_still_failing,
             s.tests_compared
         ));
+    }
+    if s.instructions_compared + s.instructions_incomparable > 0 {
+        let mut line = format!(
+            "instructions: {} of {} counts changed (exact: any change is one)",
+            s.instructions_changed, s.instructions_compared
+        );
+        if s.instructions_incomparable > 0 {
+            let _ = write!(
+                line,
+                "; {} counted by different counters, not compared",
+                s.instructions_incomparable
+            );
+        }
+        lines.push(line);
     }
     if s.newly_flaky + s.no_longer_flaky > 0 {
         lines.push(format!(
@@ -319,6 +334,69 @@ fn startup_section(cmp: &Comparison, sink: &mut dyn Sink) {
         &run_columns(cmp, &[("delta", false)]),
         &rows,
         None,
+    );
+}
+
+/// Every count that changed, largest relative growth first, then those counted by different
+/// counters (not compared: another qemu or CPU model counts differently).
+fn instructions_section(cmp: &Comparison, sink: &mut dyn Sink) {
+    let mut changed: Vec<(&CellComparison, &super::InstructionsDelta)> = cmp
+        .cells
+        .iter()
+        .flat_map(|c| c.instructions.iter().map(move |d| (c, d)))
+        .filter(|(_, d)| d.changed() || !d.comparable())
+        .collect();
+    if changed.is_empty() {
+        return;
+    }
+    changed.sort_by(|a, b| {
+        b.1.comparable()
+            .cmp(&a.1.comparable())
+            .then(b.1.delta_pct.total_cmp(&a.1.delta_pct))
+    });
+    let figure = |v: f64| {
+        if v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.2}")
+        }
+    };
+    let rows: Vec<Vec<Styled>> = changed
+        .iter()
+        .map(|(c, d)| {
+            let delta = if d.comparable() {
+                Styled {
+                    text: format!("{} ({})", figure(d.new - d.base), pct(d.delta_pct)),
+                    style: Some(if d.new > d.base { RED } else { GREEN }),
+                }
+            } else {
+                Styled {
+                    text: format!("not compared: {} vs {}", d.base_counter, d.new_counter),
+                    style: Some(YELLOW),
+                }
+            };
+            let what = if d.subject == "run" {
+                c.key.clone()
+            } else {
+                format!("{} {} (per op)", c.key, d.subject)
+            };
+            vec![
+                Styled::plain(what),
+                Styled::plain(figure(d.base)),
+                Styled::plain(figure(d.new)),
+                delta,
+            ]
+        })
+        .collect();
+    let unchanged = cmp.summary.instructions_compared - cmp.summary.instructions_changed;
+    sink.table(
+        &Title {
+            text: "INSTRUCTIONS (counted)",
+            markdown: "Instructions (counted)",
+        },
+        &run_columns(cmp, &[("delta", false)]),
+        &rows,
+        (unchanged > 0).then(|| format!("{unchanged} more counts unchanged")),
     );
 }
 

@@ -281,7 +281,7 @@ fn gates_parse() {
     for (input, reason) in [
         ("size>5", "must be a percentage, as in `size>+5%`"),
         ("size", "needs a limit, as in `size>+5%`"),
-        ("binary>5%", "unknown measure `binary` (size or startup)"),
+        ("binary>5%", "unknown measure `binary` (size, startup or instructions)"),
         ("new-failure!", "unknown gate `new-failure!`"),
         ("startup>+ten%", "`+ten` is not a number"),
         ("startup>-3%", "is negative"),
@@ -292,7 +292,9 @@ fn gates_parse() {
         assert!(msg.contains(reason), "{input}: {msg}");
         assert!(msg.starts_with(&format!("invalid gate `{input}`")), "{msg}");
         assert!(
-            msg.contains("`new-failure`, `flaky`, `size>+P%` and `startup>+P%`"),
+            msg.contains(
+                "`new-failure`, `flaky`, `size>+P%`, `startup>+P%` and `instructions>+P%`"
+            ),
             "{msg}"
         );
     }
@@ -444,4 +446,84 @@ fn go_tests_compare_one_by_one_and_a_broken_test_trips_the_gate() {
     let json: serde_json::Value =
         serde_json::from_str(&render_comparison(&cmp, CompareFormat::Json, false)).unwrap();
     assert_eq!(json["tests"][0]["change"], "broke");
+}
+
+/// A record with a counted run and one counted benchmark.
+fn counted(id: &str, count: u64, per_op: f64, qemu: &str) -> CellRecord {
+    use crate::schema::{BenchInstructions, CounterInfo, InstructionsRecord};
+    let counter = CounterInfo {
+        qemu_version: qemu.into(),
+        cpu: Some("cortex-a57".into()),
+        arch: "aarch64".into(),
+    };
+    let mut r = cell(id, Pass);
+    r.instructions = Some(InstructionsRecord {
+        count,
+        samples: vec![count; 3],
+        excluded: vec![],
+        counter: counter.clone(),
+    });
+    let mut t = crate::fixtures::test_cell(id, &[]);
+    let b = crate::schema::BenchmarkResult {
+        name: "BenchmarkWork".into(),
+        procs: 1,
+        iterations: 1000,
+        ns_per_op: 1000.0,
+        bytes_per_op: None,
+        allocs_per_op: None,
+        metrics: Default::default(),
+        instructions: Some(BenchInstructions {
+            per_op,
+            samples_per_op: vec![per_op; 3],
+            n: [2, 7130],
+            counter,
+        }),
+    };
+    t.tests.as_mut().unwrap().benchmarks = vec![b];
+    r.tests = t.tests;
+    r
+}
+
+#[test]
+fn counts_compare_exactly_and_only_under_the_same_counter() {
+    let id = "go1.27/linux-arm64/cgo0/rootfs-scratch/probe";
+    let opts = CompareOptions::default();
+    // One instruction per op more is a change; the program's count did not move.
+    let cmp = compare(
+        &[counted(id, 287_334, 7016.03, "10.0.13")],
+        &[counted(id, 287_334, 7017.03, "10.0.13")],
+        &opts,
+    );
+    assert_eq!(cmp.summary.instructions_compared, 2);
+    assert_eq!(cmp.summary.instructions_changed, 1);
+    let text = render_comparison(&cmp, CompareFormat::Table, false);
+    assert!(
+        text.contains("instructions: 1 of 2 counts changed"),
+        "{text}"
+    );
+    assert!(text.contains("INSTRUCTIONS (counted)"), "{text}");
+    assert!(text.contains("BenchmarkWork (per op)"), "{text}");
+    assert!(text.contains("1 more counts unchanged"), "{text}");
+    let v = check_gates(&cmp, &["instructions>+0%".parse().unwrap()]);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(
+        v[0].detail.contains("BenchmarkWork: 7016.03 → 7017.03"),
+        "{}",
+        v[0].detail
+    );
+    assert!(check_gates(&cmp, &["instructions>+1%".parse().unwrap()]).is_empty());
+    // Counted by another qemu: not compared, and said.
+    let cmp = compare(
+        &[counted(id, 287_334, 7016.03, "10.0.13")],
+        &[counted(id, 290_001, 7100.0, "11.1.3")],
+        &opts,
+    );
+    assert_eq!(cmp.summary.instructions_compared, 0);
+    assert_eq!(cmp.summary.instructions_incomparable, 2);
+    let text = render_comparison(&cmp, CompareFormat::Table, false);
+    assert!(
+        text.contains("not compared: qemu-10.0.13 cpu=cortex-a57 vs qemu-11.1.3 cpu=cortex-a57"),
+        "{text}"
+    );
+    assert!(check_gates(&cmp, &["instructions>+0%".parse().unwrap()]).is_empty());
 }

@@ -14,7 +14,7 @@ use crate::schema::{CellRecord, CellStatus};
 
 /// The axes of a cell, in the order every format writes them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(super) struct Axes {
+pub(crate) struct Axes {
     pub toolchain: String,
     /// `linux-arm64`, `linux-arm-GOARM7`.
     pub target: String,
@@ -57,7 +57,7 @@ impl Axes {
 
 /// What a series measures the quantity of.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(super) enum Subject {
+pub(crate) enum Subject {
     /// The cell's program started and ran to its end (the timed runs).
     Startup,
     /// The cell's binary.
@@ -86,7 +86,7 @@ impl Subject {
 
 /// The quantity, in the unit crossmatrix recorded it in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(super) enum Quantity {
+pub(crate) enum Quantity {
     /// Startup median, milliseconds.
     StartupMs,
     /// Binary size, bytes.
@@ -137,7 +137,7 @@ impl Quantity {
 
 /// One value of one series: the median of its samples, with their range.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Series {
+pub(crate) struct Series {
     pub axes: Axes,
     pub subject: Subject,
     pub quantity: Quantity,
@@ -185,7 +185,7 @@ fn clean(s: &str) -> String {
 /// passing or built cell's binary size, each Go benchmark's quantities. Samples of one series
 /// seen more than once (a benchmark run with `-count N`) are pooled; a cell recorded twice
 /// keeps its last startup and size. Non-finite values are left out.
-pub(super) fn series(records: &[CellRecord]) -> Vec<Series> {
+pub(crate) fn series(records: &[CellRecord]) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
     // Index of each key in `out`, and the raw samples of each.
     let mut index: std::collections::HashMap<(Axes, Subject, Quantity, Option<String>), usize> =
@@ -358,7 +358,7 @@ pub(super) fn number(v: f64) -> String {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::fixtures::{RecordExt, cell, test_cell};
     use crate::schema::{BenchmarkResult, EmulatorInfo};

@@ -4,7 +4,7 @@
 pub(crate) mod ansi;
 mod benchstat;
 mod bmf;
-mod dashboard;
+pub(crate) mod dashboard;
 mod emulator_notes;
 mod github_benchmark;
 mod html;
@@ -24,6 +24,7 @@ use crate::schema::{CellRecord, RunMeta};
 use std::fmt;
 use std::str::FromStr;
 
+pub(crate) use dashboard::counter_label;
 pub use html::render_html_history;
 pub use portability::{TRAP_PROGRAM_PREFIX, is_trap_suite, render_portability};
 pub use units::{format_ms, human_size};
@@ -306,6 +307,30 @@ fn startup_label(rec: &CellRecord) -> String {
     match &rec.startup {
         Some(s) => format!("{} ± {}", format_ms(s.median_ms), format_ms(s.mad_ms)),
         None => "-".into(),
+    }
+}
+
+/// A program's counted instructions (`287334`, `287334 ±0.004%` when the counted runs
+/// differed), a test cell's counted benchmarks (`3 benchmarks`), or `-`.
+fn instructions_label(rec: &CellRecord) -> String {
+    if let Some(i) = &rec.instructions {
+        let spread = i.spread();
+        return if spread > 1.0 {
+            format!("{} ±{:.3}%", i.count, (spread - 1.0) * 100.0)
+        } else {
+            i.count.to_string()
+        };
+    }
+    let counted = rec.tests.as_ref().map_or(0, |t| {
+        t.benchmarks
+            .iter()
+            .filter(|b| b.instructions.is_some())
+            .count()
+    });
+    match counted {
+        0 => "-".into(),
+        1 => "1 benchmark".into(),
+        n => format!("{n} benchmarks"),
     }
 }
 

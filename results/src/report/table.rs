@@ -2,8 +2,8 @@
 //! indented line under it, then the totals.
 
 use super::{
-    Input, ReportError, Reporter, failing_tests, flaky_tests, size_label, startup_label,
-    tests_label, totals_line, wall_time_note,
+    Input, ReportError, Reporter, failing_tests, flaky_tests, instructions_label, size_label,
+    startup_label, tests_label, totals_line, wall_time_note,
 };
 use crate::schema::{CellRecord, CellStatus};
 use crossmatrix_matrix::Cause;
@@ -60,6 +60,10 @@ impl Reporter for TableReporter {
             all.iter().partition(|r| no_test_files(r));
         let with_cause = records.iter().any(|r| r.status != CellStatus::Pass);
         let with_tests = records.iter().any(|r| r.tests.is_some());
+        // `--metric instructions|both`: a column of counts, and why a cell has none.
+        let with_counts = records
+            .iter()
+            .any(|r| r.instructions.is_some() || r.uncounted.is_some());
         let mut header = vec!["STATUS", "CELL", "EXECUTOR", "SIZE", "STARTUP"];
         let mut aligns = vec![
             Align::Left,
@@ -68,6 +72,10 @@ impl Reporter for TableReporter {
             Align::Right,
             Align::Right,
         ];
+        if with_counts {
+            header.push("INSTRUCTIONS");
+            aligns.push(Align::Right);
+        }
         if with_tests {
             header.push("TESTS");
             aligns.push(Align::Left);
@@ -88,6 +96,9 @@ impl Reporter for TableReporter {
                     size_label(r),
                     startup_label(r),
                 ];
+                if with_counts {
+                    cells.push(instructions_label(r));
+                }
                 if with_tests {
                     cells.push(tests_label(r));
                 }
@@ -103,7 +114,12 @@ impl Reporter for TableReporter {
                     .hint
                     .as_deref()
                     .filter(|h| failed && !h.trim().is_empty())
-                    .map(one_line);
+                    .map(one_line)
+                    .or_else(|| {
+                        r.uncounted
+                            .as_deref()
+                            .map(|u| format!("not counted: {}", one_line(u)))
+                    });
                 let mut tests: Vec<ListedTest> = failing_tests(r)
                     .into_iter()
                     .map(|(name, why)| ListedTest {

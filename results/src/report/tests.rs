@@ -120,6 +120,7 @@ fn record(
         run: None,
         startup: None,
         instructions: None,
+        uncounted: None,
         status,
         cause: None,
         hint: None,
@@ -268,6 +269,7 @@ pub(crate) fn fixture_meta() -> RunMeta {
         matrix_planned: Vec::new(),
         command: Vec::new(),
         cwd: String::new(),
+        commit: None,
         jobs: 2,
         reps: 5,
         timing: Some("quiet".into()),
@@ -707,4 +709,55 @@ fn github_action_benchmark_golden() {
 #[test]
 fn openmetrics_golden() {
     check_golden("openmetrics.txt", &dashboard(ReportFormat::OpenMetrics));
+}
+
+#[test]
+fn counted_instructions_are_a_column_and_a_missing_count_says_why() {
+    use crate::fixtures::{RecordExt, cell};
+    use crate::schema::{CounterInfo, InstructionsRecord};
+    let counter = CounterInfo {
+        qemu_version: "10.0.13".into(),
+        cpu: Some("cortex-a57".into()),
+        arch: "aarch64".into(),
+    };
+    let mut exact =
+        cell("go1.27/linux-arm64/cgo0/rootfs-scratch/a", CellStatus::Pass).size(1 << 20);
+    exact.instructions = Some(InstructionsRecord {
+        count: 287_334,
+        samples: vec![287_334, 287_334, 287_334],
+        excluded: vec![25_792, 25_792, 25_752],
+        counter: counter.clone(),
+    });
+    let mut varied = cell(
+        "go1.27/linux-riscv64/cgo0/rootfs-scratch/a",
+        CellStatus::Pass,
+    );
+    varied.instructions = Some(InstructionsRecord {
+        count: 341_535,
+        samples: vec![341_516, 341_535, 341_545],
+        excluded: vec![],
+        counter,
+    });
+    let mut none = cell(
+        "go1.27/linux-ppc64le/cgo0/rootfs-scratch/a",
+        CellStatus::Pass,
+    );
+    none.uncounted = Some("the counting qemu in /c has no emulator for ppc64le".into());
+    let out = crate::render(
+        ReportFormat::Table,
+        &[exact, varied, none],
+        None,
+        &crate::RenderOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        out.lines().next().unwrap().contains("INSTRUCTIONS"),
+        "{out}"
+    );
+    assert!(out.contains(" 287334\n"), "{out}");
+    assert!(out.contains("341535 ±0.008%"), "{out}");
+    assert!(
+        out.contains("↳ not counted: the counting qemu in /c has no emulator for ppc64le"),
+        "{out}"
+    );
 }

@@ -193,6 +193,7 @@ mod tests {
             run: None,
             startup: None,
             instructions: None,
+            uncounted: None,
             status: CellStatus::Pass,
             cause: None,
             hint: None,

@@ -11,6 +11,8 @@
 //!    records through the toolchain's test2json); [`recheck`] runs a failure under qemu again
 //!    under a second executor.
 //! 6. [`time`]: the timed startup runs, later, when nothing competes for the cores.
+//! 7. [`count`]: with `--metric instructions|both`, the counted runs (the program's
+//!    instructions, each benchmark's instructions per op) under the counting qemu.
 //!
 //! Every failure is named by [`crate::diagnose`]. Each step returns its results as values.
 
@@ -18,6 +20,7 @@ pub mod build;
 pub mod build_deps;
 pub mod build_key;
 pub mod build_source;
+pub mod count;
 pub mod inspect;
 pub mod prepare;
 pub mod recheck;
@@ -76,7 +79,13 @@ pub(crate) fn execute(
     if let Err(f) = record_image(sh, cell, &mut rec) {
         return done(finish(rec, CellStatus::Fail, Some(f)));
     }
-    run_and_judge(sh, cell, rec, &binary, &info, abort)
+    let mut outcome = run_and_judge(sh, cell, rec, &binary, &info, abort);
+    // Step 7: counted runs, when the run asks for them (not for a reused result: it has its
+    // counts, the key includes the metric).
+    if outcome.record.reused_from.is_none() {
+        count::count_cell(sh, cell, &binary, &info, &mut outcome.record, abort);
+    }
+    outcome
 }
 
 /// Steps 1 and 2: the C compiler, the build, the binary's inspection and Go version. A cell

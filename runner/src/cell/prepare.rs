@@ -49,7 +49,7 @@ pub(crate) fn effective_cpu_model(cell: &Cell, choice: &ExecutorChoice) -> Optio
 
 /// The value of the cell's sub-architecture knob (`GOARM64=v8.1`): its variant, else its
 /// build env; `None`: the toolchain's default.
-fn build_level(cell: &Cell) -> Option<String> {
+pub(crate) fn build_level(cell: &Cell) -> Option<String> {
     let knob = match cell.target.goarch.as_str() {
         "amd64" => "GOAMD64",
         "arm" => "GOARM",

@@ -80,6 +80,14 @@ pub(crate) fn result_key(
         sh.cfg.recheck
     )
     .as_bytes());
+    // What the counted runs depend on: the metric, the counter (its qemu), the repetitions.
+    if sh.cfg.metric.counts() {
+        let counter = match &sh.cfg.counter {
+            Ok(c) => format!("{} {}", c.dir.display(), c.qemu_version),
+            Err(e) => e.clone(),
+        };
+        put(format!("{} {counter} {}", sh.cfg.metric.as_str(), sh.cfg.count_reps).as_bytes());
+    }
     Some(format!("{:x}", h.finalize()))
 }
 
@@ -88,6 +96,8 @@ pub(crate) fn result_key(
 pub(crate) fn reuse(mut rec: CellRecord, prev: CellRecord, measured_at: String) -> CellRecord {
     rec.run = prev.run;
     rec.startup = prev.startup;
+    rec.instructions = prev.instructions;
+    rec.uncounted = prev.uncounted;
     rec.status = prev.status;
     rec.cause = prev.cause;
     rec.hint = prev.hint;

@@ -67,6 +67,13 @@ pub struct RunnerConfig {
     /// Wall-clock limit of a test cell's test binary (`crossmatrix test --timeout`); `None`:
     /// Go's default of 10 minutes. A cell's `[run] timeout` wins.
     pub test_timeout: Option<Duration>,
+    /// `--metric`: timed runs, counted runs, or both.
+    pub metric: crate::cell::count::Metric,
+    /// The counting qemu (`--counter`, `$CROSSMATRIX_COUNTER`, the default install), or why
+    /// there is none (each cell that would be counted says it in `uncounted`).
+    pub counter: Result<std::sync::Arc<crossmatrix_toolchains::counter::Counter>, String>,
+    /// `--count-reps`: counted runs of each program (pairs of runs of each benchmark).
+    pub count_reps: u32,
 }
 
 /// How the steps start their children: the sandbox crate's process runner, or in unit tests

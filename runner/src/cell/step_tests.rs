@@ -99,6 +99,9 @@ fn shared(dir: &Path, fake: &Fake) -> Shared {
         reuse: true,
         modcache: cache.join("gomod"),
         test_timeout: None,
+        metric: crate::Metric::Time,
+        counter: Err("the run does not count".into()),
+        count_reps: 3,
     };
     Shared {
         children: Box::new(fake.clone()),
