@@ -281,7 +281,10 @@ fn gates_parse() {
     for (input, reason) in [
         ("size>5", "must be a percentage, as in `size>+5%`"),
         ("size", "needs a limit, as in `size>+5%`"),
-        ("binary>5%", "unknown measure `binary` (size, startup or instructions)"),
+        (
+            "binary>5%",
+            "unknown measure `binary` (size, startup or instructions)",
+        ),
         ("new-failure!", "unknown gate `new-failure!`"),
         ("startup>+ten%", "`+ten` is not a number"),
         ("startup>-3%", "is negative"),
