@@ -3,113 +3,16 @@
 //! instructions and time over the nights with its change points marked, then per cell its
 //! status in each night and sparklines of startup and size.
 
-use super::super::dashboard;
 use super::{esc, format_ms, human_size, legend, page, status_color, tooltip};
+use crate::history::{ChangePoint, DetectOptions, History, HistorySeries, Night, analyze};
 use crate::schema::{CellRecord, RunMeta};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-/// The shape of `crate::history::History` (the change-point module, not yet on this branch):
-/// the nights and every series over them, with the changes found in each. The page is drawn
-/// from this shape only, so the module replaces [`without_detection`] and these types in one
-/// line.
-pub(super) mod model {
-    /// One run of the history, oldest first.
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct Night {
-        /// When it ran (`run.json`'s `started_at`).
-        pub label: String,
-        /// The commit it measured, when known.
-        pub commit: Option<String>,
-    }
-
-    /// A change point: from `night` on, the series sits at `after` instead of `before`.
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct ChangePoint {
-        /// Index into `History::nights` of the first night after the change.
-        pub night: usize,
-        pub before: f64,
-        pub after: f64,
-        /// `(after / before - 1) × 100`.
-        pub change_pct: f64,
-        /// 0..=1.
-        pub confidence: f64,
-        /// Found with the newest night (not reported before).
-        pub new: bool,
-        /// Worse: up for a smaller-is-better series, down for a bigger-is-better one.
-        pub regression: bool,
-    }
-
-    /// One series (as the dashboard formats name it) over the nights.
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct HistorySeries {
-        /// `startup toolchain=go1.24 target=linux-arm64 mode=cgo0 rootfs=scratch program=probe`.
-        pub name: String,
-        /// What counted an exact count (`qemu-10.0.13 cpu=cortex-a57`).
-        pub counter: Option<String>,
-        pub unit: String,
-        pub exact: bool,
-        pub bigger_is_better: bool,
-        /// `linux-arm64`.
-        pub target: String,
-        /// `go1.24`.
-        pub toolchain: String,
-        /// `startup`, `size`, `BenchmarkParse/small-8`.
-        pub subject: String,
-        /// One per night; `None` where the night has no value.
-        pub values: Vec<Option<f64>>,
-        pub changes: Vec<ChangePoint>,
-    }
-
-    #[derive(Debug, Clone, PartialEq, Default)]
-    pub struct History {
-        pub nights: Vec<Night>,
-        pub series: Vec<HistorySeries>,
-    }
-}
-
-use model::{ChangePoint, History, HistorySeries, Night};
-
-/// The series of `runs` with no change detected: what the page shows until the change-point
-/// module lands (then `crate::history::analyze(runs, &DetectOptions::default())`).
-pub(super) fn without_detection(runs: &[(RunMeta, Vec<CellRecord>)]) -> History {
-    let nights = runs
-        .iter()
-        .map(|(meta, _)| Night {
-            label: meta.started_at.clone(),
-            commit: None,
-        })
-        .collect();
-    let mut series: Vec<HistorySeries> = Vec::new();
-    let mut index: HashMap<(String, String, Option<String>), usize> = HashMap::new();
-    for (night, (_, records)) in runs.iter().enumerate() {
-        for s in dashboard::series(records) {
-            let key = (s.name(), s.quantity.unit().to_string(), s.counter.clone());
-            let i = *index.entry(key).or_insert_with(|| {
-                series.push(HistorySeries {
-                    name: s.name(),
-                    counter: s.counter.clone(),
-                    unit: s.quantity.unit().to_string(),
-                    exact: s.quantity.is_exact(),
-                    bigger_is_better: s.quantity.bigger_is_better(),
-                    target: s.axes.target.clone(),
-                    toolchain: s.axes.toolchain.clone(),
-                    subject: s.subject.label(),
-                    values: vec![None; runs.len()],
-                    changes: Vec::new(),
-                });
-                series.len() - 1
-            });
-            series[i].values[night] = Some(s.value);
-        }
-    }
-    History { nights, series }
-}
-
-/// A page of trends over `runs` (oldest first): the changes, the series charts, then per
-/// cell its status in each run and sparklines of startup median and binary size.
+/// A page of trends over `runs` (oldest first): the changes [`analyze`] finds, the series
+/// charts, then per cell its status in each run and sparklines of startup median and size.
 pub fn render_html_history(runs: &[(RunMeta, Vec<CellRecord>)]) -> String {
-    history_page(runs, &without_detection(runs))
+    history_page(runs, &analyze(runs, &DetectOptions::default()))
 }
 
 pub(super) fn history_page(runs: &[(RunMeta, Vec<CellRecord>)], history: &History) -> String {

@@ -513,9 +513,20 @@ fn history_puts_instructions_and_time_side_by_side_per_target() {
             "the counter beside the target: {row}"
         );
     }
-    // Without a change point: no marker, and the list says so.
-    assert_eq!(html.matches("class=\"cp\"").count(), 0);
-    assert!(html.contains("<p>No change point over these nights.</p>"));
+    // The detector finds the arm64 count's step (an exact series: any step is a change) and
+    // nothing in the noise; it is marked in that chart and listed.
+    assert_eq!(html.matches("<g class=\"cp\">").count(), 1, "{html}");
+    let arm = chart_row(&html, "<h3>startup ", "linux-arm64");
+    let marked = arm.split("<svg").nth(1).unwrap();
+    assert!(marked.contains("<g class=\"cp\"><title>startup linux-arm64 go1.24: 1.00M instructions → 1.20M instructions (+20.0%)"), "{marked}");
+    let list =
+        &html[html.find("<h2 id=\"changes\">").unwrap()..html.find("<h2 id=\"series\">").unwrap()];
+    assert_eq!(
+        list.matches("<tr class=\"regression\"").count(),
+        1,
+        "{list}"
+    );
+    assert!(list.contains("<td>2025-01-15T03:00:00Z</td>"), "{list}");
     // The per-cell strips are still there, after the series.
     assert!(html.find("<h2 id=\"cells\">").unwrap() > startup);
     assert!(names.iter().filter(|n| *n == "svg").count() >= 3 * 2 + 2 * 3);
@@ -530,8 +541,8 @@ fn change(
     confidence: f64,
     new: bool,
     regression: bool,
-) -> history::model::ChangePoint {
-    history::model::ChangePoint {
+) -> crate::history::ChangePoint {
+    crate::history::ChangePoint {
         night,
         before,
         after,
@@ -539,18 +550,27 @@ fn change(
         confidence,
         new,
         regression,
+        change: after - before,
+        median_before: before,
+        median_after: after,
+        nights_after: 20 - night,
+        method: crate::history::Method::EDivisive,
     }
 }
 
-/// The history of `runs` ([`nightly`]) with three change points as the change-point module
-/// would find them: the arm64 startup's count at night 14 (a regression), the benchmark's
-/// ns/op on the newest night (new), and an older improvement of a size (listed, not drawn).
-fn with_changes(runs: &[(RunMeta, Vec<CellRecord>)]) -> history::model::History {
-    let mut history = history::without_detection(runs);
+/// The history of `runs` ([`nightly`]) with three change points set by hand (whatever the
+/// detector finds is dropped): the arm64 startup's count at night 14 (a regression), the
+/// benchmark's ns/op on the newest night (new), and an older improvement of a size (listed,
+/// not drawn).
+fn with_changes(runs: &[(RunMeta, Vec<CellRecord>)]) -> crate::history::History {
+    let mut history = crate::history::analyze(runs, &crate::history::DetectOptions::default());
+    for s in &mut history.series {
+        s.changes.clear();
+    }
     for (i, night) in history.nights.iter_mut().enumerate() {
         night.commit = Some(format!("{i:02}{}", "abcdef0123456789".repeat(2)));
     }
-    let find = |h: &history::model::History, subject: &str, unit: &str, target: &str| {
+    let find = |h: &crate::history::History, subject: &str, unit: &str, target: &str| {
         h.series
             .iter()
             .position(|s| s.subject == subject && s.unit == unit && s.target == target)
