@@ -24,6 +24,7 @@ const FAIL: [u8; 3] = [0xcf, 0x22, 0x2e];
 const SIZE_BAR: [u8; 3] = [0x82, 0x50, 0xdf];
 const INSTRUCTIONS_LINE: [u8; 3] = [0x0a, 0x30, 0x69];
 const REGRESSION_MARKER: [u8; 3] = [0xe1, 0x6f, 0x24];
+const CHART_BACKGROUND: [u8; 3] = [0xf6, 0xf8, 0xfa];
 
 fn chromium() -> Option<PathBuf> {
     ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
@@ -325,14 +326,30 @@ fn look_at(chromium: &Path, page: &Path, work: &Path) -> Seen {
 
 /// Pixels within a few levels of `color`: a filled shape or a crisp line is exact.
 fn count_color(pixels: &[[u8; 3]], color: [u8; 3]) -> usize {
-    count_near(pixels, color, 4)
-}
-
-/// Pixels within `tolerance` of `color` on every channel: an anti-aliased line's core.
-fn count_near(pixels: &[[u8; 3]], color: [u8; 3], tolerance: u8) -> usize {
     pixels
         .iter()
-        .filter(|p| (0..3).all(|i| p[i].abs_diff(color[i]) <= tolerance))
+        .filter(|p| (0..3).all(|i| p[i].abs_diff(color[i]) <= 4))
+        .count()
+}
+
+/// Pixels of a thin anti-aliased line of `color` over `background`: a blend of the two, at
+/// least 40% line (every channel the same share of the way from one to the other). Text, in
+/// another colour, blends along another path.
+fn count_blended(pixels: &[[u8; 3]], color: [u8; 3], background: [u8; 3]) -> usize {
+    pixels
+        .iter()
+        .filter(|p| {
+            let share: Vec<f64> = (0..3)
+                .map(|i| {
+                    (f64::from(background[i]) - f64::from(p[i]))
+                        / (f64::from(background[i]) - f64::from(color[i]))
+                })
+                .collect();
+            let (lo, hi) = share
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+            lo >= 0.4 && hi <= 1.05 && hi - lo <= 0.08
+        })
         .count()
 }
 
@@ -464,7 +481,7 @@ fn twenty_nights_with_a_change_point_in_chromium() {
         "the status strips' green"
     );
     assert!(
-        count_near(&seen.pixels, INSTRUCTIONS_LINE, 30) > 3 * 200,
+        count_blended(&seen.pixels, INSTRUCTIONS_LINE, CHART_BACKGROUND) > 3 * 200,
         "the instruction lines"
     );
     let marker = count_color(&seen.pixels, REGRESSION_MARKER);

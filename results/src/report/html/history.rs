@@ -391,7 +391,7 @@ fn change_list(history: &History, charts: &[ChartRow<'_>]) -> String {
     let mut table = |title: String, rows: &[(&HistorySeries, &ChangePoint)]| {
         let _ = writeln!(out, "<h3>{}</h3>", esc(&title));
         if rows.is_empty() {
-            out.push_str("<p>None.</p>\n");
+            out.push_str("<p>No change.</p>\n");
             return;
         }
         out.push_str("<table class=\"changes\">\n<tr><th></th><th>night</th><th>series</th><th>before → after</th><th>change</th><th>confidence</th><th>commit</th></tr>\n");
