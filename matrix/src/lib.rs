@@ -8,6 +8,7 @@ mod config;
 mod defaults;
 mod emulator;
 mod expand;
+mod go_version;
 mod shard;
 mod target;
 
@@ -25,6 +26,7 @@ pub use config::{
 pub use defaults::{DEFAULT_CGO_ARCHES, default_matrix};
 pub use emulator::{Emulator, EmulatorBinary, EmulatorSpec, runs_emulated};
 pub use expand::{Axes, CgoMode, Filter, FilterError, Plan, Shard, ShardError};
+pub use go_version::{ParsedVersion, compare_go_versions, parse_go_version};
 pub use shard::{GITHUB_MAX_JOBS, github_matrix, shard_assignment};
 pub use target::{
     LINUX_ARCHES, Libc, OTHER_PORTS, Target, TargetError, VARIANT_KNOBS, VariantKnob, go_minor,

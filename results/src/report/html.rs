@@ -1,13 +1,15 @@
 //! `html`: one self-contained dashboard page (inline CSS and SVG, no script, nothing fetched):
-//! a status heatmap (targets × toolchain·mode, the cause and hint on hover), binary sizes,
-//! and startup as a ratio to the native amd64 cell of the same toolchain and mode. Also
-//! [`render_html_history`]: per-cell trends over several runs.
+//! a status heatmap (rows: targets; columns: modes, each with its toolchains in Go's version
+//! order; the cause and hint on hover), then binary sizes and startup (as a ratio to the native
+//! amd64 cell of the same toolchain and mode) with the toolchains side by side per target and
+//! the change from the oldest. Also [`render_html_history`]: trends over several runs.
 //!
 //! The markup is XHTML-compatible (every element closed, attributes quoted), so the tests
 //! check it with an XML parser.
 
 use super::{Input, ReportError, Reporter, format_ms, human_size, totals_line};
-use crate::schema::{CellRecord, CellStatus, RunMeta};
+use crate::schema::{CellRecord, CellStatus};
+use crossmatrix_matrix::compare_go_versions;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
@@ -52,7 +54,12 @@ svg text{font:12px system-ui,sans-serif;fill:#1f2328}svg .dim{fill:#57606a}\
 .legend span{display:inline-block;margin-right:14px}\
 .legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}\
 table{border-collapse:collapse}td,th{padding:3px 8px;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top}\
-code{font:12px ui-monospace,monospace}";
+code{font:12px ui-monospace,monospace}\
+.dim{color:#57606a}table.cmp td{white-space:nowrap}td.none{color:#8c959f}\
+.bar{display:inline-block;height:10px;margin-right:6px;vertical-align:0}\
+.d{font-size:12px;color:#57606a}.worse{color:#cf222e}.better{color:#1a7f37}\
+table.changes td{white-space:nowrap}table.changes td.series{white-space:normal}table.changes i{display:inline-block;width:10px;height:10px;border-radius:2px}\
+table.series td{padding:2px 8px}h3{font-size:15px;margin:18px 0 4px}a{color:#0969da}";
 
 pub(super) fn page(title: &str, body: &str) -> String {
     format!(
@@ -146,8 +153,46 @@ fn distinct<'a>(it: impl Iterator<Item = String> + 'a) -> Vec<String> {
     out
 }
 
-fn toolchain_mode(r: &CellRecord) -> String {
-    format!("{} {}", r.toolchain.name, r.mode())
+/// The toolchain names of `records` in Go's version order (`go1.22 < go1.24 < go1.100`), so
+/// toolchains stand side by side oldest first whatever order the cells ran in.
+fn toolchains_in_order(records: &[CellRecord]) -> Vec<String> {
+    let mut names = distinct(records.iter().map(|r| r.toolchain.name.clone()));
+    names.sort_by(|a, b| compare_go_versions(a, b));
+    names
+}
+
+/// A target's place in every ordering of the page: GOOS, GOARCH, then the variant (none
+/// first), so `linux/arm` precedes `linux/arm-GOARM7`.
+fn target_key(r: &CellRecord) -> (String, String, String) {
+    (
+        r.target.goos.clone(),
+        r.target.goarch.clone(),
+        r.target.variant.clone().unwrap_or_default(),
+    )
+}
+
+/// The target labels of `records` in [`target_key`] order.
+fn targets_in_order(records: &[CellRecord]) -> Vec<String> {
+    let mut keyed: Vec<((String, String, String), String)> = records
+        .iter()
+        .map(|r| (target_key(r), r.target_label()))
+        .collect();
+    keyed.sort();
+    keyed.dedup();
+    keyed.into_iter().map(|(_, label)| label).collect()
+}
+
+/// What tells apart cells of one slot of the heatmap (one target, toolchain and mode): their
+/// rootfs, emulator and program, in that order.
+fn within_slot(r: &CellRecord) -> (String, String, String) {
+    (
+        r.rootfs.clone(),
+        r.emulator
+            .as_ref()
+            .map(|e| e.name.clone())
+            .unwrap_or_default(),
+        r.program.clone(),
+    )
 }
 
 fn heatmap(records: &[CellRecord]) -> String {
@@ -156,31 +201,67 @@ fn heatmap(records: &[CellRecord]) -> String {
         out.push_str("<p>No cells.</p>\n");
         return out;
     }
-    let rows = distinct(records.iter().map(CellRecord::target_label));
-    let cols = distinct(records.iter().map(toolchain_mode));
-    let mut slots: HashMap<(String, String), Vec<&CellRecord>> = HashMap::new();
+    // Columns grouped by mode, then toolchain in version order: a mode's toolchains side by
+    // side. Rows: targets.
+    let rows = targets_in_order(records);
+    let mut modes = distinct(records.iter().map(CellRecord::mode));
+    modes.sort();
+    let toolchains = toolchains_in_order(records);
+    let mut slots: HashMap<(String, String, String), Vec<&CellRecord>> = HashMap::new();
     for r in records {
         slots
-            .entry((r.target_label(), toolchain_mode(r)))
+            .entry((r.target_label(), r.mode(), r.toolchain.name.clone()))
             .or_default()
             .push(r);
     }
-    let (label_w, cw, ch, head_h) = (150.0, 84.0, 24.0, 56.0);
-    let width = label_w + cw * cols.len() as f64 + 10.0;
+    for cells in slots.values_mut() {
+        cells.sort_by_key(|r| within_slot(r));
+    }
+    let groups: Vec<(&String, Vec<&String>)> = modes
+        .iter()
+        .map(|m| {
+            let present = toolchains
+                .iter()
+                .filter(|t| {
+                    rows.iter()
+                        .any(|row| slots.contains_key(&(row.clone(), m.clone(), (*t).clone())))
+                })
+                .collect();
+            (m, present)
+        })
+        .collect();
+    let (label_w, cw, ch, head_h, gap) = (150.0, 84.0, 24.0, 56.0, 12.0);
+    let ncols: usize = groups.iter().map(|(_, t)| t.len()).sum();
+    let width = label_w + cw * ncols as f64 + gap * groups.len() as f64 + 10.0;
     let height = head_h + ch * rows.len() as f64 + 4.0;
     let _ = writeln!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"status heatmap\">"
     );
-    for (j, col) in cols.iter().enumerate() {
-        let x = label_w + cw * j as f64 + cw / 2.0;
-        let (tc, mode) = col.split_once(' ').unwrap_or((col, ""));
+    // x of each column's left edge, in column order.
+    let mut columns: Vec<(f64, &String, &String)> = Vec::new();
+    let mut x = label_w;
+    for (mode, tcs) in &groups {
+        let group_w = cw * tcs.len() as f64;
         let _ = writeln!(
             out,
-            "<text x=\"{x}\" y=\"20\" text-anchor=\"middle\">{}</text><text class=\"dim\" x=\"{x}\" y=\"38\" text-anchor=\"middle\">{}</text>",
-            esc(tc),
-            esc(mode)
+            "<text x=\"{:.1}\" y=\"16\" text-anchor=\"middle\">{}</text><line x1=\"{:.1}\" y1=\"22\" x2=\"{:.1}\" y2=\"22\" stroke=\"#8c959f\"></line>",
+            x + group_w / 2.0,
+            esc(mode),
+            x + 2.0,
+            x + group_w - 2.0
         );
+        for tc in tcs {
+            let _ = writeln!(
+                out,
+                "<text class=\"dim\" x=\"{:.1}\" y=\"40\" text-anchor=\"middle\">{}</text>",
+                x + cw / 2.0,
+                esc(tc)
+            );
+            columns.push((x, *mode, *tc));
+            x += cw;
+        }
+        x += gap;
     }
     for (i, row) in rows.iter().enumerate() {
         let y = head_h + ch * i as f64;
@@ -190,9 +271,8 @@ fn heatmap(records: &[CellRecord]) -> String {
             y + ch / 2.0 + 4.0,
             esc(row)
         );
-        for (j, col) in cols.iter().enumerate() {
-            let x = label_w + cw * j as f64;
-            let Some(cells) = slots.get(&(row.clone(), col.clone())) else {
+        for (x, mode, tc) in &columns {
+            let Some(cells) = slots.get(&(row.clone(), (*mode).clone(), (*tc).clone())) else {
                 continue;
             };
             // Several cells in one slot (other rootfs or program): side by side stripes.
@@ -216,81 +296,142 @@ fn heatmap(records: &[CellRecord]) -> String {
     out
 }
 
-/// A horizontal bar chart: `(label, value, value label, colour, tooltip)` per bar.
-fn bar_chart(title: &str, bars: &[(String, f64, String, &str, String)]) -> String {
+/// One measured value of a cell in a side-by-side table.
+struct Measured<'a> {
+    record: &'a CellRecord,
+    /// What the bar's length is proportional to.
+    bar: f64,
+    /// What the delta to the oldest toolchain is computed on (bytes, milliseconds).
+    quantity: f64,
+    label: String,
+}
+
+/// A row of a side-by-side table: target (in [`target_key`] order), mode, rootfs, emulator,
+/// program.
+type RowKey = ((String, String, String), String, String, String, String);
+
+fn row_key(r: &CellRecord) -> RowKey {
+    let (rootfs, emulator, program) = within_slot(r);
+    (target_key(r), r.mode(), rootfs, emulator, program)
+}
+
+/// `+4.2%`, `−3.0%`, `±0%`: `now` against `base`, with the class that colours it (both
+/// quantities of these tables are smaller-is-better).
+fn delta(base: f64, now: f64) -> (String, &'static str) {
+    if base <= 0.0 {
+        return (String::new(), "d");
+    }
+    let pct = (now / base - 1.0) * 100.0;
+    if pct.abs() < 0.05 {
+        ("±0%".into(), "d")
+    } else if pct > 0.0 {
+        (format!("+{pct:.1}%"), "d worse")
+    } else {
+        (format!("\u{2212}{:.1}%", -pct), "d better")
+    }
+}
+
+/// A table with one row per target × mode × rootfs × (emulator ×) program and one column per
+/// toolchain in version order: a bar, the value, and the change from the oldest toolchain of
+/// the row that has a value.
+fn side_by_side(title: &str, color: &str, measured: &[Measured<'_>]) -> String {
     let mut out = format!("<h2>{}</h2>\n", esc(title));
-    if bars.is_empty() {
+    if measured.is_empty() {
         out.push_str("<p>No data.</p>\n");
         return out;
     }
-    let max = bars.iter().map(|b| b.1).fold(0.0_f64, f64::max).max(1e-9);
-    let (label_w, bar_w, bh) = (330.0, 420.0, 18.0);
-    let height = bh * bars.len() as f64 + 6.0;
-    let _ = writeln!(
-        out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\" aria-label=\"{}\">",
-        label_w + bar_w + 110.0,
-        esc(title)
-    );
-    for (i, (label, value, value_label, color, tip)) in bars.iter().enumerate() {
-        let y = bh * i as f64 + 2.0;
-        let w = (value / max * bar_w).max(1.0);
-        let _ = writeln!(
-            out,
-            "<g><title>{}</title><text x=\"0\" y=\"{:.1}\">{}</text><rect x=\"{label_w}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{color}\"></rect><text class=\"dim\" x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
-            esc(tip),
-            y + bh - 6.0,
-            esc(label),
-            bh - 4.0,
-            label_w + w + 6.0,
-            y + bh - 6.0,
-            esc(value_label)
-        );
+    let mut toolchains = distinct(measured.iter().map(|m| m.record.toolchain.name.clone()));
+    toolchains.sort_by(|a, b| compare_go_versions(a, b));
+    let mut rows: BTreeMap<RowKey, HashMap<&str, &Measured<'_>>> = BTreeMap::new();
+    for m in measured {
+        rows.entry(row_key(m.record))
+            .or_default()
+            .insert(m.record.toolchain.name.as_str(), m);
     }
-    out.push_str("</svg>\n");
+    let with_emulator = measured.iter().any(|m| m.record.emulator.is_some());
+    let max = measured
+        .iter()
+        .map(|m| m.bar)
+        .fold(0.0_f64, f64::max)
+        .max(1e-9);
+    let bar_w = 90.0;
+    out.push_str("<table class=\"cmp\">\n<tr><th>target</th><th>mode</th><th>rootfs</th>");
+    if with_emulator {
+        out.push_str("<th>emulator</th>");
+    }
+    out.push_str("<th>program</th>");
+    for (i, tc) in toolchains.iter().enumerate() {
+        if i == 0 {
+            let _ = write!(out, "<th>{}</th>", esc(tc));
+        } else {
+            let _ = write!(
+                out,
+                "<th>{} <span class=\"dim\">(Δ vs oldest)</span></th>",
+                esc(tc)
+            );
+        }
+    }
+    out.push_str("</tr>\n");
+    for ((_, mode, rootfs, emulator, program), by_tc) in &rows {
+        let first = by_tc.values().next().expect("a row has a value").record;
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td>",
+            esc(&first.target_label()),
+            esc(mode),
+            esc(rootfs)
+        );
+        if with_emulator {
+            let _ = write!(out, "<td>{}</td>", esc(emulator));
+        }
+        let _ = write!(out, "<td>{}</td>", esc(program));
+        // The oldest toolchain with a value in this row is what the others are compared with.
+        let base = toolchains
+            .iter()
+            .find_map(|tc| by_tc.get(tc.as_str()).map(|m| (tc, m.quantity)));
+        for tc in &toolchains {
+            let Some(m) = by_tc.get(tc.as_str()) else {
+                out.push_str("<td class=\"none\">-</td>");
+                continue;
+            };
+            let w = (m.bar / max * bar_w).max(1.0);
+            let _ = write!(
+                out,
+                "<td title=\"{}\"><span class=\"bar\" style=\"width:{w:.0}px;background:{color}\"></span><span class=\"v\">{}</span>",
+                esc(&tooltip(m.record)),
+                esc(&m.label)
+            );
+            if let Some((base_tc, base)) = base.filter(|(base_tc, _)| *base_tc != tc) {
+                let (text, class) = delta(base, m.quantity);
+                let _ = write!(
+                    out,
+                    " <span class=\"{class}\" title=\"vs {}\">{}</span>",
+                    esc(base_tc),
+                    esc(&text)
+                );
+            }
+            out.push_str("</td>");
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
     out
 }
 
-/// Records grouped by target, then toolchain (the order of the charts' bars).
-fn by_target(records: &[CellRecord]) -> Vec<&CellRecord> {
-    let targets = distinct(records.iter().map(CellRecord::target_label));
-    let mut grouped: BTreeMap<(usize, String), Vec<&CellRecord>> = BTreeMap::new();
-    for r in records {
-        let t = targets
-            .iter()
-            .position(|t| *t == r.target_label())
-            .unwrap_or(0);
-        grouped
-            .entry((t, r.toolchain.name.clone()))
-            .or_default()
-            .push(r);
-    }
-    grouped.into_values().flatten().collect()
-}
-
-fn bar_label(r: &CellRecord) -> String {
-    let mut l = format!("{} · {} · {}", r.target_label(), r.toolchain.name, r.mode());
-    if r.rootfs != "scratch" {
-        let _ = write!(l, " · {}", r.rootfs);
-    }
-    l
-}
-
 fn size_chart(records: &[CellRecord]) -> String {
-    let bars: Vec<_> = by_target(records)
-        .into_iter()
+    let measured: Vec<Measured<'_>> = records
+        .iter()
         .filter_map(|r| {
             let b = r.binary.as_ref()?;
-            Some((
-                bar_label(r),
-                b.size_bytes as f64,
-                human_size(b.size_bytes),
-                "#8250df",
-                tooltip(r),
-            ))
+            Some(Measured {
+                record: r,
+                bar: b.size_bytes as f64,
+                quantity: b.size_bytes as f64,
+                label: human_size(b.size_bytes),
+            })
         })
         .collect();
-    bar_chart("Binary size", &bars)
+    side_by_side("Binary size", "#8250df", &measured)
 }
 
 /// Startup of every timed cell as a ratio to the native amd64 cell of the same toolchain,
@@ -310,28 +451,31 @@ fn startup_chart(records: &[CellRecord]) -> String {
         .filter_map(|r| Some((key(r), r.startup.as_ref()?.median_ms)))
         .filter(|(_, ms)| *ms > 0.0)
         .collect();
-    let timed: Vec<&CellRecord> = by_target(records)
-        .into_iter()
+    let timed: Vec<&CellRecord> = records
+        .iter()
         .filter(|r| r.status == CellStatus::Pass && r.startup.is_some())
         .collect();
     let all_relative = timed.iter().all(|r| native.contains_key(&key(r)));
-    let bars: Vec<_> = timed
+    let measured: Vec<Measured<'_>> = timed
         .iter()
         .filter_map(|r| {
             let ms = r.startup.as_ref()?.median_ms;
-            let tip = tooltip(r);
             Some(match native.get(&key(r)) {
                 Some(base) if all_relative => {
                     let ratio = ms / base;
-                    (
-                        bar_label(r),
-                        ratio,
-                        format!("×{ratio:.1} ({})", format_ms(ms)),
-                        "#bf8700",
-                        tip,
-                    )
+                    Measured {
+                        record: r,
+                        bar: ratio,
+                        quantity: ms,
+                        label: format!("×{ratio:.1} ({})", format_ms(ms)),
+                    }
                 }
-                _ => (bar_label(r), ms, format_ms(ms), "#bf8700", tip),
+                _ => Measured {
+                    record: r,
+                    bar: ms,
+                    quantity: ms,
+                    label: format_ms(ms),
+                },
             })
         })
         .collect();
@@ -340,7 +484,7 @@ fn startup_chart(records: &[CellRecord]) -> String {
     } else {
         "Startup (median)"
     };
-    bar_chart(title, &bars)
+    side_by_side(title, "#bf8700", &measured)
 }
 
 fn failure_list(records: &[CellRecord]) -> String {
@@ -439,168 +583,8 @@ fn flaky_view(records: &[CellRecord]) -> String {
     )
 }
 
-/// A page of trends over `runs` (oldest first): per cell, its status in each run and
-/// polylines of startup median and binary size.
-pub fn render_html_history(runs: &[(RunMeta, Vec<CellRecord>)]) -> String {
-    let mut body = format!(
-        "<h1>crossmatrix history</h1>\n<p class=\"totals\">{} {}",
-        runs.len(),
-        if runs.len() == 1 { "run" } else { "runs" }
-    );
-    if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
-        let _ = write!(
-            body,
-            ", {} → {}",
-            esc(&first.0.started_at),
-            esc(&last.0.started_at)
-        );
-    }
-    body.push_str("</p>\n");
-    // A night that lacks cells is marked, so a gap in a row is not read as a removed cell.
-    for (meta, recs) in runs {
-        let c = crate::Completeness::of(meta, recs);
-        if !c.is_complete() {
-            let _ = writeln!(
-                body,
-                "<p class=\"incomplete\">run of {}: {}</p>",
-                esc(&meta.started_at),
-                esc(&c.summary())
-            );
-        }
-    }
-    let ids = distinct(
-        runs.iter()
-            .flat_map(|(_, recs)| recs.iter().map(|r| r.id.clone())),
-    );
-    let lookup: Vec<HashMap<&str, &CellRecord>> = runs
-        .iter()
-        .map(|(_, recs)| recs.iter().map(|r| (r.id.as_str(), r)).collect())
-        .collect();
-    body.push_str(&legend());
-    body.push_str(
-        "<table>\n<tr><th>cell</th><th>status per run</th><th>startup (median)</th><th>size</th></tr>\n",
-    );
-    for id in &ids {
-        let per_run: Vec<Option<&CellRecord>> =
-            lookup.iter().map(|m| m.get(id.as_str()).copied()).collect();
-        let startup: Vec<Option<f64>> = per_run
-            .iter()
-            .map(|r| r.and_then(|r| r.startup.as_ref()).map(|s| s.median_ms))
-            .collect();
-        let size: Vec<Option<f64>> = per_run
-            .iter()
-            .map(|r| {
-                r.and_then(|r| r.binary.as_ref())
-                    .map(|b| b.size_bytes as f64)
-            })
-            .collect();
-        let last_startup = startup.iter().rev().flatten().next().map(|v| format_ms(*v));
-        let last_size = size
-            .iter()
-            .rev()
-            .flatten()
-            .next()
-            .map(|v| human_size(*v as u64));
-        let _ = writeln!(
-            body,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(id),
-            status_strip(runs, &per_run),
-            sparkline(&startup, "#bf8700", last_startup.as_deref()),
-            sparkline(&size, "#8250df", last_size.as_deref()),
-        );
-    }
-    body.push_str("</table>\n");
-    page("crossmatrix history", &body)
-}
-
-/// One coloured square per run (blank where the cell was not in that run).
-fn status_strip(runs: &[(RunMeta, Vec<CellRecord>)], per_run: &[Option<&CellRecord>]) -> String {
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"14\">",
-        per_run.len() * 14 + 2
-    );
-    for (i, r) in per_run.iter().enumerate() {
-        if let Some(r) = r {
-            let _ = write!(
-                s,
-                "<rect x=\"{}\" y=\"1\" width=\"12\" height=\"12\" rx=\"2\" fill=\"{}\"><title>{}: {}</title></rect>",
-                i * 14 + 1,
-                status_color(r.status),
-                esc(&runs[i].0.started_at),
-                esc(&tooltip(r))
-            );
-        }
-    }
-    s.push_str("</svg>");
-    s
-}
-
-/// A small trend line over the runs; gaps where a run has no value.
-fn sparkline(values: &[Option<f64>], color: &str, last: Option<&str>) -> String {
-    let (w, h) = (160.0, 28.0);
-    let present: Vec<f64> = values.iter().flatten().copied().collect();
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{h}\">",
-        w + 70.0
-    );
-    if present.is_empty() {
-        s.push_str("<text class=\"dim\" x=\"0\" y=\"18\">-</text></svg>");
-        return s;
-    }
-    let lo = present.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let step = if values.len() > 1 {
-        w / (values.len() - 1) as f64
-    } else {
-        0.0
-    };
-    let point = |i: usize, v: f64| {
-        let y = if hi > lo {
-            h - 3.0 - (v - lo) / span * (h - 6.0)
-        } else {
-            h / 2.0
-        };
-        (i as f64 * step, y)
-    };
-    // One polyline per unbroken stretch of values.
-    let mut segment: Vec<(f64, f64)> = Vec::new();
-    let flush = |seg: &mut Vec<(f64, f64)>, s: &mut String| {
-        if seg.len() == 1 {
-            let _ = write!(
-                s,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"{color}\"></circle>",
-                seg[0].0, seg[0].1
-            );
-        } else if seg.len() > 1 {
-            let pts: Vec<String> = seg.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-            let _ = write!(
-                s,
-                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"></polyline>",
-                pts.join(" ")
-            );
-        }
-        seg.clear();
-    };
-    for (i, v) in values.iter().enumerate() {
-        match v {
-            Some(v) => segment.push(point(i, *v)),
-            None => flush(&mut segment, &mut s),
-        }
-    }
-    flush(&mut segment, &mut s);
-    if let Some(last) = last {
-        let _ = write!(
-            s,
-            "<text class=\"dim\" x=\"{}\" y=\"18\">{}</text>",
-            w + 6.0,
-            esc(last)
-        );
-    }
-    s.push_str("</svg>");
-    s
-}
+mod history;
+pub use history::render_html_history;
 
 #[cfg(test)]
 mod tests;
