@@ -625,6 +625,16 @@ impl TestsRecord {
 }
 
 impl CellRecord {
+    /// Whether the run counted anything of this cell (`--metric instructions|both`): its
+    /// program's instructions, or a benchmark's per op.
+    pub fn is_counted(&self) -> bool {
+        self.instructions.is_some()
+            || self
+                .tests
+                .as_ref()
+                .is_some_and(|t| t.benchmarks.iter().any(|b| b.instructions.is_some()))
+    }
+
     /// A passing cell that failed first: a run that passed only on a retry, or a test that did.
     pub fn is_flaky(&self) -> bool {
         self.status == CellStatus::Pass && !self.flaky_entries().is_empty()

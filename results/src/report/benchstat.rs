@@ -61,6 +61,17 @@ impl Reporter for BenchstatReporter {
                 let _ = writeln!(out, "{name} 1 {} ns/op", (ms * 1e6).round());
             }
         }
+        // Counted runs (`--metric`): one line per counted run, in instructions (a unit of its
+        // own: benchstat tables it apart from the times).
+        for r in records.iter().filter(|r| r.status == CellStatus::Pass) {
+            let Some(ins) = r.instructions.as_ref() else {
+                continue;
+            };
+            let name = benchmark_name("Startup", r);
+            for n in &ins.samples {
+                let _ = writeln!(out, "{name} 1 {n} instructions/op");
+            }
+        }
         for r in records {
             let Some(bin) = r.binary.as_ref() else {
                 continue;
@@ -112,6 +123,9 @@ fn go_benchmarks(out: &mut String, records: &[CellRecord]) {
             }
             for (unit, v) in &b.metrics {
                 let _ = write!(out, " {v} {unit}");
+            }
+            if let Some(ins) = &b.instructions {
+                let _ = write!(out, " {} instructions/op", ins.per_op);
             }
             out.push('\n');
         }
@@ -187,6 +201,53 @@ mod tests {
             benchmark_name("Size", &r),
             "BenchmarkSize/cell=odd_id-with_parts"
         );
+    }
+
+    #[test]
+    fn counts_are_an_instructions_unit_beside_the_times() {
+        use crate::schema::{BenchInstructions, CounterInfo, InstructionsRecord};
+        let counter = CounterInfo {
+            qemu_version: "10.0.13".into(),
+            cpu: None,
+            arch: "aarch64".into(),
+        };
+        let mut prog = cell(
+            "go1.27/linux-arm64/cgo0/rootfs-scratch/probe",
+            CellStatus::Pass,
+        )
+        .startup(&[60.0, 61.0]);
+        prog.instructions = Some(InstructionsRecord {
+            count: 256_507,
+            samples: vec![256_507, 256_507],
+            excluded: vec![],
+            counter: counter.clone(),
+        });
+        let mut t = crate::fixtures::test_cell(
+            "go1.27/linux-arm64/cgo0/rootfs-scratch/xx",
+            &[("TestX", crate::TestStatus::Pass, "")],
+        );
+        let mut b = super::super::dashboard::tests::bench("BenchmarkSum64/4B", 1, 19.71);
+        b.instructions = Some(BenchInstructions {
+            per_op: 43.0,
+            samples_per_op: vec![43.0; 3],
+            n: [2, 1_428_574],
+            counter,
+        });
+        t.tests.as_mut().unwrap().benchmarks = vec![b];
+        let out = crate::render(
+            crate::ReportFormat::Benchstat,
+            &[prog, t],
+            None,
+            &crate::RenderOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            out.matches("program=probe 1 256507 instructions/op\n")
+                .count(),
+            2,
+            "{out}"
+        );
+        assert!(out.contains(" 43 instructions/op\n"), "{out}");
     }
 
     #[test]

@@ -110,7 +110,7 @@ impl Reporter for MarkdownReporter {
         // `--metric instructions|both`: the counts beside the other figures.
         let with_counts = records
             .iter()
-            .any(|r| r.instructions.is_some() || r.uncounted.is_some());
+            .any(|r| r.is_counted() || r.uncounted.is_some());
         let (count_head, count_rule) = if with_counts {
             (" instructions |", "---:|")
         } else {

@@ -329,8 +329,8 @@ fn instructions_label(rec: &CellRecord) -> String {
     });
     match counted {
         0 => "-".into(),
-        1 => "1 benchmark".into(),
-        n => format!("{n} benchmarks"),
+        1 => "1 benchmark counted".into(),
+        n => format!("{n} benchmarks counted"),
     }
 }
 

@@ -63,7 +63,7 @@ impl Reporter for TableReporter {
         // `--metric instructions|both`: a column of counts, and why a cell has none.
         let with_counts = records
             .iter()
-            .any(|r| r.instructions.is_some() || r.uncounted.is_some());
+            .any(|r| r.is_counted() || r.uncounted.is_some());
         let mut header = vec!["STATUS", "CELL", "EXECUTOR", "SIZE", "STARTUP"];
         let mut aligns = vec![
             Align::Left,
