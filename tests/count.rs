@@ -412,3 +412,69 @@ fn every_way_counting_cannot_happen_is_said_and_time_still_works() {
     let wasm = by("wasm")["uncounted"].as_str().unwrap();
     assert!(wasm.contains("wasip1/wasm is not counted"), "{wasm}");
 }
+
+/// The main goroutine blocks in a raw read holding the only P; the writer needs that P, which
+/// only sysmon's retake hands over — and the counter holds sysmon. The plugin lets it go when no
+/// other thread runs: the counted run ends (less exactly) instead of hanging.
+const RAW_PIPE: &str = r#"package main
+
+import (
+	"fmt"
+	"syscall"
+)
+
+func main() {
+	var p [2]int
+	if err := syscall.Pipe(p[:]); err != nil {
+		panic(err)
+	}
+	go func() {
+		syscall.Write(p[1], []byte("hello through a raw pipe"))
+	}()
+	buf := make([]byte, 64)
+	n, err := syscall.Read(p[0], buf)
+	fmt.Println(n, err, string(buf[:n]))
+}
+"#;
+
+#[test]
+fn a_program_that_waits_for_sysmon_is_counted_not_hung() {
+    require_host!(false);
+    if counter().is_none() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let prog = d.path().join("rawpipe/main.go");
+    write(&prog, RAW_PIPE);
+    let out = d.path().join("out");
+    let started = std::time::Instant::now();
+    let o = crossmatrix(&[
+        "run",
+        &s(&prog),
+        "--toolchain",
+        "go1.27",
+        "--target",
+        "linux/arm64",
+        "--metric",
+        "instructions",
+        "--count-reps",
+        "2",
+        "--cache-dir",
+        &s(&shared_cache()),
+        "--out",
+        &s(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let recs = records(&out);
+    assert!(recs[0]["uncounted"].is_null(), "{:#}", recs[0]);
+    assert!(
+        recs[0]["instructions"]["count"].as_u64().unwrap() > 100_000,
+        "{:#}",
+        recs[0]
+    );
+    eprintln!(
+        "counted {:?} in {:?}",
+        recs[0]["instructions"]["samples"],
+        started.elapsed()
+    );
+}

@@ -66,9 +66,11 @@ typedef struct {
 #define MAX_VCPUS 4096
 static int parked[MAX_VCPUS];  /* 1 while the thread waits in a futex or is stalled */
 static int alive[MAX_VCPUS];   /* 1 from the thread's start to its end */
+static int in_syscall[MAX_VCPUS]; /* 1 while the thread is in any system call */
 static GPtrArray *quiesce_syms;
 static int64_t futex_nr = -1;  /* the guest's futex system call number */
 static uint64_t quiesce_timeouts;
+static uint64_t stall_releases; /* times a held thread was let go: everyone else was parked */
 
 
 static struct qemu_plugin_scoreboard *board;
@@ -108,6 +110,18 @@ static gboolean in_list(GPtrArray *list, const char *sym)
     return FALSE;
 }
 
+/* Every other live thread is in a system call: none runs guest code. */
+static bool all_others_in_syscalls(unsigned int self, int n)
+{
+    for (int i = 0; i < n && i < MAX_VCPUS; i++) {
+        if (i != (int)self && __atomic_load_n(&alive[i], __ATOMIC_ACQUIRE) &&
+            !__atomic_load_n(&in_syscall[i], __ATOMIC_ACQUIRE)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool all_others_parked(unsigned int self, int n)
 {
     for (int i = 0; i < n && i < MAX_VCPUS; i++) {
@@ -143,6 +157,7 @@ static void on_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu, int64_t num, 
 {
     if (vcpu < MAX_VCPUS) {
         __atomic_store_n(&parked[vcpu], 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&in_syscall[vcpu], 0, __ATOMIC_RELEASE);
     }
 }
 
@@ -255,6 +270,9 @@ static void on_syscall(qemu_plugin_id_t id, unsigned int vcpu, int64_t num, uint
                        uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6,
                        uint64_t a7, uint64_t a8)
 {
+    if (vcpu < MAX_VCPUS) {
+        __atomic_store_n(&in_syscall[vcpu], 1, __ATOMIC_RELEASE);
+    }
     /* FUTEX_WAIT (0) and FUTEX_WAIT_BITSET (9), private flag or not: the thread parks. */
     if (num == futex_nr && ((a2 & 0x7f) == 0 || (a2 & 0x7f) == 9) && vcpu < MAX_VCPUS) {
         __atomic_store_n(&parked[vcpu], 1, __ATOMIC_RELEASE);
@@ -265,8 +283,27 @@ static void on_syscall(qemu_plugin_id_t id, unsigned int vcpu, int64_t num, uint
     if (vcpu < MAX_VCPUS) {
         __atomic_store_n(&parked[vcpu], 1, __ATOMIC_RELEASE);
     }
+    /*
+     * Held until the process ends — unless no other thread has run guest code for 100 ms (each
+     * parked or in a system call): then the program may wait for something only sysmon does
+     * (retaking the P of a thread blocked in a system call, a wake-up), and holding it would
+     * hang the run. It is let go for one round (to its next system call, where it is
+     * held again); the count is then less exact, and `stall-releases=` says so.
+     */
+    int quiet_ms = 0;
     for (;;) {
-        g_usleep(G_USEC_PER_SEC);
+        g_usleep(1000);
+        if (!all_others_in_syscalls(vcpu, qemu_plugin_num_vcpus())) {
+            quiet_ms = 0;
+            continue;
+        }
+        if (++quiet_ms >= 100) {
+            __atomic_fetch_add(&stall_releases, 1, __ATOMIC_RELAXED);
+            if (vcpu < MAX_VCPUS) {
+                __atomic_store_n(&parked[vcpu], 0, __ATOMIC_RELEASE);
+            }
+            return;
+        }
     }
 }
 
@@ -297,9 +334,10 @@ static void at_exit(qemu_plugin_id_t id, void *p)
     g_string_printf(out,
                     "crossmatrix-count counted=%" PRIu64 " excluded=%" PRIu64
                     " total=%" PRIu64 " vcpus=%d threads-excluded=%d symbols=%s"
-                    " quiesce-timeouts=%" PRIu64 "\n",
+                    " quiesce-timeouts=%" PRIu64 " stall-releases=%" PRIu64 "\n",
                     c, e, c + e, vcpus, threads, saw_symbols ? "yes" : "no",
-                    __atomic_load_n(&quiesce_timeouts, __ATOMIC_RELAXED));
+                    __atomic_load_n(&quiesce_timeouts, __ATOMIC_RELAXED),
+                    __atomic_load_n(&stall_releases, __ATOMIC_RELAXED));
     if (profile) {
         /* Sum the runs by symbol name. */
         GHashTable *by_name = g_hash_table_new(g_str_hash, g_str_equal);

@@ -259,6 +259,9 @@ pub struct Count {
     /// Whether qemu had the binary's symbols (without them no rule applies: a stripped binary
     /// is counted whole, less exactly).
     pub symbols: bool,
+    /// Times the held sysmon thread was let go because every other thread was parked (the
+    /// program waited for it): the count is then less exact. 0 from older plugins.
+    pub stall_releases: u64,
 }
 
 /// The plugin's line in qemu's log (`crossmatrix-count counted=N excluded=N … symbols=yes`).
@@ -275,6 +278,9 @@ pub fn parse_count(log: &str) -> Option<Count> {
         counted: field("counted")?.parse().ok()?,
         excluded: field("excluded")?.parse().ok()?,
         symbols: field("symbols")? == "yes",
+        stall_releases: field("stall-releases")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
     })
 }
 
@@ -347,13 +353,14 @@ mod tests {
 
     #[test]
     fn parses_the_plugin_line() {
-        let log = "noise\ncrossmatrix-count counted=287334 excluded=25792 total=313126 vcpus=4 threads-excluded=1 symbols=yes\n";
+        let log = "noise\ncrossmatrix-count counted=287334 excluded=25792 total=313126 vcpus=4 threads-excluded=1 symbols=yes quiesce-timeouts=0 stall-releases=2\n";
         assert_eq!(
             parse_count(log),
             Some(Count {
                 counted: 287_334,
                 excluded: 25_792,
-                symbols: true
+                symbols: true,
+                stall_releases: 2,
             })
         );
         assert_eq!(parse_count("qemu: unknown option 'plugin'\n"), None);

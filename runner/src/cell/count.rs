@@ -80,9 +80,12 @@ pub const TARGET_INSTRUCTIONS: f64 = 5e7;
 const N0: u64 = 2;
 /// At most this many iterations in one counted run.
 const MAX_DELTA: u64 = 10_000_000;
-/// A counted run's time limit, as a multiple of the cell's run (or test) timeout: the plugin
-/// and an emulator for native cells make it slower than the verification run.
+/// A counted program run's time limit, as a multiple of the cell's run timeout: the plugin and
+/// an emulator for native cells make it slower than the verification run.
 const TIMEOUT_FACTOR: u32 = 10;
+/// A counted benchmark run's time limit (each spends ≈ [`TARGET_INSTRUCTIONS`] in its ops: a
+/// second or two), unless the cell's own timeout is longer.
+const BENCH_RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Where the counter's directory and the plugin's log are inside the sandbox.
 fn inside_counter() -> std::path::PathBuf {
@@ -160,10 +163,12 @@ pub(crate) fn count_cell(
         cpu: cpu.as_deref(),
         godebug: cell.settings.run_env.get("GODEBUG").map(String::as_str),
         timeout: if is_test {
-            sh.test_timeout(cell)
+            cell.settings
+                .run_timeout
+                .map_or(BENCH_RUN_TIMEOUT, |t| t.max(BENCH_RUN_TIMEOUT))
         } else {
-            sh.run_timeout(cell)
-        } * TIMEOUT_FACTOR,
+            sh.run_timeout(cell) * TIMEOUT_FACTOR
+        },
         stdin: cell.settings.stdin.clone().map(String::into_bytes),
         abort,
     };
