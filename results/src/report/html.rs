@@ -40,6 +40,7 @@ impl Reporter for HtmlReporter {
         body.push_str(&heatmap(records));
         body.push_str(&size_chart(records));
         body.push_str(&startup_chart(records));
+        body.push_str(&instructions_chart(records));
         body.push_str(&failure_list(records));
         body.push_str(&test_view(records));
         body.push_str(&flaky_view(records));
@@ -432,6 +433,32 @@ fn size_chart(records: &[CellRecord]) -> String {
         })
         .collect();
     side_by_side("Binary size", "#8250df", &measured)
+}
+
+/// The counted instructions of one run of each program (`--metric instructions|both`), the
+/// toolchains side by side; nothing when the run did not count.
+fn instructions_chart(records: &[CellRecord]) -> String {
+    let measured: Vec<Measured<'_>> = records
+        .iter()
+        .filter(|r| r.status == CellStatus::Pass)
+        .filter_map(|r| {
+            let i = r.instructions.as_ref()?;
+            Some(Measured {
+                record: r,
+                bar: i.count as f64,
+                quantity: i.count as f64,
+                label: format!("{} ({})", i.count, super::counter_label(&i.counter)),
+            })
+        })
+        .collect();
+    if measured.is_empty() {
+        return String::new();
+    }
+    side_by_side(
+        "Instructions of one run (counted, exact)",
+        history::INSTRUCTIONS_COLOR,
+        &measured,
+    )
 }
 
 /// Startup of every timed cell as a ratio to the native amd64 cell of the same toolchain,

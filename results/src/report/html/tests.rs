@@ -799,3 +799,47 @@ fn preview_when_asked() {
     )
     .unwrap();
 }
+
+#[test]
+fn counted_instructions_are_a_side_by_side_table_only_when_counted() {
+    use crate::schema::{CounterInfo, InstructionsRecord};
+    assert!(!dashboard().contains("Instructions of one run"));
+    let mut recs = Vec::new();
+    for (tc, count) in [("go1.26", 256_000u64), ("go1.27", 256_507)] {
+        let mut r = cell(
+            &format!("{tc}/linux-arm64/cgo0/rootfs-scratch/probe"),
+            CellStatus::Pass,
+        );
+        r.instructions = Some(InstructionsRecord {
+            count,
+            samples: vec![count; 3],
+            excluded: vec![],
+            counter: CounterInfo {
+                qemu_version: "10.0.13".into(),
+                cpu: Some("cortex-a57".into()),
+                arch: "aarch64".into(),
+            },
+        });
+        recs.push(r);
+    }
+    let html = crate::render(
+        crate::ReportFormat::Html,
+        &recs,
+        None,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    well_formed(&html);
+    assert!(
+        html.contains("Instructions of one run (counted, exact)"),
+        "{html}"
+    );
+    assert!(
+        html.contains("256507 (qemu-10.0.13 cpu=cortex-a57)"),
+        "{html}"
+    );
+    assert!(
+        html.contains("+0.2%"),
+        "the change from the oldest toolchain: {html}"
+    );
+}
