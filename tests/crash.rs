@@ -124,11 +124,18 @@ fn sigkill_mid_matrix_keeps_finished_cells_and_resume_completes() {
     for r in &recs {
         assert!(r["id"].as_str().is_some() && r["status"].as_str().is_some());
     }
-    // The sandbox that was running died with crossmatrix.
-    wait_until(
-        "the killed run's sandboxes to go",
-        Duration::from_secs(10),
-        || processes_mentioning(&slow_name).is_empty(),
+    // The sandbox that was running died with crossmatrix. (Within 30 s: twice in ~15 full
+    // suites on this 2-core machine it was still listed after 10 s, never alone; the list says
+    // what stayed if it ever does again.)
+    let gone = Instant::now() + Duration::from_secs(30);
+    while !processes_mentioning(&slow_name).is_empty() && Instant::now() < gone {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left = processes_mentioning(&slow_name);
+    assert!(
+        left.is_empty(),
+        "the killed run's sandboxes to go: not within 30s; still there:\n{}",
+        left.join("\n")
     );
 
     // --resume runs only what is missing.
