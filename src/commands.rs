@@ -161,14 +161,7 @@ pub fn compare(a: CompareArgs) -> Result<ExitCode> {
             ));
         }
     }
-    if violations.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    eprintln!("{} gate violation(s):", violations.len());
-    for v in &violations {
-        eprintln!("  {v}");
-    }
-    Ok(ExitCode::from(1))
+    Ok(gate_exit(&violations))
 }
 
 pub fn history(a: HistoryArgs) -> Result<ExitCode> {
@@ -244,14 +237,7 @@ pub fn history(a: HistoryArgs) -> Result<ExitCode> {
     h.detect(&opts);
     print!("{}", render_history(&h, format));
     let violations = check_history_gates(&h, &gates);
-    if violations.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    eprintln!("{} gate violation(s):", violations.len());
-    for v in &violations {
-        eprintln!("  {v}");
-    }
-    Ok(ExitCode::from(1))
+    Ok(gate_exit(&violations))
 }
 
 /// One night of `history`: a run dir's run.json and records, or an error that says which file
@@ -420,4 +406,16 @@ pub fn wasm_exec(a: WasmExecArgs) -> ExitCode {
             ExitCode::from(134)
         }
     }
+}
+
+/// The exit code of a gated command: 0 without violations, else 1 with each on stderr.
+fn gate_exit(violations: &[impl std::fmt::Display]) -> ExitCode {
+    if violations.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("{} gate violation(s):", violations.len());
+    for v in violations {
+        eprintln!("  {v}");
+    }
+    ExitCode::from(1)
 }

@@ -14,16 +14,11 @@ const COUNTER: &str = "/opt/crossmatrix/counter";
 
 /// The installed counter, or why a test cannot use it (a failure under CI).
 fn counter() -> Option<PathBuf> {
-    let dir = PathBuf::from(COUNTER);
-    if dir.join("counter.json").is_file() {
-        return Some(dir);
-    }
-    let why = format!("no counting qemu at {COUNTER}: run ci/setup (ci/host-setup --counter)");
-    if std::env::var_os("CI").is_some() {
-        panic!("CI is set but the host lacks what this test needs: {why}");
-    }
-    eprintln!("SKIPPED: {why}");
-    None
+    common::installed(
+        &Path::new(COUNTER).join("counter.json"),
+        &format!("no counting qemu at {COUNTER}: run ci/setup (ci/host-setup --counter)"),
+    )
+    .map(|_| PathBuf::from(COUNTER))
 }
 
 const ARCHES: [&str; 4] = ["amd64", "arm64", "riscv64", "s390x"];

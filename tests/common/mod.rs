@@ -363,3 +363,16 @@ pub fn go(dir: &Path, a: &[&str], env: &[(&str, String)]) {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// `path` when it exists, else `None` after printing why the test skips — a failure under CI,
+/// which installs everything (ci/setup).
+pub fn installed(path: &Path, why: &str) -> Option<PathBuf> {
+    if path.exists() {
+        return Some(path.to_path_buf());
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("CI is set but the host lacks what this test needs: {why}");
+    }
+    eprintln!("SKIPPED: {why}");
+    None
+}
